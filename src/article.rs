@@ -1,0 +1,263 @@
+//! The domain: an article as the newsroom wrote it, and the key of a feed.
+
+use chrono::{DateTime, FixedOffset};
+
+/// An article's text after its summary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Body {
+    /// No body: the feed carries the summary only.
+    None,
+    /// Plain paragraphs separated by blank lines, shown as text.
+    Text(String),
+    /// HTML, sanitized before it reaches a feed.
+    Html(String),
+}
+
+/// One article, validated: every field holds what SPEC's "Articles" table
+/// promises (non-empty id and title, at least one category, absolute URLs,
+/// NFC display names with non-empty slugs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Article {
+    /// Stable unique id.
+    pub id: String,
+    /// Headline.
+    pub title: String,
+    /// The lede (sapo), plain text.
+    pub summary: Option<String>,
+    /// The text after the lede.
+    pub body: Body,
+    /// Author names, in byline order.
+    pub authors: Vec<String>,
+    /// Category display names, at least one.
+    pub categories: Vec<String>,
+    /// Region display names.
+    pub regions: Vec<String>,
+    /// First publication, with the offset it was written in.
+    pub published: DateTime<FixedOffset>,
+    /// Last change; `published` when the source gave none.
+    pub updated: DateTime<FixedOffset>,
+    /// Canonical link, absolute; `None` means `{base_url}/articles/{id}`.
+    pub url: Option<String>,
+    /// Lead image, absolute URL.
+    pub image: Option<String>,
+}
+
+/// Why a record is not an article.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ArticleError {
+    /// A required field is absent or empty.
+    #[error("missing field `{0}`")]
+    Missing(&'static str),
+    /// A field has the wrong shape.
+    #[error("field `{field}`: {reason}")]
+    Invalid {
+        /// The field's name as the input formats spell it.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+impl Article {
+    /// Normalize names (NFC, trimmed, duplicates dropped) and check the
+    /// invariants every later stage relies on.
+    pub fn validated(mut self) -> Result<Article, ArticleError> {
+        if self.id.trim().is_empty() {
+            return Err(ArticleError::Missing("id"));
+        }
+        self.title = self.title.trim().to_string();
+        if self.title.is_empty() {
+            return Err(ArticleError::Missing("title"));
+        }
+        self.summary = self
+            .summary
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty());
+        self.categories = names("categories", &self.categories)?;
+        if self.categories.is_empty() {
+            return Err(ArticleError::Missing("categories"));
+        }
+        self.regions = names("regions", &self.regions)?;
+        self.authors = self
+            .authors
+            .iter()
+            .map(|a| crate::slug::normalize_name(a))
+            .filter(|a| !a.is_empty())
+            .collect();
+        for (field, value) in [("url", &self.url), ("image", &self.image)] {
+            if let Some(v) = value {
+                check_absolute_url(field, v)?;
+            }
+        }
+        Ok(self)
+    }
+}
+
+fn names(field: &'static str, raw: &[String]) -> Result<Vec<String>, ArticleError> {
+    let mut out: Vec<String> = Vec::with_capacity(raw.len());
+    for name in raw {
+        let name = crate::slug::normalize_name(name);
+        if crate::slug::slugify(&name).is_empty() {
+            return Err(ArticleError::Invalid {
+                field,
+                reason: format!("{name:?} has no letter or digit to make a slug from"),
+            });
+        }
+        if !out.contains(&name) {
+            out.push(name);
+        }
+    }
+    Ok(out)
+}
+
+fn check_absolute_url(field: &'static str, value: &str) -> Result<(), ArticleError> {
+    match ammonia::Url::parse(value) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.has_host() => Ok(()),
+        Ok(u) => Err(ArticleError::Invalid {
+            field,
+            reason: format!("{value:?} is not an http(s) URL (scheme {})", u.scheme()),
+        }),
+        Err(e) => Err(ArticleError::Invalid {
+            field,
+            reason: format!("{value:?} is not an absolute URL: {e}"),
+        }),
+    }
+}
+
+/// Which taxonomy a slug belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Facet {
+    /// `categories`
+    Category,
+    /// `regions`
+    Region,
+}
+
+impl Facet {
+    /// The URL segment and site-file table for this facet, singular.
+    pub fn segment(self) -> &'static str {
+        match self {
+            Facet::Category => "category",
+            Facet::Region => "region",
+        }
+    }
+}
+
+/// Which articles a feed holds.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FeedKey {
+    /// Every article.
+    All,
+    /// One category, by slug.
+    Category(String),
+    /// One region, by slug.
+    Region(String),
+    /// A category within a region: (category slug, region slug).
+    CategoryRegion(String, String),
+}
+
+impl FeedKey {
+    /// The feed's path under `/feeds/`, without extension:
+    /// `all`, `category/{slug}`, `region/{slug}`, `category/{c}/region/{r}`.
+    pub fn path(&self) -> String {
+        match self {
+            FeedKey::All => "all".to_string(),
+            FeedKey::Category(c) => format!("category/{c}"),
+            FeedKey::Region(r) => format!("region/{r}"),
+            FeedKey::CategoryRegion(c, r) => format!("category/{c}/region/{r}"),
+        }
+    }
+
+    /// The inverse of [`FeedKey::path`]; `None` for anything else, including
+    /// segments that are not slugs.
+    pub fn from_path(path: &str) -> Option<FeedKey> {
+        let parts: Vec<&str> = path.split('/').collect();
+        let ok = |s: &str| crate::slug::is_slug(s);
+        match parts.as_slice() {
+            ["all"] => Some(FeedKey::All),
+            ["category", c] if ok(c) => Some(FeedKey::Category(c.to_string())),
+            ["region", r] if ok(r) => Some(FeedKey::Region(r.to_string())),
+            ["category", c, "region", r] if ok(c) && ok(r) => {
+                Some(FeedKey::CategoryRegion(c.to_string(), r.to_string()))
+            }
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Article {
+        let t = DateTime::parse_from_rfc3339("2020-10-05T16:30:00+07:00").unwrap();
+        Article {
+            id: "a".into(),
+            title: " T ".into(),
+            summary: Some("  ".into()),
+            body: Body::None,
+            authors: vec![" Thanh  Giang ".into(), "".into()],
+            categories: vec![
+                "Quốc phòng - An ninh".into(),
+                "Quốc phòng -  An ninh".into(),
+            ],
+            regions: vec![],
+            published: t,
+            updated: t,
+            url: None,
+            image: None,
+        }
+    }
+
+    #[test]
+    fn validation_normalizes_names_and_drops_empty_fields() {
+        let a = sample().validated().unwrap();
+        assert_eq!(a.title, "T");
+        assert_eq!(a.summary, None);
+        assert_eq!(a.authors, vec!["Thanh Giang"]);
+        assert_eq!(a.categories, vec!["Quốc phòng - An ninh"]);
+    }
+
+    #[test]
+    fn validation_rejects_what_spec_forbids() {
+        let mut a = sample();
+        a.categories.clear();
+        assert_eq!(a.validated(), Err(ArticleError::Missing("categories")));
+        let mut a = sample();
+        a.url = Some("/relative".into());
+        assert!(matches!(
+            a.validated(),
+            Err(ArticleError::Invalid { field: "url", .. })
+        ));
+        let mut a = sample();
+        a.image = Some("javascript:alert(1)".into());
+        assert!(matches!(
+            a.validated(),
+            Err(ArticleError::Invalid { field: "image", .. })
+        ));
+        let mut a = sample();
+        a.regions = vec!["—".into()];
+        assert!(matches!(
+            a.validated(),
+            Err(ArticleError::Invalid {
+                field: "regions",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn feed_paths_round_trip_and_reject_non_slugs() {
+        for key in [
+            FeedKey::All,
+            FeedKey::Category("kinh-te".into()),
+            FeedKey::Region("duc-tho".into()),
+            FeedKey::CategoryRegion("kinh-te".into(), "duc-tho".into()),
+        ] {
+            assert_eq!(FeedKey::from_path(&key.path()), Some(key));
+        }
+        assert_eq!(FeedKey::from_path("category/Kinh-te"), None);
+        assert_eq!(FeedKey::from_path("category/../all"), None);
+        assert_eq!(FeedKey::from_path("region/a/category/b"), None);
+    }
+}

@@ -1,0 +1,54 @@
+//! `bantin dump`: one feed on stdout, the same bytes the server sends.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use crate::article::FeedKey;
+use crate::config::StoreUrl;
+use crate::feed::{Catalog, FeedError};
+use crate::render::{Format, render};
+
+/// Write the feed chosen by `category` and `region` to stdout.
+pub fn dump(
+    url: &StoreUrl,
+    site: &Path,
+    category: Option<String>,
+    region: Option<String>,
+    format: Format,
+    limit: Option<usize>,
+) -> anyhow::Result<ExitCode> {
+    let site = super::load_site(site)?;
+    let store = super::open_store(url)?;
+    let key = match (category, region) {
+        (None, None) => FeedKey::All,
+        (Some(c), None) => FeedKey::Category(c),
+        (None, Some(r)) => FeedKey::Region(r),
+        (Some(c), Some(r)) => FeedKey::CategoryRegion(c, r),
+    };
+    let now = chrono::Utc::now();
+    let catalog = Catalog::load(store.as_ref(), &site, now)?;
+    let feed = match crate::feed::load(
+        store.as_ref(),
+        &site,
+        &catalog,
+        &key,
+        now,
+        limit.unwrap_or(site.items_per_feed),
+    ) {
+        Ok(feed) => feed,
+        Err(e @ FeedError::UnknownSlug { .. }) => {
+            eprintln!("bantin: error: {e}");
+            return Ok(super::failed());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let bytes = render(&feed, format);
+    let mut out = std::io::stdout().lock();
+    match out.write_all(&bytes).and_then(|()| out.flush()) {
+        // `bantin dump | head` is fine: the reader has what it wanted.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
+        Err(e) => Err(anyhow::Error::new(e).context("writing to stdout")),
+        Ok(()) => Ok(ExitCode::SUCCESS),
+    }
+}

@@ -1,0 +1,1 @@
+//! HTTP serving (see issue 3).

@@ -1,0 +1,143 @@
+//! JSON Lines: one article object per line, fields as in SPEC's table.
+//! Blank lines are skipped; every other line is one record, good or bad.
+
+use serde::Deserialize;
+
+use crate::article::{Article, Body};
+
+/// Fields are optional here so that a missing one is reported by name
+/// (by [`Article::validated`]) rather than as a generic serde message.
+#[derive(Deserialize)]
+struct JsonArticle {
+    id: Option<String>,
+    title: Option<String>,
+    summary: Option<String>,
+    body: Option<String>,
+    content_html: Option<String>,
+    #[serde(default)]
+    authors: Vec<String>,
+    #[serde(default)]
+    categories: Vec<String>,
+    #[serde(default)]
+    regions: Vec<String>,
+    published: Option<String>,
+    updated: Option<String>,
+    url: Option<String>,
+    image: Option<String>,
+}
+
+/// Each non-blank line's article, or its 1-based line number and the reason.
+pub fn parse(bytes: &[u8]) -> Vec<Result<Article, (usize, String)>> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let mut out = Vec::new();
+    for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        out.push(parse_line(line).map_err(|reason| (i + 1, reason)));
+    }
+    out
+}
+
+fn parse_line(line: &[u8]) -> Result<Article, String> {
+    let text = std::str::from_utf8(line)
+        .map_err(|e| format!("invalid UTF-8 at byte {}", e.valid_up_to() + 1))?;
+    let raw: JsonArticle = serde_json::from_str(text).map_err(|e| format!("bad JSON: {e}"))?;
+    let published = raw.published.ok_or("missing field `published`")?;
+    let published = super::parse_date("published", &published)?;
+    let updated = match raw.updated {
+        Some(u) => super::parse_date("updated", &u)?,
+        None => published,
+    };
+    let body = match (raw.content_html, raw.body) {
+        (Some(html), _) if !html.trim().is_empty() => Body::Html(html),
+        (_, Some(text)) if !text.trim().is_empty() => Body::Text(text),
+        _ => Body::None,
+    };
+    Article {
+        id: raw.id.unwrap_or_default(),
+        title: raw.title.unwrap_or_default(),
+        summary: raw.summary,
+        body,
+        authors: raw.authors,
+        categories: raw.categories,
+        regions: raw.regions,
+        published,
+        updated,
+        url: raw.url,
+        image: raw.image,
+    }
+    .validated()
+    .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"{"id":"a","title":"Tiêu đề","categories":["Kinh tế"],"published":"2020-10-05T16:30:00+07:00"}"#;
+
+    #[test]
+    fn blank_lines_are_skipped_and_line_numbers_kept() {
+        let input = format!("\n{GOOD}\n   \n{{oops\n");
+        let out = parse(input.as_bytes());
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0].as_ref().unwrap().id, "a");
+        let (line, reason) = out[1].as_ref().unwrap_err();
+        assert_eq!(*line, 4);
+        assert!(reason.starts_with("bad JSON"), "{reason}");
+    }
+
+    #[test]
+    fn each_fault_is_named() {
+        let cases = [
+            (
+                r#"{"title":"t","categories":["x"],"published":"2020-10-05T16:30:00+07:00"}"#,
+                "missing field `id`",
+            ),
+            (
+                r#"{"id":"a","categories":["x"],"published":"2020-10-05T16:30:00+07:00"}"#,
+                "missing field `title`",
+            ),
+            (
+                r#"{"id":"a","title":"t","published":"2020-10-05T16:30:00+07:00"}"#,
+                "missing field `categories`",
+            ),
+            (
+                r#"{"id":"a","title":"t","categories":["x"]}"#,
+                "missing field `published`",
+            ),
+            (
+                r#"{"id":"a","title":"t","categories":["x"],"published":"2020-10-05 16:30"}"#,
+                "field `published`",
+            ),
+            (
+                r#"{"id":"a","title":"t","categories":["x"],"published":"2020-10-05T16:30:00"}"#,
+                "field `published`",
+            ),
+            (
+                r#"{"id":"a","title":"t","categories":["x"],"published":"2020-10-05T16:30:00Z","updated":"soon"}"#,
+                "field `updated`",
+            ),
+            (
+                r#"{"id":7,"title":"t","categories":["x"],"published":"2020-10-05T16:30:00Z"}"#,
+                "bad JSON",
+            ),
+        ];
+        for (line, want) in cases {
+            let out = parse(line.as_bytes());
+            let reason = &out[0].as_ref().unwrap_err().1;
+            assert!(reason.contains(want), "{line}: {reason}");
+        }
+    }
+
+    #[test]
+    fn invalid_utf8_is_reported_and_other_lines_survive() {
+        let mut input = b"{\"id\":\"\xff\"}\n".to_vec();
+        input.extend_from_slice(GOOD.as_bytes());
+        let out = parse(&input);
+        assert!(out[0].as_ref().unwrap_err().1.contains("invalid UTF-8"));
+        assert!(out[1].is_ok());
+    }
+}

@@ -1,0 +1,112 @@
+//! Atom 1.0 (RFC 4287). The feed's id is its own URL; entry ids are the
+//! item guids. A feed-level author (the site) covers entries without one, as
+//! RFC 4287 section 4.1.2 requires.
+
+use atom_syndication::{Category, Content, Entry, Generator, Link, Person, Text, WriteConfig};
+
+use super::{Format, epoch, image_type, self_url, term_scheme};
+use crate::feed::Feed;
+
+pub(super) fn render(feed: &Feed) -> Vec<u8> {
+    let entries: Vec<Entry> = feed
+        .items
+        .iter()
+        .map(|i| {
+            let mut links = vec![Link {
+                href: i.link.clone(),
+                rel: "alternate".into(),
+                mime_type: Some("text/html".into()),
+                ..Default::default()
+            }];
+            if let Some(url) = &i.image {
+                links.push(Link {
+                    href: url.clone(),
+                    rel: "enclosure".into(),
+                    mime_type: image_type(url).map(str::to_string),
+                    ..Default::default()
+                });
+            }
+            Entry {
+                id: i.guid.clone(),
+                title: Text::plain(i.title.clone()),
+                updated: i.updated,
+                published: Some(i.published),
+                authors: i
+                    .authors
+                    .iter()
+                    .map(|n| Person {
+                        name: n.clone(),
+                        ..Default::default()
+                    })
+                    .collect(),
+                summary: i.summary.clone().map(Text::plain),
+                content: i.content_html.clone().map(|html| Content {
+                    value: Some(html),
+                    content_type: Some("html".into()),
+                    ..Default::default()
+                }),
+                categories: i
+                    .terms
+                    .iter()
+                    .map(|t| Category {
+                        term: t.slug.clone(),
+                        scheme: Some(term_scheme(feed, t.facet)),
+                        label: Some(t.name.clone()),
+                    })
+                    .collect(),
+                links,
+                ..Default::default()
+            }
+        })
+        .collect();
+    let atom = atom_syndication::Feed {
+        id: self_url(feed, Format::Atom),
+        title: Text::plain(feed.title.clone()),
+        subtitle: Some(Text::plain(feed.description.clone())),
+        updated: feed.updated.unwrap_or_else(|| epoch(feed)),
+        authors: vec![Person {
+            name: site_name(feed),
+            uri: Some(feed.home_url.clone()),
+            ..Default::default()
+        }],
+        generator: Some(Generator {
+            value: "bantin".into(),
+            ..Default::default()
+        }),
+        lang: Some(feed.language.clone()),
+        links: vec![
+            Link {
+                href: self_url(feed, Format::Atom),
+                rel: "self".into(),
+                mime_type: Some(Format::Atom.media_type().into()),
+                ..Default::default()
+            },
+            Link {
+                href: feed.home_url.clone(),
+                rel: "alternate".into(),
+                mime_type: Some("text/html".into()),
+                ..Default::default()
+            },
+        ],
+        entries,
+        ..Default::default()
+    };
+    let config = WriteConfig {
+        write_document_declaration: true,
+        indent_size: Some(2),
+    };
+    let mut out = atom
+        .write_with_config(Vec::new(), config)
+        .expect("writing to a Vec cannot fail");
+    out.push(b'\n');
+    out
+}
+
+/// The publication's name: the all feed's title, before any ` – ` suffix.
+fn site_name(feed: &Feed) -> String {
+    feed.title
+        .split(" – ")
+        .next()
+        .unwrap_or(&feed.title)
+        .to_string()
+}

@@ -1,0 +1,85 @@
+//! JSON Feed 1.1 (<https://www.jsonfeed.org/version/1.1/>) through serde.
+//! Struct field order fixes the key order, so output is deterministic.
+
+use serde::Serialize;
+
+use super::{Format, self_url};
+use crate::feed::Feed;
+
+#[derive(Serialize)]
+struct JsonFeed<'a> {
+    version: &'static str,
+    title: &'a str,
+    home_page_url: &'a str,
+    feed_url: String,
+    description: &'a str,
+    language: &'a str,
+    items: Vec<JsonItem<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonItem<'a> {
+    id: &'a str,
+    url: &'a str,
+    title: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    summary: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content_html: Option<&'a str>,
+    // JSON Feed requires content_html or content_text on every item.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content_text: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    image: Option<&'a str>,
+    date_published: String,
+    date_modified: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    authors: Vec<JsonAuthor<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tags: Vec<&'a str>,
+}
+
+#[derive(Serialize)]
+struct JsonAuthor<'a> {
+    name: &'a str,
+}
+
+fn rfc3339(d: chrono::DateTime<chrono::FixedOffset>) -> String {
+    d.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false)
+}
+
+pub(super) fn render(feed: &Feed) -> Vec<u8> {
+    let items = feed
+        .items
+        .iter()
+        .map(|i| JsonItem {
+            id: &i.guid,
+            url: &i.link,
+            title: &i.title,
+            summary: i.summary.as_deref(),
+            content_html: i.content_html.as_deref(),
+            content_text: if i.content_html.is_none() {
+                Some(i.summary.as_deref().unwrap_or(&i.title))
+            } else {
+                None
+            },
+            image: i.image.as_deref(),
+            date_published: rfc3339(i.published),
+            date_modified: rfc3339(i.updated),
+            authors: i.authors.iter().map(|n| JsonAuthor { name: n }).collect(),
+            tags: i.terms.iter().map(|t| t.name.as_str()).collect(),
+        })
+        .collect();
+    let json = JsonFeed {
+        version: "https://jsonfeed.org/version/1.1",
+        title: &feed.title,
+        home_page_url: &feed.home_url,
+        feed_url: self_url(feed, Format::Json),
+        description: &feed.description,
+        language: &feed.language,
+        items,
+    };
+    let mut out = serde_json::to_vec_pretty(&json).expect("serializing plain structs cannot fail");
+    out.push(b'\n');
+    out
+}

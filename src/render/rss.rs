@@ -1,0 +1,82 @@
+//! RSS 2.0 (<https://www.rssboard.org/rss-specification>) with the `atom`
+//! namespace for the self link, `content:encoded` for the body and
+//! `dc:creator` for authors. Dates are RFC 822 in the site's offset.
+
+use rss::extension::atom::{AtomExtension, Link};
+use rss::extension::dublincore::DublinCoreExtension;
+use rss::{Category, Channel, Enclosure, Guid, Item};
+
+use super::{Format, image_type, self_url, term_scheme};
+use crate::feed::Feed;
+use crate::text::escape_html;
+
+pub(super) fn render(feed: &Feed) -> Vec<u8> {
+    let items: Vec<Item> = feed
+        .items
+        .iter()
+        .map(|i| Item {
+            title: Some(i.title.clone()),
+            link: Some(i.link.clone()),
+            // RSS readers treat description as HTML, so plain text is escaped.
+            description: i.summary.as_deref().map(escape_html),
+            guid: Some(Guid {
+                value: i.guid.clone(),
+                permalink: false,
+            }),
+            pub_date: Some(rfc822(i.published)),
+            content: i.content_html.clone(),
+            categories: i
+                .terms
+                .iter()
+                .map(|t| Category {
+                    name: t.name.clone(),
+                    domain: Some(term_scheme(feed, t.facet)),
+                })
+                .collect(),
+            enclosure: i.image.as_ref().and_then(|url| {
+                // Length is unknown without fetching the image; RSS Board
+                // advises 0 then.
+                image_type(url).map(|t| Enclosure {
+                    url: url.clone(),
+                    length: "0".into(),
+                    mime_type: t.into(),
+                })
+            }),
+            dublin_core_ext: (!i.authors.is_empty()).then(|| DublinCoreExtension {
+                creators: i.authors.clone(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .collect();
+    let channel = Channel {
+        title: feed.title.clone(),
+        link: feed.home_url.clone(),
+        description: feed.description.clone(),
+        language: Some(feed.language.clone()),
+        last_build_date: feed.updated.map(rfc822),
+        generator: Some("bantin".into()),
+        docs: Some("https://www.rssboard.org/rss-specification".into()),
+        ttl: (feed.ttl_minutes > 0).then(|| feed.ttl_minutes.to_string()),
+        atom_ext: Some(AtomExtension {
+            links: vec![Link {
+                href: self_url(feed, Format::Rss),
+                rel: "self".into(),
+                mime_type: Some(Format::Rss.media_type().into()),
+                ..Default::default()
+            }],
+        }),
+        items,
+        ..Default::default()
+    };
+    let mut out = channel
+        .pretty_write_to(Vec::new(), b' ', 2)
+        .expect("writing to a Vec cannot fail");
+    out.push(b'\n');
+    out
+}
+
+/// RFC 822 as RSS uses it (four-digit year, two-digit day, numeric offset).
+fn rfc822(d: chrono::DateTime<chrono::FixedOffset>) -> String {
+    d.format("%a, %d %b %Y %H:%M:%S %z").to_string()
+}

@@ -1,0 +1,84 @@
+//! Display names and the slugs made from them (SPEC "Articles").
+//!
+//! A name is NFC-normalized and trimmed. Its slug is the name transliterated
+//! to ASCII by `deunicode` (which drops Vietnamese diacritics, maps `đ` to
+//! `d` and `ß` to `ss`), lowercased, with every run of characters other than
+//! `a-z0-9` turned into one `-` and no `-` at either end.
+
+use unicode_normalization::UnicodeNormalization;
+
+/// The canonical form of a display name: NFC, surrounding whitespace removed,
+/// inner runs of whitespace collapsed to one space.
+pub fn normalize_name(name: &str) -> String {
+    let nfc: String = name.nfc().collect();
+    nfc.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The slug of a display name; empty when the name has no letter or digit.
+pub fn slugify(name: &str) -> String {
+    let ascii = deunicode::deunicode(&normalize_name(name)).to_ascii_lowercase();
+    let mut slug = String::with_capacity(ascii.len());
+    let mut pending_dash = false;
+    for c in ascii.chars() {
+        if c.is_ascii_alphanumeric() {
+            if pending_dash && !slug.is_empty() {
+                slug.push('-');
+            }
+            pending_dash = false;
+            slug.push(c);
+        } else {
+            pending_dash = true;
+        }
+    }
+    slug
+}
+
+/// Whether `s` is already a slug: what a URL segment must be to name a feed.
+pub fn is_slug(s: &str) -> bool {
+    !s.is_empty()
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+        && !s.contains("--")
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vietnamese_names_lose_diacritics_and_d_bar() {
+        assert_eq!(slugify("Quốc phòng - An ninh"), "quoc-phong-an-ninh");
+        assert_eq!(slugify("Đức Thọ"), "duc-tho");
+        assert_eq!(slugify("Thành phố Hà Tĩnh"), "thanh-pho-ha-tinh");
+        assert_eq!(slugify("Văn hóa - Giải trí"), "van-hoa-giai-tri");
+        assert_eq!(slugify("Nông nghiệp - Nông thôn"), "nong-nghiep-nong-thon");
+    }
+
+    #[test]
+    fn decomposed_input_gives_the_same_slug_as_composed() {
+        let decomposed = "Đu\u{301}c Tho\u{323}";
+        assert_eq!(slugify(decomposed), slugify("Đúc Thọ"));
+        assert_eq!(normalize_name(decomposed), "Đúc Thọ");
+    }
+
+    #[test]
+    fn eszett_digits_and_punctuation_runs() {
+        assert_eq!(slugify("Straße"), "strasse");
+        assert_eq!(slugify("  COVID-19 / 2020!! "), "covid-19-2020");
+        assert_eq!(slugify("--a__b--"), "a-b");
+        assert_eq!(slugify("!!!"), "");
+    }
+
+    #[test]
+    fn slug_shape_check() {
+        assert!(is_slug("duc-tho"));
+        assert!(is_slug("covid-19"));
+        assert!(!is_slug("Duc-tho"));
+        assert!(!is_slug("-duc"));
+        assert!(!is_slug("a--b"));
+        assert!(!is_slug(""));
+        assert!(!is_slug("a.b"));
+    }
+}
