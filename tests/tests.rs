@@ -1,0 +1,3 @@
+//! bantin's integration tests: one binary, one module per area.
+
+mod util;
