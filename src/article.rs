@@ -66,7 +66,9 @@ impl Article {
             return Err(ArticleError::Missing("id"));
         }
         self.title = self.title.trim().to_string();
-        if self.title.is_empty() {
+        // A title of control characters alone would reach feeds empty: they
+        // are dropped on output (SPEC "Feeds are valid").
+        if crate::text::clean_line(&self.title).is_empty() {
             return Err(ArticleError::Missing("title"));
         }
         self.summary = self

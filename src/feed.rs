@@ -49,6 +49,8 @@ pub struct Entry {
     pub description: Option<String>,
     /// Visible articles carrying it.
     pub articles: u64,
+    /// Newest `published` instant among them.
+    pub newest: Option<DateTime<Utc>>,
 }
 
 /// Every category, region and shared pair that visible articles carry, with
@@ -57,6 +59,8 @@ pub struct Entry {
 pub struct Catalog {
     /// Visible articles in the store.
     pub total: u64,
+    /// Newest `published` instant in the store.
+    pub newest: Option<DateTime<Utc>>,
     /// Categories by slug.
     pub categories: BTreeMap<String, Entry>,
     /// Regions by slug.
@@ -68,8 +72,10 @@ pub struct Catalog {
 impl Catalog {
     /// Read the catalog as of `now`.
     pub fn load(store: &dyn Store, site: &Site, now: DateTime<Utc>) -> Result<Catalog, StoreError> {
+        let (total, newest) = store.count(now)?;
         Ok(Catalog {
-            total: store.count(now)?,
+            total,
+            newest,
             categories: resolve(store.names(Facet::Category, now)?, &site.categories),
             regions: resolve(store.names(Facet::Region, now)?, &site.regions),
             pairs: store.pairs(now)?,
@@ -144,8 +150,10 @@ fn resolve(
             name: String::new(),
             description: None,
             articles: 0,
+            newest: None,
         });
         entry.articles += u.articles;
+        entry.newest = entry.newest.max(u.newest);
         let candidate = (u.articles, name);
         match best.get(&u.slug) {
             Some((n, s))

@@ -10,6 +10,7 @@ pub mod cmd;
 pub mod config;
 pub mod feed;
 pub mod http;
+pub mod pages;
 pub mod import;
 pub mod render;
 pub mod sanitize;

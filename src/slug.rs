@@ -7,10 +7,14 @@
 
 use unicode_normalization::UnicodeNormalization;
 
-/// The canonical form of a display name: NFC, surrounding whitespace removed,
-/// inner runs of whitespace collapsed to one space.
+/// The canonical form of a display name: the characters feeds drop (control
+/// characters, noncharacters) removed, NFC, surrounding whitespace removed,
+/// inner runs of whitespace collapsed to one space. Dropping first keeps the
+/// name, its slug and what feeds show in agreement: `A\u{0}¢` would
+/// otherwise slug to `a-c` yet show as `A¢`, and `e\u{1}\u{301}` would show
+/// as a decomposed `é`.
 pub fn normalize_name(name: &str) -> String {
-    let nfc: String = name.nfc().collect();
+    let nfc: String = crate::text::clean(name).nfc().collect();
     nfc.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
@@ -61,6 +65,12 @@ mod tests {
         let decomposed = "Đu\u{301}c Tho\u{323}";
         assert_eq!(slugify(decomposed), slugify("Đúc Thọ"));
         assert_eq!(normalize_name(decomposed), "Đúc Thọ");
+    }
+
+    #[test]
+    fn control_characters_neither_split_slugs_nor_block_composition() {
+        assert_eq!(slugify("A\u{0}¢"), slugify("A¢"));
+        assert_eq!(normalize_name("Đu\u{1}\u{301}c"), "Đúc");
     }
 
     #[test]

@@ -1,3 +1,14 @@
-//! bantin's integration tests: one binary, one module per area.
+//! bantin's integration tests: one binary, one module per area. Helpers
+//! live in `util`; each module's doc lists the behaviours it covers.
 
+/// Shared helpers: sandbox store, the binary, expectations from the files.
 mod util;
+
+/// The binary as users run it: import, remove, dump, check, flags, errors.
+mod cli;
+
+/// The sample feeds read back by other parsers; golden files.
+mod render;
+
+/// Property tests: hostile text in every field still gives valid feeds.
+mod props;

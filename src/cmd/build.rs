@@ -1,11 +1,50 @@
-//! `bantin build`: every URL as a static file.
+//! `bantin build`: every URL the server answers with a document, written as
+//! a static file with `.gz` and `.br` siblings, byte-identical to what the
+//! server sends (same renderer, same compressor settings).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use anyhow::Context;
+
 use crate::config::StoreUrl;
+use crate::feed::Catalog;
+use crate::http::encoding::Coding;
+use crate::http::representation::Representation;
+use crate::render::{Format, render};
 
 /// Write every feed, `index.html` and `feeds.opml` under `out`.
-pub fn build(_url: &StoreUrl, _site: &Path, _out: &Path) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("build is not built yet")
+pub fn build(url: &StoreUrl, site_path: &Path, out: &Path) -> anyhow::Result<ExitCode> {
+    let site = super::load_site(site_path)?;
+    let store = super::open_store(url)?;
+    let now = chrono::Utc::now();
+    let catalog = Catalog::load(store.as_ref(), &site, now)?;
+    let mut files = 0usize;
+    let mut write = |rel: PathBuf, rep: Representation| -> anyhow::Result<()> {
+        let path = out.join(rel);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        for (coding, suffix) in [(Coding::Identity, ""), (Coding::Gzip, ".gz"), (Coding::Br, ".br")] {
+            let mut name = path.clone().into_os_string();
+            name.push(suffix);
+            std::fs::write(&name, &rep.variant(coding).body)
+                .with_context(|| format!("writing {}", Path::new(&name).display()))?;
+            files += 1;
+        }
+        Ok(())
+    };
+    for key in catalog.keys() {
+        let feed = crate::feed::load(store.as_ref(), &site, &catalog, &key, now, site.items_per_feed)?;
+        for format in Format::ALL {
+            let rep = Representation::new(format.content_type(), render(&feed, format), feed.updated);
+            write(PathBuf::from(format!("feeds/{}.{}", key.path(), format.ext())), rep)?;
+        }
+    }
+    let index = crate::pages::index_html(&site, &catalog).into_bytes();
+    write(PathBuf::from("index.html"), Representation::new("text/html; charset=utf-8", index, None))?;
+    let opml = crate::pages::opml(&site, &catalog).into_bytes();
+    write(PathBuf::from("feeds.opml"), Representation::new("text/x-opml; charset=utf-8", opml, None))?;
+    println!("wrote {files} files under {}", out.display());
+    Ok(ExitCode::SUCCESS)
 }

@@ -3,10 +3,50 @@
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
 
-use crate::config::StoreUrl;
+use anyhow::Context;
 
-/// Serve every feed on `listen` until SIGINT or SIGTERM.
-pub fn serve(_url: &StoreUrl, _site: &Path, _listen: SocketAddr) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("serve is not built yet")
+use crate::config::{DEFAULT_STORE, StoreUrl};
+use crate::http::cache::App;
+use crate::http::server::{Limits, run, shutdown_signal};
+
+/// Serve every feed on `listen` until SIGINT or SIGTERM. On a fresh
+/// checkout (default store, no file yet) first import the sample articles.
+pub fn serve(url: &StoreUrl, site_path: &Path, listen: SocketAddr) -> anyhow::Result<ExitCode> {
+    init_logging();
+    let site = super::load_site(site_path)?;
+    let first_run = *url == StoreUrl::parse(DEFAULT_STORE)? && matches!(url, StoreUrl::Sqlite(p) if !p.exists());
+    let mut store = super::open_store(url)?;
+    if first_run {
+        let dir = site.articles_dir();
+        let batch = crate::import::read_paths(std::slice::from_ref(&dir));
+        for r in &batch.rejected {
+            eprintln!("{r}");
+        }
+        store.upsert(&batch.articles)?;
+        eprintln!(
+            "bantin: created {url} and imported {} articles from {} ({} rejected)",
+            batch.articles.len(),
+            dir.display(),
+            batch.rejected.len()
+        );
+    }
+    let app = Arc::new(App::new(site, store)?);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
+        let addr = listener.local_addr()?;
+        eprintln!("bantin: serving {url} on http://{addr}/");
+        run(app, listener, Limits::default(), shutdown_signal()).await;
+        Ok::<_, anyhow::Error>(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Request logs and warnings to stderr; `RUST_LOG` tunes them (default info).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }

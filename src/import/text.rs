@@ -6,7 +6,7 @@
 
 use serde::Deserialize;
 
-use crate::article::{Article, Body};
+use crate::article::{Article, ArticleError, Body};
 
 /// How the body paragraphs are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,14 +81,17 @@ pub fn parse(bytes: &[u8], markup: Markup) -> Result<Article, (usize, String)> {
     })?;
     let body_start = front.len() + 3; // the two `+++` lines, 1-based
     let rest: Vec<&str> = lines.collect();
-    let fm_err = |reason: String| (1, reason);
+    let fm_err = |field: &str| {
+        let line = field_line(&front, field);
+        move |reason: String| (line, reason)
+    };
 
     let published = match &fm.published {
-        Some(v) => date("published", v).map_err(fm_err)?,
-        None => return Err(fm_err("missing field `published`".into())),
+        Some(v) => date("published", v).map_err(fm_err("published"))?,
+        None => return Err((1, "missing field `published`".into())),
     };
     let updated = match &fm.updated {
-        Some(v) => date("updated", v).map_err(fm_err)?,
+        Some(v) => date("updated", v).map_err(fm_err("updated"))?,
         None => published,
     };
 
@@ -157,7 +160,28 @@ pub fn parse(bytes: &[u8], markup: Markup) -> Result<Article, (usize, String)> {
         image: fm.image,
     }
     .validated()
-    .map_err(|e| (1, e.to_string()))
+    .map_err(|e| {
+        let line = match &e {
+            ArticleError::Invalid { field, .. } => field_line(&front, field),
+            ArticleError::Missing("title") => body_start,
+            ArticleError::Missing(_) => 1,
+        };
+        (line, e.to_string())
+    })
+}
+
+/// The 1-based line of `field = …` in the file, given the front matter's
+/// lines (which start on line 2); line 1, the opening `+++`, when the field
+/// is not there. That is where a writer fixing the fault has to look.
+fn field_line(front: &[&str], field: &str) -> usize {
+    front
+        .iter()
+        .position(|l| {
+            l.trim_start()
+                .strip_prefix(field)
+                .is_some_and(|r| r.trim_start().starts_with('='))
+        })
+        .map_or(1, |i| i + 2)
 }
 
 /// Blocks separated by blank lines, each with its lines kept.
@@ -277,7 +301,7 @@ mod tests {
             ),
             (
                 "+++\nid = \"a\"\ncategories = [\"x\"]\npublished = 2020-10-05\n+++\nT\n",
-                1,
+                4,
                 "field `published`",
             ),
             (

@@ -38,6 +38,8 @@ pub struct NameUse {
     pub name: String,
     /// Visible articles carrying this exact name.
     pub articles: u64,
+    /// The newest `published` instant among them.
+    pub newest: Option<DateTime<Utc>>,
 }
 
 /// A category and region that share visible articles.
@@ -49,6 +51,8 @@ pub struct Pair {
     pub region: String,
     /// Visible articles in both.
     pub articles: u64,
+    /// The newest `published` instant among them.
+    pub newest: Option<DateTime<Utc>>,
 }
 
 /// A problem `bantin check` reports about a stored row.
@@ -80,8 +84,8 @@ pub trait Store: Send {
     fn names(&self, facet: Facet, now: DateTime<Utc>) -> Result<Vec<NameUse>, StoreError>;
     /// Every category/region pair sharing a visible article.
     fn pairs(&self, now: DateTime<Utc>) -> Result<Vec<Pair>, StoreError>;
-    /// Number of visible articles.
-    fn count(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
+    /// Number of visible articles, and the newest `published` instant among them.
+    fn count(&self, now: DateTime<Utc>) -> Result<(u64, Option<DateTime<Utc>>), StoreError>;
     /// A token that changes whenever anyone commits a write to the store.
     fn change_token(&self) -> Result<u64, StoreError>;
     /// The earliest `published` instant after `now`, if any: when the next

@@ -307,7 +307,8 @@ impl Store for SqliteStore {
 
     fn names(&self, facet: Facet, now: DateTime<Utc>) -> Result<Vec<NameUse>, StoreError> {
         let sql = format!(
-            "SELECT slug, name, count(*) FROM {} WHERE published_us <= ?1 GROUP BY slug, name ORDER BY slug, name",
+            "SELECT slug, name, count(*), max(published_us) FROM {} WHERE published_us <= ?1
+             GROUP BY slug, name ORDER BY slug, name",
             table(facet)
         );
         let mut stmt = self.conn.prepare_cached(&sql)?;
@@ -316,6 +317,7 @@ impl Store for SqliteStore {
                 slug: r.get(0)?,
                 name: r.get(1)?,
                 articles: r.get::<_, i64>(2)? as u64,
+                newest: r.get::<_, Option<i64>>(3)?.and_then(DateTime::from_timestamp_micros),
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -323,7 +325,7 @@ impl Store for SqliteStore {
 
     fn pairs(&self, now: DateTime<Utc>) -> Result<Vec<Pair>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT c.slug, r.slug, count(*) FROM article_categories c
+            "SELECT c.slug, r.slug, count(*), max(c.published_us) FROM article_categories c
              JOIN article_regions r ON r.article_id = c.article_id
              WHERE c.published_us <= ?1
              GROUP BY c.slug, r.slug ORDER BY c.slug, r.slug",
@@ -333,17 +335,18 @@ impl Store for SqliteStore {
                 category: r.get(0)?,
                 region: r.get(1)?,
                 articles: r.get::<_, i64>(2)? as u64,
+                newest: r.get::<_, Option<i64>>(3)?.and_then(DateTime::from_timestamp_micros),
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    fn count(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
-        let n: i64 = self
+    fn count(&self, now: DateTime<Utc>) -> Result<(u64, Option<DateTime<Utc>>), StoreError> {
+        let (n, newest): (i64, Option<i64>) = self
             .conn
-            .prepare_cached("SELECT count(*) FROM articles WHERE published_us <= ?1")?
-            .query_row([micros(now)], |r| r.get(0))?;
-        Ok(n as u64)
+            .prepare_cached("SELECT count(*), max(published_us) FROM articles WHERE published_us <= ?1")?
+            .query_row([micros(now)], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok((n as u64, newest.and_then(DateTime::from_timestamp_micros)))
     }
 
     fn change_token(&self) -> Result<u64, StoreError> {

@@ -1,0 +1,153 @@
+//! Content codings and `Accept-Encoding` negotiation (RFC 9110 §12.5.3).
+//!
+//! Each coding's q-value is the one the client gave it, else the one it gave
+//! `*`, else 0; identity is acceptable unless refused by `identity;q=0` or by
+//! `*;q=0` without an identity entry. The highest q wins; among equal
+//! q-values we prefer br, then zstd, then gzip, then identity (SPEC). No
+//! header at all means identity.
+
+/// A content coding we serve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Coding {
+    /// Brotli.
+    Br,
+    /// Zstandard.
+    Zstd,
+    /// gzip.
+    Gzip,
+    /// No coding.
+    Identity,
+}
+
+impl Coding {
+    /// In order of preference among equal q-values.
+    pub const PREFERENCE: [Coding; 4] = [Coding::Br, Coding::Zstd, Coding::Gzip, Coding::Identity];
+
+    /// The `Content-Encoding` value; `None` for identity.
+    pub fn header(self) -> Option<&'static str> {
+        match self {
+            Coding::Br => Some("br"),
+            Coding::Zstd => Some("zstd"),
+            Coding::Gzip => Some("gzip"),
+            Coding::Identity => None,
+        }
+    }
+
+    /// Index into per-coding arrays.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// The coding to send for an `Accept-Encoding` value (`None`: no header),
+/// or `None` when the client refuses every coding we have (406).
+pub fn negotiate(accept: Option<&str>) -> Option<Coding> {
+    let Some(accept) = accept else {
+        return Some(Coding::Identity);
+    };
+    // Millis avoid float comparisons: q has at most three decimals.
+    let mut explicit: [Option<u16>; 4] = [None; 4];
+    let mut star: Option<u16> = None;
+    for part in accept.split(',') {
+        let mut pieces = part.split(';');
+        let name = pieces.next().unwrap_or("").trim().to_ascii_lowercase();
+        if name.is_empty() {
+            continue;
+        }
+        let mut q = Some(1000);
+        for param in pieces {
+            if let Some((k, v)) = param.split_once('=') {
+                if k.trim().eq_ignore_ascii_case("q") {
+                    q = parse_q(v.trim());
+                }
+            }
+        }
+        let Some(q) = q else { continue };
+        let slot = match name.as_str() {
+            "br" => Coding::Br,
+            "zstd" => Coding::Zstd,
+            "gzip" | "x-gzip" => Coding::Gzip,
+            "identity" => Coding::Identity,
+            "*" => {
+                star = Some(q);
+                continue;
+            }
+            _ => continue,
+        };
+        // With duplicates, the most favourable entry counts.
+        let e = &mut explicit[slot.index()];
+        *e = Some(e.map_or(q, |old| old.max(q)));
+    }
+    let q_of = |c: Coding| match (explicit[c.index()], star, c) {
+        (Some(q), _, _) => q,
+        (None, Some(q), _) => q,
+        (None, None, Coding::Identity) => 1,
+        (None, None, _) => 0,
+    };
+    let mut best: Option<(u16, Coding)> = None;
+    for c in Coding::PREFERENCE {
+        let q = q_of(c);
+        if q > 0 && best.is_none_or(|(bq, _)| q > bq) {
+            best = Some((q, c));
+        }
+    }
+    best.map(|(_, c)| c)
+}
+
+/// `0`, `0.5`, `1.000` ... as thousandths; `None` when malformed.
+fn parse_q(v: &str) -> Option<u16> {
+    let (int, frac) = v.split_once('.').unwrap_or((v, ""));
+    if frac.len() > 3 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let frac_millis = format!("{frac:0<3}").parse::<u16>().ok()?;
+    match int {
+        "0" => Some(frac_millis),
+        "1" if frac_millis == 0 => Some(1000),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_header_means_identity_and_empty_means_identity() {
+        assert_eq!(negotiate(None), Some(Coding::Identity));
+        assert_eq!(negotiate(Some("")), Some(Coding::Identity));
+    }
+
+    #[test]
+    fn equal_q_prefers_br_then_zstd_then_gzip() {
+        assert_eq!(negotiate(Some("gzip, deflate, br, zstd")), Some(Coding::Br));
+        assert_eq!(negotiate(Some("gzip, zstd")), Some(Coding::Zstd));
+        assert_eq!(negotiate(Some("gzip")), Some(Coding::Gzip));
+        assert_eq!(negotiate(Some("x-gzip")), Some(Coding::Gzip));
+        assert_eq!(negotiate(Some("*")), Some(Coding::Br));
+    }
+
+    #[test]
+    fn q_values_decide_before_preference() {
+        assert_eq!(negotiate(Some("br;q=0.5, gzip;q=0.8")), Some(Coding::Gzip));
+        assert_eq!(negotiate(Some("br;q=0, gzip")), Some(Coding::Gzip));
+        assert_eq!(negotiate(Some("GZIP;Q=1.0, br;q=0.999")), Some(Coding::Gzip));
+        assert_eq!(negotiate(Some("identity;q=1, gzip;q=0.5")), Some(Coding::Identity));
+        assert_eq!(negotiate(Some("*;q=0.1, gzip;q=0")), Some(Coding::Br));
+    }
+
+    #[test]
+    fn identity_can_be_refused() {
+        assert_eq!(negotiate(Some("identity;q=0")), None);
+        assert_eq!(negotiate(Some("*;q=0")), None);
+        assert_eq!(negotiate(Some("*;q=0, identity")), Some(Coding::Identity));
+        assert_eq!(negotiate(Some("deflate")), Some(Coding::Identity));
+    }
+
+    #[test]
+    fn malformed_q_values_drop_their_entry() {
+        assert_eq!(negotiate(Some("br;q=2, gzip")), Some(Coding::Gzip));
+        assert_eq!(negotiate(Some("br;q=abc")), Some(Coding::Identity));
+        assert_eq!(negotiate(Some("br;q=0.0001")), Some(Coding::Identity));
+    }
+}

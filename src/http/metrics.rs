@@ -1,0 +1,130 @@
+//! Counters for `/metrics`, in the Prometheus text exposition format.
+//! Plain atomics in fixed tables: recording a request costs two relaxed
+//! increments and no lock.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// What kind of URL a request was for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// `/feeds/...`
+    Feed,
+    /// `/`
+    Index,
+    /// `/feeds.opml`
+    Opml,
+    /// `/healthz`
+    Health,
+    /// `/metrics`
+    Metrics,
+    /// Anything else.
+    Other,
+}
+
+const ROUTES: [(Route, &str); 6] = [
+    (Route::Feed, "feed"),
+    (Route::Index, "index"),
+    (Route::Opml, "opml"),
+    (Route::Health, "healthz"),
+    (Route::Metrics, "metrics"),
+    (Route::Other, "other"),
+];
+
+/// The status codes we count one by one; the rest fall under "other".
+const STATUSES: [u16; 12] = [200, 304, 400, 404, 405, 406, 412, 414, 431, 500, 503, 0];
+
+/// The server's counters.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    requests: [[AtomicU64; STATUSES.len()]; ROUTES.len()],
+    renders: AtomicU64,
+    render_micros: AtomicU64,
+    refreshes: AtomicU64,
+}
+
+impl Metrics {
+    /// Count a finished request.
+    pub fn request(&self, route: Route, status: u16) {
+        let r = ROUTES.iter().position(|(x, _)| *x == route).unwrap_or(ROUTES.len() - 1);
+        let s = STATUSES.iter().position(|&x| x == status).unwrap_or(STATUSES.len() - 1);
+        self.requests[r][s].fetch_add(1, Relaxed);
+    }
+
+    /// Count a render (store query, rendering and compression) and its time.
+    pub fn render(&self, took: std::time::Duration) {
+        self.renders.fetch_add(1, Relaxed);
+        self.render_micros.fetch_add(took.as_micros() as u64, Relaxed);
+    }
+
+    /// Count a refresh after the store changed or a scheduled article came due.
+    pub fn refresh(&self) {
+        self.refreshes.fetch_add(1, Relaxed);
+    }
+
+    /// Renders so far.
+    pub fn renders(&self) -> u64 {
+        self.renders.load(Relaxed)
+    }
+
+    /// The exposition text; cache figures are sampled by the caller.
+    pub fn exposition(&self, cache_entries: usize, cache_bytes: usize) -> String {
+        let mut out = String::new();
+        out.push_str("# HELP bantin_http_requests_total HTTP requests answered, by route class and status.\n");
+        out.push_str("# TYPE bantin_http_requests_total counter\n");
+        for (r, (_, route)) in ROUTES.iter().enumerate() {
+            for (s, status) in STATUSES.iter().enumerate() {
+                let n = self.requests[r][s].load(Relaxed);
+                if n > 0 {
+                    let status = if *status == 0 { "other".to_string() } else { status.to_string() };
+                    let _ = writeln!(out, "bantin_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}");
+                }
+            }
+        }
+        let not_modified: u64 = (0..ROUTES.len()).map(|r| self.requests[r][1].load(Relaxed)).sum();
+        let renders = self.renders.load(Relaxed);
+        let seconds = self.render_micros.load(Relaxed) as f64 / 1e6;
+        let _ = write!(
+            out,
+            "# HELP bantin_http_not_modified_total 304 responses sent.\n\
+             # TYPE bantin_http_not_modified_total counter\n\
+             bantin_http_not_modified_total {not_modified}\n\
+             # HELP bantin_renders_total Feeds and pages rendered (query, render, compress).\n\
+             # TYPE bantin_renders_total counter\n\
+             bantin_renders_total {renders}\n\
+             # HELP bantin_render_seconds_total Time spent rendering.\n\
+             # TYPE bantin_render_seconds_total counter\n\
+             bantin_render_seconds_total {seconds:.6}\n\
+             # HELP bantin_store_refreshes_total Cache generations started by store changes or scheduled articles.\n\
+             # TYPE bantin_store_refreshes_total counter\n\
+             bantin_store_refreshes_total {}\n\
+             # HELP bantin_cache_entries Rendered representations held.\n\
+             # TYPE bantin_cache_entries gauge\n\
+             bantin_cache_entries {cache_entries}\n\
+             # HELP bantin_cache_bytes Bytes held by rendered representations, all codings.\n\
+             # TYPE bantin_cache_bytes gauge\n\
+             bantin_cache_bytes {cache_bytes}\n",
+            self.refreshes.load(Relaxed)
+        );
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_are_counted_by_route_and_status() {
+        let m = Metrics::default();
+        m.request(Route::Feed, 200);
+        m.request(Route::Feed, 200);
+        m.request(Route::Feed, 304);
+        m.request(Route::Other, 418);
+        let text = m.exposition(3, 1000);
+        assert!(text.contains("bantin_http_requests_total{route=\"feed\",status=\"200\"} 2\n"));
+        assert!(text.contains("bantin_http_requests_total{route=\"other\",status=\"other\"} 1\n"));
+        assert!(text.contains("bantin_http_not_modified_total 1\n"));
+        assert!(text.contains("bantin_cache_entries 3\n"));
+    }
+}

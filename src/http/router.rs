@@ -1,0 +1,205 @@
+//! Request handling, in the order a request meets it: size limits, method,
+//! route, then (for cached resources) content negotiation and conditional
+//! GET. Every response is built here; nothing below can panic on input.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::header::{self, HeaderValue};
+use http::{HeaderMap, Method, Request, Response, StatusCode};
+use http_body_util::Full;
+
+use super::cache::{App, CacheError, Resource};
+use super::conditional::{Outcome, evaluate};
+use super::encoding::negotiate;
+use super::metrics::Route;
+use super::representation::Representation;
+use crate::article::FeedKey;
+use crate::render::Format;
+
+/// SPEC: a URI over 8 KiB gets 414.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+/// SPEC: a header section over 32 KiB gets 431.
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+
+type Body = Full<Bytes>;
+
+/// Answer one request; never fails.
+pub async fn handle<B>(app: Arc<App>, req: Request<B>) -> Result<Response<Body>, Infallible> {
+    let started = Instant::now();
+    let (route, response) = respond(&app, &req).await;
+    let status = response.status().as_u16();
+    app.metrics.request(route, status);
+    tracing::info!(
+        method = %req.method(),
+        path = %truncate(req.uri().path(), 200),
+        status,
+        micros = started.elapsed().as_micros() as u64,
+        "request"
+    );
+    Ok(response)
+}
+
+async fn respond<B>(app: &Arc<App>, req: &Request<B>) -> (Route, Response<Body>) {
+    let uri_len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    if uri_len > MAX_URI_BYTES {
+        return (Route::Other, plain(StatusCode::URI_TOO_LONG, "URI too long\n"));
+    }
+    // Field lines as sent: name, ": ", value, CRLF.
+    let header_bytes: usize = req.headers().iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum();
+    if header_bytes > MAX_HEADER_BYTES {
+        return (
+            Route::Other,
+            plain(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "request header fields too large\n"),
+        );
+    }
+    let path = req.uri().path();
+    let route = match path {
+        "/" => Route::Index,
+        "/feeds.opml" => Route::Opml,
+        "/healthz" => Route::Health,
+        "/metrics" => Route::Metrics,
+        p if p.starts_with("/feeds/") => Route::Feed,
+        _ => Route::Other,
+    };
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        let mut r = plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed: use GET or HEAD\n");
+        r.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return (route, r);
+    }
+    let head = req.method() == Method::HEAD;
+    let response = match route {
+        Route::Health => {
+            let a = app.clone();
+            match tokio::task::spawn_blocking(move || a.healthy()).await {
+                Ok(true) => plain(StatusCode::OK, "ok\n"),
+                _ => plain(StatusCode::SERVICE_UNAVAILABLE, "store unavailable\n"),
+            }
+        }
+        Route::Metrics => {
+            let (entries, bytes) = app.cache_size();
+            let mut r = plain(StatusCode::OK, "");
+            *r.body_mut() = Full::new(Bytes::from(app.metrics.exposition(entries, bytes)));
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            );
+            r
+        }
+        Route::Index => cached(app, req.headers(), &Resource::Index, false).await,
+        Route::Opml => cached(app, req.headers(), &Resource::Opml, false).await,
+        Route::Feed => match parse_feed_path(path) {
+            Some((key, format)) => cached(app, req.headers(), &Resource::Feed(key, format), true).await,
+            None => not_found(),
+        },
+        Route::Other => not_found(),
+    };
+    (route, if head { strip_body(response) } else { response })
+}
+
+/// `/feeds/{path}.{ext}` → the feed and format it names.
+fn parse_feed_path(path: &str) -> Option<(FeedKey, Format)> {
+    let rest = path.strip_prefix("/feeds/")?;
+    let (stem, ext) = rest.rsplit_once('.')?;
+    Some((FeedKey::from_path(stem)?, Format::from_ext(ext)?))
+}
+
+async fn cached(app: &Arc<App>, headers: &HeaderMap, resource: &Resource, cors: bool) -> Response<Body> {
+    match app.get(resource).await {
+        Ok(rep) => conditional(&rep, headers, app.site.max_age, cors),
+        Err(CacheError::NotFound(_)) => not_found(),
+        Err(e) => {
+            tracing::error!("serving {resource:?}: {e}");
+            plain(StatusCode::INTERNAL_SERVER_ERROR, "internal server error\n")
+        }
+    }
+}
+
+/// Pick the coding, evaluate preconditions, and answer 200, 304, 406 or 412.
+fn conditional(rep: &Representation, headers: &HeaderMap, max_age: u64, cors: bool) -> Response<Body> {
+    let accept = headers.get(header::ACCEPT_ENCODING).map(|v| v.to_str().unwrap_or(""));
+    let Some(coding) = negotiate(accept) else {
+        let mut r = plain(StatusCode::NOT_ACCEPTABLE, "no acceptable content coding: br, zstd, gzip or identity\n");
+        r.headers_mut().insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+        return r;
+    };
+    let variant = rep.variant(coding);
+    let mut builder = Response::builder()
+        .header(header::ETAG, &variant.etag)
+        .header(header::CACHE_CONTROL, format!("public, max-age={max_age}"))
+        .header(header::VARY, "Accept-Encoding");
+    if let Some(lm) = rep.last_modified {
+        builder = builder.header(header::LAST_MODIFIED, httpdate::fmt_http_date(lm));
+    }
+    if cors {
+        builder = builder.header(header::ACCESS_CONTROL_ALLOW_ORIGIN, "*");
+    }
+    let response = match evaluate(headers, &variant.etag, rep.last_modified) {
+        Outcome::NotModified => builder.status(StatusCode::NOT_MODIFIED).body(Full::new(Bytes::new())),
+        Outcome::PreconditionFailed => builder
+            .status(StatusCode::PRECONDITION_FAILED)
+            .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+            .body(Full::new(Bytes::from_static(b"precondition failed\n"))),
+        Outcome::Proceed => {
+            if let Some(enc) = coding.header() {
+                builder = builder.header(header::CONTENT_ENCODING, enc);
+            }
+            builder
+                .status(StatusCode::OK)
+                .header(header::CONTENT_TYPE, rep.content_type)
+                .header(header::CONTENT_LENGTH, variant.body.len())
+                .body(Full::new(variant.body.clone()))
+        }
+    };
+    response.unwrap_or_else(|e| {
+        tracing::error!("building a response: {e}");
+        plain(StatusCode::INTERNAL_SERVER_ERROR, "internal server error\n")
+    })
+}
+
+/// HEAD: GET's headers, Content-Length included, and no body.
+fn strip_body(mut r: Response<Body>) -> Response<Body> {
+    *r.body_mut() = Full::new(Bytes::new());
+    r
+}
+
+fn not_found() -> Response<Body> {
+    plain(StatusCode::NOT_FOUND, "not found\n")
+}
+
+fn plain(status: StatusCode, text: &'static str) -> Response<Body> {
+    let mut r = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
+    *r.status_mut() = status;
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    r
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn feed_paths_parse_and_junk_does_not() {
+        assert_eq!(parse_feed_path("/feeds/all.rss"), Some((FeedKey::All, Format::Rss)));
+        assert_eq!(
+            parse_feed_path("/feeds/category/kinh-te/region/duc-tho.json"),
+            Some((FeedKey::CategoryRegion("kinh-te".into(), "duc-tho".into()), Format::Json))
+        );
+        for bad in ["/feeds/all", "/feeds/all.xml", "/feeds/category/.rss", "/feeds/category/a/b.rss", "/feeds/../x.rss"] {
+            assert_eq!(parse_feed_path(bad), None, "{bad}");
+        }
+    }
+}

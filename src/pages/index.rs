@@ -1,0 +1,122 @@
+//! `/`: a page, in Vietnamese, for a person looking for a feed to follow:
+//! every feed with its formats, article count and last update, a button to
+//! copy each URL, and `<link rel="alternate">` discovery for the main feeds.
+
+use super::{feed_url, groups, local_date};
+use crate::article::FeedKey;
+use crate::config::Site;
+use crate::feed::Catalog;
+use crate::render::Format;
+use crate::text::escape_html as esc;
+
+const STYLE: &str = r#"
+:root{--ink:#1d2330;--muted:#5b6475;--line:#e3e6ec;--accent:#b3261e;--bg:#fafbfc}
+*{box-sizing:border-box}body{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans",sans-serif;color:var(--ink);background:var(--bg)}
+header{background:#fff;border-bottom:3px solid var(--accent);padding:1.5rem 1rem}
+header div,main{max-width:60rem;margin:0 auto}h1{margin:0 0 .25rem;font-size:1.6rem}
+header p{margin:0;color:var(--muted)}main{padding:1rem}
+h2{font-size:1.15rem;margin:2rem 0 .5rem;border-bottom:1px solid var(--line);padding-bottom:.25rem}
+table{width:100%;border-collapse:collapse;background:#fff;border:1px solid var(--line)}
+th,td{text-align:left;padding:.5rem .6rem;border-bottom:1px solid var(--line);vertical-align:top}
+th{font-size:.8rem;text-transform:uppercase;letter-spacing:.03em;color:var(--muted);background:#f3f4f7}
+td.n{text-align:right;white-space:nowrap}td.d{white-space:nowrap;color:var(--muted)}
+.f{display:inline-flex;align-items:center;gap:.2rem;margin:0 .6rem .2rem 0;white-space:nowrap}
+.f a{color:var(--accent);font-weight:600;text-decoration:none}.f a:hover{text-decoration:underline}
+button{font:inherit;font-size:.75rem;border:1px solid var(--line);background:#fff;border-radius:4px;padding:.05rem .4rem;cursor:pointer;color:var(--muted)}
+button.ok{color:#1b7f3b;border-color:#1b7f3b}
+footer{max-width:60rem;margin:2rem auto;padding:0 1rem;color:var(--muted);font-size:.9rem}
+@media (max-width:40rem){td.d{display:none}th.d{display:none}}
+"#;
+
+// Copies a feed URL; falls back to a prompt where the Clipboard API is
+// unavailable (plain http on another host).
+const SCRIPT: &str = r#"
+document.addEventListener('click',function(e){var b=e.target.closest('button[data-url]');if(!b)return;
+var u=b.getAttribute('data-url');function done(){b.textContent='Đã chép';b.classList.add('ok');
+setTimeout(function(){b.textContent='Chép';b.classList.remove('ok')},1500)}
+if(navigator.clipboard&&window.isSecureContext){navigator.clipboard.writeText(u).then(done,function(){prompt('Địa chỉ nguồn tin:',u)})}
+else{prompt('Địa chỉ nguồn tin:',u)}});
+"#;
+
+fn format_label(f: Format) -> &'static str {
+    match f {
+        Format::Rss => "RSS",
+        Format::Atom => "Atom",
+        Format::Json => "JSON Feed",
+    }
+}
+
+/// The page.
+pub fn index_html(site: &Site, catalog: &Catalog) -> String {
+    let mut head_links = String::new();
+    for f in Format::ALL {
+        head_links.push_str(&format!(
+            "<link rel=\"alternate\" type=\"{}\" title=\"{} ({})\" href=\"{}\">\n",
+            f.media_type(),
+            esc(&site.title),
+            format_label(f),
+            esc(&feed_url(site, &FeedKey::All, f))
+        ));
+    }
+    for e in catalog.categories.values() {
+        head_links.push_str(&format!(
+            "<link rel=\"alternate\" type=\"{}\" title=\"{} – {}\" href=\"{}\">\n",
+            Format::Rss.media_type(),
+            esc(&site.title),
+            esc(&e.name),
+            esc(&feed_url(site, &FeedKey::Category(e.slug.clone()), Format::Rss))
+        ));
+    }
+    let updated = catalog
+        .newest
+        .map(|d| format!(", cập nhật lần cuối {}", local_date(d, site.offset)))
+        .unwrap_or_default();
+    let mut body = String::new();
+    for (group, feeds) in groups(catalog) {
+        if feeds.is_empty() {
+            continue;
+        }
+        body.push_str(&format!(
+            "<h2>{}</h2>\n<table>\n<thead><tr><th>Nguồn tin</th><th class=\"n\">Bài</th><th class=\"d\">Cập nhật</th><th>Định dạng</th></tr></thead>\n<tbody>\n",
+            esc(group)
+        ));
+        for f in feeds {
+            let formats: String = Format::ALL
+                .iter()
+                .map(|&fmt| {
+                    let url = esc(&feed_url(site, &f.key, fmt));
+                    format!(
+                        "<span class=\"f\"><a href=\"{url}\" type=\"{}\">{}</a><button type=\"button\" data-url=\"{url}\" title=\"Chép địa chỉ {}\">Chép</button></span>",
+                        fmt.media_type(),
+                        format_label(fmt),
+                        format_label(fmt)
+                    )
+                })
+                .collect();
+            body.push_str(&format!(
+                "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"d\">{}</td><td>{formats}</td></tr>\n",
+                esc(&f.title),
+                f.articles,
+                f.newest.map(|d| local_date(d, site.offset)).unwrap_or_else(|| "—".into()),
+            ));
+        }
+        body.push_str("</tbody>\n</table>\n");
+    }
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"{lang}\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>Nguồn tin – {title}</title>\n{head_links}\
+         <link rel=\"outline\" type=\"text/x-opml\" title=\"OPML\" href=\"{base}/feeds.opml\">\n\
+         <style>{STYLE}</style>\n</head>\n<body>\n\
+         <header><div><h1>{title}</h1><p>{description}</p></div></header>\n<main>\n\
+         <p>Theo dõi tin mới bằng trình đọc tin (RSS, Atom hoặc JSON Feed): chép địa chỉ một nguồn tin rồi dán vào trình đọc. \
+         Có {total} bài viết{updated}.</p>\n{body}</main>\n\
+         <footer>Tải toàn bộ danh sách nguồn tin dạng <a href=\"{base}/feeds.opml\">OPML</a> để nhập một lần vào trình đọc tin. \
+         Tạo bởi bantin.</footer>\n<script>{SCRIPT}</script>\n</body>\n</html>\n",
+        lang = esc(&site.language),
+        title = esc(&site.title),
+        description = esc(&site.description),
+        base = esc(&site.base_url),
+        total = catalog.total,
+    )
+}

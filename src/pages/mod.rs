@@ -1,0 +1,76 @@
+//! The two non-feed documents: the `/` page for people and the OPML list
+//! for feed readers. Both are pure functions of the site and the catalog.
+
+mod index;
+mod opml;
+
+pub use index::index_html;
+pub use opml::opml;
+
+use chrono::{DateTime, FixedOffset, Utc};
+
+use crate::article::{Facet, FeedKey};
+use crate::config::Site;
+use crate::feed::Catalog;
+use crate::render::Format;
+
+/// One feed as the page and the OPML list it.
+struct Listed {
+    key: FeedKey,
+    title: String,
+    articles: u64,
+    newest: Option<DateTime<Utc>>,
+}
+
+/// URL of a feed in a format.
+fn feed_url(site: &Site, key: &FeedKey, format: Format) -> String {
+    format!("{}/feeds/{}.{}", site.base_url, key.path(), format.ext())
+}
+
+/// The feeds worth listing, in four groups: everything, categories,
+/// regions, and the category/region pairs that share an article.
+fn groups(catalog: &Catalog) -> [(&'static str, Vec<Listed>); 4] {
+    let facet = |f: Facet| -> Vec<Listed> {
+        catalog
+            .facet(f)
+            .values()
+            .map(|e| Listed {
+                key: match f {
+                    Facet::Category => FeedKey::Category(e.slug.clone()),
+                    Facet::Region => FeedKey::Region(e.slug.clone()),
+                },
+                title: e.name.clone(),
+                articles: e.articles,
+                newest: e.newest,
+            })
+            .collect()
+    };
+    let pairs = catalog
+        .pairs
+        .iter()
+        .map(|p| Listed {
+            key: FeedKey::CategoryRegion(p.category.clone(), p.region.clone()),
+            title: format!(
+                "{} – {}",
+                catalog.name(Facet::Category, &p.category),
+                catalog.name(Facet::Region, &p.region)
+            ),
+            articles: p.articles,
+            newest: p.newest,
+        })
+        .collect();
+    [
+        (
+            "Tất cả",
+            vec![Listed { key: FeedKey::All, title: "Tất cả bài viết".into(), articles: catalog.total, newest: catalog.newest }],
+        ),
+        ("Chuyên mục", facet(Facet::Category)),
+        ("Địa phương", facet(Facet::Region)),
+        ("Chuyên mục theo địa phương", pairs),
+    ]
+}
+
+/// `dd/mm/yyyy HH:MM` in the site's offset, as Vietnamese readers write it.
+fn local_date(d: DateTime<Utc>, offset: FixedOffset) -> String {
+    d.with_timezone(&offset).format("%d/%m/%Y %H:%M").to_string()
+}

@@ -1,0 +1,639 @@
+//! The `bantin` binary as a user runs it, against a temporary SQLite store
+//! and the sample site `feeds/site.toml`.
+//!
+//! - `import` of the sample folder imports every article; importing again is
+//!   an upsert (nothing doubles).
+//! - Every bad-input case of SPEC's "Import formats" (bad JSON, invalid
+//!   UTF-8, each missing required field, bad date, date without offset, text
+//!   without front matter, unclosed front matter, bad TOML, missing file,
+//!   unsupported extension) is reported on stderr as `FILE:LINE: reason`
+//!   (`FILE: reason` for a file that has no lines to point at), with FILE as
+//!   given; the good records of the run are still imported; exit 1 after a
+//!   count of imported and rejected records.
+//! - `import --strict` writes nothing when any record is bad, and imports
+//!   when all are good.
+//! - `remove` reports unknown ids, exits 1, and removes the others.
+//! - `dump`: default RSS, `--format`, `--category`/`--region`/both, unknown
+//!   slugs, `--limit`, byte-identical repeated runs, an empty store.
+//! - `--store` / `BANTIN_STORE` and `--site` / `BANTIN_SITE`: the flag wins;
+//!   global flags work before and after the subcommand.
+//! - Failures are one line on stderr with a non-zero exit and no panic: a
+//!   store in a missing folder, a bad store URL, a site file with a syntax
+//!   error (named `FILE:LINE`), a missing site file.
+//! - `check` passes on the sample store and names the article when a CMS
+//!   writes a bad row directly; `dump` keeps working and leaves it out.
+//! - A scheduled article (published in the near future) appears when its
+//!   time comes, with no write to the store.
+
+use std::path::PathBuf;
+
+use crate::util::{
+    Sandbox, articles_dir, assert_one_line_error, assert_success, entry_ids, fixture, parse,
+    sample_articles, site_file, stderr, stdout,
+};
+
+/// The sample folder holds this many records: one per `.txt`/`.md` file and
+/// one per non-blank line of each `.jsonl` file, counted here without
+/// bantin's reader.
+fn sample_record_count() -> usize {
+    let mut n = 0;
+    for entry in std::fs::read_dir(articles_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("txt" | "md") => n += 1,
+            Some("jsonl") => {
+                let text = std::fs::read_to_string(&path).unwrap();
+                n += text.lines().filter(|l| !l.trim().is_empty()).count();
+            }
+            _ => {}
+        }
+    }
+    n
+}
+
+/// Number of items in the all feed, read back with feed-rs.
+fn all_feed_ids(sb: &Sandbox) -> Vec<String> {
+    entry_ids(&parse(&sb.dump(&["--format", "json", "--limit", "10000"])))
+}
+
+#[test]
+fn import_of_the_sample_folder_imports_every_article() {
+    let sb = Sandbox::new();
+    let want = sample_record_count();
+    assert_eq!(want, 32, "the sample publication changed size");
+    let out = sb.run(&["import", articles_dir().to_str().unwrap()]);
+    assert_success(&out, "import");
+    assert_eq!(
+        stdout(&out).trim(),
+        format!("imported {want}, rejected 0")
+    );
+    assert_eq!(stderr(&out), "");
+    assert_eq!(all_feed_ids(&sb).len(), want);
+}
+
+#[test]
+fn reimport_is_an_upsert_and_doubles_nothing() {
+    let sb = Sandbox::new();
+    let dir = articles_dir();
+    for _ in 0..2 {
+        assert_success(&sb.run(&["import", dir.to_str().unwrap()]), "import");
+    }
+    let ids = all_feed_ids(&sb);
+    let unique: std::collections::BTreeSet<_> = ids.iter().collect();
+    assert_eq!(ids.len(), sample_record_count());
+    assert_eq!(unique.len(), ids.len());
+}
+
+#[test]
+fn an_upsert_replaces_the_stored_text() {
+    let sb = Sandbox::new();
+    let first = sb.write(
+        "a.jsonl",
+        r#"{"id":"x","title":"Tiêu đề cũ","categories":["Kinh tế"],"published":"2020-12-01T08:00:00+07:00"}"#,
+    );
+    let second = sb.write(
+        "b.jsonl",
+        r#"{"id":"x","title":"Tiêu đề mới","categories":["Kinh tế"],"published":"2020-12-01T08:00:00+07:00"}"#,
+    );
+    for f in [&first, &second] {
+        assert_success(&sb.run(&["import", f.to_str().unwrap()]), "import");
+    }
+    let feed = parse(&sb.dump(&["--format", "atom"]));
+    assert_eq!(feed.entries.len(), 1);
+    assert_eq!(feed.entries[0].title.as_ref().unwrap().content, "Tiêu đề mới");
+}
+
+/// One bad-input case: the file (relative to `tests/fixtures`), the line
+/// (`None` for whole-file faults) and words the reason must contain.
+struct Case {
+    file: &'static str,
+    line: Option<usize>,
+    reason: &'static [&'static str],
+}
+
+const BAD_CASES: &[Case] = &[
+    Case { file: "import/mixed.jsonl", line: Some(3), reason: &["JSON"] },
+    Case { file: "import/mixed.jsonl", line: Some(4), reason: &["missing", "id"] },
+    Case { file: "import/mixed.jsonl", line: Some(5), reason: &["missing", "title"] },
+    Case { file: "import/mixed.jsonl", line: Some(6), reason: &["missing", "categories"] },
+    Case { file: "import/mixed.jsonl", line: Some(7), reason: &["missing", "published"] },
+    Case { file: "import/mixed.jsonl", line: Some(8), reason: &["published", "2020-13-45"] },
+    Case { file: "import/mixed.jsonl", line: Some(9), reason: &["published", "offset"] },
+    Case { file: "import/bad-utf8.jsonl", line: Some(2), reason: &["UTF-8"] },
+    Case { file: "import/no-front-matter.txt", line: Some(1), reason: &["front matter"] },
+    Case { file: "import/unclosed.txt", line: Some(1), reason: &["never closed"] },
+    Case { file: "import/bad-toml.md", line: Some(4), reason: &["front matter"] },
+    Case { file: "import/bad-date.txt", line: Some(5), reason: &["published", "hôm qua"] },
+    Case { file: "import/no-offset.txt", line: Some(4), reason: &["published", "offset"] },
+    Case { file: "import/no-categories.txt", line: Some(1), reason: &["missing", "categories"] },
+    Case { file: "import/no-title.txt", line: Some(6), reason: &["title"] },
+    Case { file: "import/notes.csv", line: None, reason: &[".jsonl"] },
+    Case { file: "import/does-not-exist.jsonl", line: None, reason: &["No such file"] },
+];
+
+/// The good records among the fixtures, by id.
+const GOOD_IDS: &[&str] = &["fx-good-1", "fx-good-2", "fx-good-3", "fx-good-text"];
+
+/// `bantin import` run in `tests/fixtures`, so that FILE is relative.
+fn import_in_fixtures(sb: &Sandbox, extra: &[&str], files: &[&str]) -> std::process::Output {
+    let mut cmd = sb.bare();
+    cmd.current_dir(fixture(""))
+        .arg("--store")
+        .arg(sb.store_url())
+        .arg("import")
+        .args(extra)
+        .args(files);
+    cmd.output().unwrap()
+}
+
+fn case_prefix(c: &Case) -> String {
+    match c.line {
+        Some(l) => format!("{}:{l}: ", c.file),
+        None => format!("{}: ", c.file),
+    }
+}
+
+#[test]
+fn every_bad_record_is_reported_with_file_and_line_and_the_good_ones_imported() {
+    let sb = Sandbox::new();
+    let mut files: Vec<&str> = BAD_CASES.iter().map(|c| c.file).collect();
+    files.push("import/good.txt");
+    files.dedup();
+    let out = import_in_fixtures(&sb, &[], &files);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), BAD_CASES.len(), "one line per bad record:\n{err}");
+    for c in BAD_CASES {
+        let prefix = case_prefix(c);
+        let line = lines
+            .iter()
+            .find(|l| l.starts_with(&prefix))
+            .unwrap_or_else(|| panic!("no line starts with {prefix:?} in\n{err}"));
+        for word in c.reason {
+            assert!(line.contains(word), "{word:?} missing from {line:?}");
+        }
+    }
+    assert_eq!(
+        stdout(&out).trim(),
+        format!("imported {}, rejected {}", GOOD_IDS.len(), BAD_CASES.len())
+    );
+    let mut ids: Vec<String> = all_feed_ids(&sb)
+        .iter()
+        .map(|g| g.rsplit('/').next().unwrap().to_string())
+        .collect();
+    ids.sort();
+    assert_eq!(ids, GOOD_IDS);
+}
+
+#[test]
+fn each_bad_file_alone_fails_with_its_own_report() {
+    let sb = Sandbox::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for c in BAD_CASES {
+        if !seen.insert(c.file) {
+            continue;
+        }
+        let out = import_in_fixtures(&sb, &[], &[c.file]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{}: {err}", c.file);
+        assert!(err.starts_with(&case_prefix(c)) || err.contains(&format!("\n{}", case_prefix(c))),
+            "{}: {err}", c.file);
+        assert!(stdout(&out).contains("rejected"), "{}", c.file);
+    }
+}
+
+#[test]
+fn file_names_are_reported_as_given() {
+    // The same file three ways: relative, with `./`, and absolute.
+    let sb = Sandbox::new();
+    let absolute = fixture("import/no-front-matter.txt");
+    for given in [
+        "import/no-front-matter.txt".to_string(),
+        "./import/no-front-matter.txt".to_string(),
+        absolute.display().to_string(),
+    ] {
+        let out = import_in_fixtures(&sb, &[], &[&given]);
+        assert!(
+            stderr(&out).starts_with(&format!("{given}:1: ")),
+            "{given}: {}",
+            stderr(&out)
+        );
+    }
+}
+
+#[test]
+fn strict_import_with_one_bad_record_writes_nothing() {
+    let sb = Sandbox::with_sample();
+    let before = sb.dump(&["--format", "json"]);
+    let out = import_in_fixtures(&sb, &["--strict"], &["import/good.txt", "import/mixed.jsonl"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    // Every bad record is still reported.
+    assert_eq!(
+        err.lines().count(),
+        BAD_CASES.iter().filter(|c| c.file == "import/mixed.jsonl").count(),
+        "{err}"
+    );
+    assert!(err.contains("import/mixed.jsonl:3: "), "{err}");
+    assert_eq!(sb.dump(&["--format", "json"]), before, "the store changed");
+}
+
+#[test]
+fn strict_import_into_an_empty_store_leaves_it_empty() {
+    let sb = Sandbox::new();
+    let out = import_in_fixtures(&sb, &["--strict"], &["import/good.txt", "import/bad-utf8.jsonl"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(all_feed_ids(&sb).is_empty());
+}
+
+#[test]
+fn strict_import_of_good_records_imports_them() {
+    let sb = Sandbox::new();
+    let out = sb.run(&["import", "--strict", articles_dir().to_str().unwrap()]);
+    assert_success(&out, "import --strict");
+    assert_eq!(all_feed_ids(&sb).len(), sample_record_count());
+}
+
+#[test]
+fn remove_reports_unknown_ids_and_removes_the_others() {
+    let sb = Sandbox::with_sample();
+    let mut ids: Vec<String> = sample_articles().into_iter().map(|a| a.id).collect();
+    ids.sort();
+    let (gone1, gone2, kept) = (&ids[0], &ids[1], &ids[2]);
+    let out = sb.run(&["remove", gone1, "no-such-article", gone2]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("no-such-article"), "{err}");
+    assert!(!err.contains("panicked"));
+    let left = all_feed_ids(&sb);
+    assert_eq!(left.len(), ids.len() - 2);
+    assert!(!left.iter().any(|g| g.ends_with(&format!("/{gone1}"))));
+    assert!(!left.iter().any(|g| g.ends_with(&format!("/{gone2}"))));
+    assert!(left.iter().any(|g| g.ends_with(&format!("/{kept}"))));
+}
+
+#[test]
+fn remove_of_known_ids_exits_zero_and_the_feeds_lose_them() {
+    let sb = Sandbox::with_sample();
+    let seed = "2020-10-05-phoi-hop-bao-ve-dai-hoi";
+    assert_success(&sb.run(&["remove", seed]), "remove");
+    let rss = String::from_utf8(sb.dump(&["--category", "quoc-phong-an-ninh"])).unwrap();
+    assert!(!rss.contains(seed));
+}
+
+#[test]
+fn dump_defaults_to_rss_and_format_picks_atom_or_json() {
+    let sb = Sandbox::with_sample();
+    let default = sb.dump(&[]);
+    assert_eq!(default, sb.dump(&["--format", "rss"]));
+    assert_eq!(parse(&default).feed_type, feed_rs::model::FeedType::RSS2);
+    assert_eq!(
+        parse(&sb.dump(&["--format", "atom"])).feed_type,
+        feed_rs::model::FeedType::Atom
+    );
+    let json = sb.dump(&["--format", "json"]);
+    assert_eq!(parse(&json).feed_type, feed_rs::model::FeedType::JSON);
+    let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    assert_eq!(v["version"], "https://jsonfeed.org/version/1.1");
+}
+
+#[test]
+fn dump_selects_by_category_region_and_both() {
+    let sb = Sandbox::with_sample();
+    let articles = sample_articles();
+    let has = |names: &[String], slug: &str| {
+        names.iter().any(|n| bantin::slug::slugify(n) == slug)
+    };
+    for (args, keep) in [
+        (
+            vec!["--category", "kinh-te"],
+            Box::new(|a: &bantin::article::Article| has(&a.categories, "kinh-te"))
+                as Box<dyn Fn(&bantin::article::Article) -> bool>,
+        ),
+        (
+            vec!["--region", "ha-tinh"],
+            Box::new(|a: &bantin::article::Article| has(&a.regions, "ha-tinh")),
+        ),
+        (
+            vec!["--category", "quoc-phong-an-ninh", "--region", "ha-tinh"],
+            Box::new(|a: &bantin::article::Article| {
+                has(&a.categories, "quoc-phong-an-ninh") && has(&a.regions, "ha-tinh")
+            }),
+        ),
+    ] {
+        let mut want: Vec<String> = articles
+            .iter()
+            .filter(|a| keep(a))
+            .map(|a| a.id.clone())
+            .collect();
+        want.sort();
+        assert!(!want.is_empty(), "{args:?} selects nothing in the sample");
+        let mut got: Vec<String> = entry_ids(&parse(&sb.dump(&args)))
+            .iter()
+            .map(|g| g.rsplit('/').next().unwrap().to_string())
+            .collect();
+        got.sort();
+        assert_eq!(got, want, "{args:?}");
+    }
+}
+
+#[test]
+fn dump_of_an_unknown_slug_fails_with_one_line() {
+    let sb = Sandbox::with_sample();
+    for args in [
+        vec!["dump", "--category", "khong-co"],
+        vec!["dump", "--region", "khong-co"],
+        vec!["dump", "--category", "kinh-te", "--region", "khong-co"],
+        vec!["dump", "--category", "khong-co", "--region", "duc-tho"],
+    ] {
+        let out = sb.run(&args);
+        assert_one_line_error(&out, &["khong-co"]);
+        assert!(out.stdout.is_empty(), "{args:?} wrote a feed anyway");
+    }
+}
+
+#[test]
+fn dump_limit_gives_the_newest_n_items() {
+    let sb = Sandbox::with_sample();
+    let full = entry_ids(&parse(&sb.dump(&["--format", "atom"])));
+    for n in [1usize, 3, 7] {
+        for format in ["rss", "atom", "json"] {
+            let ids = entry_ids(&parse(&sb.dump(&["--format", format, "--limit", &n.to_string()])));
+            assert_eq!(ids, full[..n], "--limit {n} --format {format}");
+        }
+    }
+    let out = sb.run(&["dump", "--limit", "0"]);
+    assert!(!out.status.success());
+    assert!(!stderr(&out).contains("panicked"));
+}
+
+#[test]
+fn dump_gives_the_same_bytes_run_after_run() {
+    let sb = Sandbox::with_sample();
+    for format in ["rss", "atom", "json"] {
+        for args in [
+            vec!["--format", format],
+            vec!["--format", format, "--region", "ha-tinh"],
+        ] {
+            let first = sb.dump(&args);
+            assert!(!first.is_empty());
+            assert_eq!(first, sb.dump(&args), "{args:?}");
+        }
+    }
+}
+
+#[test]
+fn dump_of_an_empty_store_is_an_empty_valid_feed() {
+    let sb = Sandbox::new();
+    for format in ["rss", "atom", "json"] {
+        let feed = parse(&sb.dump(&["--format", format]));
+        assert!(feed.entries.is_empty(), "{format}");
+    }
+}
+
+#[test]
+fn bantin_store_env_is_used_and_the_flag_beats_it() {
+    let sample = Sandbox::with_sample();
+    let empty = Sandbox::new();
+    let site = site_file();
+    // Env alone.
+    let out = empty
+        .bare()
+        .env("BANTIN_STORE", sample.store_url())
+        .arg("--site")
+        .arg(&site)
+        .args(["dump", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_success(&out, "dump with BANTIN_STORE");
+    assert_eq!(out.stdout, sample.dump(&["--format", "json"]));
+    // Flag beats env, even when the env's store could not be opened.
+    let out = empty
+        .bare()
+        .env("BANTIN_STORE", "sqlite:/no/such/folder/x.db")
+        .arg("--store")
+        .arg(sample.store_url())
+        .arg("--site")
+        .arg(&site)
+        .args(["dump", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_success(&out, "dump with --store over BANTIN_STORE");
+    assert_eq!(out.stdout, sample.dump(&["--format", "json"]));
+}
+
+#[test]
+fn bantin_site_env_is_used_and_the_flag_beats_it() {
+    let sb = Sandbox::with_sample();
+    let other = sb.write(
+        "other.toml",
+        "title = \"Tờ khác\"\nbase_url = \"https://khac.example\"\n",
+    );
+    let run = |env: &PathBuf, flag: Option<&PathBuf>| {
+        let mut cmd = sb.bare();
+        cmd.env("BANTIN_SITE", env).arg("--store").arg(sb.store_url());
+        if let Some(f) = flag {
+            cmd.arg("--site").arg(f);
+        }
+        let out = cmd.args(["dump", "--format", "json"]).output().unwrap();
+        assert_success(&out, "dump");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["title"].as_str().unwrap().to_string()
+    };
+    assert_eq!(run(&other, None), "Tờ khác");
+    assert_eq!(run(&PathBuf::from("/no/such/site.toml"), Some(&other)), "Tờ khác");
+}
+
+#[test]
+fn global_flags_work_before_and_after_the_subcommand() {
+    let sb = Sandbox::with_sample();
+    let want = sb.dump(&["--format", "json", "--region", "duc-tho"]);
+    let site = site_file();
+    let after = sb
+        .bare()
+        .args(["dump", "--format", "json", "--region", "duc-tho", "--store"])
+        .arg(sb.store_url())
+        .arg("--site")
+        .arg(&site)
+        .output()
+        .unwrap();
+    assert_success(&after, "flags after");
+    assert_eq!(after.stdout, want);
+    let mixed = sb
+        .bare()
+        .arg("--site")
+        .arg(&site)
+        .args(["dump", "--region", "duc-tho", "--store"])
+        .arg(sb.store_url())
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    assert_success(&mixed, "flags mixed");
+    assert_eq!(mixed.stdout, want);
+}
+
+#[test]
+fn a_store_in_a_missing_folder_is_one_line_of_error() {
+    let sb = Sandbox::new();
+    let url = format!("sqlite:{}", sb.path("no/such/folder/x.db").display());
+    for args in [
+        vec!["dump"],
+        vec!["check"],
+        vec!["remove", "x"],
+        vec!["import", articles_dir().to_str().unwrap()],
+    ] {
+        let out = sb
+            .bare()
+            .arg("--store")
+            .arg(&url)
+            .arg("--site")
+            .arg(site_file())
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_one_line_error(&out, &["no/such/folder"]);
+    }
+    assert!(!sb.path("no").exists(), "a folder was created");
+}
+
+#[test]
+fn a_bad_store_url_is_one_line_of_error() {
+    let sb = Sandbox::new();
+    let out = sb
+        .bare()
+        .args(["--store", "mysql://u@h/db", "dump"])
+        .output()
+        .unwrap();
+    assert_one_line_error(&out, &["mysql://u@h/db"]);
+}
+
+#[test]
+fn a_site_file_with_a_syntax_error_is_named_with_its_line() {
+    let sb = Sandbox::with_sample();
+    let site = sb.write(
+        "site.toml",
+        "title = \"Báo\"\nbase_url = \"http://x.example\"\nitems_per_feed = = 3\n",
+    );
+    for args in [vec!["dump"], vec!["check"]] {
+        let out = sb.cmd_with_site(&site, &args).output().unwrap();
+        assert_one_line_error(&out, &[&format!("{}:3:", site.display())]);
+    }
+}
+
+#[test]
+fn a_site_file_with_a_bad_value_names_the_field() {
+    let sb = Sandbox::with_sample();
+    let site = sb.write(
+        "site.toml",
+        "title = \"Báo\"\nbase_url = \"http://x.example\"\ntimezone = \"Asia/Ho_Chi_Minh\"\n",
+    );
+    let out = sb.cmd_with_site(&site, &["dump"]).output().unwrap();
+    assert_one_line_error(&out, &[&site.display().to_string(), "timezone"]);
+}
+
+#[test]
+fn a_missing_site_file_is_one_line_of_error() {
+    let sb = Sandbox::with_sample();
+    let site = sb.path("nowhere/site.toml");
+    let out = sb.cmd_with_site(&site, &["dump"]).output().unwrap();
+    assert_one_line_error(&out, &[&site.display().to_string()]);
+}
+
+#[test]
+fn check_passes_on_the_sample_store() {
+    let sb = Sandbox::with_sample();
+    let out = sb.run(&["check"]);
+    assert_success(&out, "check");
+    assert_eq!(stderr(&out), "");
+}
+
+/// A CMS writing straight into the documented schema.
+fn cms(sb: &Sandbox) -> rusqlite::Connection {
+    let conn = rusqlite::Connection::open(sb.db()).unwrap();
+    conn.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
+    conn
+}
+
+#[test]
+fn check_names_an_article_a_cms_wrote_with_a_bad_date_and_dump_leaves_it_out() {
+    let sb = Sandbox::with_sample();
+    let yesterday_us = (chrono::Utc::now() - chrono::Duration::days(1)).timestamp_micros();
+    let conn = cms(&sb);
+    conn.execute(
+        "INSERT INTO articles (id, title, authors, published, published_us)
+         VALUES ('cms-hom-qua', 'Bài của CMS', '[]', 'yesterday', ?1)",
+        [yesterday_us],
+    )
+    .unwrap();
+    conn.execute(
+        "INSERT INTO article_categories (article_id, slug, name, position, published_us)
+         VALUES ('cms-hom-qua', 'kinh-te', 'Kinh tế', 0, ?1)",
+        [yesterday_us],
+    )
+    .unwrap();
+    drop(conn);
+
+    let out = sb.run(&["check"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("cms-hom-qua"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+
+    for args in [vec![], vec!["--category", "kinh-te"]] {
+        for format in ["rss", "atom", "json"] {
+            let mut a = args.clone();
+            a.extend(["--format", format]);
+            let bytes = sb.dump(&a);
+            let text = String::from_utf8(bytes.clone()).unwrap();
+            assert!(!text.contains("cms-hom-qua"), "{a:?}");
+            assert!(!parse(&bytes).entries.is_empty(), "{a:?}");
+        }
+    }
+    assert_eq!(all_feed_ids(&sb).len(), sample_record_count());
+}
+
+#[test]
+fn check_names_an_article_whose_stored_slug_does_not_match_its_name() {
+    let sb = Sandbox::with_sample();
+    let id = "2020-10-05-phoi-hop-bao-ve-dai-hoi";
+    let changed = cms(&sb)
+        .execute(
+            "UPDATE article_categories SET slug = 'an-ninh' WHERE article_id = ?1",
+            [id],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+    let out = sb.run(&["check"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains(id), "{err}");
+    assert_success(&sb.run(&["dump"]), "dump after a bad slug");
+}
+
+#[test]
+fn a_scheduled_article_appears_at_its_time_without_a_write() {
+    let sb = Sandbox::with_sample();
+    let offset = chrono::FixedOffset::east_opt(7 * 3600).unwrap();
+    let at = chrono::Utc::now() + chrono::Duration::seconds(2);
+    let line = serde_json::json!({
+        "id": "hen-gio",
+        "title": "Bài hẹn giờ",
+        "categories": ["Kinh tế"],
+        "published": at.with_timezone(&offset).to_rfc3339(),
+    });
+    let file = sb.write("hen-gio.jsonl", line.to_string());
+    assert_success(&sb.run(&["import", file.to_str().unwrap()]), "import");
+    let ids = |args: &[&str]| -> Vec<String> { entry_ids(&parse(&sb.dump(args))) };
+    let is_there = |ids: &[String]| ids.iter().any(|g| g.ends_with("/hen-gio"));
+    assert!(!is_there(&ids(&[])), "visible before its time");
+    assert!(!is_there(&ids(&["--category", "kinh-te"])));
+    let wait = at - chrono::Utc::now() + chrono::Duration::milliseconds(500);
+    std::thread::sleep(wait.to_std().unwrap_or_default());
+    let all = ids(&[]);
+    assert!(is_there(&all), "still hidden after its time");
+    assert!(all[0].ends_with("/hen-gio"), "not the newest item: {all:?}");
+    assert!(is_there(&ids(&["--category", "kinh-te"])));
+}
