@@ -86,9 +86,9 @@ impl Article {
             .map(|a| crate::slug::normalize_name(a))
             .filter(|a| !a.is_empty())
             .collect();
-        for (field, value) in [("url", &self.url), ("image", &self.image)] {
+        for (field, value) in [("url", &mut self.url), ("image", &mut self.image)] {
             if let Some(v) = value {
-                check_absolute_url(field, v)?;
+                *v = absolute_url(field, v)?;
             }
         }
         Ok(self)
@@ -112,9 +112,12 @@ fn names(field: &'static str, raw: &[String]) -> Result<Vec<String>, ArticleErro
     Ok(out)
 }
 
-fn check_absolute_url(field: &'static str, value: &str) -> Result<(), ArticleError> {
+/// The URL in its serialized form: the parser percent-encodes spaces,
+/// control characters and the like, which must not reach a feed raw (a NUL
+/// in an `href` is not even XML).
+fn absolute_url(field: &'static str, value: &str) -> Result<String, ArticleError> {
     match ammonia::Url::parse(value) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") && u.has_host() => Ok(()),
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.has_host() => Ok(u.into()),
         Ok(u) => Err(ArticleError::Invalid {
             field,
             reason: format!("{value:?} is not an http(s) URL (scheme {})", u.scheme()),

@@ -12,3 +12,18 @@ mod render;
 
 /// Property tests: hostile text in every field still gives valid feeds.
 mod props;
+
+/// Servers for the HTTP tests: in process on port 0, or `bantin serve`.
+mod server;
+
+/// Every URL of SPEC, live store changes, and what a cached request costs.
+mod http;
+
+/// Conditional GET, caching headers and content negotiation.
+mod conditional;
+
+/// Size limits, timeouts, the connection cap, garbage, shutdown.
+mod limits;
+
+/// `bantin build` against the served bytes.
+mod build;

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Throughput of a cached feed: bantin serve versus nginx serving the output
+# of `bantin build` (gzip_static), on loopback, with wrk.
+#   needs: apt-get install nginx wrk
+#   usage: bench/http.sh [seconds]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-5}
+work=$(mktemp -d)
+chmod 755 "$work" # nginx workers run as www-data
+trap 'nginx -c "$work/nginx.conf" -s stop 2>/dev/null || true; kill "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
+
+cargo build --release --quiet
+bin=target/release/bantin
+$bin --store "sqlite:$work/b.db" import feeds/articles >/dev/null
+$bin --store "sqlite:$work/b.db" build --out "$work/out" >/dev/null
+RUST_LOG=warn $bin --store "sqlite:$work/b.db" serve --listen 127.0.0.1:18080 2>/dev/null &
+pid=$!
+sed "s#@ROOT@#$work/out#; s#@WORK@#$work#g" bench/nginx.conf >"$work/nginx.conf"
+nginx -c "$work/nginx.conf"
+sleep 1
+
+for target in "bantin http://127.0.0.1:18080" "nginx  http://127.0.0.1:18081"; do
+    set -- $target
+    curl -sf -o /dev/null "$2/feeds/all.rss"
+    etag=$(curl -sf -D - -o /dev/null -H 'Accept-Encoding: gzip' "$2/feeds/all.rss" | tr -d '\r' | awk -F': ' 'tolower($1)=="etag"{print $2}')
+    echo "== $1: GET /feeds/all.rss, gzip, 50 connections, ${secs}s"
+    wrk -t1 -c50 -d"${secs}s" -H 'Accept-Encoding: gzip' "$2/feeds/all.rss" | grep -E 'Requests/sec|Latency'
+    echo "== $1: same, If-None-Match (304)"
+    wrk -t1 -c50 -d"${secs}s" -H 'Accept-Encoding: gzip' -H "If-None-Match: $etag" "$2/feeds/all.rss" | grep -E 'Requests/sec|Latency'
+done

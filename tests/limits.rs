@@ -1,0 +1,449 @@
+//! Limits and hygiene of the server, over raw sockets where a well-behaved
+//! client can't show them:
+//!
+//! - a URI over 8 KiB gets 414, one of exactly 8 KiB does not;
+//! - a header section over 32 KiB (many fields, or one big one, or far
+//!   more than the server buffers) gets 431, one of exactly 32 KiB does not;
+//! - a client that sends part of a request head and stalls, or trickles it
+//!   byte by byte, is disconnected after the header read timeout;
+//! - an idle keep-alive connection is closed after the idle timeout, and is
+//!   reusable before it;
+//! - with `max_connections` = 2 a third connection waits until one closes;
+//! - garbage and invalid request lines get a 4xx or a close, never a panic,
+//!   and the server answers the next client;
+//! - `bantin serve` exits 0 promptly on SIGTERM and on SIGINT, with a
+//!   keep-alive connection open; in process, shutdown closes idle
+//!   connections without waiting out the grace period.
+
+use std::time::{Duration, Instant};
+
+use bantin::http::server::Limits;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::server::{Process, Sample, Server, client, get, test_limits};
+
+/// How long a test waits for the server to do something that should take
+/// well under it.
+const PATIENCE: Duration = Duration::from_secs(4);
+
+/// Read one response: status and body (by `Content-Length`). `None` when
+/// the connection closes first or nothing comes within `limit`.
+async fn read_response(stream: &mut TcpStream, limit: Duration) -> Option<(u16, Vec<u8>)> {
+    let mut buf = Vec::new();
+    let deadline = tokio::time::Instant::now() + limit;
+    let mut chunk = [0u8; 16 * 1024];
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).to_string();
+            let status: u16 = head.split(' ').nth(1)?.parse().ok()?;
+            let len: usize = head
+                .lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.eq_ignore_ascii_case("content-length")
+                        .then(|| v.trim().parse().ok())?
+                })
+                .unwrap_or(0);
+            let body_start = end + 4;
+            while buf.len() < body_start + len {
+                let n = tokio::time::timeout_at(deadline, stream.read(&mut chunk))
+                    .await
+                    .ok()?
+                    .ok()?;
+                if n == 0 {
+                    return None;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+            }
+            return Some((status, buf[body_start..body_start + len].to_vec()));
+        }
+        let n = tokio::time::timeout_at(deadline, stream.read(&mut chunk))
+            .await
+            .ok()?
+            .ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// Read until the server closes the connection, at most `limit`; returns
+/// what it sent, or `None` when it is still open after `limit`.
+async fn read_to_close(stream: &mut TcpStream, limit: Duration) -> Option<Vec<u8>> {
+    let deadline = tokio::time::Instant::now() + limit;
+    let mut out = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut chunk)).await {
+            Err(_) => return None,
+            Ok(Ok(0)) | Ok(Err(_)) => return Some(out),
+            Ok(Ok(n)) => out.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+/// A GET request head for `path`, keep-alive.
+fn request(path: &str) -> Vec<u8> {
+    format!("GET {path} HTTP/1.1\r\nHost: bantin.test\r\n\r\n").into_bytes()
+}
+
+async fn connect(server: &Server) -> TcpStream {
+    TcpStream::connect(server.addr).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn uri_over_8_kib_is_414() {
+    let sample = Sample::new();
+    let server = Server::sample(&sample).await;
+    let c = client();
+    let path = "/feeds/all.rss?";
+    let at_limit = format!("{path}{}", "a".repeat(8192 - path.len()));
+    assert_eq!(at_limit.len(), 8192);
+    assert_eq!(get(&c, &server.url(&at_limit), &[]).await.status, 200);
+    let over = format!("{at_limit}a");
+    assert_eq!(get(&c, &server.url(&over), &[]).await.status, 414);
+    let long_path = format!("/feeds/category/{}.rss", "a".repeat(9000));
+    assert_eq!(get(&c, &server.url(&long_path), &[]).await.status, 414);
+    let huge = format!("{path}{}", "q".repeat(60_000));
+    assert_eq!(get(&c, &server.url(&huge), &[]).await.status, 414);
+    // The server is fine afterwards.
+    assert_eq!(get(&c, &server.url("/healthz"), &[]).await.status, 200);
+}
+
+/// A raw request whose header section (field lines, CRLFs included, the
+/// request line and the final empty line not) is exactly `size` bytes.
+fn request_with_header_section(size: usize) -> Vec<u8> {
+    let host = "Host: bantin.test\r\n";
+    let pad_overhead = "X-Pad: \r\n".len();
+    let pad = size - host.len() - pad_overhead;
+    format!(
+        "GET /feeds/all.rss HTTP/1.1\r\n{host}X-Pad: {}\r\nConnection: close\r\n\r\n",
+        "p".repeat(pad - "Connection: close\r\n".len())
+    )
+    .into_bytes()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn header_section_over_32_kib_is_431() {
+    let sample = Sample::new();
+    let server = Server::sample(&sample).await;
+    // Exactly at the limit, and one byte over.
+    for (size, want) in [(32 * 1024, 200), (32 * 1024 + 1, 431)] {
+        let req = request_with_header_section(size);
+        let head_end = req.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+        let line_end = req.windows(2).position(|w| w == b"\r\n").unwrap();
+        assert_eq!(head_end + 2 - (line_end + 2), size);
+        let mut s = connect(&server).await;
+        s.write_all(&req).await.unwrap();
+        let (status, _) = read_response(&mut s, PATIENCE).await.expect("a response");
+        assert_eq!(status, want, "header section of {size} bytes");
+    }
+
+    let c = client();
+    let url = server.url("/feeds/all.rss");
+    // Many fields, under 100 of them.
+    let value = "v".repeat(1000);
+    let names: Vec<String> = (0..40).map(|i| format!("x-pad-{i}")).collect();
+    let many: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), value.as_str())).collect();
+    assert_eq!(get(&c, &url, &many).await.status, 431, "40 fields of 1 KB");
+    assert_eq!(
+        get(&c, &url, &many[..25]).await.status,
+        200,
+        "25 fields of 1 KB"
+    );
+    // One big field.
+    let big = "b".repeat(33 * 1024);
+    assert_eq!(
+        get(&c, &url, &[("x-big", &big)]).await.status,
+        431,
+        "one 33 KB field"
+    );
+    assert_eq!(get(&c, &server.url("/healthz"), &[]).await.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn header_section_beyond_what_the_server_buffers_is_431() {
+    let sample = Sample::new();
+    let server = Server::sample(&sample).await;
+    let mut s = connect(&server).await;
+    let head = format!(
+        "GET /feeds/all.rss HTTP/1.1\r\nHost: bantin.test\r\nX-Huge: {}\r\n\r\n",
+        "h".repeat(200 * 1024)
+    );
+    // The server may answer and close before it has read all of it.
+    let _ = s.write_all(head.as_bytes()).await;
+    let got = read_to_close(&mut s, PATIENCE)
+        .await
+        .expect("the server closes");
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("HTTP/1.1 431"), "got {text:?}");
+    assert_eq!(
+        get(&client(), &server.url("/healthz"), &[]).await.status,
+        200
+    );
+}
+
+fn slow_limits() -> Limits {
+    Limits {
+        header_read_timeout: Duration::from_millis(500),
+        // Long, so that only the header read timeout can close these.
+        idle_timeout: Duration::from_secs(20),
+        ..test_limits()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stalled_request_head_is_disconnected_after_the_header_read_timeout() {
+    let sample = Sample::new();
+    let server = Server::start_with(Box::new(sample.open()), slow_limits()).await;
+    let mut s = connect(&server).await;
+    s.write_all(b"GET /feeds/all.rss HTTP/1.1\r\nHost: bantin.te")
+        .await
+        .unwrap();
+    let got = read_to_close(&mut s, PATIENCE).await;
+    assert!(
+        got.is_some(),
+        "a stalled request head still holds its connection after {PATIENCE:?}"
+    );
+    let text = String::from_utf8_lossy(got.as_deref().unwrap_or_default()).to_string();
+    assert!(
+        text.is_empty() || text.starts_with("HTTP/1.1 408"),
+        "unexpected answer {text:?}"
+    );
+    assert_eq!(
+        get(&client(), &server.url("/healthz"), &[]).await.status,
+        200
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn trickled_request_head_is_disconnected_after_the_header_read_timeout() {
+    let sample = Sample::new();
+    let server = Server::start_with(Box::new(sample.open()), slow_limits()).await;
+    let mut s = connect(&server).await;
+    s.write_all(b"GET /feeds/all.rss HTTP/1.1\r\nHost: bantin.test\r\n")
+        .await
+        .unwrap();
+    // One header byte every 50 ms: the socket is never idle for long, but
+    // the head never ends.
+    let start = Instant::now();
+    let mut closed = false;
+    let mut chunk = [0u8; 1024];
+    while start.elapsed() < PATIENCE {
+        if s.write_all(b"X").await.is_err() {
+            closed = true;
+            break;
+        }
+        match tokio::time::timeout(Duration::from_millis(50), s.read(&mut chunk)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => {
+                closed = true;
+                break;
+            }
+            // A 408 before the close is fine.
+            Ok(Ok(_)) | Err(_) => {}
+        }
+    }
+    assert!(
+        closed,
+        "a trickled request head held its connection for {PATIENCE:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
+    let sample = Sample::new();
+    let limits = Limits {
+        idle_timeout: Duration::from_millis(500),
+        header_read_timeout: Duration::from_secs(20),
+        ..test_limits()
+    };
+    let server = Server::start_with(Box::new(sample.open()), limits).await;
+    let mut s = connect(&server).await;
+    s.write_all(&request("/feeds/all.rss")).await.unwrap();
+    let (status, body) = read_response(&mut s, PATIENCE).await.expect("a response");
+    assert_eq!(status, 200);
+    assert!(!body.is_empty());
+    // Within the idle timeout the connection is reused.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    s.write_all(&request("/healthz")).await.unwrap();
+    let (status, _) = read_response(&mut s, PATIENCE)
+        .await
+        .expect("keep-alive works");
+    assert_eq!(status, 200);
+    // Then it sits idle and the server closes it.
+    let got = read_to_close(&mut s, PATIENCE).await;
+    assert!(
+        got.is_some(),
+        "idle connection still open after {PATIENCE:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn third_connection_waits_while_two_are_open_at_max_connections_2() {
+    let sample = Sample::new();
+    let limits = Limits {
+        max_connections: 2,
+        ..test_limits()
+    };
+    let server = Server::start_with(Box::new(sample.open()), limits).await;
+    let mut a = connect(&server).await;
+    let mut b = connect(&server).await;
+    for s in [&mut a, &mut b] {
+        s.write_all(&request("/healthz")).await.unwrap();
+        let (status, _) = read_response(s, PATIENCE).await.expect("a response");
+        assert_eq!(status, 200);
+    }
+    let mut third = connect(&server).await;
+    third.write_all(&request("/healthz")).await.unwrap();
+    assert!(
+        read_response(&mut third, Duration::from_millis(800))
+            .await
+            .is_none(),
+        "a third connection was served while two were open"
+    );
+    drop(a);
+    let (status, _) = read_response(&mut third, PATIENCE)
+        .await
+        .expect("the third connection is served once one closes");
+    assert_eq!(status, 200);
+    // The second is still served.
+    b.write_all(&request("/healthz")).await.unwrap();
+    assert_eq!(
+        read_response(&mut b, PATIENCE).await.map(|r| r.0),
+        Some(200)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn garbage_gets_a_4xx_or_a_close_and_the_server_carries_on() {
+    let sample = Sample::new();
+    let limits = Limits {
+        header_read_timeout: Duration::from_millis(800),
+        idle_timeout: Duration::from_millis(800),
+        ..test_limits()
+    };
+    let server = Server::start_with(Box::new(sample.open()), limits).await;
+    let mut noise = Vec::with_capacity(4096);
+    let mut x: u32 = 0x2545_f491;
+    for _ in 0..4096 {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        noise.push(x as u8);
+    }
+    let cases: Vec<Vec<u8>> = vec![
+        b"\x00\x01\x02garbage\r\n\r\n".to_vec(),
+        b"GET\r\n\r\n".to_vec(),
+        b"HELLO WORLD\r\n\r\n".to_vec(),
+        b"GET / HTTP/1.1 extra\r\nHost: x\r\n\r\n".to_vec(),
+        b"GET /feeds/\x7f\xff.rss HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(),
+        b"GET / HTTP/1.1\r\nBad Header Line\r\n\r\n".to_vec(),
+        b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n".to_vec(),
+        b"G\xc3\xa9T / HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(),
+        b"GET / HTTP/1.1\r\nHost: x\r\nX: a\x00b\r\n\r\n".to_vec(),
+        b"\r\n\r\n\r\n".to_vec(),
+        noise,
+    ];
+    for case in &cases {
+        let shown = String::from_utf8_lossy(&case[..case.len().min(40)]).to_string();
+        let mut s = connect(&server).await;
+        let _ = s.write_all(case).await;
+        let got = read_to_close(&mut s, PATIENCE)
+            .await
+            .unwrap_or_else(|| panic!("{shown:?}: connection still open"));
+        let text = String::from_utf8_lossy(&got).to_string();
+        assert!(
+            text.is_empty() || text.starts_with("HTTP/1.1 4"),
+            "{shown:?}: want a 4xx or a close, got {:?}",
+            &text[..text.len().min(80)]
+        );
+        // The server still answers.
+        let mut next = connect(&server).await;
+        next.write_all(&request("/healthz")).await.unwrap();
+        assert_eq!(
+            read_response(&mut next, PATIENCE).await.map(|r| r.0),
+            Some(200),
+            "after {shown:?}"
+        );
+    }
+    // An unknown HTTP version: a 4xx or 505, or a close.
+    let mut s = connect(&server).await;
+    s.write_all(b"GET / HTTP/9.9\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let got = read_to_close(&mut s, PATIENCE).await.expect("a close");
+    let text = String::from_utf8_lossy(&got);
+    assert!(
+        text.is_empty() || text.starts_with("HTTP/1.1 4") || text.starts_with("HTTP/1.1 505"),
+        "{text:?}"
+    );
+    assert_eq!(
+        get(&client(), &server.url("/healthz"), &[]).await.status,
+        200
+    );
+}
+
+/// `bantin serve`, one finished request, an open keep-alive connection,
+/// then `signal`: the process exits 0 within a few seconds.
+async fn serve_exits_cleanly_on(signal: &'static str) {
+    let sample = Sample::new();
+    let db = sample.db();
+    let mut process = tokio::task::spawn_blocking(move || Process::start(&db))
+        .await
+        .unwrap();
+    let addr = process.base.trim_start_matches("http://").to_string();
+    let mut idle = TcpStream::connect(&addr).await.unwrap();
+    idle.write_all(&request("/feeds/all.rss")).await.unwrap();
+    let (status, _) = read_response(&mut idle, PATIENCE)
+        .await
+        .expect("a response");
+    assert_eq!(status, 200);
+    process.signal(signal);
+    let (process, status) = tokio::task::spawn_blocking(move || {
+        let status = process.wait_timeout(Duration::from_secs(5));
+        (process, status)
+    })
+    .await
+    .unwrap();
+    let stderr = process.stderr.lock().unwrap().clone();
+    let status = status.unwrap_or_else(|| panic!("still running 5 s after SIG{signal}: {stderr}"));
+    assert!(status.success(), "SIG{signal}: exit {status}: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    // The open connection was closed, not left hanging.
+    assert!(read_to_close(&mut idle, PATIENCE).await.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_exits_0_promptly_on_sigterm() {
+    serve_exits_cleanly_on("TERM").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_exits_0_promptly_on_sigint() {
+    serve_exits_cleanly_on("INT").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn shutdown_closes_idle_connections_without_waiting_out_the_grace_period() {
+    let sample = Sample::new();
+    let limits = Limits {
+        grace: Duration::from_secs(30),
+        ..test_limits()
+    };
+    let server = Server::start_with(Box::new(sample.open()), limits).await;
+    let addr = server.addr;
+    let mut idle = connect(&server).await;
+    idle.write_all(&request("/healthz")).await.unwrap();
+    assert_eq!(
+        read_response(&mut idle, PATIENCE).await.map(|r| r.0),
+        Some(200)
+    );
+    tokio::time::timeout(PATIENCE, server.stop())
+        .await
+        .expect("shutdown waited on an idle connection");
+    assert!(read_to_close(&mut idle, PATIENCE).await.is_some());
+    // Nothing listens any more.
+    assert!(TcpStream::connect(addr).await.is_err());
+}
