@@ -12,7 +12,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use crate::article::{Article, Body, Facet, FeedKey};
 use crate::config::Site;
-use crate::store::{NameUse, Pair, Store, StoreError};
+use crate::store::{NameUse, Store, StoreError};
 use crate::text::{clean, clean_line, escape_html};
 
 /// RFC 3986 unreserved characters stay; everything else in an id is encoded.
@@ -53,8 +53,10 @@ pub struct Entry {
     pub newest: Option<DateTime<Utc>>,
 }
 
-/// Every category, region and shared pair that visible articles carry, with
-/// display names resolved: what the index page, OPML and build list.
+/// Every category and region that visible articles carry, with display
+/// names resolved. Loading it reads one index per facet; the pairs of a
+/// category and a region (a join over the whole store) are read only by the
+/// pages that list them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Catalog {
     /// Visible articles in the store.
@@ -65,8 +67,6 @@ pub struct Catalog {
     pub categories: BTreeMap<String, Entry>,
     /// Regions by slug.
     pub regions: BTreeMap<String, Entry>,
-    /// Category/region pairs with at least one shared article.
-    pub pairs: Vec<Pair>,
 }
 
 impl Catalog {
@@ -78,7 +78,6 @@ impl Catalog {
             newest,
             categories: resolve(store.names(Facet::Category, now)?, &site.categories),
             regions: resolve(store.names(Facet::Region, now)?, &site.regions),
-            pairs: store.pairs(now)?,
         })
     }
 

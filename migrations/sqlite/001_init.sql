@@ -28,6 +28,8 @@ CREATE TABLE article_categories (
     PRIMARY KEY (article_id, slug)
 ) WITHOUT ROWID;
 CREATE INDEX article_categories_feed ON article_categories (slug, published_us DESC, article_id DESC);
+-- Names per slug with their use counts, read from the index alone.
+CREATE INDEX article_categories_names ON article_categories (slug, name, published_us);
 
 CREATE TABLE article_regions (
     article_id   TEXT NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
@@ -38,6 +40,7 @@ CREATE TABLE article_regions (
     PRIMARY KEY (article_id, slug)
 ) WITHOUT ROWID;
 CREATE INDEX article_regions_feed ON article_regions (slug, published_us DESC, article_id DESC);
+CREATE INDEX article_regions_names ON article_regions (slug, name, published_us);
 
 -- Keep the copies of published_us in step when a CMS changes an article's date.
 CREATE TRIGGER articles_published_moved AFTER UPDATE OF published_us ON articles

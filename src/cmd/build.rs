@@ -25,7 +25,11 @@ pub fn build(url: &StoreUrl, site_path: &Path, out: &Path) -> anyhow::Result<Exi
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
-        for (coding, suffix) in [(Coding::Identity, ""), (Coding::Gzip, ".gz"), (Coding::Br, ".br")] {
+        for (coding, suffix) in [
+            (Coding::Identity, ""),
+            (Coding::Gzip, ".gz"),
+            (Coding::Br, ".br"),
+        ] {
             let mut name = path.clone().into_os_string();
             name.push(suffix);
             std::fs::write(&name, &rep.variant(coding).body)
@@ -35,16 +39,34 @@ pub fn build(url: &StoreUrl, site_path: &Path, out: &Path) -> anyhow::Result<Exi
         Ok(())
     };
     for key in catalog.keys() {
-        let feed = crate::feed::load(store.as_ref(), &site, &catalog, &key, now, site.items_per_feed)?;
+        let feed = crate::feed::load(
+            store.as_ref(),
+            &site,
+            &catalog,
+            &key,
+            now,
+            site.items_per_feed,
+        )?;
         for format in Format::ALL {
-            let rep = Representation::new(format.content_type(), render(&feed, format), feed.updated);
-            write(PathBuf::from(format!("feeds/{}.{}", key.path(), format.ext())), rep)?;
+            let rep =
+                Representation::new(format.content_type(), render(&feed, format), feed.updated);
+            write(
+                PathBuf::from(format!("feeds/{}.{}", key.path(), format.ext())),
+                rep,
+            )?;
         }
     }
-    let index = crate::pages::index_html(&site, &catalog).into_bytes();
-    write(PathBuf::from("index.html"), Representation::new("text/html; charset=utf-8", index, None))?;
-    let opml = crate::pages::opml(&site, &catalog).into_bytes();
-    write(PathBuf::from("feeds.opml"), Representation::new("text/x-opml; charset=utf-8", opml, None))?;
+    let pairs = store.pairs(now)?;
+    let index = crate::pages::index_html(&site, &catalog, &pairs).into_bytes();
+    write(
+        PathBuf::from("index.html"),
+        Representation::new("text/html; charset=utf-8", index, None),
+    )?;
+    let opml = crate::pages::opml(&site, &catalog, &pairs).into_bytes();
+    write(
+        PathBuf::from("feeds.opml"),
+        Representation::new("text/x-opml; charset=utf-8", opml, None),
+    )?;
     println!("wrote {files} files under {}", out.display());
     Ok(ExitCode::SUCCESS)
 }

@@ -16,7 +16,8 @@ use crate::http::server::{Limits, run, shutdown_signal};
 pub fn serve(url: &StoreUrl, site_path: &Path, listen: SocketAddr) -> anyhow::Result<ExitCode> {
     init_logging();
     let site = super::load_site(site_path)?;
-    let first_run = *url == StoreUrl::parse(DEFAULT_STORE)? && matches!(url, StoreUrl::Sqlite(p) if !p.exists());
+    let first_run = *url == StoreUrl::parse(DEFAULT_STORE)?
+        && matches!(url, StoreUrl::Sqlite(p) if !p.exists());
     let mut store = super::open_store(url)?;
     if first_run {
         let dir = site.articles_dir();
@@ -33,14 +34,22 @@ pub fn serve(url: &StoreUrl, site_path: &Path, listen: SocketAddr) -> anyhow::Re
         );
     }
     let app = Arc::new(App::new(site, store)?);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
-    runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    let served = runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("listening on {listen}"))?;
         let addr = listener.local_addr()?;
         eprintln!("bantin: serving {url} on http://{addr}/");
         run(app, listener, Limits::default(), shutdown_signal()).await;
         Ok::<_, anyhow::Error>(())
-    })?;
+    });
+    // A render still running in a blocking thread must not hold up the exit.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    served?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -48,5 +57,8 @@ pub fn serve(url: &StoreUrl, site_path: &Path, listen: SocketAddr) -> anyhow::Re
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }

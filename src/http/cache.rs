@@ -63,7 +63,10 @@ impl Generation {
 
     fn rendered(&self) -> Vec<(Resource, Arc<Representation>)> {
         let slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
-        slots.iter().filter_map(|(k, v)| v.get().map(|rep| (k.clone(), rep.clone()))).collect()
+        slots
+            .iter()
+            .filter_map(|(k, v)| v.get().map(|rep| (k.clone(), rep.clone())))
+            .collect()
     }
 }
 
@@ -96,21 +99,35 @@ impl App {
     pub fn new(site: Site, store: Box<dyn Store>) -> Result<App, StoreError> {
         let store = Arc::new(Mutex::new(store));
         let first = new_generation(&store, &site, Utc::now())?;
-        Ok(App { site, store, current: RwLock::new(Arc::new(first)), metrics: Metrics::default() })
+        Ok(App {
+            site,
+            store,
+            current: RwLock::new(Arc::new(first)),
+            metrics: Metrics::default(),
+        })
     }
 
     /// The current generation.
     pub fn generation(&self) -> Arc<Generation> {
-        self.current.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// A resource from the current generation, rendered if cold.
-    pub async fn get(self: &Arc<Self>, resource: &Resource) -> Result<Arc<Representation>, CacheError> {
+    pub async fn get(
+        self: &Arc<Self>,
+        resource: &Resource,
+    ) -> Result<Arc<Representation>, CacheError> {
         let generation = self.generation();
         if let Resource::Feed(key, _) = resource {
             // Unknown slugs are answered from the catalog: a flood of bad
             // URLs never reaches the store.
-            generation.catalog.knows(key).map_err(|e| CacheError::NotFound(e.to_string()))?;
+            generation
+                .catalog
+                .knows(key)
+                .map_err(|e| CacheError::NotFound(e.to_string()))?;
         }
         let slot = generation.slot(resource);
         let rep = slot
@@ -156,16 +173,26 @@ impl App {
                 })?;
                 (format.content_type(), render(&feed, *format), feed.updated)
             }
-            Resource::Index => (
-                "text/html; charset=utf-8",
-                crate::pages::index_html(&self.site, &generation.catalog).into_bytes(),
-                None,
-            ),
-            Resource::Opml => (
-                "text/x-opml; charset=utf-8",
-                crate::pages::opml(&self.site, &generation.catalog).into_bytes(),
-                None,
-            ),
+            Resource::Index | Resource::Opml => {
+                let pairs = self
+                    .store
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .pairs(generation.as_of)?;
+                let (site, catalog) = (&self.site, &generation.catalog);
+                match resource {
+                    Resource::Index => (
+                        "text/html; charset=utf-8",
+                        crate::pages::index_html(site, catalog, &pairs).into_bytes(),
+                        None,
+                    ),
+                    _ => (
+                        "text/x-opml; charset=utf-8",
+                        crate::pages::opml(site, catalog, &pairs).into_bytes(),
+                        None,
+                    ),
+                }
+            }
         };
         if let Some(prev) = previous.filter(|p| p.identity()[..] == body[..]) {
             return Ok(prev.clone());
@@ -181,7 +208,11 @@ impl App {
     pub fn refresh_if_changed(&self) -> Result<bool, StoreError> {
         let old = self.generation();
         let now = Utc::now();
-        let token = self.store.lock().unwrap_or_else(|e| e.into_inner()).change_token()?;
+        let token = self
+            .store
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .change_token()?;
         let due = old.next_due.is_some_and(|t| t <= now);
         if token == old.token && !due {
             return Ok(false);
@@ -205,7 +236,11 @@ impl App {
 
     /// Whether the store answers.
     pub fn healthy(&self) -> bool {
-        self.store.lock().unwrap_or_else(|e| e.into_inner()).change_token().is_ok()
+        self.store
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .change_token()
+            .is_ok()
     }
 
     /// Entries and bytes held by the current generation.
@@ -215,13 +250,23 @@ impl App {
     }
 }
 
-fn new_generation(store: &Mutex<Box<dyn Store>>, site: &Site, now: DateTime<Utc>) -> Result<Generation, StoreError> {
+fn new_generation(
+    store: &Mutex<Box<dyn Store>>,
+    site: &Site,
+    now: DateTime<Utc>,
+) -> Result<Generation, StoreError> {
     let store = store.lock().unwrap_or_else(|e| e.into_inner());
     // Token first: a write landing after it is seen by the next poll.
     let token = store.change_token()?;
     let catalog = Catalog::load(store.as_ref(), site, now)?;
     let next_due = store.next_scheduled(now)?;
-    Ok(Generation { token, as_of: now, next_due, catalog: Arc::new(catalog), slots: Mutex::new(HashMap::new()) })
+    Ok(Generation {
+        token,
+        as_of: now,
+        next_due,
+        catalog: Arc::new(catalog),
+        slots: Mutex::new(HashMap::new()),
+    })
 }
 
 /// Poll for changes until the app is dropped by everyone else.

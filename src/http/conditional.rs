@@ -30,26 +30,30 @@ pub fn evaluate(headers: &HeaderMap, etag: &str, last_modified: Option<SystemTim
         if !matches(&list, etag, true) {
             return Outcome::PreconditionFailed;
         }
-    } else if let (Some(since), Some(lm)) = (date(headers, IF_UNMODIFIED_SINCE), last_modified) {
-        if lm > since {
-            return Outcome::PreconditionFailed;
-        }
+    } else if let (Some(since), Some(lm)) = (date(headers, IF_UNMODIFIED_SINCE), last_modified)
+        && lm > since
+    {
+        return Outcome::PreconditionFailed;
     }
     if let Some(list) = joined(headers, IF_NONE_MATCH) {
         if matches(&list, etag, false) {
             return Outcome::NotModified;
         }
-    } else if let (Some(since), Some(lm)) = (date(headers, IF_MODIFIED_SINCE), last_modified) {
-        if lm <= since {
-            return Outcome::NotModified;
-        }
+    } else if let (Some(since), Some(lm)) = (date(headers, IF_MODIFIED_SINCE), last_modified)
+        && lm <= since
+    {
+        return Outcome::NotModified;
     }
     Outcome::Proceed
 }
 
 /// Every field line of a list header, joined with commas (RFC 9110 §5.3).
 fn joined(headers: &HeaderMap, name: http::header::HeaderName) -> Option<String> {
-    let values: Vec<&str> = headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).collect();
+    let values: Vec<&str> = headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
     (!values.is_empty()).then(|| values.join(","))
 }
 
@@ -64,7 +68,9 @@ fn matches(list: &str, etag: &str, strong: bool) -> bool {
         return true;
     }
     let (ours_weak, ours) = split_weak(etag);
-    parse_list(list).into_iter().any(|(weak, tag)| tag == ours && !(strong && (weak || ours_weak)))
+    parse_list(list)
+        .into_iter()
+        .any(|(weak, tag)| tag == ours && !(strong && (weak || ours_weak)))
 }
 
 fn split_weak(tag: &str) -> (bool, &str) {
@@ -124,11 +130,25 @@ mod tests {
 
     #[test]
     fn if_none_match_lists_weak_tags_and_star() {
-        for v in ["\"abc\"", "\"x\", \"abc\"", "W/\"abc\"", "*", "\"x\",W/\"abc\""] {
-            assert_eq!(evaluate(&headers(&[("if-none-match", v)]), TAG, lm()), Outcome::NotModified, "{v}");
+        for v in [
+            "\"abc\"",
+            "\"x\", \"abc\"",
+            "W/\"abc\"",
+            "*",
+            "\"x\",W/\"abc\"",
+        ] {
+            assert_eq!(
+                evaluate(&headers(&[("if-none-match", v)]), TAG, lm()),
+                Outcome::NotModified,
+                "{v}"
+            );
         }
         for v in ["\"abcd\"", "abc", "\"x\"", ""] {
-            assert_eq!(evaluate(&headers(&[("if-none-match", v)]), TAG, lm()), Outcome::Proceed, "{v}");
+            assert_eq!(
+                evaluate(&headers(&[("if-none-match", v)]), TAG, lm()),
+                Outcome::Proceed,
+                "{v}"
+            );
         }
     }
 
@@ -140,30 +160,60 @@ mod tests {
 
     #[test]
     fn if_none_match_beats_if_modified_since() {
-        let h = headers(&[("if-none-match", "\"other\""), ("if-modified-since", "Sun, 13 Sep 2037 12:26:40 GMT")]);
+        let h = headers(&[
+            ("if-none-match", "\"other\""),
+            ("if-modified-since", "Sun, 13 Sep 2037 12:26:40 GMT"),
+        ]);
         assert_eq!(evaluate(&h, TAG, lm()), Outcome::Proceed);
     }
 
     #[test]
     fn if_modified_since_compares_dates_and_ignores_garbage() {
         let at = httpdate::fmt_http_date(lm().unwrap());
-        assert_eq!(evaluate(&headers(&[("if-modified-since", &at)]), TAG, lm()), Outcome::NotModified);
+        assert_eq!(
+            evaluate(&headers(&[("if-modified-since", &at)]), TAG, lm()),
+            Outcome::NotModified
+        );
         let before = httpdate::fmt_http_date(lm().unwrap() - Duration::from_secs(1));
-        assert_eq!(evaluate(&headers(&[("if-modified-since", &before)]), TAG, lm()), Outcome::Proceed);
-        assert_eq!(evaluate(&headers(&[("if-modified-since", "yesterday")]), TAG, lm()), Outcome::Proceed);
-        assert_eq!(evaluate(&headers(&[("if-modified-since", &at)]), TAG, None), Outcome::Proceed);
+        assert_eq!(
+            evaluate(&headers(&[("if-modified-since", &before)]), TAG, lm()),
+            Outcome::Proceed
+        );
+        assert_eq!(
+            evaluate(&headers(&[("if-modified-since", "yesterday")]), TAG, lm()),
+            Outcome::Proceed
+        );
+        assert_eq!(
+            evaluate(&headers(&[("if-modified-since", &at)]), TAG, None),
+            Outcome::Proceed
+        );
     }
 
     #[test]
     fn if_match_needs_a_strong_match() {
-        assert_eq!(evaluate(&headers(&[("if-match", "\"abc\"")]), TAG, lm()), Outcome::Proceed);
-        assert_eq!(evaluate(&headers(&[("if-match", "W/\"abc\"")]), TAG, lm()), Outcome::PreconditionFailed);
-        assert_eq!(evaluate(&headers(&[("if-match", "\"zzz\"")]), TAG, lm()), Outcome::PreconditionFailed);
-        assert_eq!(evaluate(&headers(&[("if-match", "*")]), TAG, lm()), Outcome::Proceed);
+        assert_eq!(
+            evaluate(&headers(&[("if-match", "\"abc\"")]), TAG, lm()),
+            Outcome::Proceed
+        );
+        assert_eq!(
+            evaluate(&headers(&[("if-match", "W/\"abc\"")]), TAG, lm()),
+            Outcome::PreconditionFailed
+        );
+        assert_eq!(
+            evaluate(&headers(&[("if-match", "\"zzz\"")]), TAG, lm()),
+            Outcome::PreconditionFailed
+        );
+        assert_eq!(
+            evaluate(&headers(&[("if-match", "*")]), TAG, lm()),
+            Outcome::Proceed
+        );
     }
 
     #[test]
     fn quoted_commas_do_not_split_tags() {
-        assert_eq!(parse_list("\"a,b\", W/\"c\""), vec![(false, "\"a,b\""), (true, "\"c\"")]);
+        assert_eq!(
+            parse_list("\"a,b\", W/\"c\""),
+            vec![(false, "\"a,b\""), (true, "\"c\"")]
+        );
     }
 }

@@ -56,10 +56,10 @@ pub fn negotiate(accept: Option<&str>) -> Option<Coding> {
         }
         let mut q = Some(1000);
         for param in pieces {
-            if let Some((k, v)) = param.split_once('=') {
-                if k.trim().eq_ignore_ascii_case("q") {
-                    q = parse_q(v.trim());
-                }
+            if let Some((k, v)) = param.split_once('=')
+                && k.trim().eq_ignore_ascii_case("q")
+            {
+                q = parse_q(v.trim());
             }
         }
         let Some(q) = q else { continue };
@@ -131,8 +131,14 @@ mod tests {
     fn q_values_decide_before_preference() {
         assert_eq!(negotiate(Some("br;q=0.5, gzip;q=0.8")), Some(Coding::Gzip));
         assert_eq!(negotiate(Some("br;q=0, gzip")), Some(Coding::Gzip));
-        assert_eq!(negotiate(Some("GZIP;Q=1.0, br;q=0.999")), Some(Coding::Gzip));
-        assert_eq!(negotiate(Some("identity;q=1, gzip;q=0.5")), Some(Coding::Identity));
+        assert_eq!(
+            negotiate(Some("GZIP;Q=1.0, br;q=0.999")),
+            Some(Coding::Gzip)
+        );
+        assert_eq!(
+            negotiate(Some("identity;q=1, gzip;q=0.5")),
+            Some(Coding::Identity)
+        );
         assert_eq!(negotiate(Some("*;q=0.1, gzip;q=0")), Some(Coding::Br));
     }
 

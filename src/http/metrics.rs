@@ -46,15 +46,22 @@ pub struct Metrics {
 impl Metrics {
     /// Count a finished request.
     pub fn request(&self, route: Route, status: u16) {
-        let r = ROUTES.iter().position(|(x, _)| *x == route).unwrap_or(ROUTES.len() - 1);
-        let s = STATUSES.iter().position(|&x| x == status).unwrap_or(STATUSES.len() - 1);
+        let r = ROUTES
+            .iter()
+            .position(|(x, _)| *x == route)
+            .unwrap_or(ROUTES.len() - 1);
+        let s = STATUSES
+            .iter()
+            .position(|&x| x == status)
+            .unwrap_or(STATUSES.len() - 1);
         self.requests[r][s].fetch_add(1, Relaxed);
     }
 
     /// Count a render (store query, rendering and compression) and its time.
     pub fn render(&self, took: std::time::Duration) {
         self.renders.fetch_add(1, Relaxed);
-        self.render_micros.fetch_add(took.as_micros() as u64, Relaxed);
+        self.render_micros
+            .fetch_add(took.as_micros() as u64, Relaxed);
     }
 
     /// Count a refresh after the store changed or a scheduled article came due.
@@ -76,12 +83,21 @@ impl Metrics {
             for (s, status) in STATUSES.iter().enumerate() {
                 let n = self.requests[r][s].load(Relaxed);
                 if n > 0 {
-                    let status = if *status == 0 { "other".to_string() } else { status.to_string() };
-                    let _ = writeln!(out, "bantin_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}");
+                    let status = if *status == 0 {
+                        "other".to_string()
+                    } else {
+                        status.to_string()
+                    };
+                    let _ = writeln!(
+                        out,
+                        "bantin_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}"
+                    );
                 }
             }
         }
-        let not_modified: u64 = (0..ROUTES.len()).map(|r| self.requests[r][1].load(Relaxed)).sum();
+        let not_modified: u64 = (0..ROUTES.len())
+            .map(|r| self.requests[r][1].load(Relaxed))
+            .sum();
         let renders = self.renders.load(Relaxed);
         let seconds = self.render_micros.load(Relaxed) as f64 / 1e6;
         let _ = write!(

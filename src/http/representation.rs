@@ -40,19 +40,32 @@ pub struct Representation {
 
 impl Representation {
     /// Compress `body` in every coding.
-    pub fn new(content_type: &'static str, body: Vec<u8>, last_modified: Option<DateTime<FixedOffset>>) -> Self {
+    pub fn new(
+        content_type: &'static str,
+        body: Vec<u8>,
+        last_modified: Option<DateTime<FixedOffset>>,
+    ) -> Self {
         let variants = Coding::PREFERENCE.map(|c| {
             let bytes = match c {
                 Coding::Identity => body.clone(),
                 other => compress(other, &body),
             };
-            Variant { etag: etag(&bytes), body: Bytes::from(bytes) }
+            Variant {
+                etag: etag(&bytes),
+                body: Bytes::from(bytes),
+            }
         });
         // PREFERENCE order is index order (Br, Zstd, Gzip, Identity).
-        debug_assert!(Coding::PREFERENCE.iter().enumerate().all(|(i, c)| c.index() == i));
+        debug_assert!(
+            Coding::PREFERENCE
+                .iter()
+                .enumerate()
+                .all(|(i, c)| c.index() == i)
+        );
         Representation {
             content_type,
-            last_modified: last_modified.map(|d| UNIX_EPOCH + Duration::from_secs(d.timestamp().max(0) as u64)),
+            last_modified: last_modified
+                .map(|d| UNIX_EPOCH + Duration::from_secs(d.timestamp().max(0) as u64)),
             variants,
         }
     }
@@ -85,7 +98,8 @@ pub fn compress(coding: Coding, body: &[u8]) -> Vec<u8> {
         Coding::Br => {
             let mut out = Vec::new();
             {
-                let mut enc = brotli::CompressorWriter::new(&mut out, 4096, BROTLI_QUALITY, BROTLI_WINDOW);
+                let mut enc =
+                    brotli::CompressorWriter::new(&mut out, 4096, BROTLI_QUALITY, BROTLI_WINDOW);
                 enc.write_all(body).expect("in-memory brotli");
             }
             out
@@ -111,12 +125,16 @@ mod tests {
                 Coding::Identity => v.body.to_vec(),
                 Coding::Gzip => {
                     let mut s = Vec::new();
-                    flate2::read::GzDecoder::new(&v.body[..]).read_to_end(&mut s).unwrap();
+                    flate2::read::GzDecoder::new(&v.body[..])
+                        .read_to_end(&mut s)
+                        .unwrap();
                     s
                 }
                 Coding::Br => {
                     let mut s = Vec::new();
-                    brotli::Decompressor::new(&v.body[..], 4096).read_to_end(&mut s).unwrap();
+                    brotli::Decompressor::new(&v.body[..], 4096)
+                        .read_to_end(&mut s)
+                        .unwrap();
                     s
                 }
                 Coding::Zstd => zstd::decode_all(&v.body[..]).unwrap(),

@@ -45,14 +45,24 @@ pub async fn handle<B>(app: Arc<App>, req: Request<B>) -> Result<Response<Body>,
 async fn respond<B>(app: &Arc<App>, req: &Request<B>) -> (Route, Response<Body>) {
     let uri_len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
     if uri_len > MAX_URI_BYTES {
-        return (Route::Other, plain(StatusCode::URI_TOO_LONG, "URI too long\n"));
+        return (
+            Route::Other,
+            plain(StatusCode::URI_TOO_LONG, "URI too long\n"),
+        );
     }
     // Field lines as sent: name, ": ", value, CRLF.
-    let header_bytes: usize = req.headers().iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum();
+    let header_bytes: usize = req
+        .headers()
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum();
     if header_bytes > MAX_HEADER_BYTES {
         return (
             Route::Other,
-            plain(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "request header fields too large\n"),
+            plain(
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "request header fields too large\n",
+            ),
         );
     }
     let path = req.uri().path();
@@ -65,8 +75,12 @@ async fn respond<B>(app: &Arc<App>, req: &Request<B>) -> (Route, Response<Body>)
         _ => Route::Other,
     };
     if req.method() != Method::GET && req.method() != Method::HEAD {
-        let mut r = plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed: use GET or HEAD\n");
-        r.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        let mut r = plain(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method not allowed: use GET or HEAD\n",
+        );
+        r.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
         return (route, r);
     }
     let head = req.method() == Method::HEAD;
@@ -91,7 +105,9 @@ async fn respond<B>(app: &Arc<App>, req: &Request<B>) -> (Route, Response<Body>)
         Route::Index => cached(app, req.headers(), &Resource::Index, false).await,
         Route::Opml => cached(app, req.headers(), &Resource::Opml, false).await,
         Route::Feed => match parse_feed_path(path) {
-            Some((key, format)) => cached(app, req.headers(), &Resource::Feed(key, format), true).await,
+            Some((key, format)) => {
+                cached(app, req.headers(), &Resource::Feed(key, format), true).await
+            }
             None => not_found(),
         },
         Route::Other => not_found(),
@@ -106,7 +122,12 @@ fn parse_feed_path(path: &str) -> Option<(FeedKey, Format)> {
     Some((FeedKey::from_path(stem)?, Format::from_ext(ext)?))
 }
 
-async fn cached(app: &Arc<App>, headers: &HeaderMap, resource: &Resource, cors: bool) -> Response<Body> {
+async fn cached(
+    app: &Arc<App>,
+    headers: &HeaderMap,
+    resource: &Resource,
+    cors: bool,
+) -> Response<Body> {
     match app.get(resource).await {
         Ok(rep) => conditional(&rep, headers, app.site.max_age, cors),
         Err(CacheError::NotFound(_)) => not_found(),
@@ -118,11 +139,22 @@ async fn cached(app: &Arc<App>, headers: &HeaderMap, resource: &Resource, cors: 
 }
 
 /// Pick the coding, evaluate preconditions, and answer 200, 304, 406 or 412.
-fn conditional(rep: &Representation, headers: &HeaderMap, max_age: u64, cors: bool) -> Response<Body> {
-    let accept = headers.get(header::ACCEPT_ENCODING).map(|v| v.to_str().unwrap_or(""));
+fn conditional(
+    rep: &Representation,
+    headers: &HeaderMap,
+    max_age: u64,
+    cors: bool,
+) -> Response<Body> {
+    let accept = headers
+        .get(header::ACCEPT_ENCODING)
+        .map(|v| v.to_str().unwrap_or(""));
     let Some(coding) = negotiate(accept) else {
-        let mut r = plain(StatusCode::NOT_ACCEPTABLE, "no acceptable content coding: br, zstd, gzip or identity\n");
-        r.headers_mut().insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+        let mut r = plain(
+            StatusCode::NOT_ACCEPTABLE,
+            "no acceptable content coding: br, zstd, gzip or identity\n",
+        );
+        r.headers_mut()
+            .insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
         return r;
     };
     let variant = rep.variant(coding);
@@ -137,7 +169,9 @@ fn conditional(rep: &Representation, headers: &HeaderMap, max_age: u64, cors: bo
         builder = builder.header(header::ACCESS_CONTROL_ALLOW_ORIGIN, "*");
     }
     let response = match evaluate(headers, &variant.etag, rep.last_modified) {
-        Outcome::NotModified => builder.status(StatusCode::NOT_MODIFIED).body(Full::new(Bytes::new())),
+        Outcome::NotModified => builder
+            .status(StatusCode::NOT_MODIFIED)
+            .body(Full::new(Bytes::new())),
         Outcome::PreconditionFailed => builder
             .status(StatusCode::PRECONDITION_FAILED)
             .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
@@ -172,7 +206,10 @@ fn not_found() -> Response<Body> {
 fn plain(status: StatusCode, text: &'static str) -> Response<Body> {
     let mut r = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
     *r.status_mut() = status;
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     r
 }
 
@@ -193,12 +230,24 @@ mod tests {
 
     #[test]
     fn feed_paths_parse_and_junk_does_not() {
-        assert_eq!(parse_feed_path("/feeds/all.rss"), Some((FeedKey::All, Format::Rss)));
+        assert_eq!(
+            parse_feed_path("/feeds/all.rss"),
+            Some((FeedKey::All, Format::Rss))
+        );
         assert_eq!(
             parse_feed_path("/feeds/category/kinh-te/region/duc-tho.json"),
-            Some((FeedKey::CategoryRegion("kinh-te".into(), "duc-tho".into()), Format::Json))
+            Some((
+                FeedKey::CategoryRegion("kinh-te".into(), "duc-tho".into()),
+                Format::Json
+            ))
         );
-        for bad in ["/feeds/all", "/feeds/all.xml", "/feeds/category/.rss", "/feeds/category/a/b.rss", "/feeds/../x.rss"] {
+        for bad in [
+            "/feeds/all",
+            "/feeds/all.xml",
+            "/feeds/category/.rss",
+            "/feeds/category/a/b.rss",
+            "/feeds/../x.rss",
+        ] {
             assert_eq!(parse_feed_path(bad), None, "{bad}");
         }
     }

@@ -58,7 +58,12 @@ impl Default for Limits {
 const MAX_HEAD_BUFFER: usize = 128 * 1024;
 
 /// Serve `app` on `listener` until `shutdown` resolves.
-pub async fn run(app: Arc<App>, listener: TcpListener, limits: Limits, shutdown: impl Future<Output = ()>) {
+pub async fn run(
+    app: Arc<App>,
+    listener: TcpListener,
+    limits: Limits,
+    shutdown: impl Future<Output = ()>,
+) {
     let graceful = GracefulShutdown::new();
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     let mut builder = http1::Builder::new();

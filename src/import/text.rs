@@ -125,11 +125,11 @@ pub fn parse(bytes: &[u8], markup: Markup) -> Result<Article, (usize, String)> {
     };
 
     let mut authors = fm.authors.clone().unwrap_or_default();
-    if fm.authors.is_none() {
-        if let Some(last) = paragraphs.last().filter(|p| is_byline(p)) {
-            authors = last.trim().split(" - ").map(str::to_string).collect();
-            paragraphs.pop();
-        }
+    if fm.authors.is_none()
+        && let Some(last) = paragraphs.last().filter(|p| is_byline(p))
+    {
+        authors = last.trim().split(" - ").map(str::to_string).collect();
+        paragraphs.pop();
     }
     let body = if paragraphs.is_empty() {
         Body::None

@@ -7,6 +7,7 @@ use crate::article::FeedKey;
 use crate::config::Site;
 use crate::feed::Catalog;
 use crate::render::Format;
+use crate::store::Pair;
 use crate::text::escape_html as esc;
 
 const STYLE: &str = r#"
@@ -47,7 +48,7 @@ fn format_label(f: Format) -> &'static str {
 }
 
 /// The page.
-pub fn index_html(site: &Site, catalog: &Catalog) -> String {
+pub fn index_html(site: &Site, catalog: &Catalog, pairs: &[Pair]) -> String {
     let mut head_links = String::new();
     for f in Format::ALL {
         head_links.push_str(&format!(
@@ -64,7 +65,11 @@ pub fn index_html(site: &Site, catalog: &Catalog) -> String {
             Format::Rss.media_type(),
             esc(&site.title),
             esc(&e.name),
-            esc(&feed_url(site, &FeedKey::Category(e.slug.clone()), Format::Rss))
+            esc(&feed_url(
+                site,
+                &FeedKey::Category(e.slug.clone()),
+                Format::Rss
+            ))
         ));
     }
     let updated = catalog
@@ -72,7 +77,7 @@ pub fn index_html(site: &Site, catalog: &Catalog) -> String {
         .map(|d| format!(", cập nhật lần cuối {}", local_date(d, site.offset)))
         .unwrap_or_default();
     let mut body = String::new();
-    for (group, feeds) in groups(catalog) {
+    for (group, feeds) in groups(catalog, pairs) {
         if feeds.is_empty() {
             continue;
         }

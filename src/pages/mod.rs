@@ -13,6 +13,7 @@ use crate::article::{Facet, FeedKey};
 use crate::config::Site;
 use crate::feed::Catalog;
 use crate::render::Format;
+use crate::store::Pair;
 
 /// One feed as the page and the OPML list it.
 struct Listed {
@@ -29,7 +30,7 @@ fn feed_url(site: &Site, key: &FeedKey, format: Format) -> String {
 
 /// The feeds worth listing, in four groups: everything, categories,
 /// regions, and the category/region pairs that share an article.
-fn groups(catalog: &Catalog) -> [(&'static str, Vec<Listed>); 4] {
+fn groups(catalog: &Catalog, pairs: &[Pair]) -> [(&'static str, Vec<Listed>); 4] {
     let facet = |f: Facet| -> Vec<Listed> {
         catalog
             .facet(f)
@@ -45,8 +46,7 @@ fn groups(catalog: &Catalog) -> [(&'static str, Vec<Listed>); 4] {
             })
             .collect()
     };
-    let pairs = catalog
-        .pairs
+    let pairs = pairs
         .iter()
         .map(|p| Listed {
             key: FeedKey::CategoryRegion(p.category.clone(), p.region.clone()),
@@ -62,7 +62,12 @@ fn groups(catalog: &Catalog) -> [(&'static str, Vec<Listed>); 4] {
     [
         (
             "Tất cả",
-            vec![Listed { key: FeedKey::All, title: "Tất cả bài viết".into(), articles: catalog.total, newest: catalog.newest }],
+            vec![Listed {
+                key: FeedKey::All,
+                title: "Tất cả bài viết".into(),
+                articles: catalog.total,
+                newest: catalog.newest,
+            }],
         ),
         ("Chuyên mục", facet(Facet::Category)),
         ("Địa phương", facet(Facet::Region)),
@@ -72,5 +77,7 @@ fn groups(catalog: &Catalog) -> [(&'static str, Vec<Listed>); 4] {
 
 /// `dd/mm/yyyy HH:MM` in the site's offset, as Vietnamese readers write it.
 fn local_date(d: DateTime<Utc>, offset: FixedOffset) -> String {
-    d.with_timezone(&offset).format("%d/%m/%Y %H:%M").to_string()
+    d.with_timezone(&offset)
+        .format("%d/%m/%Y %H:%M")
+        .to_string()
 }

@@ -6,18 +6,23 @@ use super::{feed_url, groups};
 use crate::config::Site;
 use crate::feed::Catalog;
 use crate::render::Format;
+use crate::store::Pair;
 use crate::text::escape_html as esc;
 
 /// The OPML document.
-pub fn opml(site: &Site, catalog: &Catalog) -> String {
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<opml version=\"2.0\">\n  <head>\n");
+pub fn opml(site: &Site, catalog: &Catalog, pairs: &[Pair]) -> String {
+    let mut out = String::from(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<opml version=\"2.0\">\n  <head>\n",
+    );
     out.push_str(&format!("    <title>{}</title>\n", esc(&site.title)));
     if let Some(newest) = catalog.newest {
-        let d = newest.with_timezone(&site.offset).format("%a, %d %b %Y %H:%M:%S %z");
+        let d = newest
+            .with_timezone(&site.offset)
+            .format("%a, %d %b %Y %H:%M:%S %z");
         out.push_str(&format!("    <dateModified>{d}</dateModified>\n"));
     }
     out.push_str("    <docs>http://opml.org/spec2.opml</docs>\n  </head>\n  <body>\n");
-    for (group, feeds) in groups(catalog) {
+    for (group, feeds) in groups(catalog, pairs) {
         if feeds.is_empty() {
             continue;
         }

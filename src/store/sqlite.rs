@@ -31,10 +31,10 @@ impl SqliteStore {
             url: format!("sqlite:{}", path.display()),
             reason,
         };
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            if !dir.is_dir() {
-                return Err(open_err(format!("folder {} does not exist", dir.display())));
-            }
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+            && !dir.is_dir()
+        {
+            return Err(open_err(format!("folder {} does not exist", dir.display())));
         }
         let conn = Connection::open(path).map_err(|e| open_err(e.to_string()))?;
         let store = SqliteStore { conn };
@@ -64,8 +64,7 @@ impl SqliteStore {
     fn links(&self, table: &str, id: &str) -> Result<Vec<String>, rusqlite::Error> {
         let sql = format!("SELECT name FROM {table} WHERE article_id = ?1 ORDER BY position, slug");
         let mut stmt = self.conn.prepare_cached(&sql)?;
-        let names = stmt.query_map([id], |r| r.get(0))?.collect();
-        names
+        stmt.query_map([id], |r| r.get(0))?.collect()
     }
 
     fn decode(&self, raw: RawArticle) -> Result<Article, String> {
@@ -317,7 +316,9 @@ impl Store for SqliteStore {
                 slug: r.get(0)?,
                 name: r.get(1)?,
                 articles: r.get::<_, i64>(2)? as u64,
-                newest: r.get::<_, Option<i64>>(3)?.and_then(DateTime::from_timestamp_micros),
+                newest: r
+                    .get::<_, Option<i64>>(3)?
+                    .and_then(DateTime::from_timestamp_micros),
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -335,7 +336,9 @@ impl Store for SqliteStore {
                 category: r.get(0)?,
                 region: r.get(1)?,
                 articles: r.get::<_, i64>(2)? as u64,
-                newest: r.get::<_, Option<i64>>(3)?.and_then(DateTime::from_timestamp_micros),
+                newest: r
+                    .get::<_, Option<i64>>(3)?
+                    .and_then(DateTime::from_timestamp_micros),
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -344,7 +347,9 @@ impl Store for SqliteStore {
     fn count(&self, now: DateTime<Utc>) -> Result<(u64, Option<DateTime<Utc>>), StoreError> {
         let (n, newest): (i64, Option<i64>) = self
             .conn
-            .prepare_cached("SELECT count(*), max(published_us) FROM articles WHERE published_us <= ?1")?
+            .prepare_cached(
+                "SELECT count(*), max(published_us) FROM articles WHERE published_us <= ?1",
+            )?
             .query_row([micros(now)], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok((n as u64, newest.and_then(DateTime::from_timestamp_micros)))
     }
