@@ -195,6 +195,13 @@ fn conditional(
 
 /// HEAD: GET's headers, Content-Length included, and no body.
 fn strip_body(mut r: Response<Body>) -> Response<Body> {
+    use http_body::Body as _;
+    if r.status() != StatusCode::NOT_MODIFIED
+        && !r.headers().contains_key(header::CONTENT_LENGTH)
+        && let Some(len) = r.body().size_hint().exact()
+    {
+        r.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    }
     *r.body_mut() = Full::new(Bytes::new());
     r
 }

@@ -1,12 +1,16 @@
 //! RSS 2.0 (<https://www.rssboard.org/rss-specification>) with the `atom`
 //! namespace for the self link, `content:encoded` for the body and
 //! `dc:creator` for authors. Dates are RFC 822 in the site's offset.
+//!
+//! The lead image travels in `content:encoded` (as a `<figure>`), not as an
+//! `<enclosure>`: RSS requires an enclosure's byte length, which we don't
+//! know without fetching the image, and validators flag a made-up one.
 
 use rss::extension::atom::{AtomExtension, Link};
 use rss::extension::dublincore::DublinCoreExtension;
-use rss::{Category, Channel, Enclosure, Guid, Item};
+use rss::{Category, Channel, Guid, Item};
 
-use super::{Format, image_type, self_url, term_scheme};
+use super::{Format, self_url, term_scheme};
 use crate::feed::Feed;
 use crate::text::escape_html;
 
@@ -33,15 +37,6 @@ pub(super) fn render(feed: &Feed) -> Vec<u8> {
                     domain: Some(term_scheme(feed, t.facet)),
                 })
                 .collect(),
-            enclosure: i.image.as_ref().and_then(|url| {
-                // Length is unknown without fetching the image; RSS Board
-                // advises 0 then.
-                image_type(url).map(|t| Enclosure {
-                    url: url.clone(),
-                    length: "0".into(),
-                    mime_type: t.into(),
-                })
-            }),
             dublin_core_ext: (!i.authors.is_empty()).then(|| DublinCoreExtension {
                 creators: i.authors.clone(),
                 ..Default::default()
