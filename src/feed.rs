@@ -370,6 +370,7 @@ mod tests {
                 slug: s.to_string(),
                 name: n.to_string(),
                 articles: *c,
+                newest: None,
             })
             .collect()
     }

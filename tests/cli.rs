@@ -63,10 +63,7 @@ fn import_of_the_sample_folder_imports_every_article() {
     assert_eq!(want, 32, "the sample publication changed size");
     let out = sb.run(&["import", articles_dir().to_str().unwrap()]);
     assert_success(&out, "import");
-    assert_eq!(
-        stdout(&out).trim(),
-        format!("imported {want}, rejected 0")
-    );
+    assert_eq!(stdout(&out).trim(), format!("imported {want}, rejected 0"));
     assert_eq!(stderr(&out), "");
     assert_eq!(all_feed_ids(&sb).len(), want);
 }
@@ -100,7 +97,10 @@ fn an_upsert_replaces_the_stored_text() {
     }
     let feed = parse(&sb.dump(&["--format", "atom"]));
     assert_eq!(feed.entries.len(), 1);
-    assert_eq!(feed.entries[0].title.as_ref().unwrap().content, "Tiêu đề mới");
+    assert_eq!(
+        feed.entries[0].title.as_ref().unwrap().content,
+        "Tiêu đề mới"
+    );
 }
 
 /// One bad-input case: the file (relative to `tests/fixtures`), the line
@@ -112,24 +112,32 @@ struct Case {
 }
 
 const BAD_CASES: &[Case] = &[
-    Case { file: "import/mixed.jsonl", line: Some(3), reason: &["JSON"] },
-    Case { file: "import/mixed.jsonl", line: Some(4), reason: &["missing", "id"] },
-    Case { file: "import/mixed.jsonl", line: Some(5), reason: &["missing", "title"] },
-    Case { file: "import/mixed.jsonl", line: Some(6), reason: &["missing", "categories"] },
-    Case { file: "import/mixed.jsonl", line: Some(7), reason: &["missing", "published"] },
-    Case { file: "import/mixed.jsonl", line: Some(8), reason: &["published", "2020-13-45"] },
-    Case { file: "import/mixed.jsonl", line: Some(9), reason: &["published", "offset"] },
-    Case { file: "import/bad-utf8.jsonl", line: Some(2), reason: &["UTF-8"] },
-    Case { file: "import/no-front-matter.txt", line: Some(1), reason: &["front matter"] },
-    Case { file: "import/unclosed.txt", line: Some(1), reason: &["never closed"] },
-    Case { file: "import/bad-toml.md", line: Some(4), reason: &["front matter"] },
-    Case { file: "import/bad-date.txt", line: Some(5), reason: &["published", "hôm qua"] },
-    Case { file: "import/no-offset.txt", line: Some(4), reason: &["published", "offset"] },
-    Case { file: "import/no-categories.txt", line: Some(1), reason: &["missing", "categories"] },
-    Case { file: "import/no-title.txt", line: Some(6), reason: &["title"] },
-    Case { file: "import/notes.csv", line: None, reason: &[".jsonl"] },
-    Case { file: "import/does-not-exist.jsonl", line: None, reason: &["No such file"] },
+    case("import/mixed.jsonl", Some(3), &["JSON"]),
+    case("import/mixed.jsonl", Some(4), &["missing", "id"]),
+    case("import/mixed.jsonl", Some(5), &["missing", "title"]),
+    case("import/mixed.jsonl", Some(6), &["missing", "categories"]),
+    case("import/mixed.jsonl", Some(7), &["missing", "published"]),
+    case("import/mixed.jsonl", Some(8), &["published", "2020-13-45"]),
+    case("import/mixed.jsonl", Some(9), &["published", "offset"]),
+    case("import/bad-utf8.jsonl", Some(2), &["UTF-8"]),
+    case("import/no-front-matter.txt", Some(1), &["front matter"]),
+    case("import/unclosed.txt", Some(1), &["never closed"]),
+    case("import/bad-toml.md", Some(4), &["front matter"]),
+    case("import/bad-date.txt", Some(5), &["published", "hôm qua"]),
+    case("import/no-offset.txt", Some(4), &["published", "offset"]),
+    case(
+        "import/no-categories.txt",
+        Some(1),
+        &["missing", "categories"],
+    ),
+    case("import/no-title.txt", Some(6), &["title"]),
+    case("import/notes.csv", None, &[".jsonl"]),
+    case("import/does-not-exist.jsonl", None, &["No such file"]),
 ];
+
+const fn case(file: &'static str, line: Option<usize>, reason: &'static [&'static str]) -> Case {
+    Case { file, line, reason }
+}
 
 /// The good records among the fixtures, by id.
 const GOOD_IDS: &[&str] = &["fx-good-1", "fx-good-2", "fx-good-3", "fx-good-text"];
@@ -164,7 +172,11 @@ fn every_bad_record_is_reported_with_file_and_line_and_the_good_ones_imported() 
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(!err.contains("panicked"), "{err}");
     let lines: Vec<&str> = err.lines().collect();
-    assert_eq!(lines.len(), BAD_CASES.len(), "one line per bad record:\n{err}");
+    assert_eq!(
+        lines.len(),
+        BAD_CASES.len(),
+        "one line per bad record:\n{err}"
+    );
     for c in BAD_CASES {
         let prefix = case_prefix(c);
         let line = lines
@@ -198,8 +210,11 @@ fn each_bad_file_alone_fails_with_its_own_report() {
         let out = import_in_fixtures(&sb, &[], &[c.file]);
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(1), "{}: {err}", c.file);
-        assert!(err.starts_with(&case_prefix(c)) || err.contains(&format!("\n{}", case_prefix(c))),
-            "{}: {err}", c.file);
+        assert!(
+            err.starts_with(&case_prefix(c)) || err.contains(&format!("\n{}", case_prefix(c))),
+            "{}: {err}",
+            c.file
+        );
         assert!(stdout(&out).contains("rejected"), "{}", c.file);
     }
 }
@@ -227,13 +242,20 @@ fn file_names_are_reported_as_given() {
 fn strict_import_with_one_bad_record_writes_nothing() {
     let sb = Sandbox::with_sample();
     let before = sb.dump(&["--format", "json"]);
-    let out = import_in_fixtures(&sb, &["--strict"], &["import/good.txt", "import/mixed.jsonl"]);
+    let out = import_in_fixtures(
+        &sb,
+        &["--strict"],
+        &["import/good.txt", "import/mixed.jsonl"],
+    );
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
     // Every bad record is still reported.
     assert_eq!(
         err.lines().count(),
-        BAD_CASES.iter().filter(|c| c.file == "import/mixed.jsonl").count(),
+        BAD_CASES
+            .iter()
+            .filter(|c| c.file == "import/mixed.jsonl")
+            .count(),
         "{err}"
     );
     assert!(err.contains("import/mixed.jsonl:3: "), "{err}");
@@ -243,7 +265,11 @@ fn strict_import_with_one_bad_record_writes_nothing() {
 #[test]
 fn strict_import_into_an_empty_store_leaves_it_empty() {
     let sb = Sandbox::new();
-    let out = import_in_fixtures(&sb, &["--strict"], &["import/good.txt", "import/bad-utf8.jsonl"]);
+    let out = import_in_fixtures(
+        &sb,
+        &["--strict"],
+        &["import/good.txt", "import/bad-utf8.jsonl"],
+    );
     assert_eq!(out.status.code(), Some(1));
     assert!(all_feed_ids(&sb).is_empty());
 }
@@ -304,9 +330,7 @@ fn dump_defaults_to_rss_and_format_picks_atom_or_json() {
 fn dump_selects_by_category_region_and_both() {
     let sb = Sandbox::with_sample();
     let articles = sample_articles();
-    let has = |names: &[String], slug: &str| {
-        names.iter().any(|n| bantin::slug::slugify(n) == slug)
-    };
+    let has = |names: &[String], slug: &str| names.iter().any(|n| bantin::slug::slugify(n) == slug);
     for (args, keep) in [
         (
             vec!["--category", "kinh-te"],
@@ -361,7 +385,12 @@ fn dump_limit_gives_the_newest_n_items() {
     let full = entry_ids(&parse(&sb.dump(&["--format", "atom"])));
     for n in [1usize, 3, 7] {
         for format in ["rss", "atom", "json"] {
-            let ids = entry_ids(&parse(&sb.dump(&["--format", format, "--limit", &n.to_string()])));
+            let ids = entry_ids(&parse(&sb.dump(&[
+                "--format",
+                format,
+                "--limit",
+                &n.to_string(),
+            ])));
             assert_eq!(ids, full[..n], "--limit {n} --format {format}");
         }
     }
@@ -434,7 +463,9 @@ fn bantin_site_env_is_used_and_the_flag_beats_it() {
     );
     let run = |env: &PathBuf, flag: Option<&PathBuf>| {
         let mut cmd = sb.bare();
-        cmd.env("BANTIN_SITE", env).arg("--store").arg(sb.store_url());
+        cmd.env("BANTIN_SITE", env)
+            .arg("--store")
+            .arg(sb.store_url());
         if let Some(f) = flag {
             cmd.arg("--site").arg(f);
         }
@@ -444,7 +475,10 @@ fn bantin_site_env_is_used_and_the_flag_beats_it() {
         v["title"].as_str().unwrap().to_string()
     };
     assert_eq!(run(&other, None), "Tờ khác");
-    assert_eq!(run(&PathBuf::from("/no/such/site.toml"), Some(&other)), "Tờ khác");
+    assert_eq!(
+        run(&PathBuf::from("/no/such/site.toml"), Some(&other)),
+        "Tờ khác"
+    );
 }
 
 #[test]
@@ -553,7 +587,8 @@ fn check_passes_on_the_sample_store() {
 /// A CMS writing straight into the documented schema.
 fn cms(sb: &Sandbox) -> rusqlite::Connection {
     let conn = rusqlite::Connection::open(sb.db()).unwrap();
-    conn.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .unwrap();
     conn
 }
 

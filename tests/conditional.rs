@@ -12,13 +12,13 @@
 //! - `If-None-Match` decides before `If-Modified-Since`;
 //! - `If-Modified-Since` equal or later → 304, earlier → 200, unparsable →
 //!   200; the obsolete asctime form is understood;
-//! - a 304 has no body and the same validators and caching headers as the
-//!   200; `/` and `/feeds.opml` answer 304 too;
+//! - a 304 has no body (nor a wrong `Content-Length`) and the same
+//!   validators and caching headers as the 200; `/` and `/feeds.opml` answer 304 too;
 //! - `If-Match` that doesn't match → 412;
 //! - `HEAD` gives GET's headers, `Content-Length` included, and no body;
 //! - `Accept-Encoding`: br, zstd, gzip, identity, q-values, `q=0`,
 //!   `identity;q=0` → 406, no header → identity, equal q-values prefer br,
-//!   then zstd, then gzip;
+//!   then zstd, then gzip; several field lines are one list;
 //! - each coding has its own ETag and decodes to exactly the identity body;
 //! - the identity body is `bantin dump`'s output byte for byte;
 //! - the ETag is the same from another server instance and another process
@@ -30,8 +30,8 @@ use bantin::article::FeedKey;
 use chrono::Utc;
 
 use crate::server::{
-    EXTS, Process, Reply, Sample, Server, belongs, client, content_type, decode, empty_pair,
-    feed_path, fetch, get, sample_articles, site, site_toml,
+    EXTS, Process, Reply, Sample, Server, belongs, client, content_type, decode, feed_path, fetch,
+    get, sample_articles, site, site_toml,
 };
 
 const ALL_RSS: &str = "/feeds/all.rss";
@@ -71,15 +71,15 @@ async fn feed_responses_carry_validators_and_caching_headers() {
     let sample = Sample::new();
     let server = Server::sample(&sample).await;
     let c = client();
-    let catalog = sample.catalog();
-    let category = catalog.categories.keys().next().unwrap().clone();
-    let region = catalog.regions.keys().last().unwrap().clone();
-    let pair = catalog.pairs.first().unwrap();
+    let listing = sample.listing();
+    let category = listing.categories.keys().next().unwrap().clone();
+    let region = listing.regions.keys().last().unwrap().clone();
+    let pair = listing.pairs.first().unwrap();
     let keys = [
         FeedKey::All,
         FeedKey::Category(category),
         FeedKey::Region(region),
-        FeedKey::CategoryRegion(pair.category.clone(), pair.region.clone()),
+        FeedKey::CategoryRegion(pair.0.clone(), pair.1.clone()),
     ];
     for key in &keys {
         for ext in EXTS {
@@ -126,7 +126,7 @@ async fn empty_feed_has_an_etag_but_no_last_modified() {
     let sample = Sample::new();
     let server = Server::sample(&sample).await;
     let c = client();
-    let key = empty_pair(&sample.catalog());
+    let key = sample.listing().empty_pair();
     for ext in EXTS {
         let url = server.url(&feed_path(&key, ext));
         let r = get(&c, &url, &[]).await;
@@ -282,6 +282,12 @@ async fn not_modified_has_no_body_and_repeats_validators_and_caching_headers() {
                 let r = get(&c, &url, &h).await;
                 assert_eq!(r.status, 304, "{url} {coding:?} {condition:?}");
                 assert!(r.body.is_empty(), "a 304 has no body");
+                // RFC 9110 §8.6: no Content-Length on a 304 unless it is the 200's.
+                let len = r.header("content-length");
+                assert!(
+                    len.is_none() || len == Some(full.body.len().to_string()),
+                    "304 with Content-Length {len:?}"
+                );
                 for name in ECHOED {
                     assert_eq!(
                         r.header(name),
@@ -332,7 +338,7 @@ async fn head_gives_the_headers_of_get_and_no_body() {
     let sample = Sample::new();
     let server = Server::sample(&sample).await;
     let c = client();
-    let key = empty_pair(&sample.catalog());
+    let key = sample.listing().empty_pair();
     let mut paths: Vec<String> = EXTS.iter().map(|e| format!("/feeds/all.{e}")).collect();
     paths.push(feed_path(&key, "atom"));
     paths.extend(["/".to_string(), "/feeds.opml".to_string()]);
@@ -436,11 +442,45 @@ async fn accept_encoding_picks_the_coding_by_q_value_then_preference() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn accept_encoding_over_several_field_lines_is_one_list() {
+    // RFC 9110 §5.3: field lines of a list-based field are one list, in
+    // order; a proxy may split or join them.
+    let sample = Sample::new();
+    let server = Server::sample(&sample).await;
+    let c = client();
+    let url = server.url("/feeds/all.rss");
+    let cases: &[(&[&str], Option<&str>)] = &[
+        (&["gzip", "br"], Some("br")),
+        (&["gzip;q=0.5", "zstd"], Some("zstd")),
+        (&["identity;q=0", "gzip"], Some("gzip")),
+    ];
+    for (lines, want) in cases {
+        let mut req = c.get(&url);
+        for line in *lines {
+            req = req.header("accept-encoding", *line);
+        }
+        let resp = req.send().await.unwrap();
+        assert_eq!(
+            resp.status().as_u16(),
+            200,
+            "Accept-Encoding lines {lines:?}"
+        );
+        assert_eq!(
+            resp.headers()
+                .get("content-encoding")
+                .map(|v| v.to_str().unwrap()),
+            *want,
+            "Accept-Encoding lines {lines:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn each_coding_has_its_own_etag_and_decodes_to_the_identity_body() {
     let sample = Sample::new();
     let server = Server::sample(&sample).await;
     let c = client();
-    let key = empty_pair(&sample.catalog());
+    let key = sample.listing().empty_pair();
     let mut paths: Vec<String> = EXTS.iter().map(|e| format!("/feeds/all.{e}")).collect();
     paths.push(feed_path(&key, "rss"));
     paths.extend(["/".to_string(), "/feeds.opml".to_string()]);
@@ -488,14 +528,14 @@ async fn identity_body_is_what_bantin_dump_prints() {
     let sample = Sample::new();
     let server = Server::sample(&sample).await;
     let c = client();
-    let catalog = sample.catalog();
-    let pair = catalog.pairs.last().unwrap();
-    let empty = empty_pair(&catalog);
+    let listing = sample.listing();
+    let pair = listing.pairs.last().unwrap();
+    let empty = listing.empty_pair();
     let keys = [
         FeedKey::All,
-        FeedKey::Category(catalog.categories.keys().nth(1).unwrap().clone()),
-        FeedKey::Region(catalog.regions.keys().nth(2).unwrap().clone()),
-        FeedKey::CategoryRegion(pair.category.clone(), pair.region.clone()),
+        FeedKey::Category(listing.categories.keys().nth(1).unwrap().clone()),
+        FeedKey::Region(listing.regions.keys().nth(2).unwrap().clone()),
+        FeedKey::CategoryRegion(pair.0.clone(), pair.1.clone()),
         empty,
     ];
     for key in &keys {
@@ -542,11 +582,11 @@ async fn etags(c: &reqwest::Client, base: &str, paths: &[String]) -> Vec<String>
 async fn etag_is_the_same_after_a_restart_and_in_another_process() {
     let sample = Sample::new();
     let c = client();
-    let catalog = sample.catalog();
+    let listing = sample.listing();
     let mut paths: Vec<String> = EXTS.iter().map(|e| format!("/feeds/all.{e}")).collect();
-    let category = FeedKey::Category(catalog.categories.keys().next().unwrap().clone());
+    let category = FeedKey::Category(listing.categories.keys().next().unwrap().clone());
     paths.push(feed_path(&category, "json"));
-    paths.push(feed_path(&empty_pair(&catalog), "rss"));
+    paths.push(feed_path(&listing.empty_pair(), "rss"));
     paths.extend(["/".to_string(), "/feeds.opml".to_string()]);
 
     let first = Server::sample(&sample).await;

@@ -103,7 +103,10 @@ fn html() -> impl Strategy<Value = String> {
 
 /// A display name: hostile text behind a letter, so it always has a slug.
 fn name() -> impl Strategy<Value = String> {
-    (prop::sample::select(vec!["A", "đ", "Ư", "x", "ß", "9"]), text(5))
+    (
+        prop::sample::select(vec!["A", "đ", "Ư", "x", "ß", "9"]),
+        text(5),
+    )
         .prop_map(|(l, rest)| format!("{l}{rest}"))
 }
 
@@ -129,7 +132,11 @@ fn raw_article(i: usize) -> impl Strategy<Value = Article> {
         ),
     )
         .prop_map(
-            move |((id, title, summary, body), (authors, categories, regions), (secs, mins, upd))| {
+            move |(
+                (id, title, summary, body),
+                (authors, categories, regions),
+                (secs, mins, upd),
+            )| {
                 let offset = FixedOffset::east_opt(mins * 60).unwrap();
                 let published = DateTime::from_timestamp(secs, 0)
                     .unwrap()
@@ -210,7 +217,8 @@ fn check_feed(
     id_prefix: &str,
 ) -> Result<(), TestCaseError> {
     let what = format!("{key:?} {format:?}");
-    let text = std::str::from_utf8(bytes).map_err(|e| TestCaseError::fail(format!("{what}: {e}")))?;
+    let text =
+        std::str::from_utf8(bytes).map_err(|e| TestCaseError::fail(format!("{what}: {e}")))?;
     assert_clean(text, &what)?;
     let feed = feed_rs::parser::parse(bytes)
         .map_err(|e| TestCaseError::fail(format!("{what}: feed-rs: {e}\n{text}")))?;
@@ -263,7 +271,12 @@ fn check_feed(
         for c in &e.categories {
             let label = c.label.as_deref().unwrap_or(&c.term);
             assert_clean(label, &what)?;
-            prop_assert_eq!(label.nfc().collect::<String>(), label, "{} label not NFC", what);
+            prop_assert_eq!(
+                label.nfc().collect::<String>(),
+                label,
+                "{} label not NFC",
+                what
+            );
             if format == Format::Atom {
                 prop_assert_eq!(bantin::slug::slugify(label), c.term.clone(), "{}", what);
             }

@@ -33,8 +33,8 @@ use bantin::article::{Article, FeedKey};
 use chrono::{DateTime, FixedOffset};
 
 use crate::util::{
-    FORMATS, Sandbox, SiteFacts, element_texts, entry_ids, expected, guids, key_args, parse,
-    root, sample_articles, site_file, slugs,
+    FORMATS, Sandbox, SiteFacts, element_texts, entry_ids, expected, guids, key_args, parse, root,
+    sample_articles, site_file, slugs,
 };
 
 /// Category/region pairs with golden files: four that share articles and
@@ -287,23 +287,39 @@ fn the_seed_article_keeps_its_byline_category_and_region() {
             .iter()
             .find(|e| e.id == guid)
             .unwrap_or_else(|| panic!("{format}: no seed article"));
-        let authors: Vec<&str> = seed.authors.iter().map(|p| p.name.as_deref().unwrap_or("")).collect();
+        let authors: Vec<&str> = seed
+            .authors
+            .iter()
+            .map(|p| p.name.as_deref().unwrap_or(""))
+            .collect();
         assert_eq!(authors, ["Thanh Giang", "Xuân Liệu"], "{format}");
         let labels: Vec<String> = seed
             .categories
             .iter()
             .map(|c| c.label.clone().unwrap_or_else(|| c.term.clone()))
             .collect();
-        assert!(labels.contains(&"Quốc phòng - An ninh".to_string()), "{format}: {labels:?}");
-        assert!(labels.contains(&"Hà Tĩnh".to_string()), "{format}: {labels:?}");
+        assert!(
+            labels.contains(&"Quốc phòng - An ninh".to_string()),
+            "{format}: {labels:?}"
+        );
+        assert!(
+            labels.contains(&"Hà Tĩnh".to_string()),
+            "{format}: {labels:?}"
+        );
         assert_eq!(
             seed.published.unwrap(),
             crate::util::date("2020-10-05T16:30:00+07:00")
         );
         let title = &seed.title.as_ref().unwrap().content;
-        assert!(title.starts_with("Phối hợp bảo vệ tuyệt đối an toàn Đại hội"), "{title}");
+        assert!(
+            title.starts_with("Phối hợp bảo vệ tuyệt đối an toàn Đại hội"),
+            "{title}"
+        );
         let content = seed.content.as_ref().and_then(|c| c.body.clone()).unwrap();
-        assert!(content.contains("Phó Chủ tịch UBND tỉnh Đặng Ngọc Sơn"), "{format}");
+        assert!(
+            content.contains("Phó Chủ tịch UBND tỉnh Đặng Ngọc Sơn"),
+            "{format}"
+        );
         // The byline went to the authors, not into the body.
         assert!(!content.contains("Thanh Giang - Xuân Liệu"), "{format}");
     }
@@ -343,14 +359,28 @@ fn article_html_is_sanitized_and_plain_bodies_are_shown_as_text() {
             e.content.as_ref().unwrap().body.clone().unwrap()
         };
         let html = content("/html");
-        for bad in ["script", "style", "onclick", "onerror", "javascript:", "data:", "iframe"] {
+        for bad in [
+            "script",
+            "style",
+            "onclick",
+            "onerror",
+            "javascript:",
+            "data:",
+            "iframe",
+        ] {
             assert!(!html.contains(bad), "{format}: {bad} survived in {html}");
         }
         assert!(html.contains("Chào"), "{format}: {html}");
         // Relative links are made absolute against the site's base URL.
-        assert!(html.contains("http://127.0.0.1:8080/x.jpg"), "{format}: {html}");
+        assert!(
+            html.contains("http://127.0.0.1:8080/x.jpg"),
+            "{format}: {html}"
+        );
         let text = content("/text");
-        assert!(text.contains("&lt;b&gt;không đậm&lt;/b&gt;"), "{format}: {text}");
+        assert!(
+            text.contains("&lt;b&gt;không đậm&lt;/b&gt;"),
+            "{format}: {text}"
+        );
         assert!(text.contains("a &lt; b &amp;&amp;"), "{format}: {text}");
         assert!(!text.contains("<b>"), "{format}: {text}");
     }
@@ -365,14 +395,21 @@ fn golden_keys() -> Vec<FeedKey> {
     keys.extend(cats.iter().cloned().map(FeedKey::Category));
     keys.extend(regs.iter().cloned().map(FeedKey::Region));
     for (c, r) in GOLDEN_PAIRS {
-        assert!(cats.contains(*c) && regs.contains(*r), "{c}/{r} left the sample");
+        assert!(
+            cats.contains(*c) && regs.contains(*r),
+            "{c}/{r} left the sample"
+        );
         keys.push(FeedKey::CategoryRegion(c.to_string(), r.to_string()));
     }
     let with_articles = GOLDEN_PAIRS
         .iter()
         .filter(|(c, r)| shared.contains(&(c.to_string(), r.to_string())))
         .count();
-    assert_eq!(with_articles, GOLDEN_PAIRS.len() - 1, "golden pairs drifted");
+    assert_eq!(
+        with_articles,
+        GOLDEN_PAIRS.len() - 1,
+        "golden pairs drifted"
+    );
     keys
 }
 
@@ -441,7 +478,10 @@ fn golden_files_parse_with_the_expected_item_counts() {
     let facts = SiteFacts::read(&site_file());
     let articles = sample_articles();
     for key in golden_keys() {
-        let want = guids(&facts.id_prefix, &expected(&articles, &key, facts.items_per_feed));
+        let want = guids(
+            &facts.id_prefix,
+            &expected(&articles, &key, facts.items_per_feed),
+        );
         for format in FORMATS {
             let path = golden_dir().join(format!("{}.{format}", key.path()));
             let Ok(bytes) = std::fs::read(&path) else {

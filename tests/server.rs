@@ -12,6 +12,7 @@
 
 #![allow(dead_code)] // each module uses a different part
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -127,9 +128,26 @@ impl Sample {
         SqliteStore::open(&self.db()).expect("opening the store")
     }
 
-    /// The catalog as of now.
-    pub fn catalog(&self) -> Catalog {
-        Catalog::load(&self.open(), &site(), Utc::now()).unwrap()
+    /// What the store lists as of now.
+    pub fn listing(&self) -> Listing {
+        let store = self.open();
+        let now = Utc::now();
+        let catalog = Catalog::load(&store, &site(), now).unwrap();
+        let names = |m: &BTreeMap<String, bantin::feed::Entry>| {
+            m.iter()
+                .map(|(slug, e)| (slug.clone(), e.name.clone()))
+                .collect()
+        };
+        Listing {
+            categories: names(&catalog.categories),
+            regions: names(&catalog.regions),
+            pairs: store
+                .pairs(now)
+                .unwrap()
+                .into_iter()
+                .map(|p| (p.category, p.region))
+                .collect(),
+        }
     }
 
     /// `bantin --store THIS --site feeds/site.toml ARGS`, run to the end.
@@ -614,35 +632,43 @@ where
     }
 }
 
-/// A category and a region that are both known but share no article.
-pub fn empty_pair(catalog: &Catalog) -> FeedKey {
-    for c in catalog.categories.keys() {
-        for r in catalog.regions.keys() {
-            if !catalog
-                .pairs
-                .iter()
-                .any(|p| &p.category == c && &p.region == r)
-            {
-                return FeedKey::CategoryRegion(c.clone(), r.clone());
-            }
-        }
-    }
-    panic!("every category shares an article with every region");
+/// The feeds a store holds, as bantin lists them: display names by slug,
+/// and the category/region pairs that share a visible article.
+pub struct Listing {
+    /// Category names by slug.
+    pub categories: BTreeMap<String, String>,
+    /// Region names by slug.
+    pub regions: BTreeMap<String, String>,
+    /// (category slug, region slug) of every pair sharing an article.
+    pub pairs: Vec<(String, String)>,
 }
 
-/// Every feed worth fetching: all, each category, each region, each pair
-/// sharing an article.
-pub fn listed_keys(catalog: &Catalog) -> Vec<FeedKey> {
-    let mut keys = vec![FeedKey::All];
-    keys.extend(catalog.categories.keys().cloned().map(FeedKey::Category));
-    keys.extend(catalog.regions.keys().cloned().map(FeedKey::Region));
-    keys.extend(
-        catalog
-            .pairs
-            .iter()
-            .map(|p| FeedKey::CategoryRegion(p.category.clone(), p.region.clone())),
-    );
-    keys
+impl Listing {
+    /// A category and a region that are both known but share no article.
+    pub fn empty_pair(&self) -> FeedKey {
+        for c in self.categories.keys() {
+            for r in self.regions.keys() {
+                if !self.pairs.iter().any(|(pc, pr)| pc == c && pr == r) {
+                    return FeedKey::CategoryRegion(c.clone(), r.clone());
+                }
+            }
+        }
+        panic!("every category shares an article with every region");
+    }
+
+    /// Every feed worth fetching: all, each category, each region, each
+    /// pair sharing an article.
+    pub fn keys(&self) -> Vec<FeedKey> {
+        let mut keys = vec![FeedKey::All];
+        keys.extend(self.categories.keys().cloned().map(FeedKey::Category));
+        keys.extend(self.regions.keys().cloned().map(FeedKey::Region));
+        keys.extend(
+            self.pairs
+                .iter()
+                .map(|(c, r)| FeedKey::CategoryRegion(c.clone(), r.clone())),
+        );
+        keys
+    }
 }
 
 /// Whether `article` belongs in feed `key`, by the slugs of its names.

@@ -27,3 +27,9 @@ mod limits;
 
 /// `bantin build` against the served bytes.
 mod build;
+
+/// Reading article files: slugs, the text layout, JSON Lines, folders.
+mod import;
+
+/// Selection, order, limits and display names, as dumps show them.
+mod store;

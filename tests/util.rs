@@ -205,12 +205,9 @@ pub fn key_args(key: &FeedKey) -> Vec<String> {
         FeedKey::All => vec![],
         FeedKey::Category(c) => vec!["--category".into(), c.clone()],
         FeedKey::Region(r) => vec!["--region".into(), r.clone()],
-        FeedKey::CategoryRegion(c, r) => vec![
-            "--category".into(),
-            c.clone(),
-            "--region".into(),
-            r.clone(),
-        ],
+        FeedKey::CategoryRegion(c, r) => {
+            vec!["--category".into(), c.clone(), "--region".into(), r.clone()]
+        }
     }
 }
 
@@ -273,11 +270,7 @@ pub fn sample_articles() -> Vec<Article> {
 
 /// Whether `a` belongs in the feed `key`, by slugs of its names.
 pub fn belongs(a: &Article, key: &FeedKey) -> bool {
-    let has = |names: &[String], slug: &str| {
-        names
-            .iter()
-            .any(|n| bantin::slug::slugify(n) == slug)
-    };
+    let has = |names: &[String], slug: &str| names.iter().any(|n| bantin::slug::slugify(n) == slug);
     match key {
         FeedKey::All => true,
         FeedKey::Category(c) => has(&a.categories, c),
