@@ -655,20 +655,41 @@ impl Listing {
         }
         panic!("every category shares an article with every region");
     }
+}
 
-    /// Every feed worth fetching: all, each category, each region, each
-    /// pair sharing an article.
-    pub fn keys(&self) -> Vec<FeedKey> {
-        let mut keys = vec![FeedKey::All];
-        keys.extend(self.categories.keys().cloned().map(FeedKey::Category));
-        keys.extend(self.regions.keys().cloned().map(FeedKey::Region));
-        keys.extend(
-            self.pairs
-                .iter()
-                .map(|(c, r)| FeedKey::CategoryRegion(c.clone(), r.clone())),
-        );
-        keys
+/// The feeds of the sample worth fetching, worked out from the article
+/// files without bantin's catalog: all, each category, each region, each
+/// pair sharing an article.
+pub fn sample_keys() -> Vec<FeedKey> {
+    let (mut cats, mut regs, mut pairs) = (
+        std::collections::BTreeSet::new(),
+        std::collections::BTreeSet::new(),
+        std::collections::BTreeSet::new(),
+    );
+    for a in sample_articles() {
+        let c: Vec<String> = a
+            .categories
+            .iter()
+            .map(|n| bantin::slug::slugify(n))
+            .collect();
+        let r: Vec<String> = a.regions.iter().map(|n| bantin::slug::slugify(n)).collect();
+        for x in &c {
+            for y in &r {
+                pairs.insert((x.clone(), y.clone()));
+            }
+        }
+        cats.extend(c);
+        regs.extend(r);
     }
+    let mut keys = vec![FeedKey::All];
+    keys.extend(cats.into_iter().map(FeedKey::Category));
+    keys.extend(regs.into_iter().map(FeedKey::Region));
+    keys.extend(
+        pairs
+            .into_iter()
+            .map(|(c, r)| FeedKey::CategoryRegion(c, r)),
+    );
+    keys
 }
 
 /// Whether `article` belongs in feed `key`, by the slugs of its names.

@@ -31,5 +31,7 @@ mod build;
 /// Reading article files: slugs, the text layout, JSON Lines, folders.
 mod import;
 
+/// A real feed reader (Python's feedparser) subscribing over HTTP.
+mod reader;
 /// Selection, order, limits and display names, as dumps show them.
 mod store;

@@ -8,9 +8,11 @@
 //!
 //! A watcher polls the store's change token (cheap: SQLite's `data_version`)
 //! and the clock. When someone wrote, or a scheduled article came due, it
-//! starts a new generation, then re-renders in it every feed the old one
-//! held. A feed whose bytes did not change keeps its old representation (and
-//! so its ETags, and no recompression); the others get new ones.
+//! publishes a new generation at once (so the change shows within the poll
+//! interval plus one render), then re-renders in it every resource the old
+//! one held, through the same single-flight path requests use. A resource
+//! whose bytes did not change keeps the old generation's representation
+//! (its ETags, and no recompression); the others get new ones.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -53,12 +55,25 @@ pub struct Generation {
     /// Slugs and names as of `as_of`.
     pub catalog: Arc<Catalog>,
     slots: Mutex<HashMap<Resource, Slot>>,
+    /// The generation this one replaced, until it is warm: its
+    /// representations are reused when the bytes come out the same.
+    previous: Mutex<Option<Arc<Generation>>>,
 }
 
 impl Generation {
     fn slot(&self, r: &Resource) -> Slot {
         let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
         slots.entry(r.clone()).or_default().clone()
+    }
+
+    fn rendered_one(&self, r: &Resource) -> Option<Arc<Representation>> {
+        let slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        slots.get(r).and_then(|slot| slot.get().cloned())
+    }
+
+    fn previous_rendering(&self, r: &Resource) -> Option<Arc<Representation>> {
+        let previous = self.previous.lock().unwrap_or_else(|e| e.into_inner());
+        previous.as_ref().and_then(|p| p.rendered_one(r))
     }
 
     fn rendered(&self) -> Vec<(Resource, Arc<Representation>)> {
@@ -98,7 +113,7 @@ impl App {
     /// Build the state and the first generation.
     pub fn new(site: Site, store: Box<dyn Store>) -> Result<App, StoreError> {
         let store = Arc::new(Mutex::new(store));
-        let first = new_generation(&store, &site, Utc::now())?;
+        let first = new_generation(&store, &site, Utc::now(), None)?;
         Ok(App {
             site,
             store,
@@ -120,7 +135,14 @@ impl App {
         self: &Arc<Self>,
         resource: &Resource,
     ) -> Result<Arc<Representation>, CacheError> {
-        let generation = self.generation();
+        self.get_in(self.generation(), resource).await
+    }
+
+    async fn get_in(
+        self: &Arc<Self>,
+        generation: Arc<Generation>,
+        resource: &Resource,
+    ) -> Result<Arc<Representation>, CacheError> {
         if let Resource::Feed(key, _) = resource {
             // Unknown slugs are answered from the catalog: a flood of bad
             // URLs never reaches the store.
@@ -136,9 +158,12 @@ impl App {
                 let generation = generation.clone();
                 let resource = resource.clone();
                 async move {
-                    tokio::task::spawn_blocking(move || app.produce(&generation, &resource, None))
-                        .await
-                        .map_err(|e| CacheError::Task(e.to_string()))?
+                    tokio::task::spawn_blocking(move || {
+                        let previous = generation.previous_rendering(&resource);
+                        app.produce(&generation, &resource, previous.as_ref())
+                    })
+                    .await
+                    .map_err(|e| CacheError::Task(e.to_string()))?
                 }
             })
             .await?;
@@ -202,10 +227,9 @@ impl App {
         Ok(rep)
     }
 
-    /// Check once for a store change or a due article; if there is one,
-    /// start a new generation and re-render what the old one held.
-    /// Returns whether a new generation started.
-    pub fn refresh_if_changed(&self) -> Result<bool, StoreError> {
+    /// The next generation, if someone wrote or a scheduled article came
+    /// due since the current one began.
+    fn next_generation(&self) -> Result<Option<Arc<Generation>>, StoreError> {
         let old = self.generation();
         let now = Utc::now();
         let token = self
@@ -215,22 +239,34 @@ impl App {
             .change_token()?;
         let due = old.next_due.is_some_and(|t| t <= now);
         if token == old.token && !due {
-            return Ok(false);
+            return Ok(None);
         }
-        let fresh = Arc::new(new_generation(&self.store, &self.site, now)?);
-        // Warm before publishing, so a client never sees a cold cache after
-        // a change; each render reuses the old bytes when they are the same.
-        for (resource, rep) in old.rendered() {
-            match self.produce(&fresh, &resource, Some(&rep)) {
-                Ok(new_rep) => {
-                    let _ = fresh.slot(&resource).set(new_rep);
-                }
-                Err(CacheError::NotFound(_)) => {}
+        let fresh = new_generation(&self.store, &self.site, now, Some(old))?;
+        Ok(Some(Arc::new(fresh)))
+    }
+
+    /// Check once for a store change or a due article. On one, publish a new
+    /// generation, then re-render what the old one held. Returns whether a
+    /// new generation started.
+    pub async fn refresh(self: &Arc<Self>) -> Result<bool, CacheError> {
+        let app = self.clone();
+        let fresh = tokio::task::spawn_blocking(move || app.next_generation())
+            .await
+            .map_err(|e| CacheError::Task(e.to_string()))??;
+        let Some(fresh) = fresh else {
+            return Ok(false);
+        };
+        let old = self.generation();
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = fresh.clone();
+        self.metrics.refresh();
+        for (resource, _) in old.rendered() {
+            match self.get_in(fresh.clone(), &resource).await {
+                Ok(_) | Err(CacheError::NotFound(_)) => {}
                 Err(e) => tracing::warn!("re-rendering {resource:?}: {e}"),
             }
         }
-        *self.current.write().unwrap_or_else(|e| e.into_inner()) = fresh;
-        self.metrics.refresh();
+        // Warm: let the old generation go.
+        *fresh.previous.lock().unwrap_or_else(|e| e.into_inner()) = None;
         Ok(true)
     }
 
@@ -254,6 +290,7 @@ fn new_generation(
     store: &Mutex<Box<dyn Store>>,
     site: &Site,
     now: DateTime<Utc>,
+    previous: Option<Arc<Generation>>,
 ) -> Result<Generation, StoreError> {
     let store = store.lock().unwrap_or_else(|e| e.into_inner());
     // Token first: a write landing after it is seen by the next poll.
@@ -266,6 +303,7 @@ fn new_generation(
         next_due,
         catalog: Arc::new(catalog),
         slots: Mutex::new(HashMap::new()),
+        previous: Mutex::new(previous),
     })
 }
 
@@ -275,12 +313,10 @@ pub async fn watch(app: Arc<App>) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let a = app.clone();
-        match tokio::task::spawn_blocking(move || a.refresh_if_changed()).await {
-            Ok(Ok(true)) => tracing::info!("store changed: feeds refreshed"),
-            Ok(Ok(false)) => {}
-            Ok(Err(e)) => tracing::warn!("checking the store for changes: {e}"),
-            Err(e) => tracing::error!("change watcher task failed: {e}"),
+        match app.refresh().await {
+            Ok(true) => tracing::info!("store changed: feeds refreshed"),
+            Ok(false) => {}
+            Err(e) => tracing::warn!("checking the store for changes: {e}"),
         }
     }
 }

@@ -48,7 +48,7 @@ pub fn evaluate(headers: &HeaderMap, etag: &str, last_modified: Option<SystemTim
 }
 
 /// Every field line of a list header, joined with commas (RFC 9110 §5.3).
-fn joined(headers: &HeaderMap, name: http::header::HeaderName) -> Option<String> {
+pub fn joined(headers: &HeaderMap, name: http::header::HeaderName) -> Option<String> {
     let values: Vec<&str> = headers
         .get_all(name)
         .iter()

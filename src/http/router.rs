@@ -12,7 +12,7 @@ use http::{HeaderMap, Method, Request, Response, StatusCode};
 use http_body_util::Full;
 
 use super::cache::{App, CacheError, Resource};
-use super::conditional::{Outcome, evaluate};
+use super::conditional::{Outcome, evaluate, joined};
 use super::encoding::negotiate;
 use super::metrics::Route;
 use super::representation::Representation;
@@ -145,10 +145,9 @@ fn conditional(
     max_age: u64,
     cors: bool,
 ) -> Response<Body> {
-    let accept = headers
-        .get(header::ACCEPT_ENCODING)
-        .map(|v| v.to_str().unwrap_or(""));
-    let Some(coding) = negotiate(accept) else {
+    // Several Accept-Encoding lines are one list (RFC 9110 §5.3).
+    let accept = joined(headers, header::ACCEPT_ENCODING);
+    let Some(coding) = negotiate(accept.as_deref()) else {
         let mut r = plain(
             StatusCode::NOT_ACCEPTABLE,
             "no acceptable content coding: br, zstd, gzip or identity\n",
@@ -200,7 +199,8 @@ fn strip_body(mut r: Response<Body>) -> Response<Body> {
         && !r.headers().contains_key(header::CONTENT_LENGTH)
         && let Some(len) = r.body().size_hint().exact()
     {
-        r.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+        r.headers_mut()
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     }
     *r.body_mut() = Full::new(Bytes::new());
     r

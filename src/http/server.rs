@@ -4,8 +4,11 @@
 //! - At most [`Limits::max_connections`] connections at once; past that we
 //!   stop accepting and the kernel's backlog queues the rest.
 //! - hyper's header read timeout drops a client that sends its request head
-//!   too slowly (slowloris); a read timeout on the socket drops an idle
-//!   keep-alive connection; a write timeout drops a client that stops reading.
+//!   too slowly (slowloris); it also runs while a kept-alive connection
+//!   waits for its next request (tests/limits.rs shows an idle connection
+//!   closed after it), so idle connections go after it too; the socket's read timeout (`idle_timeout`) is the
+//!   backstop when that one is set longer, and a write timeout drops a
+//!   client that stops reading.
 //! - Heads larger than hyper's buffer get its 431; within it, the router
 //!   applies SPEC's exact 8 KiB URI and 32 KiB header limits.
 //! - On shutdown we stop accepting, let requests in flight finish, and give
@@ -55,6 +58,8 @@ impl Default for Limits {
 
 /// hyper's read buffer: room for an 8 KiB URI plus 32 KiB of headers and
 /// then some, so that SPEC's limits are ours to apply, with exact statuses.
+/// A head that overflows it (a URI of more than 128 KiB, say) gets hyper's
+/// own 431: we bound what one connection can make us hold.
 const MAX_HEAD_BUFFER: usize = 128 * 1024;
 
 /// Serve `app` on `listener` until `shutdown` resolves.

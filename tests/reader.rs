@@ -1,0 +1,49 @@
+//! A feed reader subscribing to a running `bantin serve` (issue 3, "Done
+//! when"): Python's feedparser, over real HTTP, fetches every feed that `/`
+//! advertises with `<link rel="alternate">` and that `/feeds.opml` lists,
+//! finds each well-formed (no bozo) with entries and a title, and gets 304
+//! when it polls again with the validators it kept.
+//!
+//! Without feedparser installed this test says it skipped; with `CI` set it
+//! fails instead (`.ci/run` installs feedparser).
+
+use std::process::Command;
+
+use crate::server::{Process, Sample, site};
+
+#[test]
+fn a_feed_reader_subscribes_to_every_listed_feed_and_polls_with_304s() {
+    let has_feedparser = Command::new("python3")
+        .args(["-c", "import feedparser"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_feedparser {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have Python's feedparser: pip install feedparser"
+        );
+        eprintln!("SKIPPED: python3 feedparser is not installed (pip install feedparser)");
+        return;
+    }
+    let sample = Sample::new();
+    let server = Process::start(&sample.db());
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/reader_check.py");
+    let out = Command::new("python3")
+        .args([script, &server.base, &site().base_url])
+        .output()
+        .expect("running reader_check.py");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "reader check failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // all + 8 categories + 13 regions + the pairs that share articles.
+    let checked: usize = stdout
+        .trim()
+        .strip_prefix("checked ")
+        .and_then(|s| s.strip_suffix(" feeds"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(checked > 22, "only {checked} feeds checked: {stdout}");
+}
