@@ -13,6 +13,18 @@ pub enum Body {
     Html(String),
 }
 
+impl Body {
+    /// The body from SPEC's two optional fields: non-blank `content_html`
+    /// wins over non-blank `body`.
+    pub fn from_fields(content_html: Option<String>, body: Option<String>) -> Body {
+        match (content_html, body) {
+            (Some(html), _) if !html.trim().is_empty() => Body::Html(html),
+            (_, Some(text)) if !text.trim().is_empty() => Body::Text(text),
+            _ => Body::None,
+        }
+    }
+}
+
 /// One article, validated: every field holds what SPEC's "Articles" table
 /// promises (non-empty id and title, at least one category, absolute URLs,
 /// NFC display names with non-empty slugs).

@@ -50,11 +50,7 @@ fn parse_line(line: &[u8]) -> Result<Article, String> {
         Some(u) => super::parse_date("updated", &u)?,
         None => published,
     };
-    let body = match (raw.content_html, raw.body) {
-        (Some(html), _) if !html.trim().is_empty() => Body::Html(html),
-        (_, Some(text)) if !text.trim().is_empty() => Body::Text(text),
-        _ => Body::None,
-    };
+    let body = Body::from_fields(raw.content_html, raw.body);
     Article {
         id: raw.id.unwrap_or_default(),
         title: raw.title.unwrap_or_default(),

@@ -79,11 +79,7 @@ impl SqliteStore {
         };
         let authors: Vec<String> = serde_json::from_str(&raw.authors)
             .map_err(|e| format!("`authors` is not a JSON array of strings: {e}"))?;
-        let body = match (raw.content_html, raw.body) {
-            (Some(html), _) if !html.trim().is_empty() => Body::Html(html),
-            (_, Some(text)) if !text.trim().is_empty() => Body::Text(text),
-            _ => Body::None,
-        };
+        let body = Body::from_fields(raw.content_html, raw.body);
         let categories = self
             .links("article_categories", &raw.id)
             .map_err(|e| e.to_string())?;
