@@ -63,6 +63,10 @@ pub struct Generation {
 impl Generation {
     fn slot(&self, r: &Resource) -> Slot {
         let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        // Look up before `entry`, which would clone the key on every request.
+        if let Some(slot) = slots.get(r) {
+            return slot.clone();
+        }
         slots.entry(r.clone()).or_default().clone()
     }
 
