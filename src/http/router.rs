@@ -43,7 +43,11 @@ pub async fn handle<B>(app: Arc<App>, req: Request<B>) -> Result<Response<Body>,
 }
 
 async fn respond<B>(app: &Arc<App>, req: &Request<B>) -> (Route, Response<Body>) {
-    let uri_len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    // The request-target as sent, absolute-form (`GET http://host/...`) included.
+    let uri = req.uri();
+    let uri_len = uri.scheme_str().map_or(0, |s| s.len() + 3)
+        + uri.authority().map_or(0, |a| a.as_str().len())
+        + uri.path_and_query().map_or(0, |p| p.as_str().len());
     if uri_len > MAX_URI_BYTES {
         return (
             Route::Other,
