@@ -250,6 +250,55 @@ pub fn load(
     Ok(shape(site, catalog, key, &articles))
 }
 
+/// Load one feed with a catalog of just the slugs it needs (its own, and
+/// those its items carry), so its cost follows the feed, not the store:
+/// what `bantin dump` uses. Gives the same feed as [`load`] with a full
+/// catalog, as display names resolve slug by slug.
+pub fn load_alone(
+    store: &dyn Store,
+    site: &Site,
+    key: &FeedKey,
+    now: DateTime<Utc>,
+    limit: usize,
+) -> Result<Feed, FeedError> {
+    let mut catalog = Catalog::default();
+    let add = |catalog: &mut Catalog, facet: Facet, slug: &str| -> Result<(), StoreError> {
+        if catalog.facet(facet).contains_key(slug) {
+            return Ok(());
+        }
+        let overrides = match facet {
+            Facet::Category => &site.categories,
+            Facet::Region => &site.regions,
+        };
+        let entries = resolve(store.names_of(facet, slug, now)?, overrides);
+        match facet {
+            Facet::Category => catalog.categories.extend(entries),
+            Facet::Region => catalog.regions.extend(entries),
+        }
+        Ok(())
+    };
+    match key {
+        FeedKey::All => {}
+        FeedKey::Category(c) => add(&mut catalog, Facet::Category, c)?,
+        FeedKey::Region(r) => add(&mut catalog, Facet::Region, r)?,
+        FeedKey::CategoryRegion(c, r) => {
+            add(&mut catalog, Facet::Category, c)?;
+            add(&mut catalog, Facet::Region, r)?;
+        }
+    }
+    catalog.knows(key)?;
+    let articles = store.feed(key, now, limit)?;
+    for a in &articles {
+        for name in &a.categories {
+            add(&mut catalog, Facet::Category, &crate::slug::slugify(name))?;
+        }
+        for name in &a.regions {
+            add(&mut catalog, Facet::Region, &crate::slug::slugify(name))?;
+        }
+    }
+    Ok(shape(site, &catalog, key, &articles))
+}
+
 /// Shape stored articles (already selected and ordered) into a feed.
 pub fn shape(site: &Site, catalog: &Catalog, key: &FeedKey, articles: &[Article]) -> Feed {
     let (title, description) = heading(site, catalog, key);

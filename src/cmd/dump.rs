@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use crate::article::FeedKey;
 use crate::config::StoreUrl;
-use crate::feed::{Catalog, FeedError};
+use crate::feed::FeedError;
 use crate::render::{Format, render};
 
 /// Write the feed chosen by `category` and `region` to stdout.
@@ -27,11 +27,9 @@ pub fn dump(
         (Some(c), Some(r)) => FeedKey::CategoryRegion(c, r),
     };
     let now = chrono::Utc::now();
-    let catalog = Catalog::load(store.as_ref(), &site, now)?;
-    let feed = match crate::feed::load(
+    let feed = match crate::feed::load_alone(
         store.as_ref(),
         &site,
-        &catalog,
         &key,
         now,
         limit.unwrap_or(site.items_per_feed),

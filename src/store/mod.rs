@@ -82,6 +82,20 @@ pub trait Store: Send {
     ) -> Result<Vec<Article>, StoreError>;
     /// Every name of a facet carried by a visible article, with its use count.
     fn names(&self, facet: Facet, now: DateTime<Utc>) -> Result<Vec<NameUse>, StoreError>;
+    /// The names of one slug carried by visible articles, with use counts.
+    /// Backends override this with a query that reads that slug's rows only.
+    fn names_of(
+        &self,
+        facet: Facet,
+        slug: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<NameUse>, StoreError> {
+        Ok(self
+            .names(facet, now)?
+            .into_iter()
+            .filter(|u| u.slug == slug)
+            .collect())
+    }
     /// Every category/region pair sharing a visible article.
     fn pairs(&self, now: DateTime<Utc>) -> Result<Vec<Pair>, StoreError>;
     /// Number of visible articles, and the newest `published` instant among them.

@@ -174,6 +174,26 @@ fn feed_sql(key: &FeedKey) -> String {
     }
 }
 
+/// One slug's names: a range of the names index, never the whole table.
+fn names_of_sql(facet: Facet) -> String {
+    format!(
+        "SELECT slug, name, count(*), max(published_us) FROM {} WHERE slug = ?1 AND published_us <= ?2
+         GROUP BY name ORDER BY name",
+        table(facet)
+    )
+}
+
+fn name_use(r: &Row<'_>) -> Result<NameUse, rusqlite::Error> {
+    Ok(NameUse {
+        slug: r.get(0)?,
+        name: r.get(1)?,
+        articles: r.get::<_, i64>(2)? as u64,
+        newest: r
+            .get::<_, Option<i64>>(3)?
+            .and_then(DateTime::from_timestamp_micros),
+    })
+}
+
 fn insert_links(
     tx: &rusqlite::Transaction<'_>,
     facet: Facet,
@@ -307,16 +327,18 @@ impl Store for SqliteStore {
             table(facet)
         );
         let mut stmt = self.conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map([micros(now)], |r| {
-            Ok(NameUse {
-                slug: r.get(0)?,
-                name: r.get(1)?,
-                articles: r.get::<_, i64>(2)? as u64,
-                newest: r
-                    .get::<_, Option<i64>>(3)?
-                    .and_then(DateTime::from_timestamp_micros),
-            })
-        })?;
+        let rows = stmt.query_map([micros(now)], name_use)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn names_of(
+        &self,
+        facet: Facet,
+        slug: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<NameUse>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(&names_of_sql(facet))?;
+        let rows = stmt.query_map(params![slug, micros(now)], name_use)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -465,6 +487,23 @@ mod tests {
             assert!(!text.contains("TEMP B-TREE"), "{key:?} sorts: {text}");
             assert!(!text.contains("SCAN "), "{key:?} scans: {text}");
             assert!(text.contains("USING"), "{key:?} uses no index: {text}");
+        }
+        for facet in [Facet::Category, Facet::Region] {
+            let sql = format!("EXPLAIN QUERY PLAN {}", names_of_sql(facet));
+            let plan: Vec<String> = store
+                .conn
+                .prepare(&sql)
+                .unwrap()
+                .query_map(params!["c", 0i64], |r| r.get::<_, String>(3))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            let text = plan.join(" | ");
+            assert!(
+                text.contains("SEARCH") && text.contains("_names (slug=?)"),
+                "{facet:?}: {text}"
+            );
+            assert!(!text.contains("TEMP B-TREE"), "{facet:?} sorts: {text}");
         }
     }
 }
