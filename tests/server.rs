@@ -311,9 +311,14 @@ pub struct Process {
 impl Process {
     /// `bantin --store sqlite:DB --site feeds/site.toml serve --listen 127.0.0.1:0`.
     pub fn start(db: &Path) -> Process {
+        Process::start_url(&format!("sqlite:{}", db.display()))
+    }
+
+    /// `bantin --store URL --site feeds/site.toml serve --listen 127.0.0.1:0`.
+    pub fn start_url(store: &str) -> Process {
         let mut child = std::process::Command::new(bin())
             .arg("--store")
-            .arg(format!("sqlite:{}", db.display()))
+            .arg(store)
             .arg("--site")
             .arg(site_path())
             .args(["serve", "--listen", "127.0.0.1:0"])

@@ -35,3 +35,9 @@ mod import;
 mod reader;
 /// Selection, order, limits and display names, as dumps show them.
 mod store;
+
+/// A throwaway PostgreSQL cluster, one database per test.
+mod pg_cluster;
+
+/// The PostgreSQL store: the same feeds and suite as SQLite, served live.
+mod postgres;

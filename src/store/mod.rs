@@ -1,7 +1,10 @@
 //! The article store: the one interface every backend implements, so the
 //! rest of bantin never sees SQL. SQLite is the embedded default
-//! ([`sqlite::SqliteStore`]); a PostgreSQL store for replicas plugs in here.
+//! ([`sqlite::SqliteStore`]); [`postgres::PostgresStore`] is the one several
+//! replicas share.
 
+pub mod postgres;
+mod row;
 pub mod sqlite;
 
 use chrono::{DateTime, Utc};
@@ -20,12 +23,21 @@ pub enum StoreError {
         /// What went wrong.
         reason: String,
     },
-    /// The URL names a backend this build can't open yet.
-    #[error("store {0}: PostgreSQL stores are not supported by this build yet")]
-    Unsupported(String),
-    /// The backend reported an error.
+    /// The SQLite backend reported an error.
     #[error("store: {0}")]
     Backend(#[from] rusqlite::Error),
+    /// The PostgreSQL backend reported an error (a lost connection, a
+    /// failed statement). Shown with its causes in one line, and not as a
+    /// `source`: postgres says only "db error" and keeps the server's
+    /// message in its source, which the cause chain would then repeat.
+    #[error("store: {}", postgres::reason(.0))]
+    Postgres(::postgres::Error),
+}
+
+impl From<::postgres::Error> for StoreError {
+    fn from(e: ::postgres::Error) -> StoreError {
+        StoreError::Postgres(e)
+    }
 }
 
 /// One display name of a category or region as the store holds it, with the
@@ -113,7 +125,7 @@ pub trait Store: Send {
 pub fn open(url: &StoreUrl) -> Result<Box<dyn Store>, StoreError> {
     match url {
         StoreUrl::Sqlite(path) => Ok(Box::new(sqlite::SqliteStore::open(path)?)),
-        StoreUrl::Postgres(_) => Err(StoreError::Unsupported(url.to_string())),
+        StoreUrl::Postgres(u) => Ok(Box::new(postgres::PostgresStore::open(u)?)),
     }
 }
 

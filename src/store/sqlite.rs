@@ -11,13 +11,12 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
+use super::row::{ARTICLE_COLUMNS, RawArticle, RawLink, audit_article, table};
 use super::{NameUse, Pair, Problem, Store, StoreError, micros};
 use crate::article::{Article, Body, Facet, FeedKey};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` counts them.
 const MIGRATIONS: &[&str] = &[include_str!("../../migrations/sqlite/001_init.sql")];
-
-const ARTICLE_COLUMNS: &str = "a.id, a.title, a.summary, a.body, a.content_html, a.authors, a.published, a.updated, a.url, a.image";
 
 /// A SQLite article store.
 pub struct SqliteStore {
@@ -68,78 +67,24 @@ impl SqliteStore {
     }
 
     fn decode(&self, raw: RawArticle) -> Result<Article, String> {
-        let parse = |field: &str, s: &str| {
-            DateTime::parse_from_rfc3339(s)
-                .map_err(|e| format!("`{field}` {s:?} is not RFC 3339: {e}"))
-        };
-        let published = parse("published", &raw.published)?;
-        let updated = match &raw.updated {
-            Some(u) => parse("updated", u)?,
-            None => published,
-        };
-        let authors: Vec<String> = serde_json::from_str(&raw.authors)
-            .map_err(|e| format!("`authors` is not a JSON array of strings: {e}"))?;
-        let body = Body::from_fields(raw.content_html, raw.body);
-        let categories = self
-            .links("article_categories", &raw.id)
-            .map_err(|e| e.to_string())?;
-        let regions = self
-            .links("article_regions", &raw.id)
-            .map_err(|e| e.to_string())?;
-        Article {
-            id: raw.id,
-            title: raw.title,
-            summary: raw.summary,
-            body,
-            authors,
-            categories,
-            regions,
-            published,
-            updated,
-            url: raw.url,
-            image: raw.image,
-        }
-        .validated()
-        .map_err(|e| e.to_string())
+        raw.decode(|facet, id| self.links(table(facet), id))
     }
 }
 
-/// A row of `articles` before validation.
-struct RawArticle {
-    id: String,
-    title: String,
-    summary: Option<String>,
-    body: Option<String>,
-    content_html: Option<String>,
-    authors: String,
-    published: String,
-    updated: Option<String>,
-    url: Option<String>,
-    image: Option<String>,
-}
-
-impl RawArticle {
-    fn from_row(r: &Row<'_>) -> Result<RawArticle, rusqlite::Error> {
-        Ok(RawArticle {
-            id: r.get(0)?,
-            title: r.get(1)?,
-            summary: r.get(2)?,
-            body: r.get(3)?,
-            content_html: r.get(4)?,
-            authors: r.get(5)?,
-            published: r.get(6)?,
-            updated: r.get(7)?,
-            url: r.get(8)?,
-            image: r.get(9)?,
-        })
-    }
-}
-
-fn table(facet: Facet) -> &'static str {
-    match facet {
-        Facet::Category => "article_categories",
-        Facet::Region => "article_regions",
-    }
+/// Read a row of `SELECT {ARTICLE_COLUMNS}`.
+fn raw_article(r: &Row<'_>) -> Result<RawArticle, rusqlite::Error> {
+    Ok(RawArticle {
+        id: r.get(0)?,
+        title: r.get(1)?,
+        summary: r.get(2)?,
+        body: r.get(3)?,
+        content_html: r.get(4)?,
+        authors: r.get(5)?,
+        published: r.get(6)?,
+        updated: r.get(7)?,
+        url: r.get(8)?,
+        image: r.get(9)?,
+    })
 }
 
 /// The SQL for one feed; parameters are `?1` now, `?2` limit, then slugs.
@@ -300,12 +245,12 @@ impl Store for SqliteStore {
         let now_us = micros(now);
         let limit = limit as i64;
         let rows: Vec<RawArticle> = match key {
-            FeedKey::All => stmt.query_map(params![now_us, limit], RawArticle::from_row)?,
+            FeedKey::All => stmt.query_map(params![now_us, limit], raw_article)?,
             FeedKey::Category(s) | FeedKey::Region(s) => {
-                stmt.query_map(params![now_us, limit, s], RawArticle::from_row)?
+                stmt.query_map(params![now_us, limit, s], raw_article)?
             }
             FeedKey::CategoryRegion(c, r) => {
-                stmt.query_map(params![now_us, limit, c, r], RawArticle::from_row)?
+                stmt.query_map(params![now_us, limit, c, r], raw_article)?
             }
         }
         .collect::<Result<_, _>>()?;
@@ -397,22 +342,11 @@ impl Store for SqliteStore {
         let mut stmt = self.conn.prepare(&format!(
             "SELECT {ARTICLE_COLUMNS}, a.published_us FROM articles a ORDER BY a.id"
         ))?;
-        let rows = stmt.query_map([], |r| Ok((RawArticle::from_row(r)?, r.get::<_, i64>(10)?)))?;
+        let rows = stmt.query_map([], |r| Ok((raw_article(r)?, r.get::<_, i64>(10)?)))?;
         for row in rows {
             let (raw, published_us) = row?;
             let id = raw.id.clone();
-            match self.decode(raw) {
-                Err(reason) => problems.push(Problem { id, reason }),
-                Ok(a) if micros(a.published.to_utc()) != published_us => problems.push(Problem {
-                    id,
-                    reason: format!(
-                        "published_us {published_us} does not match published {} ({})",
-                        a.published.to_rfc3339(),
-                        micros(a.published.to_utc())
-                    ),
-                }),
-                Ok(_) => {}
-            }
+            problems.extend(audit_article(id, self.decode(raw), published_us));
         }
         for facet in [Facet::Category, Facet::Region] {
             let sql = format!(
@@ -422,35 +356,16 @@ impl Store for SqliteStore {
             );
             let mut stmt = self.conn.prepare(&sql)?;
             let rows = stmt.query_map([], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, i64>(3)?,
-                    r.get::<_, i64>(4)?,
-                ))
+                Ok(RawLink {
+                    article_id: r.get(0)?,
+                    slug: r.get(1)?,
+                    name: r.get(2)?,
+                    published_us: r.get(3)?,
+                    article_published_us: r.get(4)?,
+                })
             })?;
             for row in rows {
-                let (id, slug, name, link_us, article_us) = row?;
-                let want = crate::slug::slugify(&name);
-                if want != slug {
-                    problems.push(Problem {
-                        id: id.clone(),
-                        reason: format!(
-                            "{}: name {name:?} has slug {want:?}, the row says {slug:?}",
-                            table(facet)
-                        ),
-                    });
-                }
-                if link_us != article_us {
-                    problems.push(Problem {
-                        id,
-                        reason: format!(
-                            "{}: published_us {link_us} differs from the article's {article_us}",
-                            table(facet)
-                        ),
-                    });
-                }
+                row?.audit(facet, &mut problems);
             }
         }
         Ok(problems)

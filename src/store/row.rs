@@ -1,0 +1,141 @@
+//! Stored rows to domain values, shared by every backend: how an `articles`
+//! row (and its link rows) becomes a validated [`Article`], and which rows
+//! `bantin check` reports. Keeping this in one place is what makes both
+//! stores read the same bytes back the same way.
+
+use chrono::DateTime;
+
+use super::{Problem, micros};
+use crate::article::{Article, Body, Facet};
+
+/// The columns of `articles` that [`RawArticle`] holds, in its field order.
+pub(crate) const ARTICLE_COLUMNS: &str = "a.id, a.title, a.summary, a.body, a.content_html, a.authors, a.published, a.updated, a.url, a.image";
+
+/// A row of `articles` before validation.
+pub(crate) struct RawArticle {
+    pub id: String,
+    pub title: String,
+    pub summary: Option<String>,
+    pub body: Option<String>,
+    pub content_html: Option<String>,
+    pub authors: String,
+    pub published: String,
+    pub updated: Option<String>,
+    pub url: Option<String>,
+    pub image: Option<String>,
+}
+
+impl RawArticle {
+    /// Parse and validate the row. `links` reads the article's names of a
+    /// facet in their stored order; it is only called once the row's own
+    /// fields parse.
+    pub fn decode<E: std::fmt::Display>(
+        self,
+        mut links: impl FnMut(Facet, &str) -> Result<Vec<String>, E>,
+    ) -> Result<Article, String> {
+        let raw = self;
+        let parse = |field: &str, s: &str| {
+            DateTime::parse_from_rfc3339(s)
+                .map_err(|e| format!("`{field}` {s:?} is not RFC 3339: {e}"))
+        };
+        let published = parse("published", &raw.published)?;
+        let updated = match &raw.updated {
+            Some(u) => parse("updated", u)?,
+            None => published,
+        };
+        let authors: Vec<String> = serde_json::from_str(&raw.authors)
+            .map_err(|e| format!("`authors` is not a JSON array of strings: {e}"))?;
+        let body = Body::from_fields(raw.content_html, raw.body);
+        let categories = links(Facet::Category, &raw.id).map_err(|e| e.to_string())?;
+        let regions = links(Facet::Region, &raw.id).map_err(|e| e.to_string())?;
+        Article {
+            id: raw.id,
+            title: raw.title,
+            summary: raw.summary,
+            body,
+            authors,
+            categories,
+            regions,
+            published,
+            updated,
+            url: raw.url,
+            image: raw.image,
+        }
+        .validated()
+        .map_err(|e| e.to_string())
+    }
+}
+
+/// The problem `check` reports about an `articles` row, given what decoding
+/// it gave: it does not decode, or its `published_us` is not the instant of
+/// `published`.
+pub(crate) fn audit_article(
+    id: String,
+    decoded: Result<Article, String>,
+    published_us: i64,
+) -> Option<Problem> {
+    match decoded {
+        Err(reason) => Some(Problem { id, reason }),
+        Ok(a) if micros(a.published.to_utc()) != published_us => Some(Problem {
+            id,
+            reason: format!(
+                "published_us {published_us} does not match published {} ({})",
+                a.published.to_rfc3339(),
+                micros(a.published.to_utc())
+            ),
+        }),
+        Ok(_) => None,
+    }
+}
+
+/// The link table of a facet.
+pub(crate) fn table(facet: Facet) -> &'static str {
+    match facet {
+        Facet::Category => "article_categories",
+        Facet::Region => "article_regions",
+    }
+}
+
+/// One row of a link table joined to its article, as `check` reads it.
+pub(crate) struct RawLink {
+    pub article_id: String,
+    pub slug: String,
+    pub name: String,
+    /// The link row's copy of `published_us`.
+    pub published_us: i64,
+    /// The article's own `published_us`.
+    pub article_published_us: i64,
+}
+
+impl RawLink {
+    /// What `check` reports about this link row: a slug that is not the
+    /// name's, or a `published_us` copy out of step with the article's.
+    pub fn audit(self, facet: Facet, problems: &mut Vec<Problem>) {
+        let RawLink {
+            article_id: id,
+            slug,
+            name,
+            published_us: link_us,
+            article_published_us: article_us,
+        } = self;
+        let want = crate::slug::slugify(&name);
+        if want != slug {
+            problems.push(Problem {
+                id: id.clone(),
+                reason: format!(
+                    "{}: name {name:?} has slug {want:?}, the row says {slug:?}",
+                    table(facet)
+                ),
+            });
+        }
+        if link_us != article_us {
+            problems.push(Problem {
+                id,
+                reason: format!(
+                    "{}: published_us {link_us} differs from the article's {article_us}",
+                    table(facet)
+                ),
+            });
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! A throwaway PostgreSQL cluster for the PostgreSQL tests: started once per
+//! run of the test binary (initdb and pg_ctl from the postgresql package, on
+//! a free loopback port, in a temp folder), one fresh database per test.
+//!
+//! A watchdog shell outlives the test process by a second, then stops the
+//! cluster and deletes its folder, however the tests ended. As root (initdb
+//! refuses root) the cluster belongs to the `postgres` user.
+//!
+//! Without PostgreSQL installed, [`database`] returns `None` after printing
+//! `SKIPPED: ...`; under `CI` it panics instead: CI must run these tests.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// A running cluster.
+struct Cluster {
+    port: u16,
+}
+
+static CLUSTER: OnceLock<Option<Cluster>> = OnceLock::new();
+
+/// Where initdb and pg_ctl are: PATH first, then Debian's versioned folders
+/// (newest first).
+fn bin_dir() -> Option<PathBuf> {
+    let on_path = std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .find(|d| d.join("initdb").is_file() && d.join("pg_ctl").is_file())
+    });
+    if on_path.is_some() {
+        return on_path;
+    }
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(|e| {
+            let e = e.ok()?;
+            let version = e.file_name().to_str()?.parse().ok()?;
+            let bin = e.path().join("bin");
+            bin.join("initdb").is_file().then_some((version, bin))
+        })
+        .collect();
+    versions.sort();
+    versions.pop().map(|(_, bin)| bin)
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// `program` run as the cluster's owner: `postgres` when we are root.
+fn as_owner(root: bool, program: &Path) -> Command {
+    if root {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(program);
+        c
+    } else {
+        Command::new(program)
+    }
+}
+
+fn run(mut cmd: Command, what: &str) {
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    assert!(
+        out.status.success(),
+        "{what} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+fn start() -> Option<Cluster> {
+    let Some(bin) = bin_dir() else {
+        if std::env::var_os("CI").is_some() {
+            panic!("CI must have PostgreSQL: apt-get install postgresql");
+        }
+        eprintln!("SKIPPED: PostgreSQL tests need initdb and pg_ctl (apt-get install postgresql)");
+        return None;
+    };
+    let root = is_root();
+    let dir = tempfile::Builder::new()
+        .prefix("bantin-pg-")
+        .tempdir()
+        .unwrap()
+        .keep();
+    if root {
+        run(
+            {
+                let mut c = Command::new("chown");
+                c.arg("postgres:postgres").arg(&dir);
+                c
+            },
+            "chown",
+        );
+    }
+    let data = dir.join("data");
+    let pg_ctl = bin.join("pg_ctl");
+    // The watchdog first, so that even a failed start is cleaned up.
+    let stop = format!(
+        "while kill -0 {pid} 2>/dev/null; do sleep 1; done; {owner}'{pg_ctl}' -D '{data}' -m immediate stop >/dev/null 2>&1; rm -rf '{dir}'",
+        pid = std::process::id(),
+        owner = if root { "runuser -u postgres -- " } else { "" },
+        pg_ctl = pg_ctl.display(),
+        data = data.display(),
+        dir = dir.display(),
+    );
+    // Detached: `setsid -f` (or a background subshell) returns at once and
+    // leaves the loop running on its own, out of the test's process group,
+    // so a Ctrl-C to the tests does not kill it.
+    let detached = |mut cmd: Command| {
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    let mut setsid = Command::new("setsid");
+    setsid.args(["-f", "sh", "-c", &stop]);
+    let mut background = Command::new("sh");
+    background.args(["-c", &format!("({stop}) &")]);
+    assert!(
+        detached(setsid) || detached(background),
+        "starting the cluster's watchdog"
+    );
+
+    let mut initdb = as_owner(root, &bin.join("initdb"));
+    initdb.arg("-D").arg(&data).args([
+        "-A",
+        "trust",
+        "-U",
+        "postgres",
+        "-E",
+        "UTF8",
+        "--locale=C",
+        "-N",
+    ]);
+    run(initdb, "initdb");
+    let port = free_port();
+    let mut start = as_owner(root, &pg_ctl);
+    start
+        .arg("-D")
+        .arg(&data)
+        .arg("-l")
+        .arg(dir.join("log"))
+        .arg("-w")
+        .arg("-o")
+        .arg(format!(
+            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off",
+            dir.display()
+        ))
+        .arg("start");
+    let started = start.stdin(Stdio::null()).output().expect("running pg_ctl");
+    if !started.status.success() {
+        let log = std::fs::read_to_string(dir.join("log")).unwrap_or_default();
+        panic!(
+            "pg_ctl start failed: {}{}\n{log}",
+            String::from_utf8_lossy(&started.stdout),
+            String::from_utf8_lossy(&started.stderr)
+        );
+    }
+    Some(Cluster { port })
+}
+
+/// The URL of a fresh, empty database, or `None` when the tests must skip.
+///
+/// The database collates by an ICU locale where the server has ICU, so that
+/// the schema's `COLLATE "C"` columns are what gives byte order, not the
+/// database's default.
+pub fn database() -> Option<String> {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let cluster = CLUSTER.get_or_init(start).as_ref()?;
+    let name = format!(
+        "t_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    let admin = format!("postgres://postgres@127.0.0.1:{}/postgres", cluster.port);
+    let mut client =
+        postgres::Client::connect(&admin, postgres::NoTls).expect("connecting to the cluster");
+    let icu = format!(
+        "CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8' LOCALE 'C' LOCALE_PROVIDER icu ICU_LOCALE 'en'"
+    );
+    if client.batch_execute(&icu).is_err() {
+        client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .expect("creating a test database");
+    }
+    Some(format!(
+        "postgres://postgres@127.0.0.1:{}/{name}",
+        cluster.port
+    ))
+}

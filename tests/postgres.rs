@@ -1,0 +1,463 @@
+//! The PostgreSQL store against the SQLite one (SPEC "The article store":
+//! both pass one and the same test suite and give byte-identical feeds):
+//!
+//! - Every feed of the sample (all, each category, each region, each
+//!   category/region pair), in every format, dumps to the same bytes from a
+//!   PostgreSQL store as from a SQLite store holding the same import (with
+//!   an article carrying NULs, which PostgreSQL text cannot hold).
+//! - Replicas opening a new database at once apply its schema once.
+//! - One conformance suite runs on both backends: feed order by instant, not
+//!   text, ties by id in descending byte order (in a database whose default
+//!   collation is not byte order); limits; an upsert replacing names and
+//!   dates; `remove` naming unknown ids; a scheduled article invisible until
+//!   its time, and `next_scheduled`; names, pairs and counts; `audit` flags
+//!   rows a CMS wrote wrong, while the trigger keeps `published_us` copies in
+//!   step; the change token moves on another connection's write.
+//! - `bantin serve` on a PostgreSQL store shows an article imported by
+//!   another process within 1 second, and serves the same ETag as a server
+//!   on a SQLite store with the same articles; it exits cleanly on TERM.
+//!
+//! They use the throwaway cluster of [`crate::pg_cluster`], and skip (or
+//! fail, under CI) where PostgreSQL is not installed.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use bantin::article::{Body, Facet, FeedKey};
+use bantin::feed::Catalog;
+use bantin::store::postgres::PostgresStore;
+use bantin::store::sqlite::SqliteStore;
+use bantin::store::{NameUse, Pair, Store};
+use chrono::{DateTime, Utc};
+
+use crate::pg_cluster::database;
+use crate::server::{
+    Process, articles_path, bin, client, get, jsonl_article, site, site_path, wait_until,
+};
+use crate::util::{FORMATS, article, date, key_args};
+
+/// `bantin --store STORE --site feeds/site.toml ARGS`.
+fn bantin(store: &str, args: &[&str]) -> Output {
+    Command::new(bin())
+        .arg("--store")
+        .arg(store)
+        .arg("--site")
+        .arg(site_path())
+        .args(args)
+        .env_remove("BANTIN_STORE")
+        .env_remove("BANTIN_SITE")
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("running bantin")
+}
+
+/// [`bantin`], panicking unless it exits 0; returns stdout.
+fn bantin_ok(store: &str, args: &[&str]) -> Vec<u8> {
+    let out = bantin(store, args);
+    assert!(
+        out.status.success(),
+        "bantin --store {store} {args:?} failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+fn sqlite_url(path: &Path) -> String {
+    format!("sqlite:{}", path.display())
+}
+
+#[test]
+fn every_feed_dumps_the_same_bytes_from_both_stores() {
+    let Some(pg) = database() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("store.db");
+    let lite = sqlite_url(&db);
+    let articles = articles_path();
+    // PostgreSQL text cannot hold U+0000; feeds drop it anyway.
+    let nul = dir.path().join("nul.jsonl");
+    let record = serde_json::json!({
+        "id": "nul-1", "title": "Tin\u{0} có NUL", "summary": "Sapo\u{0}.",
+        "body": "Đoạn\u{0} một.\n\nĐoạn hai\u{0}.", "authors": ["Lê\u{0} Văn A"],
+        "categories": ["Thời sự"], "regions": ["Hà Tĩnh"], "published": "2020-11-04T08:00:00+07:00",
+    });
+    std::fs::write(&nul, record.to_string()).unwrap();
+    for store in [&lite, &pg] {
+        bantin_ok(
+            store,
+            &["import", articles.to_str().unwrap(), nul.to_str().unwrap()],
+        );
+    }
+    let now = Utc::now();
+    let keys = Catalog::load(&SqliteStore::open(&db).unwrap(), &site(), now)
+        .unwrap()
+        .keys();
+    let pg_keys = Catalog::load(&PostgresStore::open(&pg).unwrap(), &site(), now)
+        .unwrap()
+        .keys();
+    assert_eq!(pg_keys, keys, "the stores list different feeds");
+    assert!(
+        keys.iter()
+            .any(|k| matches!(k, FeedKey::CategoryRegion(..))),
+        "the sample has no category/region feed: {keys:?}"
+    );
+
+    let jobs: Vec<(FeedKey, &str)> = keys
+        .iter()
+        .flat_map(|k| FORMATS.iter().map(move |f| (k.clone(), *f)))
+        .collect();
+    let next = Mutex::new(jobs.iter());
+    let differ = Mutex::new(Vec::new());
+    // Two processes per job; a few workers keep the run short.
+    std::thread::scope(|s| {
+        for _ in 0..8 {
+            s.spawn(|| {
+                loop {
+                    let Some((key, format)) = next.lock().unwrap().next() else {
+                        return;
+                    };
+                    let mut args = vec!["dump".to_string(), "--format".into(), format.to_string()];
+                    args.extend(key_args(key));
+                    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                    let from_lite = bantin_ok(&lite, &args);
+                    let from_pg = bantin_ok(&pg, &args);
+                    assert!(!from_lite.is_empty());
+                    if from_lite != from_pg {
+                        differ.lock().unwrap().push(format!("{key:?} {format}"));
+                    }
+                }
+            });
+        }
+    });
+    let differ = differ.into_inner().unwrap();
+    assert!(
+        differ.is_empty(),
+        "{} of {} dumps differ between SQLite and PostgreSQL: {differ:?}",
+        differ.len(),
+        jobs.len()
+    );
+}
+
+#[test]
+fn sqlite_store_passes_the_conformance_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("store.db");
+    let mut store = SqliteStore::open(&db).unwrap();
+    let mut other = SqliteStore::open(&db).unwrap();
+    let raw = rusqlite::Connection::open(&db).unwrap();
+    conformance(&mut store, &mut other, &mut |sql| {
+        raw.execute_batch(sql)
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    });
+}
+
+#[test]
+fn postgres_store_passes_the_conformance_suite() {
+    let Some(url) = database() else { return };
+    let mut store = PostgresStore::open(&url).unwrap();
+    let mut other = PostgresStore::open(&url).unwrap();
+    let mut raw = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    conformance(&mut store, &mut other, &mut |sql| {
+        raw.batch_execute(sql)
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    });
+}
+
+fn utc(s: &str) -> DateTime<Utc> {
+    date(s).to_utc()
+}
+
+fn ids(store: &dyn Store, key: &FeedKey, now: DateTime<Utc>, limit: usize) -> Vec<String> {
+    store
+        .feed(key, now, limit)
+        .unwrap()
+        .into_iter()
+        .map(|a| a.id)
+        .collect()
+}
+
+fn cat(slug: &str) -> FeedKey {
+    FeedKey::Category(slug.into())
+}
+
+fn name_use(slug: &str, name: &str, articles: u64, newest: &str) -> NameUse {
+    NameUse {
+        slug: slug.into(),
+        name: name.into(),
+        articles,
+        newest: Some(utc(newest)),
+    }
+}
+
+/// The behaviour every backend must show. `other` is a second connection
+/// to the same store; `raw` runs SQL on the backend's own client, as a CMS
+/// would (the statements are valid in both dialects).
+fn conformance(store: &mut dyn Store, other: &mut dyn Store, raw: &mut dyn FnMut(&str)) {
+    let now = utc("2021-01-01T00:00:00Z");
+    let all = FeedKey::All;
+
+    // "a" is older than "b" by instant, newer by text. "Z", "ä" and "z-1"
+    // tie: descending bytes put "ä" (0xC3) first, then "z-1", then "Z"; a
+    // locale collation would not.
+    let a = article("a", &["Thời sự"], &["Hà Tĩnh"], "2020-11-02T07:30:00+07:00");
+    let mut b = article(
+        "b",
+        &["Thời sự", "Kinh tế"],
+        &["Đức Thọ"],
+        "2020-11-02T01:00:00Z",
+    );
+    b.summary = Some("Sapo".into());
+    b.body = Body::Text("Đoạn một.\n\nĐoạn hai.".into());
+    b.authors = vec!["Lê Văn A".into(), "Trần B".into()];
+    b.updated = date("2020-11-03T09:00:00+07:00");
+    b.url = Some("https://example.com/b".into());
+    b.image = Some("https://example.com/b.jpg".into());
+    let tie = "2020-11-01T12:00:00Z";
+    let upper = article("Z", &["KINH TẾ"], &["Hà Tĩnh"], tie);
+    let umlaut = article("ä", &["Kinh tế"], &["Hà Tĩnh"], tie);
+    let z1 = article("z-1", &["Kinh tế"], &["Hà Tĩnh"], tie);
+    store
+        .upsert(&[z1.clone(), a.clone(), upper, b.clone(), umlaut])
+        .unwrap();
+
+    assert_eq!(store.audit().unwrap(), vec![], "clean rows flagged");
+    assert_eq!(ids(store, &all, now, 50), ["b", "a", "ä", "z-1", "Z"]);
+    assert_eq!(ids(store, &all, now, 2), ["b", "a"]);
+    assert_eq!(ids(store, &cat("kinh-te"), now, 50), ["b", "ä", "z-1", "Z"]);
+    let region = FeedKey::Region("ha-tinh".into());
+    assert_eq!(ids(store, &region, now, 50), ["a", "ä", "z-1", "Z"]);
+    let pair = FeedKey::CategoryRegion("thoi-su".into(), "duc-tho".into());
+    assert_eq!(ids(store, &pair, now, 50), ["b"]);
+    assert!(ids(store, &cat("nope"), now, 50).is_empty());
+    let stored_b = store.feed(&all, now, 1).unwrap().remove(0);
+    assert_eq!(stored_b, b, "an article reads back as written");
+
+    // Names in byte order: "KINH TẾ" before "Kinh tế" ('I' < 'i').
+    let kinh_te = vec![
+        name_use("kinh-te", "KINH TẾ", 1, tie),
+        name_use("kinh-te", "Kinh tế", 3, "2020-11-02T01:00:00Z"),
+    ];
+    let mut categories = kinh_te.clone();
+    categories.push(name_use("thoi-su", "Thời sự", 2, "2020-11-02T01:00:00Z"));
+    assert_eq!(store.names(Facet::Category, now).unwrap(), categories);
+    assert_eq!(
+        store.names_of(Facet::Category, "kinh-te", now).unwrap(),
+        kinh_te
+    );
+    assert_eq!(
+        store.names(Facet::Region, now).unwrap(),
+        [
+            name_use("duc-tho", "Đức Thọ", 1, "2020-11-02T01:00:00Z"),
+            name_use("ha-tinh", "Hà Tĩnh", 4, "2020-11-02T00:30:00Z"),
+        ]
+    );
+    let p = |c: &str, r: &str, n: u64, newest: &str| Pair {
+        category: c.into(),
+        region: r.into(),
+        articles: n,
+        newest: Some(utc(newest)),
+    };
+    assert_eq!(
+        store.pairs(now).unwrap(),
+        [
+            p("kinh-te", "duc-tho", 1, "2020-11-02T01:00:00Z"),
+            p("kinh-te", "ha-tinh", 3, tie),
+            p("thoi-su", "duc-tho", 1, "2020-11-02T01:00:00Z"),
+            p("thoi-su", "ha-tinh", 1, "2020-11-02T00:30:00Z"),
+        ]
+    );
+    assert_eq!(
+        store.count(now).unwrap(),
+        (5, Some(utc("2020-11-02T01:00:00Z")))
+    );
+    assert_eq!(store.next_scheduled(now).unwrap(), None);
+
+    // A scheduled article: out of everything until its instant, then in.
+    let due = "2030-01-01T00:00:00Z";
+    store
+        .upsert(&[article("s", &["Thời sự"], &["Hà Tĩnh"], due)])
+        .unwrap();
+    assert_eq!(ids(store, &all, now, 50), ["b", "a", "ä", "z-1", "Z"]);
+    assert_eq!(store.count(now).unwrap().0, 5);
+    assert_eq!(
+        store.names_of(Facet::Category, "thoi-su", now).unwrap()[0].articles,
+        2
+    );
+    assert_eq!(store.next_scheduled(now).unwrap(), Some(utc(due)));
+    let just_before = utc(due) - chrono::Duration::microseconds(1);
+    assert_eq!(ids(store, &all, just_before, 1), ["b"]);
+    assert_eq!(ids(store, &all, utc(due), 1), ["s"]);
+    assert_eq!(
+        store
+            .names_of(Facet::Category, "thoi-su", utc(due))
+            .unwrap()[0]
+            .articles,
+        3
+    );
+    assert_eq!(store.next_scheduled(utc(due)).unwrap(), None);
+
+    // An upsert replaces names and date: "a" leaves thoi-su, moves to the top.
+    let mut moved = article("a", &["Thể thao"], &["Hà Tĩnh"], "2020-11-03T00:00:00Z");
+    moved.title = "Bài a, sửa".into();
+    store.upsert(&[moved.clone()]).unwrap();
+    assert_eq!(ids(store, &all, now, 50), ["a", "b", "ä", "z-1", "Z"]);
+    assert_eq!(ids(store, &cat("thoi-su"), now, 50), ["b"]);
+    assert_eq!(ids(store, &cat("the-thao"), now, 50), ["a"]);
+    assert_eq!(store.feed(&all, now, 1).unwrap()[0], moved);
+
+    // remove names the unknown ids and still removes the others.
+    assert_eq!(
+        store.remove(&["ä".into(), "nope".into()]).unwrap(),
+        ["nope"]
+    );
+    assert_eq!(ids(store, &cat("kinh-te"), now, 50), ["b", "z-1", "Z"]);
+    assert_eq!(store.count(now).unwrap().0, 4);
+
+    // A CMS writing rows wrong, straight into the tables.
+    raw("UPDATE articles SET published = 'yesterday' WHERE id = 'z-1'");
+    raw("UPDATE article_regions SET slug = 'wrong' WHERE article_id = 'b'");
+    // Moving the instant alone: the trigger moves the link rows' copies.
+    raw("UPDATE articles SET published_us = published_us + 1000000 WHERE id = 'Z'");
+    let problems = store.audit().unwrap();
+    let about = |id: &str| -> Vec<String> {
+        problems
+            .iter()
+            .filter(|p| p.id == id)
+            .map(|p| p.reason.clone())
+            .collect()
+    };
+    assert!(
+        about("z-1").iter().any(|r| r.contains("RFC 3339")),
+        "{problems:?}"
+    );
+    assert!(
+        about("b").iter().any(|r| r.contains("\"wrong\"")),
+        "{problems:?}"
+    );
+    assert_eq!(about("Z").len(), 1, "{problems:?}");
+    assert!(
+        about("Z")[0].contains("does not match published"),
+        "{problems:?}"
+    );
+    assert_eq!(problems.len(), 3, "{problems:?}");
+    // The unreadable row is left out; the moved one leads its category.
+    assert_eq!(ids(store, &all, now, 50), ["a", "b", "Z"]);
+    assert_eq!(ids(store, &cat("kinh-te"), now, 50), ["b", "Z"]);
+    let tie_plus_1s = "2020-11-01T12:00:01Z";
+    assert_eq!(
+        store.names_of(Facet::Category, "kinh-te", now).unwrap()[0],
+        name_use("kinh-te", "KINH TẾ", 1, tie_plus_1s)
+    );
+
+    // Writes by another connection move the token and show in reads.
+    let before = store.change_token().unwrap();
+    other.remove(&["b".into()]).unwrap();
+    let after = store.change_token().unwrap();
+    assert_ne!(after, before, "another connection's remove left the token");
+    assert_eq!(ids(store, &all, now, 50), ["a", "Z"]);
+    raw("UPDATE articles SET title = 'Đổi tên' WHERE id = 'Z'");
+    assert_ne!(
+        store.change_token().unwrap(),
+        after,
+        "a raw UPDATE left the token"
+    );
+    assert_eq!(store.feed(&all, now, 50).unwrap()[1].title, "Đổi tên");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_on_postgres_shows_another_process_import_within_a_second() {
+    const FRESH: Duration = Duration::from_secs(1);
+    let Some(pg) = tokio::task::spawn_blocking(database).await.unwrap() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("store.db");
+    let lite = sqlite_url(&db);
+    let (pg_server, lite_server) = {
+        let (pg, lite) = (pg.clone(), lite.clone());
+        tokio::task::spawn_blocking(move || {
+            let articles = articles_path();
+            for store in [&lite, &pg] {
+                bantin_ok(store, &["import", articles.to_str().unwrap()]);
+            }
+            (Process::start_url(&pg), Process::start_url(&lite))
+        })
+        .await
+        .unwrap()
+    };
+    let c = client();
+    let path = "/feeds/all.rss";
+    let from_pg = get(&c, &pg_server.url(path), &[]).await;
+    let from_lite = get(&c, &lite_server.url(path), &[]).await;
+    assert_eq!(from_pg.status, 200);
+    assert_eq!(from_pg.text(), from_lite.text());
+    assert_eq!(from_pg.etag(), from_lite.etag());
+
+    let id = "pg-live-1";
+    assert!(!from_pg.text().contains(id));
+    let published = (Utc::now() - chrono::Duration::minutes(1)).to_rfc3339();
+    let file = dir.path().join("live.jsonl");
+    std::fs::write(&file, jsonl_article(id, "Thời sự", "Hà Tĩnh", &published)).unwrap();
+    let pg2 = pg.clone();
+    tokio::task::spawn_blocking(move || bantin_ok(&pg2, &["import", file.to_str().unwrap()]))
+        .await
+        .unwrap();
+    let url = pg_server.url(path);
+    // Keep looking past the deadline, to say how late it was.
+    let took = wait_until(FRESH * 10, || async {
+        get(&c, &url, &[]).await.text().contains(id)
+    })
+    .await;
+    match took {
+        Some(t) if t <= FRESH => {}
+        Some(t) => panic!("{id} showed after {t:?}, later than {FRESH:?}"),
+        None => panic!(
+            "{id} not in {path} after {:?}; server stderr: {}",
+            FRESH * 10,
+            pg_server.stderr.lock().unwrap()
+        ),
+    }
+    // The store's connection closes cleanly when the server stops.
+    let mut pg_server = pg_server;
+    pg_server.signal("TERM");
+    let status = tokio::task::spawn_blocking(move || {
+        let status = pg_server.wait_timeout(Duration::from_secs(5));
+        (status, pg_server.stderr.lock().unwrap().clone())
+    })
+    .await
+    .unwrap();
+    assert!(
+        status.0.is_some_and(|s| s.success()),
+        "bantin serve on PostgreSQL did not exit cleanly on TERM ({:?}): {}",
+        status.0,
+        status.1
+    );
+    drop(lite_server);
+}
+
+#[test]
+fn replicas_opening_a_new_database_at_once_apply_the_schema_once() {
+    let Some(url) = database() else { return };
+    let opened: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| s.spawn(|| PostgresStore::open(&url).map(|_| ())))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for r in &opened {
+        assert!(r.is_ok(), "{opened:?}");
+    }
+    let mut raw = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let versions: Vec<i32> = raw
+        .query(
+            "SELECT version FROM bantin_migrations ORDER BY version",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(versions, [1]);
+}
