@@ -77,6 +77,14 @@ impl Article {
         if self.id.trim().is_empty() {
             return Err(ArticleError::Missing("id"));
         }
+        // An id is a key, not text: a control character can't be dropped
+        // from it without making another id (and PostgreSQL can't store NUL).
+        if self.id.chars().any(char::is_control) {
+            return Err(ArticleError::Invalid {
+                field: "id",
+                reason: format!("{:?} contains a control character", self.id),
+            });
+        }
         self.title = self.title.trim().to_string();
         // A title of control characters alone would reach feeds empty: they
         // are dropped on output (SPEC "Feeds are valid").
@@ -251,6 +259,12 @@ mod tests {
         assert!(matches!(
             a.validated(),
             Err(ArticleError::Invalid { field: "image", .. })
+        ));
+        let mut a = sample();
+        a.id = "a\u{0}b".into();
+        assert!(matches!(
+            a.validated(),
+            Err(ArticleError::Invalid { field: "id", .. })
         ));
         let mut a = sample();
         a.regions = vec!["—".into()];

@@ -10,7 +10,8 @@
 //! a category within a region, in every format:
 //!
 //! - a validation failure happens only when the title has nothing left to
-//!   show once control characters are dropped;
+//!   show once control characters are dropped, or the id holds a control
+//!   character (an id is a key: nothing can be dropped from it);
 //! - feed-rs parses the feed, serde_json parses the JSON Feed;
 //! - the items are the expected articles in SPEC's order, with guids
 //!   `{id_prefix}{percent-encoded id}`;
@@ -349,9 +350,13 @@ proptest! {
             match a.clone().validated() {
                 Ok(v) => {
                     prop_assert!(!show.is_empty(), "accepted a title with nothing to show: {:?}", a.title);
+                    prop_assert!(!a.id.chars().any(char::is_control), "accepted a control character in id {:?}", a.id);
                     valid.push(v);
                 }
-                Err(e) => prop_assert!(show.is_empty(), "rejected {:?}: {}", a, e),
+                Err(e) => prop_assert!(
+                    show.is_empty() || a.id.chars().any(char::is_control),
+                    "rejected {:?}: {}", a, e
+                ),
             }
         }
         prop_assume!(!valid.is_empty());
