@@ -10,7 +10,7 @@ use anyhow::Context;
 use crate::config::StoreUrl;
 use crate::feed::Catalog;
 use crate::http::encoding::Coding;
-use crate::http::representation::Representation;
+use crate::http::representation::compress;
 use crate::render::{Format, render};
 
 /// Write every feed, `index.html` and `feeds.opml` under `out`.
@@ -20,7 +20,9 @@ pub fn build(url: &StoreUrl, site_path: &Path, out: &Path) -> anyhow::Result<Exi
     let now = chrono::Utc::now();
     let catalog = Catalog::load(store.as_ref(), &site, now)?;
     let mut files = 0usize;
-    let mut write = |rel: PathBuf, rep: Representation| -> anyhow::Result<()> {
+    // The same `compress` the server's representations use, so the same
+    // bytes; without their zstd body and ETags, which files don't need.
+    let mut write = |rel: PathBuf, body: Vec<u8>| -> anyhow::Result<()> {
         let path = out.join(rel);
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -32,7 +34,7 @@ pub fn build(url: &StoreUrl, site_path: &Path, out: &Path) -> anyhow::Result<Exi
         ] {
             let mut name = path.clone().into_os_string();
             name.push(suffix);
-            std::fs::write(&name, &rep.variant(coding).body)
+            std::fs::write(&name, compress(coding, &body))
                 .with_context(|| format!("writing {}", Path::new(&name).display()))?;
             files += 1;
         }
@@ -48,25 +50,17 @@ pub fn build(url: &StoreUrl, site_path: &Path, out: &Path) -> anyhow::Result<Exi
             site.items_per_feed,
         )?;
         for format in Format::ALL {
-            let rep =
-                Representation::new(format.content_type(), render(&feed, format), feed.updated);
             write(
                 PathBuf::from(format!("feeds/{}.{}", key.path(), format.ext())),
-                rep,
+                render(&feed, format),
             )?;
         }
     }
     let pairs = store.pairs(now)?;
     let index = crate::pages::index_html(&site, &catalog, &pairs).into_bytes();
-    write(
-        PathBuf::from("index.html"),
-        Representation::new("text/html; charset=utf-8", index, None),
-    )?;
+    write(PathBuf::from("index.html"), index)?;
     let opml = crate::pages::opml(&site, &catalog, &pairs).into_bytes();
-    write(
-        PathBuf::from("feeds.opml"),
-        Representation::new("text/x-opml; charset=utf-8", opml, None),
-    )?;
+    write(PathBuf::from("feeds.opml"), opml)?;
     println!("wrote {files} files under {}", out.display());
     Ok(ExitCode::SUCCESS)
 }

@@ -69,11 +69,6 @@ impl Metrics {
         self.refreshes.fetch_add(1, Relaxed);
     }
 
-    /// Renders so far.
-    pub fn renders(&self) -> u64 {
-        self.renders.load(Relaxed)
-    }
-
     /// The exposition text; cache figures are sampled by the caller.
     pub fn exposition(&self, cache_entries: usize, cache_bytes: usize) -> String {
         let mut out = String::new();
