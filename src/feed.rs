@@ -5,14 +5,14 @@
 //! Nothing here reads the clock except through the `now` it is handed, and
 //! nothing iterates a hash map, so the same store gives the same feed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, FixedOffset, Utc};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use crate::article::{Article, Body, Facet, FeedKey};
-use crate::config::Site;
-use crate::store::{NameUse, Store, StoreError};
+use crate::config::{Named, Site};
+use crate::store::{Pair, SlugUse, Snapshot, StoreError};
 use crate::text::{clean, clean_line, escape_html};
 
 /// RFC 3986 unreserved characters stay; everything else in an id is encoded.
@@ -54,11 +54,15 @@ pub struct Entry {
 }
 
 /// Every category and region that visible articles carry, with display
-/// names resolved. Loading it reads one index per facet; the pairs of a
-/// category and a region (a join over the whole store) are read only by the
-/// pages that list them.
+/// names resolved, and the pairs of a category and a region that share
+/// visible articles. Loading it reads the catalog tables (a row per name and
+/// per pair) and one index seek per slug: its cost follows the number of
+/// slugs, not of articles.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Catalog {
+    /// The instant it describes: what "visible" means for it and for the
+    /// feeds rendered with it.
+    pub as_of: DateTime<Utc>,
     /// Visible articles in the store.
     pub total: u64,
     /// Newest `published` instant in the store.
@@ -67,18 +71,110 @@ pub struct Catalog {
     pub categories: BTreeMap<String, Entry>,
     /// Regions by slug.
     pub regions: BTreeMap<String, Entry>,
+    /// Category/region pairs sharing visible articles, by (category, region).
+    pub pairs: BTreeMap<(String, String), Pair>,
+}
+
+/// The parts of a catalog that a change may have moved.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CatalogTouch {
+    /// The article count and the newest article.
+    pub total: bool,
+    /// Slugs whose names or counts may differ.
+    pub slugs: BTreeSet<(Facet, String)>,
+    /// Pairs whose counts may differ.
+    pub pairs: BTreeSet<(String, String)>,
 }
 
 impl Catalog {
     /// Read the catalog as of `now`.
-    pub fn load(store: &dyn Store, site: &Site, now: DateTime<Utc>) -> Result<Catalog, StoreError> {
-        let (total, newest) = store.count(now)?;
-        Ok(Catalog {
+    pub fn load(snap: &dyn Snapshot, site: &Site, now: DateTime<Utc>) -> Result<Catalog, StoreError> {
+        let (total, newest) = snap.total(now)?;
+        let mut catalog = Catalog {
+            as_of: now,
             total,
             newest,
-            categories: resolve(store.names(Facet::Category, now)?, &site.categories),
-            regions: resolve(store.names(Facet::Region, now)?, &site.regions),
-        })
+            ..Catalog::default()
+        };
+        for facet in [Facet::Category, Facet::Region] {
+            for slug in snap.slugs(facet)? {
+                catalog.put_slug(snap, site, facet, &slug)?;
+            }
+        }
+        for (category, region) in snap.pair_keys()? {
+            catalog.put_pair(snap, &category, &region)?;
+        }
+        Ok(catalog)
+    }
+
+    /// This catalog with the touched parts read again as of `now`, and
+    /// whether any display name changed (which changes every feed whose
+    /// items carry it).
+    pub fn update(
+        &self,
+        snap: &dyn Snapshot,
+        site: &Site,
+        now: DateTime<Utc>,
+        touch: &CatalogTouch,
+    ) -> Result<(Catalog, bool), StoreError> {
+        let mut next = self.clone();
+        next.as_of = now;
+        if touch.total {
+            (next.total, next.newest) = snap.total(now)?;
+        }
+        let mut renamed = false;
+        for (facet, slug) in &touch.slugs {
+            next.put_slug(snap, site, *facet, slug)?;
+            let before = self.facet(*facet).get(slug).map(|e| &e.name);
+            let after = next.facet(*facet).get(slug).map(|e| &e.name);
+            renamed |= before.is_some() && after.is_some() && before != after;
+        }
+        for (category, region) in &touch.pairs {
+            next.put_pair(snap, category, region)?;
+        }
+        Ok((next, renamed))
+    }
+
+    /// Read one slug again: its entry, or none if no visible article has it.
+    fn put_slug(
+        &mut self,
+        snap: &dyn Snapshot,
+        site: &Site,
+        facet: Facet,
+        slug: &str,
+    ) -> Result<(), StoreError> {
+        let uses = snap.slug_use(facet, slug, self.as_of)?;
+        let overrides = match facet {
+            Facet::Category => &site.categories,
+            Facet::Region => &site.regions,
+        };
+        let map = match facet {
+            Facet::Category => &mut self.categories,
+            Facet::Region => &mut self.regions,
+        };
+        match resolve(slug, &uses, overrides) {
+            Some(entry) => {
+                map.insert(slug.to_string(), entry);
+            }
+            None => {
+                map.remove(slug);
+            }
+        }
+        Ok(())
+    }
+
+    /// Read one pair again.
+    fn put_pair(&mut self, snap: &dyn Snapshot, category: &str, region: &str) -> Result<(), StoreError> {
+        let key = (category.to_string(), region.to_string());
+        match snap.pair(category, region, self.as_of)? {
+            Some(p) => {
+                self.pairs.insert(key, p);
+            }
+            None => {
+                self.pairs.remove(&key);
+            }
+        }
+        Ok(())
     }
 
     /// The entries of a facet.
@@ -135,44 +231,34 @@ impl Catalog {
 }
 
 /// SPEC: the site file's name wins, else the name most articles carry,
-/// ties to the smallest in byte order.
-fn resolve(
-    uses: Vec<NameUse>,
-    overrides: &BTreeMap<String, crate::config::Named>,
-) -> BTreeMap<String, Entry> {
-    let mut out: BTreeMap<String, Entry> = BTreeMap::new();
-    let mut best: BTreeMap<String, (u64, String)> = BTreeMap::new();
-    for u in uses {
-        let name = crate::slug::normalize_name(&u.name);
-        let entry = out.entry(u.slug.clone()).or_insert_with(|| Entry {
-            slug: u.slug.clone(),
-            name: String::new(),
-            description: None,
-            articles: 0,
-            newest: None,
-        });
-        entry.articles += u.articles;
-        entry.newest = entry.newest.max(u.newest);
-        let candidate = (u.articles, name);
-        match best.get(&u.slug) {
-            Some((n, s))
-                if (*n, std::cmp::Reverse(s)) >= (candidate.0, std::cmp::Reverse(&candidate.1)) => {
-            }
-            _ => {
-                best.insert(u.slug.clone(), candidate);
-            }
-        }
+/// ties to the smallest in byte order. `None` when no visible article
+/// carries the slug.
+fn resolve(slug: &str, uses: &SlugUse, overrides: &BTreeMap<String, Named>) -> Option<Entry> {
+    let articles = uses.articles();
+    if articles == 0 {
+        return None;
     }
-    for (slug, entry) in out.iter_mut() {
-        match overrides.get(slug) {
-            Some(named) => {
-                entry.name = named.name.clone();
-                entry.description = named.description.clone();
-            }
-            None => entry.name = best.remove(slug).map(|(_, n)| n).unwrap_or_default(),
-        }
+    // Names that NFC-normalize alike are one name.
+    let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+    for (name, n) in &uses.names {
+        *counts.entry(crate::slug::normalize_name(name)).or_default() += n;
     }
-    out
+    let best = counts
+        .iter()
+        .max_by(|(a, n), (b, m)| n.cmp(m).then_with(|| b.cmp(a)))
+        .map(|(name, _)| name.clone())
+        .unwrap_or_default();
+    let (name, description) = match overrides.get(slug) {
+        Some(named) => (named.name.clone(), named.description.clone()),
+        None => (best, None),
+    };
+    Some(Entry {
+        slug: slug.to_string(),
+        name,
+        description,
+        articles,
+        newest: uses.newest,
+    })
 }
 
 /// A category or region attached to an item.
@@ -238,7 +324,7 @@ pub struct Feed {
 
 /// Load and shape one feed as of `now`. Fails for slugs the catalog lacks.
 pub fn load(
-    store: &dyn Store,
+    snap: &dyn Snapshot,
     site: &Site,
     catalog: &Catalog,
     key: &FeedKey,
@@ -246,7 +332,7 @@ pub fn load(
     limit: usize,
 ) -> Result<Feed, FeedError> {
     catalog.knows(key)?;
-    let articles = store.feed(key, now, limit)?;
+    let articles = snap.feed(key, now, limit)?;
     Ok(shape(site, catalog, key, &articles))
 }
 
@@ -255,27 +341,21 @@ pub fn load(
 /// what `bantin dump` uses. Gives the same feed as [`load`] with a full
 /// catalog, as display names resolve slug by slug.
 pub fn load_alone(
-    store: &dyn Store,
+    snap: &dyn Snapshot,
     site: &Site,
     key: &FeedKey,
     now: DateTime<Utc>,
     limit: usize,
 ) -> Result<Feed, FeedError> {
-    let mut catalog = Catalog::default();
+    let mut catalog = Catalog {
+        as_of: now,
+        ..Catalog::default()
+    };
     let add = |catalog: &mut Catalog, facet: Facet, slug: &str| -> Result<(), StoreError> {
         if catalog.facet(facet).contains_key(slug) {
             return Ok(());
         }
-        let overrides = match facet {
-            Facet::Category => &site.categories,
-            Facet::Region => &site.regions,
-        };
-        let entries = resolve(store.names_of(facet, slug, now)?, overrides);
-        match facet {
-            Facet::Category => catalog.categories.extend(entries),
-            Facet::Region => catalog.regions.extend(entries),
-        }
-        Ok(())
+        catalog.put_slug(snap, site, facet, slug)
     };
     match key {
         FeedKey::All => {}
@@ -287,7 +367,7 @@ pub fn load_alone(
         }
     }
     catalog.knows(key)?;
-    let articles = store.feed(key, now, limit)?;
+    let articles = snap.feed(key, now, limit)?;
     for a in &articles {
         for name in &a.categories {
             add(&mut catalog, Facet::Category, &crate::slug::slugify(name))?;
@@ -370,11 +450,14 @@ fn item(site: &Site, catalog: &Catalog, a: &Article) -> Item {
         (Some(f), Some(b)) => Some(format!("{f}\n{b}")),
         (f, b) => f.or(b),
     };
+    // A slug the catalog does not have yet (an article newer than the
+    // catalog a render started with) shows under the article's own name.
     let term = |facet: Facet, name: &String| {
         let slug = crate::slug::slugify(name);
+        let shown = catalog.facet(facet).get(&slug).map_or(name, |e| &e.name);
         Term {
             facet,
-            name: clean_line(&catalog.name(facet, &slug)),
+            name: clean_line(shown),
             slug,
         }
     };
@@ -411,33 +494,23 @@ fn item(site: &Site, catalog: &Catalog, a: &Article) -> Item {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Named;
 
-    fn uses(rows: &[(&str, &str, u64)]) -> Vec<NameUse> {
-        rows.iter()
-            .map(|(s, n, c)| NameUse {
-                slug: s.to_string(),
-                name: n.to_string(),
-                articles: *c,
-                newest: None,
-            })
-            .collect()
+    fn uses(rows: &[(&str, u64)]) -> SlugUse {
+        SlugUse {
+            names: rows.iter().map(|(n, c)| (n.to_string(), *c)).collect(),
+            newest: None,
+        }
     }
 
     #[test]
     fn the_most_used_name_wins_a_shared_slug_ties_to_smallest_bytes() {
-        let r = resolve(
-            uses(&[
-                ("kinh-te", "Kinh Tế", 2),
-                ("kinh-te", "Kinh tế", 5),
-                ("xa-hoi", "Xã Hội", 1),
-                ("xa-hoi", "Xã hội", 1),
-            ]),
-            &BTreeMap::new(),
-        );
-        assert_eq!(r["kinh-te"].name, "Kinh tế");
-        assert_eq!(r["kinh-te"].articles, 7);
-        assert_eq!(r["xa-hoi"].name, "Xã Hội"); // 'H' < 'h'
+        let none = BTreeMap::new();
+        let e = resolve("kinh-te", &uses(&[("Kinh Tế", 2), ("Kinh tế", 5)]), &none).unwrap();
+        assert_eq!(e.name, "Kinh tế");
+        assert_eq!(e.articles, 7);
+        let e = resolve("xa-hoi", &uses(&[("Xã Hội", 1), ("Xã hội", 1)]), &none).unwrap();
+        assert_eq!(e.name, "Xã Hội"); // 'H' < 'h'
+        assert_eq!(resolve("x", &uses(&[]), &none), None);
     }
 
     #[test]
@@ -449,8 +522,8 @@ mod tests {
                 description: Some("d".into()),
             },
         )]);
-        let r = resolve(uses(&[("kinh-te", "Kinh tế", 5)]), &overrides);
-        assert_eq!(r["kinh-te"].name, "KINH TẾ");
-        assert_eq!(r["kinh-te"].description.as_deref(), Some("d"));
+        let e = resolve("kinh-te", &uses(&[("Kinh tế", 5)]), &overrides).unwrap();
+        assert_eq!(e.name, "KINH TẾ");
+        assert_eq!(e.description.as_deref(), Some("d"));
     }
 }

@@ -18,7 +18,9 @@ pub fn build(url: &StoreUrl, site_path: &Path, out: &Path) -> anyhow::Result<Exi
     let site = super::load_site(site_path)?;
     let store = super::open_store(url)?;
     let now = chrono::Utc::now();
-    let catalog = Catalog::load(store.as_ref(), &site, now)?;
+    // One snapshot for the whole build: every file describes one instant.
+    let snap = store.snapshot()?;
+    let catalog = Catalog::load(snap.as_ref(), &site, now)?;
     let mut files = 0usize;
     // The same `compress` the server's representations use, so the same
     // bytes; without their zstd body and ETags, which files don't need.
@@ -42,7 +44,7 @@ pub fn build(url: &StoreUrl, site_path: &Path, out: &Path) -> anyhow::Result<Exi
     };
     for key in catalog.keys() {
         let feed = crate::feed::load(
-            store.as_ref(),
+            snap.as_ref(),
             &site,
             &catalog,
             &key,
@@ -56,10 +58,9 @@ pub fn build(url: &StoreUrl, site_path: &Path, out: &Path) -> anyhow::Result<Exi
             )?;
         }
     }
-    let pairs = store.pairs(now)?;
-    let index = crate::pages::index_html(&site, &catalog, &pairs).into_bytes();
+    let index = crate::pages::index_html(&site, &catalog).into_bytes();
     write(PathBuf::from("index.html"), index)?;
-    let opml = crate::pages::opml(&site, &catalog, &pairs).into_bytes();
+    let opml = crate::pages::opml(&site, &catalog).into_bytes();
     write(PathBuf::from("feeds.opml"), opml)?;
     println!("wrote {files} files under {}", out.display());
     Ok(ExitCode::SUCCESS)

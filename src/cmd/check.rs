@@ -19,12 +19,17 @@ pub fn check(url: &StoreUrl, site_path: &Path) -> anyhow::Result<ExitCode> {
     };
     let store = super::open_store(url)?;
     for p in store.audit()? {
-        eprintln!("{url}: article {:?}: {}", p.id, p.reason);
+        if p.id.is_empty() {
+            eprintln!("{url}: {}", p.reason);
+        } else {
+            eprintln!("{url}: article {:?}: {}", p.id, p.reason);
+        }
         problems += 1;
     }
     if let Some(site) = &site {
         let now = chrono::Utc::now();
-        let catalog = crate::feed::Catalog::load(store.as_ref(), site, now)?;
+        let snap = store.snapshot()?;
+        let catalog = crate::feed::Catalog::load(snap.as_ref(), site, now)?;
         println!(
             "{} visible articles, {} categories, {} regions",
             catalog.total,

@@ -27,8 +27,9 @@ pub fn dump(
         (Some(c), Some(r)) => FeedKey::CategoryRegion(c, r),
     };
     let now = chrono::Utc::now();
+    let snap = store.snapshot()?;
     let feed = match crate::feed::load_alone(
-        store.as_ref(),
+        snap.as_ref(),
         &site,
         &key,
         now,

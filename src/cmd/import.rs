@@ -8,7 +8,7 @@ use crate::config::StoreUrl;
 /// Import `paths`; bad records are reported as `FILE:LINE: reason`. Without
 /// `strict` the good ones are still written; with it nothing is.
 pub fn import(url: &StoreUrl, strict: bool, paths: &[PathBuf]) -> anyhow::Result<ExitCode> {
-    let mut store = super::open_store(url)?;
+    let store = super::open_store(url)?;
     let batch = crate::import::read_paths(paths);
     for r in &batch.rejected {
         eprintln!("{r}");

@@ -53,7 +53,11 @@ fn load_site(path: &std::path::Path) -> anyhow::Result<Site> {
 }
 
 fn open_store(url: &StoreUrl) -> anyhow::Result<Box<dyn Store>> {
-    crate::store::open(url).with_context(|| format!("opening store {url}"))
+    open_store_with(url, crate::store::CLI_READERS)
+}
+
+fn open_store_with(url: &StoreUrl, readers: u32) -> anyhow::Result<Box<dyn Store>> {
+    crate::store::open(url, readers).with_context(|| format!("opening store {url}"))
 }
 
 /// Exit code 1: the command ran but something it was given was bad.

@@ -7,7 +7,7 @@ use crate::config::StoreUrl;
 /// Remove `ids`; unknown ids are reported and make the exit code 1, the
 /// others are removed all the same.
 pub fn remove(url: &StoreUrl, ids: &[String]) -> anyhow::Result<ExitCode> {
-    let mut store = super::open_store(url)?;
+    let store = super::open_store(url)?;
     let missing = store.remove(ids)?;
     for id in &missing {
         eprintln!("{id}: no article with this id");

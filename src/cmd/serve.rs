@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::Context;
 
 use crate::config::{DEFAULT_STORE, StoreUrl};
-use crate::http::cache::App;
+use crate::http::app::App;
 use crate::http::server::{Limits, run, shutdown_signal};
 
 /// Serve every feed on `listen` until SIGINT or SIGTERM. On a fresh
@@ -18,7 +18,10 @@ pub fn serve(url: &StoreUrl, site_path: &Path, listen: SocketAddr) -> anyhow::Re
     let site = super::load_site(site_path)?;
     let first_run = *url == StoreUrl::parse(DEFAULT_STORE)?
         && matches!(url, StoreUrl::Sqlite(p) if !p.exists());
-    let mut store = super::open_store(url)?;
+    // A read connection per core (and one more), so that cold renders use
+    // every core.
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let store = super::open_store_with(url, u32::try_from(cores + 1).unwrap_or(4))?;
     if first_run {
         let dir = site.articles_dir();
         let batch = crate::import::read_paths(std::slice::from_ref(&dir));

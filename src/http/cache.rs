@@ -1,41 +1,32 @@
-//! The server's state: the store, and a cache of rendered representations
-//! grouped in *generations*.
+//! The cache of rendered resources: one slot per resource, bounded in bytes
+//! with least-recently-used eviction (`moka`).
 //!
-//! A generation is the store as of one instant: its change token, its
-//! catalog, and the feeds rendered from it. A request for a cached feed only
-//! reads memory. A cold feed renders once, whatever the number of requests
-//! waiting for it (a `OnceCell` per key).
+//! A slot holds the current rendering, or a render in flight that every
+//! request for it waits on (one render however many ask), or nothing. A
+//! render is a task of its own: a client that gives up does not cancel it,
+//! and the next request finds it done. A failed render is handed to the
+//! requests waiting for it, and the next request starts a new one.
 //!
-//! A watcher polls the store's change token (cheap: SQLite's `data_version`)
-//! and the clock. When someone wrote, or a scheduled article came due, it
-//! publishes a new generation at once (so the change shows within the poll
-//! interval plus one render), then re-renders in it every resource the old
-//! one held, through the same single-flight path requests use. A resource
-//! whose bytes did not change keeps the old generation's representation
-//! (its ETags, and no recompression); the others get new ones.
+//! Invalidation works per slot and is ordered by an epoch: invalidating
+//! bumps it, and a render started before that may answer the requests that
+//! were already waiting for it but is never stored. So a write that the
+//! watcher has seen is in every representation stored after it. The old
+//! rendering is kept aside until the new one is made, so that identical
+//! bytes keep their computed codings (and their ETags are the same anyway).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
-use tokio::sync::OnceCell;
+use futures_util::FutureExt;
+use futures_util::future::{BoxFuture, Shared};
+use tokio::sync::oneshot;
 
-use super::metrics::Metrics;
 use super::representation::Representation;
 use crate::article::FeedKey;
-use crate::config::Site;
-use crate::feed::{Catalog, FeedError};
-use crate::render::{Format, render};
-use crate::store::{Store, StoreError};
+use crate::render::Format;
 
-/// How often the watcher looks for store changes and due articles. SPEC
-/// wants changes visible within 1 s; polling four times a second leaves
-/// room for the re-render.
-pub const POLL_INTERVAL: Duration = Duration::from_millis(250);
-
-/// What the cache holds, beyond feeds.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// What the cache holds.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Resource {
     /// A feed in a format.
     Feed(FeedKey, Format),
@@ -45,282 +36,264 @@ pub enum Resource {
     Opml,
 }
 
-type Slot = Arc<OnceCell<Arc<Representation>>>;
-
-/// The store as of one instant, and what was rendered from it.
-pub struct Generation {
-    token: u64,
-    as_of: DateTime<Utc>,
-    next_due: Option<DateTime<Utc>>,
-    /// Slugs and names as of `as_of`.
-    pub catalog: Arc<Catalog>,
-    slots: Mutex<HashMap<Resource, Slot>>,
-    /// The generation this one replaced, until it is warm: its
-    /// representations are reused when the bytes come out the same.
-    previous: Mutex<Option<Arc<Generation>>>,
+/// A rendered resource and what tells whether a change can touch it.
+#[derive(Debug)]
+pub struct Rendered {
+    /// The bytes and validators.
+    pub rep: Representation,
+    /// A feed's oldest item's `published` instant, when the feed is full
+    /// (holds as many items as a feed may): an article older than that,
+    /// neither in it before nor after a change, cannot change it.
+    pub floor: Option<DateTime<Utc>>,
 }
 
-impl Generation {
-    fn slot(&self, r: &Resource) -> Slot {
-        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
-        // Look up before `entry`, which would clone the key on every request.
-        if let Some(slot) = slots.get(r) {
-            return slot.clone();
-        }
-        slots.entry(r.clone()).or_default().clone()
-    }
-
-    fn rendered_one(&self, r: &Resource) -> Option<Arc<Representation>> {
-        let slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
-        slots.get(r).and_then(|slot| slot.get().cloned())
-    }
-
-    fn previous_rendering(&self, r: &Resource) -> Option<Arc<Representation>> {
-        let previous = self.previous.lock().unwrap_or_else(|e| e.into_inner());
-        previous.as_ref().and_then(|p| p.rendered_one(r))
-    }
-
-    fn rendered(&self) -> Vec<(Resource, Arc<Representation>)> {
-        let slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
-        slots
-            .iter()
-            .filter_map(|(k, v)| v.get().map(|rep| (k.clone(), rep.clone())))
-            .collect()
+impl Rendered {
+    /// Whether a change to an article published at `instant` may change
+    /// this rendering.
+    pub fn reaches(&self, instant: DateTime<Utc>) -> bool {
+        self.floor.is_none_or(|floor| instant >= floor)
     }
 }
 
 /// Why a resource could not be produced.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum CacheError {
     /// The feed's slugs are unknown: 404.
     #[error("{0}")]
     NotFound(String),
-    /// The store failed: 500, detail logged.
-    #[error(transparent)]
-    Store(#[from] StoreError),
+    /// The store failed: 500 (503 when it is unavailable), detail logged.
+    #[error("{0}")]
+    Store(Arc<crate::store::StoreError>),
     /// A rendering task died.
     #[error("render task failed: {0}")]
     Task(String),
 }
 
-/// Shared server state.
-pub struct App {
-    /// The validated site file.
-    pub site: Site,
-    store: Arc<Mutex<Box<dyn Store>>>,
-    current: RwLock<Arc<Generation>>,
-    /// Counters for `/metrics`.
-    pub metrics: Metrics,
+type Outcome = Result<Arc<Rendered>, CacheError>;
+type Pending = Shared<BoxFuture<'static, Outcome>>;
+
+/// One resource's place in the cache.
+#[derive(Default)]
+pub struct Slot {
+    inner: Mutex<SlotInner>,
 }
 
-impl App {
-    /// Build the state and the first generation.
-    pub fn new(site: Site, store: Box<dyn Store>) -> Result<App, StoreError> {
-        let store = Arc::new(Mutex::new(store));
-        let first = new_generation(&store, &site, Utc::now(), None)?;
-        Ok(App {
-            site,
-            store,
-            current: RwLock::new(Arc::new(first)),
-            metrics: Metrics::default(),
-        })
+#[derive(Default)]
+struct SlotInner {
+    epoch: u64,
+    ready: Option<Arc<Rendered>>,
+    pending: Option<Pending>,
+    /// The rendering an invalidation took away, until a new one is stored.
+    previous: Option<Arc<Rendered>>,
+}
+
+impl Slot {
+    fn lock(&self) -> MutexGuard<'_, SlotInner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The current generation.
-    pub fn generation(&self) -> Arc<Generation> {
-        self.current
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+    /// The current rendering, if any.
+    pub fn ready(&self) -> Option<Arc<Rendered>> {
+        self.lock().ready.clone()
     }
 
-    /// A resource from the current generation, rendered if cold.
-    pub async fn get(
-        self: &Arc<Self>,
-        resource: &Resource,
-    ) -> Result<Arc<Representation>, CacheError> {
-        self.get_in(self.generation(), resource).await
-    }
-
-    async fn get_in(
-        self: &Arc<Self>,
-        generation: Arc<Generation>,
-        resource: &Resource,
-    ) -> Result<Arc<Representation>, CacheError> {
-        if let Resource::Feed(key, _) = resource {
-            // Unknown slugs are answered from the catalog: a flood of bad
-            // URLs never reaches the store.
-            generation
-                .catalog
-                .knows(key)
-                .map_err(|e| CacheError::NotFound(e.to_string()))?;
+    /// Forget the current rendering and any render in flight. Returns the
+    /// rendering it had, or the one before it if a render was in flight:
+    /// what was cached, and so is worth rendering again.
+    fn invalidate(&self) -> Option<Arc<Rendered>> {
+        let mut s = self.lock();
+        s.epoch += 1;
+        s.pending = None;
+        if let Some(r) = s.ready.take() {
+            s.previous = Some(r);
         }
-        let slot = generation.slot(resource);
-        let rep = slot
-            .get_or_try_init(|| {
-                let app = self.clone();
-                let generation = generation.clone();
-                let resource = resource.clone();
-                async move {
-                    tokio::task::spawn_blocking(move || {
-                        let previous = generation.previous_rendering(&resource);
-                        app.produce(&generation, &resource, previous.as_ref())
-                    })
-                    .await
-                    .map_err(|e| CacheError::Task(e.to_string()))?
-                }
-            })
-            .await?;
-        Ok(rep.clone())
+        s.previous.clone()
     }
 
-    /// Render a resource in a generation; reuse `previous` when the bytes
-    /// are the same, so unchanged feeds skip compression.
-    fn produce(
+    fn weight(&self) -> u32 {
+        let size = self.lock().ready.as_ref().map_or(0, |r| r.rep.size());
+        // A slot costs something even empty: bookkeeping, the key.
+        u32::try_from(size.saturating_add(256)).unwrap_or(u32::MAX)
+    }
+}
+
+/// The right to render one resource for its slot's current epoch. Dropped
+/// without [`Claim::complete`] (a render that panicked), it frees the slot
+/// for the next request.
+pub struct Claim {
+    /// The resource to render.
+    pub resource: Resource,
+    /// The rendering the slot had before it was invalidated.
+    pub previous: Option<Arc<Rendered>>,
+    slot: Arc<Slot>,
+    epoch: u64,
+    done: Option<oneshot::Sender<Outcome>>,
+    cache: moka::sync::Cache<Resource, Arc<Slot>>,
+}
+
+impl Claim {
+    /// Store the outcome (if the slot was not invalidated meanwhile) and
+    /// hand it to everyone waiting.
+    pub fn complete(mut self, outcome: Outcome) {
+        let stored = {
+            let mut s = self.slot.lock();
+            if s.epoch == self.epoch {
+                s.pending = None;
+                if let Ok(r) = &outcome {
+                    s.ready = Some(r.clone());
+                    s.previous = None;
+                }
+                outcome.is_ok()
+            } else {
+                false
+            }
+        };
+        if stored {
+            // Weigh it again now that it holds bytes.
+            self.cache.insert(self.resource.clone(), self.slot.clone());
+        }
+        if let Some(tx) = self.done.take() {
+            let _ = tx.send(outcome);
+        }
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        if self.done.is_some() {
+            let mut s = self.slot.lock();
+            if s.epoch == self.epoch {
+                s.pending = None;
+            }
+        }
+    }
+}
+
+/// Where a request stands with a resource.
+pub enum Lookup {
+    /// Rendered: here it is.
+    Ready(Arc<Rendered>),
+    /// Being rendered: wait for this.
+    Pending(BoxFuture<'static, Outcome>),
+    /// Nobody renders it: the caller now must, with this claim.
+    Claimed(Claim, BoxFuture<'static, Outcome>),
+}
+
+/// Rendered resources, at most a number of bytes of them.
+#[derive(Clone)]
+pub struct Cache {
+    slots: moka::sync::Cache<Resource, Arc<Slot>>,
+}
+
+impl Cache {
+    /// A cache holding at most `max_bytes` of rendered bytes (all codings).
+    pub fn new(max_bytes: u64) -> Cache {
+        Cache {
+            slots: moka::sync::Cache::builder()
+                .max_capacity(max_bytes)
+                .weigher(|_, slot: &Arc<Slot>| slot.weight())
+                .eviction_policy(moka::policy::EvictionPolicy::lru())
+                .build(),
+        }
+    }
+
+    fn slot(&self, resource: &Resource) -> Arc<Slot> {
+        if let Some(slot) = self.slots.get(resource) {
+            return slot;
+        }
+        self.slots
+            .entry(resource.clone())
+            .or_insert_with(|| Arc::new(Slot::default()))
+            .into_value()
+    }
+
+    /// The resource's rendering, the render to wait for, or a claim to
+    /// render it.
+    pub fn lookup(&self, resource: &Resource) -> Lookup {
+        let slot = self.slot(resource);
+        let mut s = slot.lock();
+        if let Some(r) = &s.ready {
+            return Lookup::Ready(r.clone());
+        }
+        if let Some(p) = &s.pending {
+            return Lookup::Pending(p.clone().boxed());
+        }
+        let (claim, wait) = self.claim_locked(resource, &slot, &mut s);
+        Lookup::Claimed(claim, wait)
+    }
+
+    /// Claim a resource for a render unless it is rendered or being
+    /// rendered already (then `None`).
+    pub fn claim(&self, resource: &Resource) -> Option<Claim> {
+        let slot = self.slot(resource);
+        let mut s = slot.lock();
+        if s.ready.is_some() || s.pending.is_some() {
+            return None;
+        }
+        Some(self.claim_locked(resource, &slot, &mut s).0)
+    }
+
+    fn claim_locked(
         &self,
-        generation: &Generation,
         resource: &Resource,
-        previous: Option<&Arc<Representation>>,
-    ) -> Result<Arc<Representation>, CacheError> {
-        let started = Instant::now();
-        let (content_type, body, updated) = match resource {
-            Resource::Feed(key, format) => {
-                let feed = {
-                    let store = self.store.lock().unwrap_or_else(|e| e.into_inner());
-                    crate::feed::load(
-                        store.as_ref(),
-                        &self.site,
-                        &generation.catalog,
-                        key,
-                        generation.as_of,
-                        self.site.items_per_feed,
-                    )
-                }
-                .map_err(|e| match e {
-                    FeedError::UnknownSlug { .. } => CacheError::NotFound(e.to_string()),
-                    FeedError::Store(s) => CacheError::Store(s),
-                })?;
-                (format.content_type(), render(&feed, *format), feed.updated)
-            }
-            Resource::Index | Resource::Opml => {
-                let pairs = self
-                    .store
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .pairs(generation.as_of)?;
-                let (site, catalog) = (&self.site, &generation.catalog);
-                match resource {
-                    Resource::Index => (
-                        "text/html; charset=utf-8",
-                        crate::pages::index_html(site, catalog, &pairs).into_bytes(),
-                        None,
-                    ),
-                    _ => (
-                        "text/x-opml; charset=utf-8",
-                        crate::pages::opml(site, catalog, &pairs).into_bytes(),
-                        None,
-                    ),
-                }
-            }
+        slot: &Arc<Slot>,
+        s: &mut SlotInner,
+    ) -> (Claim, BoxFuture<'static, Outcome>) {
+        let (tx, rx) = oneshot::channel();
+        let pending: Pending = async move {
+            rx.await
+                .unwrap_or_else(|_| Err(CacheError::Task("the render was abandoned".into())))
+        }
+        .boxed()
+        .shared();
+        s.pending = Some(pending.clone());
+        let claim = Claim {
+            resource: resource.clone(),
+            previous: s.previous.clone(),
+            slot: slot.clone(),
+            epoch: s.epoch,
+            done: Some(tx),
+            cache: self.slots.clone(),
         };
-        if let Some(prev) = previous.filter(|p| p.identity()[..] == body[..]) {
-            return Ok(prev.clone());
-        }
-        let rep = Arc::new(Representation::new(content_type, body, updated));
-        self.metrics.render(started.elapsed());
-        Ok(rep)
+        (claim, pending.boxed())
     }
 
-    /// The next generation, if someone wrote or a scheduled article came
-    /// due since the current one began.
-    fn next_generation(&self) -> Result<Option<Arc<Generation>>, StoreError> {
-        let old = self.generation();
-        let now = Utc::now();
-        let token = self
-            .store
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .change_token()?;
-        let due = old.next_due.is_some_and(|t| t <= now);
-        if token == old.token && !due {
-            return Ok(None);
-        }
-        let fresh = new_generation(&self.store, &self.site, now, Some(old))?;
-        Ok(Some(Arc::new(fresh)))
+    /// Invalidate one resource; returns what it held (worth rendering again).
+    pub fn invalidate(&self, resource: &Resource) -> Option<Arc<Rendered>> {
+        self.slots.get(resource).and_then(|slot| slot.invalidate())
     }
 
-    /// Check once for a store change or a due article. On one, publish a new
-    /// generation, then re-render what the old one held. Returns whether a
-    /// new generation started.
-    pub async fn refresh(self: &Arc<Self>) -> Result<bool, CacheError> {
-        let app = self.clone();
-        let fresh = tokio::task::spawn_blocking(move || app.next_generation())
-            .await
-            .map_err(|e| CacheError::Task(e.to_string()))??;
-        let Some(fresh) = fresh else {
-            return Ok(false);
-        };
-        let old = self.generation();
-        *self.current.write().unwrap_or_else(|e| e.into_inner()) = fresh.clone();
-        self.metrics.refresh();
-        for (resource, _) in old.rendered() {
-            match self.get_in(fresh.clone(), &resource).await {
-                Ok(_) | Err(CacheError::NotFound(_)) => {}
-                Err(e) => tracing::warn!("re-rendering {resource:?}: {e}"),
+    /// The resources held, with their current renderings.
+    pub fn entries(&self) -> Vec<(Resource, Option<Arc<Rendered>>)> {
+        self.slots
+            .iter()
+            .map(|(k, slot)| ((*k).clone(), slot.ready()))
+            .collect()
+    }
+
+    /// The current renderings of a feed's formats, for deciding what a
+    /// change touches.
+    pub fn rendered(&self, resource: &Resource) -> Option<Arc<Rendered>> {
+        self.slots.get(resource).and_then(|s| s.ready())
+    }
+
+    /// Weigh a resource again (after a coding was computed for it).
+    pub fn reweigh(&self, resource: &Resource) {
+        if let Some(slot) = self.slots.get(resource) {
+            self.slots.insert(resource.clone(), slot);
+        }
+    }
+
+    /// Renderings held and their bytes, all codings.
+    pub fn size(&self) -> (usize, usize) {
+        let mut entries = 0;
+        let mut bytes = 0;
+        for (_, slot) in self.slots.iter() {
+            if let Some(r) = slot.ready() {
+                entries += 1;
+                bytes += r.rep.size();
             }
         }
-        // Warm: let the old generation go.
-        *fresh.previous.lock().unwrap_or_else(|e| e.into_inner()) = None;
-        Ok(true)
-    }
-
-    /// Whether the store answers.
-    pub fn healthy(&self) -> bool {
-        self.store
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .change_token()
-            .is_ok()
-    }
-
-    /// Entries and bytes held by the current generation.
-    pub fn cache_size(&self) -> (usize, usize) {
-        let rendered = self.generation().rendered();
-        (rendered.len(), rendered.iter().map(|(_, r)| r.size()).sum())
-    }
-}
-
-fn new_generation(
-    store: &Mutex<Box<dyn Store>>,
-    site: &Site,
-    now: DateTime<Utc>,
-    previous: Option<Arc<Generation>>,
-) -> Result<Generation, StoreError> {
-    let store = store.lock().unwrap_or_else(|e| e.into_inner());
-    // Token first: a write landing after it is seen by the next poll.
-    let token = store.change_token()?;
-    let catalog = Catalog::load(store.as_ref(), site, now)?;
-    let next_due = store.next_scheduled(now)?;
-    Ok(Generation {
-        token,
-        as_of: now,
-        next_due,
-        catalog: Arc::new(catalog),
-        slots: Mutex::new(HashMap::new()),
-        previous: Mutex::new(previous),
-    })
-}
-
-/// Poll for changes until the app is dropped by everyone else.
-pub async fn watch(app: Arc<App>) {
-    let mut tick = tokio::time::interval(POLL_INTERVAL);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        match app.refresh().await {
-            Ok(true) => tracing::info!("store changed: feeds refreshed"),
-            Ok(false) => {}
-            Err(e) => tracing::warn!("checking the store for changes: {e}"),
-        }
+        (entries, bytes)
     }
 }

@@ -41,6 +41,8 @@ pub struct Metrics {
     renders: AtomicU64,
     render_micros: AtomicU64,
     refreshes: AtomicU64,
+    full_refreshes: AtomicU64,
+    invalidations: AtomicU64,
 }
 
 impl Metrics {
@@ -64,9 +66,19 @@ impl Metrics {
             .fetch_add(took.as_micros() as u64, Relaxed);
     }
 
-    /// Count a refresh after the store changed or a scheduled article came due.
+    /// Count a batch of changes applied (writes, or scheduled articles due).
     pub fn refresh(&self) {
         self.refreshes.fetch_add(1, Relaxed);
+    }
+
+    /// Count a reload of everything (a bulk import, a trimmed log, a renamed slug).
+    pub fn full_refresh(&self) {
+        self.full_refreshes.fetch_add(1, Relaxed);
+    }
+
+    /// Count a cached resource dropped because a change touched it.
+    pub fn invalidation(&self) {
+        self.invalidations.fetch_add(1, Relaxed);
     }
 
     /// The exposition text; cache figures are sampled by the caller.
@@ -106,16 +118,24 @@ impl Metrics {
              # HELP bantin_render_seconds_total Time spent rendering.\n\
              # TYPE bantin_render_seconds_total counter\n\
              bantin_render_seconds_total {seconds:.6}\n\
-             # HELP bantin_store_refreshes_total Cache generations started by store changes or scheduled articles.\n\
+             # HELP bantin_store_refreshes_total Batches of store changes (or due scheduled articles) applied.\n\
              # TYPE bantin_store_refreshes_total counter\n\
              bantin_store_refreshes_total {}\n\
+             # HELP bantin_full_refreshes_total Reloads of everything (bulk imports, trimmed log, renamed slugs).\n\
+             # TYPE bantin_full_refreshes_total counter\n\
+             bantin_full_refreshes_total {}\n\
+             # HELP bantin_invalidations_total Cached resources dropped because a change touched them.\n\
+             # TYPE bantin_invalidations_total counter\n\
+             bantin_invalidations_total {}\n\
              # HELP bantin_cache_entries Rendered representations held.\n\
              # TYPE bantin_cache_entries gauge\n\
              bantin_cache_entries {cache_entries}\n\
              # HELP bantin_cache_bytes Bytes held by rendered representations, all codings.\n\
              # TYPE bantin_cache_bytes gauge\n\
              bantin_cache_bytes {cache_bytes}\n",
-            self.refreshes.load(Relaxed)
+            self.refreshes.load(Relaxed),
+            self.full_refreshes.load(Relaxed),
+            self.invalidations.load(Relaxed),
         );
         out
     }

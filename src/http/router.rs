@@ -11,11 +11,11 @@ use http::header::{self, HeaderValue};
 use http::{HeaderMap, Method, Request, Response, StatusCode};
 use http_body_util::Full;
 
-use super::cache::{App, CacheError, Resource};
+use super::app::{App, Health};
+use super::cache::{CacheError, Rendered, Resource};
 use super::conditional::{Outcome, evaluate, joined};
 use super::encoding::negotiate;
 use super::metrics::Route;
-use super::representation::Representation;
 use crate::article::FeedKey;
 use crate::render::Format;
 
@@ -89,13 +89,15 @@ async fn respond<B>(app: &Arc<App>, req: &Request<B>) -> (Route, Response<Body>)
     }
     let head = req.method() == Method::HEAD;
     let response = match route {
-        Route::Health => {
-            let a = app.clone();
-            match tokio::task::spawn_blocking(move || a.healthy()).await {
-                Ok(true) => plain(StatusCode::OK, "ok\n"),
-                _ => plain(StatusCode::SERVICE_UNAVAILABLE, "store unavailable\n"),
+        // From what the watcher last found: never queued behind renders.
+        Route::Health => match app.health() {
+            Health::Up => plain(StatusCode::OK, "ok\n"),
+            Health::Down(why) => {
+                let mut r = plain(StatusCode::SERVICE_UNAVAILABLE, "");
+                *r.body_mut() = Full::new(Bytes::from(format!("store unavailable: {why}\n")));
+                r
             }
-        }
+        },
         Route::Metrics => {
             let (entries, bytes) = app.cache_size();
             let mut r = plain(StatusCode::OK, "");
@@ -133,8 +135,12 @@ async fn cached(
     cors: bool,
 ) -> Response<Body> {
     match app.get(resource).await {
-        Ok(rep) => conditional(&rep, headers, app.site.max_age, cors),
+        Ok(rendered) => conditional(app, resource, &rendered, headers, cors).await,
         Err(CacheError::NotFound(_)) => not_found(),
+        Err(CacheError::Store(e)) if matches!(app.health(), Health::Down(_)) => {
+            tracing::debug!("serving {resource:?} while the store is down: {e}");
+            unavailable()
+        }
         Err(e) => {
             tracing::error!("serving {resource:?}: {e}");
             plain(StatusCode::INTERNAL_SERVER_ERROR, "internal server error\n")
@@ -142,13 +148,26 @@ async fn cached(
     }
 }
 
+/// 503 with `Retry-After`: the store is down and this resource is not cached.
+fn unavailable() -> Response<Body> {
+    let mut r = plain(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the article store is unavailable; try again shortly\n",
+    );
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+    r
+}
+
 /// Pick the coding, evaluate preconditions, and answer 200, 304, 406 or 412.
-fn conditional(
-    rep: &Representation,
+async fn conditional(
+    app: &App,
+    resource: &Resource,
+    rendered: &Arc<Rendered>,
     headers: &HeaderMap,
-    max_age: u64,
     cors: bool,
 ) -> Response<Body> {
+    let rep = &rendered.rep;
     // Several Accept-Encoding lines are one list (RFC 9110 §5.3).
     let accept = joined(headers, header::ACCEPT_ENCODING);
     let Some(coding) = negotiate(accept.as_deref()) else {
@@ -160,10 +179,13 @@ fn conditional(
             .insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
         return r;
     };
-    let variant = rep.variant(coding);
+    let etag = rep.etag(coding);
     let mut builder = Response::builder()
-        .header(header::ETAG, &variant.etag)
-        .header(header::CACHE_CONTROL, format!("public, max-age={max_age}"))
+        .header(header::ETAG, &etag)
+        .header(
+            header::CACHE_CONTROL,
+            format!("public, max-age={}", app.site.max_age),
+        )
         .header(header::VARY, "Accept-Encoding");
     if let Some(lm) = rep.last_modified {
         builder = builder.header(header::LAST_MODIFIED, httpdate::fmt_http_date(lm));
@@ -171,7 +193,7 @@ fn conditional(
     if cors {
         builder = builder.header(header::ACCESS_CONTROL_ALLOW_ORIGIN, "*");
     }
-    let response = match evaluate(headers, &variant.etag, rep.last_modified) {
+    let response = match evaluate(headers, &etag, rep.last_modified) {
         Outcome::NotModified => builder
             .status(StatusCode::NOT_MODIFIED)
             .body(Full::new(Bytes::new())),
@@ -183,11 +205,12 @@ fn conditional(
             if let Some(enc) = coding.header() {
                 builder = builder.header(header::CONTENT_ENCODING, enc);
             }
+            let body = app.body(resource, rendered, coding).await;
             builder
                 .status(StatusCode::OK)
                 .header(header::CONTENT_TYPE, rep.content_type)
-                .header(header::CONTENT_LENGTH, variant.body.len())
-                .body(Full::new(variant.body.clone()))
+                .header(header::CONTENT_LENGTH, body.len())
+                .body(Full::new(body))
         }
     };
     response.unwrap_or_else(|e| {

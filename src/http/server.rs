@@ -26,7 +26,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_io_timeout::TimeoutStream;
 
-use super::cache::App;
+use super::app::App;
 use super::router::handle;
 
 /// Connection limits and timeouts.
@@ -76,7 +76,7 @@ pub async fn run(
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
         .max_buf_size(MAX_HEAD_BUFFER);
-    let watcher = tokio::spawn(super::cache::watch(app.clone()));
+    let watcher = tokio::spawn(super::watch::watch(app.clone()));
     tokio::pin!(shutdown);
     loop {
         let permit = tokio::select! {

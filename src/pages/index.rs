@@ -7,7 +7,6 @@ use crate::article::FeedKey;
 use crate::config::Site;
 use crate::feed::Catalog;
 use crate::render::Format;
-use crate::store::Pair;
 use crate::text::escape_html as esc;
 
 const STYLE: &str = r#"
@@ -48,7 +47,7 @@ fn format_label(f: Format) -> &'static str {
 }
 
 /// The page.
-pub fn index_html(site: &Site, catalog: &Catalog, pairs: &[Pair]) -> String {
+pub fn index_html(site: &Site, catalog: &Catalog) -> String {
     let mut head_links = String::new();
     for f in Format::ALL {
         head_links.push_str(&format!(
@@ -77,7 +76,7 @@ pub fn index_html(site: &Site, catalog: &Catalog, pairs: &[Pair]) -> String {
         .map(|d| format!(", cập nhật lần cuối {}", local_date(d, site.offset)))
         .unwrap_or_default();
     let mut body = String::new();
-    for (group, feeds) in groups(catalog, pairs) {
+    for (group, feeds) in groups(catalog) {
         if feeds.is_empty() {
             continue;
         }

@@ -13,7 +13,6 @@ use crate::article::{Facet, FeedKey};
 use crate::config::Site;
 use crate::feed::Catalog;
 use crate::render::Format;
-use crate::store::Pair;
 
 /// One feed as the page and the OPML list it.
 struct Listed {
@@ -30,7 +29,7 @@ fn feed_url(site: &Site, key: &FeedKey, format: Format) -> String {
 
 /// The feeds worth listing, in four groups: everything, categories,
 /// regions, and the category/region pairs that share an article.
-fn groups(catalog: &Catalog, pairs: &[Pair]) -> [(&'static str, Vec<Listed>); 4] {
+fn groups(catalog: &Catalog) -> [(&'static str, Vec<Listed>); 4] {
     let facet = |f: Facet| -> Vec<Listed> {
         catalog
             .facet(f)
@@ -46,8 +45,9 @@ fn groups(catalog: &Catalog, pairs: &[Pair]) -> [(&'static str, Vec<Listed>); 4]
             })
             .collect()
     };
-    let pairs = pairs
-        .iter()
+    let pairs = catalog
+        .pairs
+        .values()
         .map(|p| Listed {
             key: FeedKey::CategoryRegion(p.category.clone(), p.region.clone()),
             title: format!(

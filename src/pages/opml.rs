@@ -6,11 +6,10 @@ use super::{feed_url, groups};
 use crate::config::Site;
 use crate::feed::Catalog;
 use crate::render::Format;
-use crate::store::Pair;
 use crate::text::escape_html as esc;
 
 /// The OPML document.
-pub fn opml(site: &Site, catalog: &Catalog, pairs: &[Pair]) -> String {
+pub fn opml(site: &Site, catalog: &Catalog) -> String {
     let mut out = String::from(
         "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<opml version=\"2.0\">\n  <head>\n",
     );
@@ -22,7 +21,7 @@ pub fn opml(site: &Site, catalog: &Catalog, pairs: &[Pair]) -> String {
         out.push_str(&format!("    <dateModified>{d}</dateModified>\n"));
     }
     out.push_str("    <docs>http://opml.org/spec2.opml</docs>\n  </head>\n  <body>\n");
-    for (group, feeds) in groups(catalog, pairs) {
+    for (group, feeds) in groups(catalog) {
         if feeds.is_empty() {
             continue;
         }

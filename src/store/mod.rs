@@ -1,7 +1,16 @@
-//! The article store: the one interface every backend implements, so the
-//! rest of bantin never sees SQL. SQLite is the embedded default
+//! The article store: the interface every backend implements, so the rest of
+//! bantin never sees SQL. SQLite is the embedded default
 //! ([`sqlite::SqliteStore`]); [`postgres::PostgresStore`] is the one several
 //! replicas share.
+//!
+//! Three roles:
+//! - [`Snapshot`]: one consistent view of the store (one read transaction),
+//!   for a render, a catalog load or a read of the change log. A backend
+//!   hands out several at once from a pool of connections, so cold renders
+//!   use every core and never see an article half written.
+//! - [`Writer`]: one write transaction, a record at a time.
+//! - the change log ([`Changes`]), written by triggers whoever writes the
+//!   article tables, read by the server from its last [`LogPosition`].
 
 pub mod postgres;
 mod row;
@@ -32,6 +41,10 @@ pub enum StoreError {
     /// message in its source, which the cause chain would then repeat.
     #[error("store: {}", postgres::reason(.0))]
     Postgres(::postgres::Error),
+    /// No connection could be had from the pool in time: the store is down
+    /// or every connection is busy.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl From<::postgres::Error> for StoreError {
@@ -40,18 +53,27 @@ impl From<::postgres::Error> for StoreError {
     }
 }
 
-/// One display name of a category or region as the store holds it, with the
-/// number of visible articles carrying it (for SPEC's slug-collision rule).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NameUse {
-    /// The name's slug.
-    pub slug: String,
-    /// The name as written.
-    pub name: String,
-    /// Visible articles carrying this exact name.
-    pub articles: u64,
-    /// The newest `published` instant among them.
+impl From<r2d2::Error> for StoreError {
+    fn from(e: r2d2::Error) -> StoreError {
+        StoreError::Unavailable(e.to_string())
+    }
+}
+
+/// The display names one slug has among visible articles.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SlugUse {
+    /// Each name as written, with the number of visible articles carrying
+    /// it, in byte order of the name.
+    pub names: Vec<(String, u64)>,
+    /// The newest `published` instant among those articles.
     pub newest: Option<DateTime<Utc>>,
+}
+
+impl SlugUse {
+    /// Visible articles carrying the slug under any name.
+    pub fn articles(&self) -> u64 {
+        self.names.iter().map(|(_, n)| n).sum()
+    }
 }
 
 /// A category and region that share visible articles.
@@ -76,13 +98,72 @@ pub struct Problem {
     pub reason: String,
 }
 
-/// An article store. Reads take `now` so that scheduled articles (published
-/// in the future) stay out until their time without any write.
-pub trait Store: Send {
-    /// Insert or replace `articles` by id, all in one transaction.
-    fn upsert(&mut self, articles: &[Article]) -> Result<(), StoreError>;
-    /// Delete `ids` in one transaction; returns the ids that were not there.
-    fn remove(&mut self, ids: &[String]) -> Result<Vec<String>, StoreError>;
+/// Where a reader of the change log stands: everything before it has been
+/// read. Opaque; only the backend that made it understands it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogPosition(pub(crate) Position);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Position {
+    /// SQLite: the last `seq` read (one writer at a time, so `seq` order is
+    /// commit order).
+    Seq(i64),
+    /// PostgreSQL: the snapshot (`pg_current_snapshot()` as text) of the
+    /// last read: a row is new if its transaction was not visible in it.
+    Snapshot(String),
+}
+
+/// One row of the change log: an article row or a link row as it was
+/// before a change or is after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// The article's id.
+    pub article_id: String,
+    /// `None` for the article's own row, else the facet of the link row.
+    pub facet: Option<Facet>,
+    /// The link row's slug.
+    pub slug: Option<String>,
+    /// The row's `published_us` then.
+    pub published: Option<DateTime<Utc>>,
+}
+
+/// What the log says happened since a position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Changes {
+    /// These rows, in order; the reader now stands at `next`.
+    Rows {
+        /// The rows.
+        rows: Vec<Change>,
+        /// The new position.
+        next: LogPosition,
+    },
+    /// Anything may have changed: the log was trimmed past the position, a
+    /// bulk import logged "everything", or there were more rows than asked
+    /// for. The reader should reload everything, and stands at `next`.
+    Everything {
+        /// The new position.
+        next: LogPosition,
+    },
+}
+
+/// Where an article stands now: what its feeds are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placement {
+    /// The article's id.
+    pub id: String,
+    /// Its `published` instant.
+    pub published: DateTime<Utc>,
+    /// Its category slugs.
+    pub categories: Vec<String>,
+    /// Its region slugs.
+    pub regions: Vec<String>,
+}
+
+/// One consistent view of the store: every read through one snapshot sees
+/// the store as of one instant (one read transaction), whatever writers do
+/// meanwhile. Reads take `now` so that scheduled articles (published in the
+/// future) stay out until their time without any write.
+pub trait Snapshot {
     /// The newest `limit` visible articles of a feed, newest `published`
     /// instant first, ties by id in descending byte order. Rows that can't be
     /// decoded are left out (and logged); `check` reports them.
@@ -92,44 +173,147 @@ pub trait Store: Send {
         now: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<Article>, StoreError>;
-    /// Every name of a facet carried by a visible article, with its use count.
-    fn names(&self, facet: Facet, now: DateTime<Utc>) -> Result<Vec<NameUse>, StoreError>;
-    /// The names of one slug carried by visible articles, with use counts.
-    /// Backends override this with a query that reads that slug's rows only.
-    fn names_of(
+
+    /// Every slug of a facet the catalog tables hold (scheduled articles'
+    /// slugs included), in byte order.
+    fn slugs(&self, facet: Facet) -> Result<Vec<String>, StoreError>;
+
+    /// One slug's names among visible articles, and its newest article.
+    fn slug_use(&self, facet: Facet, slug: &str, now: DateTime<Utc>)
+    -> Result<SlugUse, StoreError>;
+
+    /// Every category/region pair the catalog tables hold, in byte order.
+    fn pair_keys(&self) -> Result<Vec<(String, String)>, StoreError>;
+
+    /// A pair's visible articles; `None` when it has none.
+    fn pair(
         &self,
-        facet: Facet,
-        slug: &str,
+        category: &str,
+        region: &str,
         now: DateTime<Utc>,
-    ) -> Result<Vec<NameUse>, StoreError> {
-        Ok(self
-            .names(facet, now)?
-            .into_iter()
-            .filter(|u| u.slug == slug)
-            .collect())
-    }
-    /// Every category/region pair sharing a visible article.
-    fn pairs(&self, now: DateTime<Utc>) -> Result<Vec<Pair>, StoreError>;
+    ) -> Result<Option<Pair>, StoreError>;
+
     /// Number of visible articles, and the newest `published` instant among them.
-    fn count(&self, now: DateTime<Utc>) -> Result<(u64, Option<DateTime<Utc>>), StoreError>;
-    /// A token that changes whenever anyone commits a write to the store.
-    fn change_token(&self) -> Result<u64, StoreError>;
+    fn total(&self, now: DateTime<Utc>) -> Result<(u64, Option<DateTime<Utc>>), StoreError>;
+
     /// The earliest `published` instant after `now`, if any: when the next
     /// scheduled article becomes visible.
     fn next_scheduled(&self, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, StoreError>;
-    /// Rows that break the documented schema rules (bad dates, slugs, JSON).
-    fn audit(&self) -> Result<Vec<Problem>, StoreError>;
+
+    /// Ids of the articles published after `after` and at or before `upto`:
+    /// the scheduled articles that came due in between.
+    fn published_between(
+        &self,
+        after: DateTime<Utc>,
+        upto: DateTime<Utc>,
+    ) -> Result<Vec<String>, StoreError>;
+
+    /// The log position this snapshot stands at: reading the log from it
+    /// later gives exactly the writes this snapshot does not see.
+    fn log_head(&self) -> Result<LogPosition, StoreError>;
+
+    /// The log rows this snapshot sees and `since` did not, at most `max`
+    /// of them (more is [`Changes::Everything`]).
+    fn changes(&self, since: &LogPosition, max: usize) -> Result<Changes, StoreError>;
+
+    /// Where each of `ids` stands now; ids not in the store are left out.
+    fn placements(&self, ids: &[String]) -> Result<Vec<Placement>, StoreError>;
 }
 
-/// Open (creating if needed) the store a URL names.
-pub fn open(url: &StoreUrl) -> Result<Box<dyn Store>, StoreError> {
+/// One write transaction. Dropped without [`Writer::commit`], it writes
+/// nothing.
+pub trait Writer {
+    /// Insert or replace an article by id.
+    fn put(&mut self, article: &Article) -> Result<(), StoreError>;
+    /// Delete an article; `false` if it was not there.
+    fn delete(&mut self, id: &str) -> Result<bool, StoreError>;
+    /// Make every change visible at once.
+    fn commit(self: Box<Self>) -> Result<(), StoreError>;
+}
+
+/// An article store.
+pub trait Store: Send + Sync {
+    /// A consistent view, from the pool of read connections.
+    fn snapshot(&self) -> Result<Box<dyn Snapshot + '_>, StoreError>;
+
+    /// A consistent view from a connection of its own, for the server's
+    /// reader of the change log: it never waits behind renders for a
+    /// connection of the pool.
+    fn log_snapshot(&self) -> Result<Box<dyn Snapshot + '_>, StoreError> {
+        self.snapshot()
+    }
+
+    /// Begin a write transaction. Writers queue (one at a time).
+    fn writer(&self) -> Result<Box<dyn Writer + '_>, StoreError>;
+
+    /// Rows that break the documented schema rules (bad dates, slugs, JSON,
+    /// catalog counts out of step).
+    fn audit(&self) -> Result<Vec<Problem>, StoreError>;
+
+    /// Delete change-log rows written before `before`; returns how many.
+    fn trim_log(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
+
+    /// Insert or replace `articles` by id, all in one transaction.
+    fn upsert(&self, articles: &[Article]) -> Result<(), StoreError> {
+        let mut w = self.writer()?;
+        for a in articles {
+            w.put(a)?;
+        }
+        w.commit()
+    }
+
+    /// Delete `ids` in one transaction; returns the ids that were not there.
+    fn remove(&self, ids: &[String]) -> Result<Vec<String>, StoreError> {
+        let mut w = self.writer()?;
+        let mut missing = Vec::new();
+        for id in ids {
+            if !w.delete(id)? {
+                missing.push(id.clone());
+            }
+        }
+        w.commit()?;
+        Ok(missing)
+    }
+}
+
+/// How many read connections a store opened for one command keeps: enough
+/// for a `dump` or `check`; the server asks for more.
+pub const CLI_READERS: u32 = 1;
+
+/// Open (creating if needed) the store a URL names, with at most `readers`
+/// read connections at once.
+pub fn open(url: &StoreUrl, readers: u32) -> Result<Box<dyn Store>, StoreError> {
     match url {
-        StoreUrl::Sqlite(path) => Ok(Box::new(sqlite::SqliteStore::open(path)?)),
-        StoreUrl::Postgres(u) => Ok(Box::new(postgres::PostgresStore::open(u)?)),
+        StoreUrl::Sqlite(path) => Ok(Box::new(sqlite::SqliteStore::open_with(path, readers)?)),
+        StoreUrl::Postgres(u) => Ok(Box::new(postgres::PostgresStore::open_with(u, readers)?)),
     }
 }
 
 /// Microseconds since the Unix epoch: the stored sort key of an instant.
 pub fn micros(t: DateTime<Utc>) -> i64 {
     t.timestamp_micros()
+}
+
+/// The instant of a stored `published_us`.
+pub(crate) fn instant(us: i64) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp_micros(us)
+}
+
+/// The link-table letter of a facet in the log and catalog tables.
+pub(crate) fn facet_code(facet: Facet) -> &'static str {
+    match facet {
+        Facet::Category => "c",
+        Facet::Region => "r",
+    }
+}
+
+/// A log row's `facet` column: `Ok(None)` for an article row, `Err(())` for
+/// "everything".
+pub(crate) fn logged_facet(code: &str) -> Result<Option<Facet>, ()> {
+    match code {
+        "a" => Ok(None),
+        "c" => Ok(Some(Facet::Category)),
+        "r" => Ok(Some(Facet::Region)),
+        _ => Err(()),
+    }
 }

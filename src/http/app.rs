@@ -1,0 +1,437 @@
+//! The server's state: the site, the store, the catalog the server answers
+//! from, the cache of rendered resources, and what the watcher knows.
+//!
+//! The catalog is an immutable snapshot swapped whole ([`ArcSwap`]): a
+//! request reads it without a lock. Renders run on blocking threads, each in
+//! one read transaction of the store's pool, and outlive the request that
+//! started them (see `cache.rs`).
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use chrono::{DateTime, Utc};
+use tokio::sync::Semaphore;
+
+use super::cache::{Cache, CacheError, Claim, Lookup, Rendered, Resource};
+use super::invalidation::touched;
+use super::metrics::Metrics;
+use super::representation::Representation;
+use crate::article::FeedKey;
+use crate::config::Site;
+use crate::feed::{Catalog, FeedError};
+use crate::render::{Format, render};
+use crate::store::{Changes, LogPosition, Store, StoreError};
+
+/// How often the watcher reads the change log and the clock. SPEC wants
+/// changes visible within 1 s; reading four times a second leaves room for
+/// the render.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(250);
+
+/// Change-log rows older than this are deleted (by `bantin serve`, once a
+/// minute). A server that has not read the log for half of it reloads
+/// everything instead of trusting the log.
+pub const LOG_RETENTION: Duration = Duration::from_secs(600);
+
+/// How often the server trims the log.
+const TRIM_EVERY: Duration = Duration::from_secs(60);
+
+/// More log rows than this in one read: reload everything instead (a bulk
+/// import is cheaper to treat as one).
+const MAX_CHANGES: usize = 20_000;
+
+/// Rendered bytes held, all codings, unless the site says otherwise.
+pub const DEFAULT_CACHE_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Whether the store answers, as the watcher last found it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Health {
+    /// The last read of the change log worked.
+    Up,
+    /// It failed, for this reason (one line).
+    Down(String),
+}
+
+/// What the watcher remembers between two reads of the log.
+struct WatchState {
+    position: LogPosition,
+    next_due: Option<DateTime<Utc>>,
+    last_read: Instant,
+    last_trim: Instant,
+}
+
+/// Shared server state.
+pub struct App {
+    /// The validated site file.
+    pub site: Site,
+    store: Box<dyn Store>,
+    catalog: ArcSwap<Catalog>,
+    cache: Cache,
+    watch: Mutex<WatchState>,
+    health: Mutex<Health>,
+    /// Renders the watcher asks for run a few at a time, so that a burst of
+    /// invalidations leaves cores for the requests.
+    background: Arc<Semaphore>,
+    /// Counters for `/metrics`.
+    pub metrics: Metrics,
+}
+
+impl App {
+    /// Build the state: the catalog and the log position, from one snapshot.
+    pub fn new(site: Site, store: Box<dyn Store>) -> Result<App, StoreError> {
+        let now = Utc::now();
+        let (catalog, position, next_due) = {
+            let snap = store.log_snapshot()?;
+            let position = snap.log_head()?;
+            let catalog = Catalog::load(snap.as_ref(), &site, now)?;
+            (catalog, position, snap.next_scheduled(now)?)
+        };
+        let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Ok(App {
+            site,
+            store,
+            catalog: ArcSwap::from_pointee(catalog),
+            cache: Cache::new(DEFAULT_CACHE_BYTES),
+            watch: Mutex::new(WatchState {
+                position,
+                next_due,
+                last_read: Instant::now(),
+                last_trim: Instant::now(),
+            }),
+            health: Mutex::new(Health::Up),
+            background: Arc::new(Semaphore::new(workers)),
+            metrics: Metrics::default(),
+        })
+    }
+
+    /// The catalog requests are answered from.
+    pub fn catalog(&self) -> Arc<Catalog> {
+        self.catalog.load_full()
+    }
+
+    /// A resource, rendered if cold. The render is a task of its own: it
+    /// finishes and is cached even if this request goes away.
+    pub async fn get(self: &Arc<Self>, resource: &Resource) -> Result<Arc<Rendered>, CacheError> {
+        if let Resource::Feed(key, _) = resource {
+            // Unknown slugs are answered from the catalog: a flood of bad
+            // URLs never reaches the store.
+            self.catalog
+                .load()
+                .knows(key)
+                .map_err(|e| CacheError::NotFound(e.to_string()))?;
+        }
+        match self.cache.lookup(resource) {
+            Lookup::Ready(r) => Ok(r),
+            Lookup::Pending(wait) => wait.await,
+            Lookup::Claimed(claim, wait) => {
+                let app = self.clone();
+                tokio::task::spawn_blocking(move || app.render(vec![claim]));
+                wait.await
+            }
+        }
+    }
+
+    /// The body of a rendering in a coding, compressing it first (on a
+    /// blocking thread) if no client asked for that coding before.
+    pub async fn body(
+        &self,
+        resource: &Resource,
+        rendered: &Arc<Rendered>,
+        coding: super::encoding::Coding,
+    ) -> bytes::Bytes {
+        if let Some(b) = rendered.rep.ready(coding) {
+            return b;
+        }
+        let r = rendered.clone();
+        let body = tokio::task::spawn_blocking(move || r.rep.body(coding)).await;
+        self.cache.reweigh(resource);
+        match body {
+            Ok(b) => b,
+            // Compressing can't panic on any input; if it did, the task's
+            // thread is gone and this request gets the coding computed here.
+            Err(_) => rendered.rep.body(coding),
+        }
+    }
+
+    /// Render claimed resources: the feeds of one key from one store read,
+    /// the pages from the catalog alone. Blocking.
+    fn render(&self, claims: Vec<Claim>) {
+        let catalog = self.catalog();
+        let mut feeds: BTreeMap<FeedKey, Vec<(Format, Claim)>> = BTreeMap::new();
+        for claim in claims {
+            match &claim.resource {
+                Resource::Feed(key, format) => {
+                    let (key, format) = (key.clone(), *format);
+                    feeds.entry(key).or_default().push((format, claim));
+                }
+                Resource::Index | Resource::Opml => {
+                    let started = Instant::now();
+                    let (content_type, body) = if claim.resource == Resource::Index {
+                        (
+                            "text/html; charset=utf-8",
+                            crate::pages::index_html(&self.site, &catalog),
+                        )
+                    } else {
+                        (
+                            "text/x-opml; charset=utf-8",
+                            crate::pages::opml(&self.site, &catalog),
+                        )
+                    };
+                    let rep = Representation::new(content_type, body.into_bytes(), None);
+                    let rendered = keep_codings(rep, None, claim.previous.as_ref());
+                    self.metrics.render(started.elapsed());
+                    claim.complete(Ok(rendered));
+                }
+            }
+        }
+        for (key, group) in feeds {
+            let started = Instant::now();
+            let limit = self.site.items_per_feed;
+            let feed = self
+                .store
+                .snapshot()
+                .map_err(FeedError::Store)
+                .and_then(|snap| {
+                    crate::feed::load(
+                        snap.as_ref(),
+                        &self.site,
+                        &catalog,
+                        &key,
+                        catalog.as_of,
+                        limit,
+                    )
+                });
+            let feed = match feed {
+                Ok(feed) => feed,
+                Err(e) => {
+                    let e = match e {
+                        FeedError::UnknownSlug { .. } => CacheError::NotFound(e.to_string()),
+                        FeedError::Store(s) => CacheError::Store(Arc::new(s)),
+                    };
+                    for (_, claim) in group {
+                        claim.complete(Err(e.clone()));
+                    }
+                    continue;
+                }
+            };
+            let floor = (feed.items.len() >= limit)
+                .then(|| feed.items.last().map(|i| i.published.to_utc()))
+                .flatten();
+            for (format, claim) in group {
+                let rep = Representation::new(
+                    format.content_type(),
+                    render(&feed, format),
+                    feed.updated,
+                );
+                let rendered = keep_codings(rep, floor, claim.previous.as_ref());
+                claim.complete(Ok(rendered));
+            }
+            self.metrics.render(started.elapsed());
+        }
+    }
+
+    /// Render again, in the background, resources a change invalidated:
+    /// one task per feed key, a few at a time; each resource is skipped if
+    /// a request rendered it first.
+    pub fn rerender(self: &Arc<Self>, resources: Vec<Resource>) {
+        let mut groups: BTreeMap<Option<FeedKey>, Vec<Resource>> = BTreeMap::new();
+        for r in resources {
+            let key = match &r {
+                Resource::Feed(key, _) => Some(key.clone()),
+                _ => None,
+            };
+            groups.entry(key).or_default().push(r);
+        }
+        for (_, group) in groups {
+            let app = self.clone();
+            tokio::spawn(async move {
+                let Ok(_permit) = app.background.clone().acquire_owned().await else {
+                    return;
+                };
+                let claims: Vec<Claim> = group.iter().filter_map(|r| app.cache.claim(r)).collect();
+                if claims.is_empty() {
+                    return;
+                }
+                let a = app.clone();
+                let _ = tokio::task::spawn_blocking(move || a.render(claims)).await;
+            });
+        }
+    }
+
+    fn watch_state(&self) -> MutexGuard<'_, WatchState> {
+        self.watch.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Read the change log (and the clock) once; apply what changed to the
+    /// catalog and the cache. Returns the resources to render again. Blocking.
+    pub fn poll(&self) -> Result<Vec<Resource>, StoreError> {
+        let mut state = self.watch_state();
+        let now = Utc::now();
+        let snap = self.store.log_snapshot()?;
+        let changes = if state.last_read.elapsed() > LOG_RETENTION / 2 {
+            // Rows we never read may be trimmed by now.
+            Changes::Everything {
+                next: snap.log_head()?,
+            }
+        } else {
+            snap.changes(&state.position, MAX_CHANGES)?
+        };
+        state.last_read = Instant::now();
+        let due_now = state.next_due.is_some_and(|t| t <= now);
+        let old = self.catalog();
+        let (rows, next) = match changes {
+            Changes::Everything { next } => {
+                let catalog = Catalog::load(snap.as_ref(), &self.site, now)?;
+                state.next_due = snap.next_scheduled(now)?;
+                drop(snap);
+                state.position = next;
+                self.catalog.store(Arc::new(catalog));
+                self.metrics.full_refresh();
+                return Ok(self.invalidate_all());
+            }
+            Changes::Rows { rows, next } => (rows, next),
+        };
+        if rows.is_empty() && !due_now {
+            state.position = next;
+            return Ok(Vec::new());
+        }
+        let due = if due_now {
+            snap.published_between(old.as_of, now)?
+        } else {
+            Vec::new()
+        };
+        let mut ids: Vec<String> = rows
+            .iter()
+            .map(|c| c.article_id.clone())
+            .chain(due.iter().cloned())
+            .collect();
+        ids.sort();
+        ids.dedup();
+        let placed = snap.placements(&ids)?;
+        let touched = touched(&rows, &due, &placed, now);
+        let (catalog, renamed) = old.update(snap.as_ref(), &self.site, now, &touched.catalog)?;
+        state.next_due = snap.next_scheduled(now)?;
+        drop(snap);
+        state.position = next;
+        let pages_changed = !same_listing(&old, &catalog);
+        self.catalog.store(Arc::new(catalog));
+        self.metrics.refresh();
+        if renamed {
+            // A display name shows in every item that carries it.
+            self.metrics.full_refresh();
+            return Ok(self.invalidate_all());
+        }
+        let mut again = Vec::new();
+        for (key, instants) in &touched.feeds {
+            for format in Format::ALL {
+                let r = Resource::Feed(key.clone(), format);
+                if let Some(current) = self.cache.rendered(&r)
+                    && !instants.iter().any(|t| current.reaches(*t))
+                {
+                    continue;
+                }
+                self.metrics.invalidation();
+                if self.cache.invalidate(&r).is_some() {
+                    again.push(r);
+                }
+            }
+        }
+        if pages_changed {
+            for r in [Resource::Index, Resource::Opml] {
+                self.metrics.invalidation();
+                if self.cache.invalidate(&r).is_some() {
+                    again.push(r);
+                }
+            }
+        }
+        Ok(again)
+    }
+
+    fn invalidate_all(&self) -> Vec<Resource> {
+        let mut again = Vec::new();
+        for (r, _) in self.cache.entries() {
+            self.metrics.invalidation();
+            if self.cache.invalidate(&r).is_some() {
+                again.push(r);
+            }
+        }
+        again
+    }
+
+    /// Delete old change-log rows, at most once a minute. Blocking.
+    pub fn trim(&self) {
+        {
+            let mut state = self.watch_state();
+            if state.last_trim.elapsed() < TRIM_EVERY {
+                return;
+            }
+            state.last_trim = Instant::now();
+        }
+        let Some(before) = chrono::Duration::from_std(LOG_RETENTION)
+            .ok()
+            .and_then(|d| Utc::now().checked_sub_signed(d))
+        else {
+            return;
+        };
+        match self.store.trim_log(before) {
+            Ok(n) => tracing::debug!("trimmed {n} change-log rows"),
+            Err(e) => tracing::debug!("trimming the change log: {e}"),
+        }
+    }
+
+    /// Record the outcome of a read of the store; log a change of health
+    /// once, not once per poll.
+    pub fn set_health(&self, health: Health) {
+        let mut h = self.health.lock().unwrap_or_else(|e| e.into_inner());
+        if *h != health {
+            match &health {
+                Health::Up => tracing::info!("the store answers again"),
+                Health::Down(why) => tracing::warn!("the store does not answer: {why}"),
+            }
+            *h = health;
+        }
+    }
+
+    /// Whether the store answered the watcher's last read.
+    pub fn health(&self) -> Health {
+        self.health
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Renderings held and their bytes.
+    pub fn cache_size(&self) -> (usize, usize) {
+        self.cache.size()
+    }
+}
+
+/// A new rendering, or the previous one when the bytes are the same (it
+/// keeps the codings computed for it); a new one gets, at once, the codings
+/// the previous one had (clients asked for them before and will again).
+fn keep_codings(
+    rep: Representation,
+    floor: Option<DateTime<Utc>>,
+    previous: Option<&Arc<Rendered>>,
+) -> Arc<Rendered> {
+    if let Some(prev) = previous {
+        if prev.rep.same_bytes(&rep) && prev.floor == floor {
+            return prev.clone();
+        }
+        for coding in prev.rep.codings() {
+            rep.body(coding);
+        }
+    }
+    Arc::new(Rendered { rep, floor })
+}
+
+/// Whether two catalogs list the same feeds with the same counts, names
+/// and dates (what `/` and the OPML list show).
+fn same_listing(a: &Catalog, b: &Catalog) -> bool {
+    a.total == b.total
+        && a.newest == b.newest
+        && a.categories == b.categories
+        && a.regions == b.regions
+        && a.pairs == b.pairs
+}

@@ -1,0 +1,32 @@
+//! The watcher: reads the store's change log four times a second (and the
+//! clock, for scheduled articles), applies what changed to the catalog and
+//! the cache, and hands the invalidated resources to background renders.
+//! It never waits for those renders: a write made while earlier ones are
+//! being rendered is read at the next poll.
+
+use std::sync::Arc;
+
+use super::app::{App, Health, POLL_INTERVAL};
+
+/// Poll for changes until the task is aborted.
+pub async fn watch(app: Arc<App>) {
+    let mut tick = tokio::time::interval(POLL_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let a = app.clone();
+        match tokio::task::spawn_blocking(move || a.poll()).await {
+            Ok(Ok(again)) => {
+                app.set_health(Health::Up);
+                if !again.is_empty() {
+                    tracing::info!("store changed: rendering {} resources again", again.len());
+                    app.rerender(again);
+                }
+            }
+            Ok(Err(e)) => app.set_health(Health::Down(e.to_string())),
+            Err(e) => tracing::error!("the change-log reader died: {e}"),
+        }
+        let a = app.clone();
+        let _ = tokio::task::spawn_blocking(move || a.trim()).await;
+    }
+}
