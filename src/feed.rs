@@ -88,7 +88,11 @@ pub struct CatalogTouch {
 
 impl Catalog {
     /// Read the catalog as of `now`.
-    pub fn load(snap: &dyn Snapshot, site: &Site, now: DateTime<Utc>) -> Result<Catalog, StoreError> {
+    pub fn load(
+        snap: &dyn Snapshot,
+        site: &Site,
+        now: DateTime<Utc>,
+    ) -> Result<Catalog, StoreError> {
         let (total, newest) = snap.total(now)?;
         let mut catalog = Catalog {
             as_of: now,
@@ -164,7 +168,12 @@ impl Catalog {
     }
 
     /// Read one pair again.
-    fn put_pair(&mut self, snap: &dyn Snapshot, category: &str, region: &str) -> Result<(), StoreError> {
+    fn put_pair(
+        &mut self,
+        snap: &dyn Snapshot,
+        category: &str,
+        region: &str,
+    ) -> Result<(), StoreError> {
         let key = (category.to_string(), region.to_string());
         match snap.pair(category, region, self.as_of)? {
             Some(p) => {

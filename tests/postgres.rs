@@ -29,7 +29,7 @@ use bantin::article::{Body, Facet, FeedKey};
 use bantin::feed::Catalog;
 use bantin::store::postgres::PostgresStore;
 use bantin::store::sqlite::SqliteStore;
-use bantin::store::{NameUse, Pair, Store};
+use bantin::store::{Changes, LogPosition, Pair, SlugUse, Store};
 use chrono::{DateTime, Utc};
 
 use crate::pg_cluster::database;
@@ -91,12 +91,24 @@ fn every_feed_dumps_the_same_bytes_from_both_stores() {
         );
     }
     let now = Utc::now();
-    let keys = Catalog::load(&SqliteStore::open(&db).unwrap(), &site(), now)
-        .unwrap()
-        .keys();
-    let pg_keys = Catalog::load(&PostgresStore::open(&pg).unwrap(), &site(), now)
-        .unwrap()
-        .keys();
+    let keys = Catalog::load(
+        SqliteStore::open(&db).unwrap().snapshot().unwrap().as_ref(),
+        &site(),
+        now,
+    )
+    .unwrap()
+    .keys();
+    let pg_keys = Catalog::load(
+        PostgresStore::open(&pg)
+            .unwrap()
+            .snapshot()
+            .unwrap()
+            .as_ref(),
+        &site(),
+        now,
+    )
+    .unwrap()
+    .keys();
     assert_eq!(pg_keys, keys, "the stores list different feeds");
     assert!(
         keys.iter()
@@ -144,10 +156,11 @@ fn every_feed_dumps_the_same_bytes_from_both_stores() {
 fn sqlite_store_passes_the_conformance_suite() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("store.db");
-    let mut store = SqliteStore::open(&db).unwrap();
-    let mut other = SqliteStore::open(&db).unwrap();
+    // Snapshots are held while others are taken: more than one reader.
+    let store = SqliteStore::open_with(&db, 4).unwrap();
+    let other = SqliteStore::open(&db).unwrap();
     let raw = rusqlite::Connection::open(&db).unwrap();
-    conformance(&mut store, &mut other, &mut |sql| {
+    conformance(&store, &other, &mut |sql| {
         raw.execute_batch(sql)
             .unwrap_or_else(|e| panic!("{sql}: {e}"))
     });
@@ -156,10 +169,10 @@ fn sqlite_store_passes_the_conformance_suite() {
 #[test]
 fn postgres_store_passes_the_conformance_suite() {
     let Some(url) = database() else { return };
-    let mut store = PostgresStore::open(&url).unwrap();
-    let mut other = PostgresStore::open(&url).unwrap();
+    let store = PostgresStore::open_with(&url, 4).unwrap();
+    let other = PostgresStore::open(&url).unwrap();
     let mut raw = postgres::Client::connect(&url, postgres::NoTls).unwrap();
-    conformance(&mut store, &mut other, &mut |sql| {
+    conformance(&store, &other, &mut |sql| {
         raw.batch_execute(sql)
             .unwrap_or_else(|e| panic!("{sql}: {e}"))
     });
@@ -171,6 +184,8 @@ fn utc(s: &str) -> DateTime<Utc> {
 
 fn ids(store: &dyn Store, key: &FeedKey, now: DateTime<Utc>, limit: usize) -> Vec<String> {
     store
+        .snapshot()
+        .unwrap()
         .feed(key, now, limit)
         .unwrap()
         .into_iter()
@@ -182,21 +197,51 @@ fn cat(slug: &str) -> FeedKey {
     FeedKey::Category(slug.into())
 }
 
-fn name_use(slug: &str, name: &str, articles: u64, newest: &str) -> NameUse {
-    NameUse {
-        slug: slug.into(),
-        name: name.into(),
-        articles,
+fn uses(names: &[(&str, u64)], newest: &str) -> SlugUse {
+    SlugUse {
+        names: names.iter().map(|(n, c)| (n.to_string(), *c)).collect(),
         newest: Some(utc(newest)),
     }
+}
+
+/// The ids, facets and slugs of the log rows written since `since`, in
+/// log order, with where the reader stands after them.
+fn logged(store: &dyn Store, since: &LogPosition) -> (Vec<String>, LogPosition) {
+    match store.snapshot().unwrap().changes(since, 1000).unwrap() {
+        Changes::Rows { rows, next } => (
+            rows.iter()
+                .map(|c| {
+                    let facet = match c.facet {
+                        None => "a",
+                        Some(Facet::Category) => "c",
+                        Some(Facet::Region) => "r",
+                    };
+                    format!(
+                        "{} {facet} {}",
+                        c.article_id,
+                        c.slug.as_deref().unwrap_or("")
+                    )
+                    .trim_end()
+                    .to_string()
+                })
+                .collect(),
+            next,
+        ),
+        Changes::Everything { .. } => panic!("a handful of writes read as \"everything\""),
+    }
+}
+
+fn head(store: &dyn Store) -> LogPosition {
+    store.snapshot().unwrap().log_head().unwrap()
 }
 
 /// The behaviour every backend must show. `other` is a second connection
 /// to the same store; `raw` runs SQL on the backend's own client, as a CMS
 /// would (the statements are valid in both dialects).
-fn conformance(store: &mut dyn Store, other: &mut dyn Store, raw: &mut dyn FnMut(&str)) {
+fn conformance(store: &dyn Store, other: &dyn Store, raw: &mut dyn FnMut(&str)) {
     let now = utc("2021-01-01T00:00:00Z");
     let all = FeedKey::All;
+    let start = head(store);
 
     // "a" is older than "b" by instant, newer by text. "Z", "ä" and "z-1"
     // tie: descending bytes put "ä" (0xC3) first, then "z-1", then "Z"; a
@@ -222,6 +267,14 @@ fn conformance(store: &mut dyn Store, other: &mut dyn Store, raw: &mut dyn FnMut
         .upsert(&[z1.clone(), a.clone(), upper, b.clone(), umlaut])
         .unwrap();
 
+    // The log has every row written, the article's own first.
+    let (rows, after_import) = logged(store, &start);
+    assert_eq!(rows.len(), 5 + 6 + 5, "{rows:?}");
+    assert_eq!(rows[..3], ["z-1 a", "z-1 c kinh-te", "z-1 r ha-tinh"]);
+    // Writing the same articles again changes nothing, and logs nothing.
+    store.upsert(&[z1.clone(), b.clone()]).unwrap();
+    assert_eq!(logged(store, &after_import).0, Vec::<String>::new());
+
     assert_eq!(store.audit().unwrap(), vec![], "clean rows flagged");
     assert_eq!(ids(store, &all, now, 50), ["b", "a", "ä", "z-1", "Z"]);
     assert_eq!(ids(store, &all, now, 2), ["b", "a"]);
@@ -231,27 +284,30 @@ fn conformance(store: &mut dyn Store, other: &mut dyn Store, raw: &mut dyn FnMut
     let pair = FeedKey::CategoryRegion("thoi-su".into(), "duc-tho".into());
     assert_eq!(ids(store, &pair, now, 50), ["b"]);
     assert!(ids(store, &cat("nope"), now, 50).is_empty());
-    let stored_b = store.feed(&all, now, 1).unwrap().remove(0);
+    let stored_b = store
+        .snapshot()
+        .unwrap()
+        .feed(&all, now, 1)
+        .unwrap()
+        .remove(0);
     assert_eq!(stored_b, b, "an article reads back as written");
 
-    // Names in byte order: "KINH TẾ" before "Kinh tế" ('I' < 'i').
-    let kinh_te = vec![
-        name_use("kinh-te", "KINH TẾ", 1, tie),
-        name_use("kinh-te", "Kinh tế", 3, "2020-11-02T01:00:00Z"),
-    ];
-    let mut categories = kinh_te.clone();
-    categories.push(name_use("thoi-su", "Thời sự", 2, "2020-11-02T01:00:00Z"));
-    assert_eq!(store.names(Facet::Category, now).unwrap(), categories);
+    // The catalog: names in byte order ("KINH TẾ" before "Kinh tế": 'I' <
+    // 'i'), counts, pairs, the newest article of each.
+    let snap = store.snapshot().unwrap();
+    assert_eq!(snap.slugs(Facet::Category).unwrap(), ["kinh-te", "thoi-su"]);
+    assert_eq!(snap.slugs(Facet::Region).unwrap(), ["duc-tho", "ha-tinh"]);
     assert_eq!(
-        store.names_of(Facet::Category, "kinh-te", now).unwrap(),
-        kinh_te
+        snap.slug_use(Facet::Category, "kinh-te", now).unwrap(),
+        uses(&[("KINH TẾ", 1), ("Kinh tế", 3)], "2020-11-02T01:00:00Z")
     );
     assert_eq!(
-        store.names(Facet::Region, now).unwrap(),
-        [
-            name_use("duc-tho", "Đức Thọ", 1, "2020-11-02T01:00:00Z"),
-            name_use("ha-tinh", "Hà Tĩnh", 4, "2020-11-02T00:30:00Z"),
-        ]
+        snap.slug_use(Facet::Region, "ha-tinh", now).unwrap(),
+        uses(&[("Hà Tĩnh", 4)], "2020-11-02T00:30:00Z")
+    );
+    assert_eq!(
+        snap.slug_use(Facet::Region, "nope", now).unwrap(),
+        SlugUse::default()
     );
     let p = |c: &str, r: &str, n: u64, newest: &str| Pair {
         category: c.into(),
@@ -259,8 +315,14 @@ fn conformance(store: &mut dyn Store, other: &mut dyn Store, raw: &mut dyn FnMut
         articles: n,
         newest: Some(utc(newest)),
     };
+    let pairs: Vec<Pair> = snap
+        .pair_keys()
+        .unwrap()
+        .iter()
+        .filter_map(|(c, r)| snap.pair(c, r, now).unwrap())
+        .collect();
     assert_eq!(
-        store.pairs(now).unwrap(),
+        pairs,
         [
             p("kinh-te", "duc-tho", 1, "2020-11-02T01:00:00Z"),
             p("kinh-te", "ha-tinh", 3, tie),
@@ -269,43 +331,78 @@ fn conformance(store: &mut dyn Store, other: &mut dyn Store, raw: &mut dyn FnMut
         ]
     );
     assert_eq!(
-        store.count(now).unwrap(),
+        snap.total(now).unwrap(),
         (5, Some(utc("2020-11-02T01:00:00Z")))
     );
-    assert_eq!(store.next_scheduled(now).unwrap(), None);
+    assert_eq!(snap.next_scheduled(now).unwrap(), None);
+    let placed = snap.placements(&["b".into(), "nope".into()]).unwrap();
+    assert_eq!(placed.len(), 1);
+    assert_eq!(placed[0].categories, ["thoi-su", "kinh-te"]);
+    assert_eq!(placed[0].regions, ["duc-tho"]);
+    drop(snap);
 
-    // A scheduled article: out of everything until its instant, then in.
+    // A scheduled article: out of everything until its instant, then in;
+    // counted only once visible.
     let due = "2030-01-01T00:00:00Z";
     store
         .upsert(&[article("s", &["Thời sự"], &["Hà Tĩnh"], due)])
         .unwrap();
+    let snap = store.snapshot().unwrap();
     assert_eq!(ids(store, &all, now, 50), ["b", "a", "ä", "z-1", "Z"]);
-    assert_eq!(store.count(now).unwrap().0, 5);
+    assert_eq!(snap.total(now).unwrap().0, 5);
     assert_eq!(
-        store.names_of(Facet::Category, "thoi-su", now).unwrap()[0].articles,
-        2
+        snap.slug_use(Facet::Category, "thoi-su", now).unwrap(),
+        uses(&[("Thời sự", 2)], "2020-11-02T01:00:00Z")
     );
-    assert_eq!(store.next_scheduled(now).unwrap(), Some(utc(due)));
+    assert_eq!(
+        snap.pair("thoi-su", "ha-tinh", now)
+            .unwrap()
+            .unwrap()
+            .articles,
+        1
+    );
+    assert_eq!(snap.next_scheduled(now).unwrap(), Some(utc(due)));
     let just_before = utc(due) - chrono::Duration::microseconds(1);
     assert_eq!(ids(store, &all, just_before, 1), ["b"]);
     assert_eq!(ids(store, &all, utc(due), 1), ["s"]);
     assert_eq!(
-        store
-            .names_of(Facet::Category, "thoi-su", utc(due))
-            .unwrap()[0]
-            .articles,
-        3
+        snap.slug_use(Facet::Category, "thoi-su", utc(due)).unwrap(),
+        uses(&[("Thời sự", 3)], due)
     );
-    assert_eq!(store.next_scheduled(utc(due)).unwrap(), None);
+    assert_eq!(snap.total(utc(due)).unwrap(), (6, Some(utc(due))));
+    assert_eq!(
+        snap.published_between(just_before, utc(due)).unwrap(),
+        ["s"]
+    );
+    assert_eq!(snap.next_scheduled(utc(due)).unwrap(), None);
+    drop(snap);
 
-    // An upsert replaces names and date: "a" leaves thoi-su, moves to the top.
+    // An upsert replaces names and date: "a" leaves thoi-su, moves to the
+    // top. Only the changed rows are rewritten, old and new both logged.
+    let before_move = head(store);
     let mut moved = article("a", &["Thể thao"], &["Hà Tĩnh"], "2020-11-03T00:00:00Z");
     moved.title = "Bài a, sửa".into();
     store.upsert(&[moved.clone()]).unwrap();
+    let (rows, _) = logged(store, &before_move);
+    for want in ["a a", "a c thoi-su", "a c the-thao", "a r ha-tinh"] {
+        assert!(rows.contains(&want.to_string()), "{want} not in {rows:?}");
+    }
+    assert!(rows.iter().all(|r| r.starts_with("a ")), "{rows:?}");
     assert_eq!(ids(store, &all, now, 50), ["a", "b", "ä", "z-1", "Z"]);
     assert_eq!(ids(store, &cat("thoi-su"), now, 50), ["b"]);
     assert_eq!(ids(store, &cat("the-thao"), now, 50), ["a"]);
-    assert_eq!(store.feed(&all, now, 1).unwrap()[0], moved);
+    assert_eq!(
+        store.snapshot().unwrap().feed(&all, now, 1).unwrap()[0],
+        moved
+    );
+    assert_eq!(
+        store
+            .snapshot()
+            .unwrap()
+            .pair("thoi-su", "ha-tinh", now)
+            .unwrap(),
+        None
+    );
 
     // remove names the unknown ids and still removes the others.
     assert_eq!(
@@ -313,7 +410,8 @@ fn conformance(store: &mut dyn Store, other: &mut dyn Store, raw: &mut dyn FnMut
         ["nope"]
     );
     assert_eq!(ids(store, &cat("kinh-te"), now, 50), ["b", "z-1", "Z"]);
-    assert_eq!(store.count(now).unwrap().0, 4);
+    assert_eq!(store.snapshot().unwrap().total(now).unwrap().0, 4);
+    assert_eq!(store.audit().unwrap(), vec![], "the catalog drifted");
 
     // A CMS writing rows wrong, straight into the tables.
     raw("UPDATE articles SET published = 'yesterday' WHERE id = 'z-1'");
@@ -345,25 +443,41 @@ fn conformance(store: &mut dyn Store, other: &mut dyn Store, raw: &mut dyn FnMut
     // The unreadable row is left out; the moved one leads its category.
     assert_eq!(ids(store, &all, now, 50), ["a", "b", "Z"]);
     assert_eq!(ids(store, &cat("kinh-te"), now, 50), ["b", "Z"]);
-    let tie_plus_1s = "2020-11-01T12:00:01Z";
     assert_eq!(
-        store.names_of(Facet::Category, "kinh-te", now).unwrap()[0],
-        name_use("kinh-te", "KINH TẾ", 1, tie_plus_1s)
+        store
+            .snapshot()
+            .unwrap()
+            .slug_use(Facet::Category, "kinh-te", now)
+            .unwrap(),
+        uses(&[("KINH TẾ", 1), ("Kinh tế", 2)], "2020-11-02T01:00:00Z")
     );
+    // The CMS's slug change moved the counts with it.
+    let snap = store.snapshot().unwrap();
+    assert_eq!(snap.slugs(Facet::Region).unwrap(), ["ha-tinh", "wrong"]);
+    assert!(snap.pair("kinh-te", "wrong", now).unwrap().is_some());
+    drop(snap);
 
-    // Writes by another connection move the token and show in reads.
-    let before = store.change_token().unwrap();
+    // Writes by another connection, and by a CMS, are in the log; a
+    // snapshot taken before them does not see them.
+    let before = head(store);
+    let old = store.snapshot().unwrap();
     other.remove(&["b".into()]).unwrap();
-    let after = store.change_token().unwrap();
-    assert_ne!(after, before, "another connection's remove left the token");
+    let (rows, after) = logged(store, &before);
+    assert!(rows.contains(&"b a".to_string()), "{rows:?}");
+    assert!(rows.contains(&"b c kinh-te".to_string()), "{rows:?}");
     assert_eq!(ids(store, &all, now, 50), ["a", "Z"]);
-    raw("UPDATE articles SET title = 'Đổi tên' WHERE id = 'Z'");
-    assert_ne!(
-        store.change_token().unwrap(),
-        after,
-        "a raw UPDATE left the token"
+    assert_eq!(
+        old.feed(&all, now, 50).unwrap().len(),
+        3,
+        "a snapshot saw a later write"
     );
-    assert_eq!(store.feed(&all, now, 50).unwrap()[1].title, "Đổi tên");
+    drop(old);
+    raw("UPDATE articles SET title = 'Đổi tên' WHERE id = 'Z'");
+    assert_eq!(logged(store, &after).0, ["Z a", "Z a"]);
+    assert_eq!(
+        store.snapshot().unwrap().feed(&all, now, 50).unwrap()[1].title,
+        "Đổi tên"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -459,5 +573,5 @@ fn replicas_opening_a_new_database_at_once_apply_the_schema_once() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(versions, [1]);
+    assert_eq!(versions, [1, 2]);
 }

@@ -362,11 +362,11 @@ proptest! {
         prop_assume!(!valid.is_empty());
 
         let dir = tempfile::tempdir().unwrap();
-        let mut store = bantin::store::sqlite::SqliteStore::open(&dir.path().join("p.db")).unwrap();
+        let store = bantin::store::sqlite::SqliteStore::open(&dir.path().join("p.db")).unwrap();
         store.upsert(&valid).unwrap();
         let site = bantin::config::Site::load(&site_file()).unwrap();
         let now = chrono::Utc::now();
-        let catalog = Catalog::load(&store, &site, now).unwrap();
+        let catalog = Catalog::load(store.snapshot().unwrap().as_ref(), &site, now).unwrap();
 
         let first = &valid[0];
         let cat = bantin::slug::slugify(&first.categories[0]);
@@ -377,7 +377,7 @@ proptest! {
             keys.push(FeedKey::CategoryRegion(cat, reg));
         }
         for key in keys {
-            let feed = bantin::feed::load(&store, &site, &catalog, &key, now, site.items_per_feed).unwrap();
+            let feed = bantin::feed::load(store.snapshot().unwrap().as_ref(), &site, &catalog, &key, now, site.items_per_feed).unwrap();
             let want = expected(&valid, &key, site.items_per_feed);
             for format in Format::ALL {
                 check_feed(&render(&feed, format), format, &key, &want, &site.id_prefix)?;
@@ -417,12 +417,12 @@ proptest! {
         // A URL the parser refuses is reported, not published.
         let Ok(article) = raw.validated() else { return Ok(()) };
         let dir = tempfile::tempdir().unwrap();
-        let mut store = bantin::store::sqlite::SqliteStore::open(&dir.path().join("p.db")).unwrap();
+        let store = bantin::store::sqlite::SqliteStore::open(&dir.path().join("p.db")).unwrap();
         store.upsert(std::slice::from_ref(&article)).unwrap();
         let site = bantin::config::Site::load(&site_file()).unwrap();
         let now = chrono::Utc::now();
-        let catalog = Catalog::load(&store, &site, now).unwrap();
-        let feed = bantin::feed::load(&store, &site, &catalog, &FeedKey::All, now, 50).unwrap();
+        let catalog = Catalog::load(store.snapshot().unwrap().as_ref(), &site, now).unwrap();
+        let feed = bantin::feed::load(store.snapshot().unwrap().as_ref(), &site, &catalog, &FeedKey::All, now, 50).unwrap();
         for format in Format::ALL {
             let want = std::slice::from_ref(&article);
             check_feed(&render(&feed, format), format, &FeedKey::All, want, &site.id_prefix)?;

@@ -6,7 +6,7 @@
 //! - [`Server`]: `bantin::http::server::run` in this process on port 0,
 //!   with [`Limits`] chosen by the test, stopped through its shutdown future.
 //! - [`Process`]: the real `bantin serve` on port 0, killed on drop.
-//! - [`CountingStore`]: a store that counts every call but `change_token`,
+//! - [`CountingStore`]: a store that counts snapshots and feed queries apart from the watcher's log reads,
 //!   and can be told to fail, to see what a request makes the store do.
 //! - [`fetch`]: one request with reqwest, bytes as sent (no decompression).
 
@@ -24,10 +24,12 @@ use std::time::{Duration, Instant};
 use bantin::article::{Article, Facet, FeedKey};
 use bantin::config::Site;
 use bantin::feed::Catalog;
-use bantin::http::cache::App;
+use bantin::http::app::App;
 use bantin::http::server::Limits;
 use bantin::store::sqlite::SqliteStore;
-use bantin::store::{NameUse, Pair, Problem, Store, StoreError};
+use bantin::store::{
+    Changes, LogPosition, Pair, Placement, Problem, SlugUse, Snapshot, Store, StoreError, Writer,
+};
 use chrono::{DateTime, Utc};
 use reqwest::header::HeaderMap;
 use tokio::sync::oneshot;
@@ -132,7 +134,7 @@ impl Sample {
     pub fn listing(&self) -> Listing {
         let store = self.open();
         let now = Utc::now();
-        let catalog = Catalog::load(&store, &site(), now).unwrap();
+        let catalog = Catalog::load(store.snapshot().unwrap().as_ref(), &site(), now).unwrap();
         let names = |m: &BTreeMap<String, bantin::feed::Entry>| {
             m.iter()
                 .map(|(slug, e)| (slug.clone(), e.name.clone()))
@@ -141,12 +143,7 @@ impl Sample {
         Listing {
             categories: names(&catalog.categories),
             regions: names(&catalog.regions),
-            pairs: store
-                .pairs(now)
-                .unwrap()
-                .into_iter()
-                .map(|p| (p.category, p.region))
-                .collect(),
+            pairs: catalog.pairs.keys().cloned().collect(),
         }
     }
 
@@ -405,23 +402,24 @@ impl Drop for Process {
 /// What the [`CountingStore`] saw.
 #[derive(Debug, Default)]
 pub struct Calls {
-    /// Calls of every method but `change_token`.
+    /// Snapshots and writers asked for, and audits: everything but the
+    /// watcher's reads of the change log.
     pub all: AtomicU64,
-    /// Calls of `feed`.
+    /// Feed queries.
     pub feed: AtomicU64,
-    /// Calls of `change_token`.
-    pub change_token: AtomicU64,
+    /// The watcher's reads of the change log.
+    pub log_reads: AtomicU64,
     /// When set, every method fails.
     pub fail: AtomicBool,
 }
 
 impl Calls {
-    /// Calls of every method but `change_token`.
+    /// Snapshots and writers asked for, and audits.
     pub fn all(&self) -> u64 {
         self.all.load(Ordering::SeqCst)
     }
 
-    /// Calls of `feed`.
+    /// Feed queries.
     pub fn feed(&self) -> u64 {
         self.feed.load(Ordering::SeqCst)
     }
@@ -462,17 +460,13 @@ impl CountingStore {
     }
 }
 
-impl Store for CountingStore {
-    fn upsert(&mut self, articles: &[Article]) -> Result<(), StoreError> {
-        self.count()?;
-        self.inner.upsert(articles)
-    }
+/// A snapshot that counts feed queries.
+struct CountingSnapshot<'a> {
+    inner: Box<dyn Snapshot + 'a>,
+    calls: Arc<Calls>,
+}
 
-    fn remove(&mut self, ids: &[String]) -> Result<Vec<String>, StoreError> {
-        self.count()?;
-        self.inner.remove(ids)
-    }
-
+impl Snapshot for CountingSnapshot<'_> {
     fn feed(
         &self,
         key: &FeedKey,
@@ -480,39 +474,76 @@ impl Store for CountingStore {
         limit: usize,
     ) -> Result<Vec<Article>, StoreError> {
         self.calls.feed.fetch_add(1, Ordering::SeqCst);
-        self.count()?;
         self.inner.feed(key, now, limit)
     }
-
-    fn names(&self, facet: Facet, now: DateTime<Utc>) -> Result<Vec<NameUse>, StoreError> {
-        self.count()?;
-        self.inner.names(facet, now)
+    fn slugs(&self, facet: Facet) -> Result<Vec<String>, StoreError> {
+        self.inner.slugs(facet)
     }
-
-    fn pairs(&self, now: DateTime<Utc>) -> Result<Vec<Pair>, StoreError> {
-        self.count()?;
-        self.inner.pairs(now)
+    fn slug_use(
+        &self,
+        facet: Facet,
+        slug: &str,
+        now: DateTime<Utc>,
+    ) -> Result<SlugUse, StoreError> {
+        self.inner.slug_use(facet, slug, now)
     }
-
-    fn count(&self, now: DateTime<Utc>) -> Result<(u64, Option<DateTime<Utc>>), StoreError> {
-        CountingStore::count(self)?;
-        self.inner.count(now)
+    fn pair_keys(&self) -> Result<Vec<(String, String)>, StoreError> {
+        self.inner.pair_keys()
     }
-
-    fn change_token(&self) -> Result<u64, StoreError> {
-        self.calls.change_token.fetch_add(1, Ordering::SeqCst);
-        self.check()?;
-        self.inner.change_token()
+    fn pair(&self, c: &str, r: &str, now: DateTime<Utc>) -> Result<Option<Pair>, StoreError> {
+        self.inner.pair(c, r, now)
     }
-
+    fn total(&self, now: DateTime<Utc>) -> Result<(u64, Option<DateTime<Utc>>), StoreError> {
+        self.inner.total(now)
+    }
     fn next_scheduled(&self, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, StoreError> {
-        self.count()?;
         self.inner.next_scheduled(now)
+    }
+    fn published_between(
+        &self,
+        after: DateTime<Utc>,
+        upto: DateTime<Utc>,
+    ) -> Result<Vec<String>, StoreError> {
+        self.inner.published_between(after, upto)
+    }
+    fn log_head(&self) -> Result<LogPosition, StoreError> {
+        self.inner.log_head()
+    }
+    fn changes(&self, since: &LogPosition, max: usize) -> Result<Changes, StoreError> {
+        self.inner.changes(since, max)
+    }
+    fn placements(&self, ids: &[String]) -> Result<Vec<Placement>, StoreError> {
+        self.inner.placements(ids)
+    }
+}
+
+impl Store for CountingStore {
+    fn snapshot(&self) -> Result<Box<dyn Snapshot + '_>, StoreError> {
+        self.count()?;
+        Ok(Box::new(CountingSnapshot {
+            inner: self.inner.snapshot()?,
+            calls: self.calls.clone(),
+        }))
+    }
+
+    fn log_snapshot(&self) -> Result<Box<dyn Snapshot + '_>, StoreError> {
+        self.calls.log_reads.fetch_add(1, Ordering::SeqCst);
+        self.check()?;
+        self.inner.log_snapshot()
+    }
+
+    fn writer(&self) -> Result<Box<dyn Writer + '_>, StoreError> {
+        self.count()?;
+        self.inner.writer()
     }
 
     fn audit(&self) -> Result<Vec<Problem>, StoreError> {
         self.count()?;
         self.inner.audit()
+    }
+
+    fn trim_log(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        self.inner.trim_log(before)
     }
 }
 

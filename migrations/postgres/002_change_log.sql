@@ -94,6 +94,22 @@ $$;
 CREATE TRIGGER bantin_articles_changed AFTER INSERT OR UPDATE OR DELETE ON articles
     FOR EACH ROW EXECUTE FUNCTION bantin_article_changed();
 
+-- A deleted article's pairs are uncounted before its links go (by the
+-- foreign key's cascade, whose order against these triggers differs between
+-- databases); the link triggers leave pairs alone when their article is gone.
+CREATE FUNCTION bantin_article_deleting() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NOT bantin_bulk() THEN
+        INSERT INTO bantin_counts (kind, a, b, delta)
+            SELECT 'p', c.slug, r.slug, -1 FROM article_categories c
+            JOIN article_regions r ON r.article_id = c.article_id WHERE c.article_id = OLD.id;
+    END IF;
+    RETURN OLD;
+END;
+$$;
+CREATE TRIGGER bantin_articles_deleting BEFORE DELETE ON articles
+    FOR EACH ROW EXECUTE FUNCTION bantin_article_deleting();
+
 -- TG_ARGV[0] is the facet: 'c' for article_categories, 'r' for article_regions.
 -- A pair is counted once per article: when the second of its two links
 -- appears, and uncounted when the first of them goes.
@@ -119,7 +135,9 @@ BEGIN
     END IF;
     IF TG_OP <> 'INSERT' THEN
         INSERT INTO bantin_counts (kind, a, b, delta) VALUES (f, OLD.slug, OLD.name, -1);
-        IF f = 'c' THEN
+        IF NOT EXISTS (SELECT 1 FROM articles WHERE id = OLD.article_id) THEN
+            NULL;  -- a cascade: bantin_article_deleting uncounted the pairs
+        ELSIF f = 'c' THEN
             INSERT INTO bantin_counts (kind, a, b, delta)
                 SELECT 'p', OLD.slug, r.slug, -1 FROM article_regions r WHERE r.article_id = OLD.article_id;
         ELSE

@@ -85,6 +85,20 @@ BEGIN
     UPDATE bantin_totals SET articles = articles - 1;
 END;
 
+-- A deleted article's pairs are uncounted before its links go (by the
+-- foreign key's cascade, in an order that differs between databases); the
+-- link triggers below leave pairs alone when their article is gone.
+CREATE TRIGGER bantin_articles_deleting BEFORE DELETE ON articles
+WHEN NOT EXISTS (SELECT 1 FROM bantin_bulk)
+BEGIN
+    UPDATE bantin_pairs SET articles = articles - 1
+        WHERE (category, region) IN (
+            SELECT c.slug, r.slug FROM article_categories c
+            JOIN article_regions r ON r.article_id = c.article_id WHERE c.article_id = OLD.id);
+    DELETE FROM bantin_pairs WHERE articles <= 0
+        AND category IN (SELECT slug FROM article_categories WHERE article_id = OLD.id);
+END;
+
 -- article_categories --------------------------------------------------------
 -- A pair is counted once per article: when the second of its two links
 -- appears, and uncounted when the first of them goes.
@@ -109,7 +123,8 @@ BEGIN
     UPDATE bantin_names SET articles = articles - 1 WHERE facet = 'c' AND slug = OLD.slug AND name = OLD.name;
     DELETE FROM bantin_names WHERE facet = 'c' AND slug = OLD.slug AND name = OLD.name AND articles <= 0;
     UPDATE bantin_pairs SET articles = articles - 1
-        WHERE category = OLD.slug AND region IN (SELECT slug FROM article_regions WHERE article_id = OLD.article_id);
+        WHERE category = OLD.slug AND region IN (SELECT slug FROM article_regions WHERE article_id = OLD.article_id)
+          AND EXISTS (SELECT 1 FROM articles WHERE id = OLD.article_id);
     DELETE FROM bantin_pairs WHERE category = OLD.slug AND articles <= 0;
 END;
 
@@ -158,7 +173,8 @@ BEGIN
     UPDATE bantin_names SET articles = articles - 1 WHERE facet = 'r' AND slug = OLD.slug AND name = OLD.name;
     DELETE FROM bantin_names WHERE facet = 'r' AND slug = OLD.slug AND name = OLD.name AND articles <= 0;
     UPDATE bantin_pairs SET articles = articles - 1
-        WHERE region = OLD.slug AND category IN (SELECT slug FROM article_categories WHERE article_id = OLD.article_id);
+        WHERE region = OLD.slug AND category IN (SELECT slug FROM article_categories WHERE article_id = OLD.article_id)
+          AND EXISTS (SELECT 1 FROM articles WHERE id = OLD.article_id);
     DELETE FROM bantin_pairs WHERE region = OLD.slug AND articles <= 0;
 END;
 

@@ -218,16 +218,21 @@ impl App {
             let floor = (feed.items.len() >= limit)
                 .then(|| feed.items.last().map(|i| i.published.to_utc()))
                 .flatten();
-            for (format, claim) in group {
-                let rep = Representation::new(
-                    format.content_type(),
-                    render(&feed, format),
-                    feed.updated,
-                );
-                let rendered = keep_codings(rep, floor, claim.previous.as_ref());
+            let done: Vec<(Claim, Arc<Rendered>)> = group
+                .into_iter()
+                .map(|(format, claim)| {
+                    let body = render(&feed, format);
+                    let rep = Representation::new(format.content_type(), body, feed.updated);
+                    let rendered = keep_codings(rep, floor, claim.previous.as_ref());
+                    (claim, rendered)
+                })
+                .collect();
+            // Counted before anyone is answered, so that a client that has
+            // the response sees the count.
+            self.metrics.render(started.elapsed());
+            for (claim, rendered) in done {
                 claim.complete(Ok(rendered));
             }
-            self.metrics.render(started.elapsed());
         }
     }
 

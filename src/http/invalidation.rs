@@ -76,7 +76,10 @@ pub fn touched(
             continue;
         }
         let mut touch = |key: FeedKey| {
-            out.feeds.entry(key).or_default().extend(seen.iter().copied());
+            out.feeds
+                .entry(key)
+                .or_default()
+                .extend(seen.iter().copied());
         };
         touch(FeedKey::All);
         for c in &a.categories {
@@ -174,7 +177,11 @@ mod tests {
             change("gone", Some(Facet::Region), Some("ky-anh"), at),
         ];
         let touched = touched(&changes, &[], &[], t("2025-01-01T00:00:00Z"));
-        assert!(touched.feeds.contains_key(&FeedKey::Region("ky-anh".into())));
+        assert!(
+            touched
+                .feeds
+                .contains_key(&FeedKey::Region("ky-anh".into()))
+        );
         assert!(touched.feeds.contains_key(&FeedKey::All));
     }
 }

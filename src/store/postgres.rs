@@ -114,7 +114,9 @@ impl PgConn {
                 &[&ids],
             )?,
             None => self.query(
-                &format!("SELECT article_id, {column} FROM {t} ORDER BY article_id, position, slug"),
+                &format!(
+                    "SELECT article_id, {column} FROM {t} ORDER BY article_id, position, slug"
+                ),
                 &[],
             )?,
         };
@@ -798,9 +800,9 @@ impl Writer for PgWriter {
 
     fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
         if self.bulk {
-            self.conn.client.batch_execute(
-                "SET LOCAL bantin.bulk = 'off'; SELECT bantin_rebuild();",
-            )?;
+            self.conn
+                .client
+                .batch_execute("SET LOCAL bantin.bulk = 'off'; SELECT bantin_rebuild();")?;
         }
         self.conn.client.batch_execute("COMMIT")?;
         self.done = true;

@@ -342,9 +342,9 @@ impl Snapshot for SqliteSnapshot {
     }
 
     fn pair_keys(&self) -> Result<Vec<(String, String)>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT category, region FROM bantin_pairs ORDER BY category, region")?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT category, region FROM bantin_pairs ORDER BY category, region",
+        )?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -589,9 +589,9 @@ impl SqliteWriter<'_> {
             ))?
             .query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
             .collect::<Result<_, _>>()?;
-        let mut unlink = self
-            .conn
-            .prepare_cached(&format!("DELETE FROM {t} WHERE article_id = ?1 AND slug = ?2"))?;
+        let mut unlink = self.conn.prepare_cached(&format!(
+            "DELETE FROM {t} WHERE article_id = ?1 AND slug = ?2"
+        ))?;
         for (slug, _, _) in &have {
             if !want.iter().any(|(s, _)| s == slug) {
                 unlink.execute(params![id, slug])?;
@@ -763,10 +763,7 @@ impl Store for SqliteStore {
         // import holds the lock, give up quickly and trim next time.
         let conn = self.write_conn();
         conn.busy_timeout(Duration::from_millis(200))?;
-        let n = conn.execute(
-            "DELETE FROM bantin_log WHERE at_us < ?1",
-            [micros(before)],
-        );
+        let n = conn.execute("DELETE FROM bantin_log WHERE at_us < ?1", [micros(before)]);
         conn.busy_timeout(BUSY_TIMEOUT)?;
         Ok(n? as u64)
     }
