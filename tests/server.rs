@@ -247,7 +247,11 @@ impl Server {
 
     /// Serve the sample site from `store` with `limits`.
     pub async fn start_with(store: Box<dyn Store>, limits: Limits) -> Server {
-        let app = Arc::new(App::new(site(), store).expect("building the app"));
+        // Off the runtime: the PostgreSQL client blocks on a runtime of its own.
+        let app = tokio::task::spawn_blocking(move || App::new(site(), store))
+            .await
+            .unwrap();
+        let app = Arc::new(app.expect("building the app"));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
@@ -411,6 +415,8 @@ pub struct Calls {
     pub log_reads: AtomicU64,
     /// When set, every method fails.
     pub fail: AtomicBool,
+    /// Milliseconds every feed query takes on top of its own time.
+    pub feed_delay_ms: AtomicU64,
 }
 
 impl Calls {
@@ -425,15 +431,21 @@ impl Calls {
     }
 }
 
-/// A store that counts what is asked of it, over a real SQLite store.
+/// A store that counts what is asked of it (and can be told to fail or to
+/// be slow), over a real store.
 pub struct CountingStore {
-    inner: SqliteStore,
+    inner: Box<dyn Store>,
     calls: Arc<Calls>,
 }
 
 impl CountingStore {
-    /// Wrap `inner`; the counters are shared with the caller.
+    /// Wrap a SQLite store; the counters are shared with the caller.
     pub fn new(inner: SqliteStore) -> (CountingStore, Arc<Calls>) {
+        CountingStore::wrap(Box::new(inner))
+    }
+
+    /// Wrap any store; the counters are shared with the caller.
+    pub fn wrap(inner: Box<dyn Store>) -> (CountingStore, Arc<Calls>) {
         let calls = Arc::new(Calls::default());
         (
             CountingStore {
@@ -474,6 +486,10 @@ impl Snapshot for CountingSnapshot<'_> {
         limit: usize,
     ) -> Result<Vec<Article>, StoreError> {
         self.calls.feed.fetch_add(1, Ordering::SeqCst);
+        let delay = self.calls.feed_delay_ms.load(Ordering::SeqCst);
+        if delay > 0 {
+            std::thread::sleep(Duration::from_millis(delay));
+        }
         self.inner.feed(key, now, limit)
     }
     fn slugs(&self, facet: Facet) -> Result<Vec<String>, StoreError> {

@@ -41,3 +41,6 @@ mod pg_cluster;
 
 /// The PostgreSQL store: the same feeds and suite as SQLite, served live.
 mod postgres;
+
+/// Writes cost only the feeds they touch, on both stores.
+mod writes;

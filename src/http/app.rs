@@ -180,7 +180,7 @@ impl App {
                     };
                     let rep = Representation::new(content_type, body.into_bytes(), None);
                     let rendered = keep_codings(rep, None, claim.previous.as_ref());
-                    self.metrics.render(started.elapsed());
+                    self.metrics.render(1, started.elapsed());
                     claim.complete(Ok(rendered));
                 }
             }
@@ -229,7 +229,7 @@ impl App {
                 .collect();
             // Counted before anyone is answered, so that a client that has
             // the response sees the count.
-            self.metrics.render(started.elapsed());
+            self.metrics.render(done.len() as u64, started.elapsed());
             for (claim, rendered) in done {
                 claim.complete(Ok(rendered));
             }

@@ -59,9 +59,9 @@ impl Metrics {
         self.requests[r][s].fetch_add(1, Relaxed);
     }
 
-    /// Count a render (store query, rendering and compression) and its time.
-    pub fn render(&self, took: std::time::Duration) {
-        self.renders.fetch_add(1, Relaxed);
+    /// Count `resources` rendered from one store read, and its time.
+    pub fn render(&self, resources: u64, took: std::time::Duration) {
+        self.renders.fetch_add(resources, Relaxed);
         self.render_micros
             .fetch_add(took.as_micros() as u64, Relaxed);
     }
@@ -112,7 +112,7 @@ impl Metrics {
             "# HELP bantin_http_not_modified_total 304 responses sent.\n\
              # TYPE bantin_http_not_modified_total counter\n\
              bantin_http_not_modified_total {not_modified}\n\
-             # HELP bantin_renders_total Feeds and pages rendered (query, render, compress).\n\
+             # HELP bantin_renders_total Resources (a feed in a format, a page) rendered.\n\
              # TYPE bantin_renders_total counter\n\
              bantin_renders_total {renders}\n\
              # HELP bantin_render_seconds_total Time spent rendering.\n\
