@@ -100,12 +100,15 @@ impl Article {
             return Err(ArticleError::Missing("categories"));
         }
         self.regions = names("regions", &self.regions)?;
-        self.authors = self
-            .authors
-            .iter()
-            .map(|a| crate::slug::normalize_name(a))
-            .filter(|a| !a.is_empty())
-            .collect();
+        // A name twice in a byline is one author (feed readers merge them).
+        let mut authors: Vec<String> = Vec::with_capacity(self.authors.len());
+        for a in &self.authors {
+            let a = crate::slug::normalize_name(a);
+            if !a.is_empty() && !authors.contains(&a) {
+                authors.push(a);
+            }
+        }
+        self.authors = authors;
         for (field, value) in [("url", &mut self.url), ("image", &mut self.image)] {
             if let Some(v) = value {
                 *v = absolute_url(field, v)?;
@@ -221,7 +224,7 @@ mod tests {
             title: " T ".into(),
             summary: Some("  ".into()),
             body: Body::None,
-            authors: vec![" Thanh  Giang ".into(), "".into()],
+            authors: vec![" Thanh  Giang ".into(), "".into(), "Thanh Giang".into()],
             categories: vec![
                 "Quốc phòng - An ninh".into(),
                 "Quốc phòng -  An ninh".into(),

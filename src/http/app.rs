@@ -73,6 +73,8 @@ pub struct App {
     /// Renders the watcher asks for run a few at a time, so that a burst of
     /// invalidations leaves cores for the requests.
     background: Arc<Semaphore>,
+    /// Rung when the store tells of a commit: the watcher reads the log at once.
+    pub(crate) wake: Arc<tokio::sync::Notify>,
     /// Counters for `/metrics`.
     pub metrics: Metrics,
 }
@@ -88,7 +90,11 @@ impl App {
             (catalog, position, snap.next_scheduled(now)?)
         };
         let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let wake = Arc::new(tokio::sync::Notify::new());
+        let ring = wake.clone();
+        store.on_commit(Arc::new(move || ring.notify_one()));
         Ok(App {
+            wake,
             site,
             store,
             catalog: ArcSwap::from_pointee(catalog),

@@ -1,5 +1,6 @@
-//! The watcher: reads the store's change log four times a second (and the
-//! clock, for scheduled articles), applies what changed to the catalog and
+//! The watcher: reads the store's change log four times a second, and at
+//! once when the store tells of a commit (PostgreSQL's `NOTIFY`), and the
+//! clock, for scheduled articles; applies what changed to the catalog and
 //! the cache, and hands the invalidated resources to background renders.
 //! It never waits for those renders: a write made while earlier ones are
 //! being rendered is read at the next poll.
@@ -13,7 +14,11 @@ pub async fn watch(app: Arc<App>) {
     let mut tick = tokio::time::interval(POLL_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tick.tick().await;
+        // A commit notice (PostgreSQL) wakes us at once; else we poll.
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = app.wake.notified() => {}
+        }
         let a = app.clone();
         match tokio::task::spawn_blocking(move || a.poll()).await {
             Ok(Ok(again)) => {

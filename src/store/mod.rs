@@ -16,6 +16,8 @@ pub mod postgres;
 mod row;
 pub mod sqlite;
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 
 use crate::article::{Article, Facet, FeedKey};
@@ -241,6 +243,14 @@ pub trait Store: Send + Sync {
     /// connection of the pool.
     fn log_snapshot(&self) -> Result<Box<dyn Snapshot + '_>, StoreError> {
         self.snapshot()
+    }
+
+    /// Call `wake` whenever someone commits a write, where the backend can
+    /// tell (PostgreSQL's `LISTEN`/`NOTIFY`), for as long as the store lives;
+    /// `false` where it can't, and the log is only polled.
+    fn on_commit(&self, wake: Arc<dyn Fn() + Send + Sync>) -> bool {
+        let _ = wake;
+        false
     }
 
     /// Begin a write transaction. Writers queue (one at a time).

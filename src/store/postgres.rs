@@ -18,9 +18,11 @@ use std::cell::{RefCell, RefMut};
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::str::FromStr;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use fallible_iterator::FallibleIterator;
 use postgres::types::ToSql;
 use postgres::{Client, NoTls, Row, Statement};
 
@@ -205,6 +207,9 @@ impl Drop for Pool {
 
 /// A PostgreSQL article store.
 pub struct PostgresStore {
+    config: postgres::Config,
+    /// Listener threads stop once this is gone (the store is dropped).
+    alive: Arc<()>,
     readers: Pool,
     log_reader: Pool,
     writers: Pool,
@@ -255,10 +260,56 @@ impl PostgresStore {
                 .build_unchecked(Manager { config })
         };
         Ok(PostgresStore {
+            alive: Arc::new(()),
+            config: config.clone(),
             readers: Pool(Some(pool(read_config.clone(), readers))),
             log_reader: Pool(Some(pool(read_config, 1))),
             writers: Pool(Some(pool(config, 2))),
         })
+    }
+}
+
+/// `LISTEN bantin` on a connection of its own and call `wake` for each
+/// notification (the triggers send one per transaction that wrote), until
+/// the store is dropped. A lost connection is made again after a second;
+/// meanwhile the server's polling carries on alone.
+fn listen(config: postgres::Config, alive: Weak<()>, wake: Arc<dyn Fn() + Send + Sync>) {
+    while alive.upgrade().is_some() {
+        let mut client = match config.connect(NoTls) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::debug!("listening for commits: {}", reason(&e));
+                std::thread::sleep(Duration::from_secs(1));
+                continue;
+            }
+        };
+        if let Err(e) = client.batch_execute("LISTEN bantin") {
+            tracing::debug!("listening for commits: {}", reason(&e));
+            std::thread::sleep(Duration::from_secs(1));
+            continue;
+        }
+        // Whatever happened while we were not listening.
+        wake();
+        'connected: while alive.upgrade().is_some() {
+            let mut notifications = client.notifications();
+            let mut iter = notifications.timeout_iter(Duration::from_secs(1));
+            // One second at most, then look whether the store still lives.
+            loop {
+                match iter.next() {
+                    Ok(Some(_)) => wake(),
+                    Ok(None) => break,
+                    Err(e) => {
+                        tracing::debug!("listening for commits: {}", reason(&e));
+                        break 'connected;
+                    }
+                }
+            }
+            drop(iter);
+            drop(notifications);
+            if client.is_closed() {
+                break;
+            }
+        }
     }
 }
 
@@ -664,12 +715,56 @@ impl Snapshot for PgSnapshot {
     }
 }
 
-/// A write transaction on a pooled connection.
+/// Records a writer keeps in memory before copying them to the server.
+const COPY_BATCH: usize = 1000;
+
+/// How long one statement of a merge may wait for a row another
+/// transaction holds before the merge gives way (rolls back to its
+/// savepoint, releasing every row it took) and tries again. Shorter than
+/// PostgreSQL's `deadlock_timeout` (1 s): a CMS transaction waiting on us
+/// is never the one a deadlock check aborts.
+const LOCK_TIMEOUT: Duration = Duration::from_millis(200);
+
+/// How long a merge keeps giving way before the write fails.
+const MERGE_PATIENCE: Duration = Duration::from_secs(60);
+
+/// A record waiting to be copied: the article's columns.
+struct StagedArticle {
+    seq: i64,
+    id: String,
+    title: String,
+    summary: Option<String>,
+    body: Option<String>,
+    content_html: Option<String>,
+    authors: String,
+    published: String,
+    updated: Option<String>,
+    published_us: i64,
+    url: Option<String>,
+    image: Option<String>,
+}
+
+/// A link row waiting to be copied.
+struct StagedLink {
+    seq: i64,
+    facet: &'static str,
+    article_id: String,
+    slug: String,
+    name: String,
+    position: i32,
+}
+
+/// A write transaction. Articles are copied (binary `COPY`, a thousand at
+/// a time) into temporary tables, and merged into the article tables in a
+/// few set-wise statements at commit, in id order, under a savepoint: if a
+/// row stays locked by someone else for [`LOCK_TIMEOUT`], the merge gives
+/// way and tries again, so an import never deadlocks with a CMS.
 struct PgWriter {
     conn: r2d2::PooledConnection<Manager>,
-    puts: u64,
+    articles: Vec<StagedArticle>,
+    links: Vec<StagedLink>,
+    staged: u64,
     bulk_after: u64,
-    bulk: bool,
     done: bool,
 }
 
@@ -684,84 +779,173 @@ impl Drop for PgWriter {
     }
 }
 
+/// Whether an error is a lock wait that gave up (our `lock_timeout`) or a
+/// deadlock PostgreSQL broke by aborting our statement: worth a retry.
+fn gave_way(e: &postgres::Error) -> bool {
+    use postgres::error::SqlState;
+    matches!(
+        e.code(),
+        Some(c) if *c == SqlState::LOCK_NOT_AVAILABLE || *c == SqlState::T_R_DEADLOCK_DETECTED
+    )
+}
+
 impl PgWriter {
-    /// See the SQLite store: bring an article's link rows of one facet to
-    /// `names`, touching only the rows that differ.
-    fn relink(
-        &mut self,
-        facet: Facet,
-        id: &str,
-        names: &[String],
-        published_us: i64,
-    ) -> Result<(), postgres::Error> {
-        let t = table(facet);
-        let mut want: Vec<(String, Cow<'_, str>)> = Vec::with_capacity(names.len());
-        for name in names {
-            let slug = crate::slug::slugify(name);
-            if !want.iter().any(|(s, _)| *s == slug) {
-                want.push((slug, text(name)));
-            }
-        }
-        let have: Vec<(String, String, i32)> = self
-            .conn
-            .query(
-                &format!("SELECT slug, name, position FROM {t} WHERE article_id = $1"),
-                &[&id],
+    fn begin(mut conn: r2d2::PooledConnection<Manager>) -> Result<PgWriter, postgres::Error> {
+        conn.client.batch_execute(
+            "BEGIN;
+             CREATE TEMP TABLE bantin_stage (
+                 seq BIGINT, id TEXT COLLATE \"C\", title TEXT, summary TEXT, body TEXT,
+                 content_html TEXT, authors TEXT, published TEXT, updated TEXT,
+                 published_us BIGINT, url TEXT, image TEXT) ON COMMIT DROP;
+             CREATE TEMP TABLE bantin_stage_links (
+                 seq BIGINT, facet TEXT, article_id TEXT COLLATE \"C\", slug TEXT COLLATE \"C\",
+                 name TEXT COLLATE \"C\", position INTEGER) ON COMMIT DROP;",
+        )?;
+        let stored = conn
+            .one_i64(
+                "SELECT coalesce(sum(delta), 0)::bigint FROM bantin_counts WHERE kind = 't'",
+                &[],
             )?
-            .iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
-            .collect::<Result<_, postgres::Error>>()?;
-        for (slug, _, _) in &have {
-            if !want.iter().any(|(s, _)| s == slug) {
-                self.conn.execute(
-                    &format!("DELETE FROM {t} WHERE article_id = $1 AND slug = $2"),
-                    &[&id, slug],
-                )?;
+            .unwrap_or(0);
+        Ok(PgWriter {
+            conn,
+            articles: Vec::new(),
+            links: Vec::new(),
+            staged: 0,
+            bulk_after: BULK_AFTER.max(stored.max(0) as u64 / 4),
+            done: false,
+        })
+    }
+
+    /// Copy the records in memory to the staging tables.
+    fn flush(&mut self) -> Result<(), postgres::Error> {
+        use postgres::binary_copy::BinaryCopyInWriter;
+        use postgres::types::Type;
+        if !self.articles.is_empty() {
+            let sink = self.conn.client.copy_in(
+                "COPY bantin_stage (seq, id, title, summary, body, content_html, authors, published,
+                                    updated, published_us, url, image) FROM STDIN (FORMAT binary)",
+            )?;
+            let t = Type::TEXT;
+            let types = [
+                Type::INT8,
+                t.clone(),
+                t.clone(),
+                t.clone(),
+                t.clone(),
+                t.clone(),
+                t.clone(),
+                t.clone(),
+                t.clone(),
+                Type::INT8,
+                t.clone(),
+                t,
+            ];
+            let mut copy = BinaryCopyInWriter::new(sink, &types);
+            for a in self.articles.drain(..) {
+                copy.write(&[
+                    &a.seq,
+                    &a.id,
+                    &a.title,
+                    &a.summary,
+                    &a.body,
+                    &a.content_html,
+                    &a.authors,
+                    &a.published,
+                    &a.updated,
+                    &a.published_us,
+                    &a.url,
+                    &a.image,
+                ])?;
             }
+            copy.finish()?;
         }
-        let link = format!(
-            "INSERT INTO {t} (article_id, slug, name, position, published_us) VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (article_id, slug) DO UPDATE SET name = excluded.name, position = excluded.position
-             WHERE ({t}.name, {t}.position) IS DISTINCT FROM (excluded.name, excluded.position)"
-        );
-        for (position, (slug, name)) in want.iter().enumerate() {
-            let position = i32::try_from(position).unwrap_or(i32::MAX);
-            let same = have
-                .iter()
-                .any(|(s, n, p)| s == slug && n == name && *p == position);
-            if !same {
-                self.conn.execute(
-                    &link,
-                    &[&id, slug, &name.as_ref(), &position, &published_us],
-                )?;
+        if !self.links.is_empty() {
+            let sink = self.conn.client.copy_in(
+                "COPY bantin_stage_links (seq, facet, article_id, slug, name, position)
+                 FROM STDIN (FORMAT binary)",
+            )?;
+            let types = [
+                Type::INT8,
+                Type::TEXT,
+                Type::TEXT,
+                Type::TEXT,
+                Type::TEXT,
+                Type::INT4,
+            ];
+            let mut copy = BinaryCopyInWriter::new(sink, &types);
+            for l in self.links.drain(..) {
+                copy.write(&[
+                    &l.seq,
+                    &l.facet,
+                    &l.article_id,
+                    &l.slug,
+                    &l.name,
+                    &l.position,
+                ])?;
             }
+            copy.finish()?;
         }
         Ok(())
     }
-}
 
-impl Writer for PgWriter {
-    fn put(&mut self, a: &Article) -> Result<(), StoreError> {
-        self.puts += 1;
-        if !self.bulk && self.puts > self.bulk_after {
+    /// Run `statements` under a savepoint, giving way and trying again
+    /// while they wait too long on rows others hold.
+    fn yielding(
+        &mut self,
+        mut statements: impl FnMut(&mut PgConn) -> Result<(), postgres::Error>,
+    ) -> Result<(), postgres::Error> {
+        let started = std::time::Instant::now();
+        let mut pause = Duration::from_millis(20);
+        self.conn.client.batch_execute(&format!(
+            "SET LOCAL lock_timeout = {}",
+            LOCK_TIMEOUT.as_millis()
+        ))?;
+        loop {
+            self.conn.client.batch_execute("SAVEPOINT bantin_merge")?;
+            match statements(&mut self.conn) {
+                Ok(()) => break,
+                Err(e) if gave_way(&e) && started.elapsed() < MERGE_PATIENCE => {
+                    self.conn
+                        .client
+                        .batch_execute("ROLLBACK TO SAVEPOINT bantin_merge")?;
+                    tracing::debug!("a write gave way to another transaction: {}", reason(&e));
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_secs(1));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        self.conn
+            .client
+            .batch_execute("RELEASE SAVEPOINT bantin_merge; SET LOCAL lock_timeout = 0")
+    }
+
+    /// Merge the staged records into the article tables: the last record of
+    /// each id wins; an unchanged article or link is not rewritten (it would
+    /// log a change for nothing).
+    fn merge(&mut self) -> Result<(), postgres::Error> {
+        self.flush()?;
+        if self.staged == 0 {
+            return Ok(());
+        }
+        let bulk = self.staged > self.bulk_after;
+        self.conn.client.batch_execute(
+            "CREATE TEMP TABLE bantin_last ON COMMIT DROP AS
+                 SELECT DISTINCT ON (id) * FROM bantin_stage ORDER BY id, seq DESC;
+             CREATE INDEX ON bantin_stage_links (seq, facet, slug);
+             ANALYZE bantin_last; ANALYZE bantin_stage_links;",
+        )?;
+        if bulk {
             self.conn
                 .client
                 .batch_execute("SET LOCAL bantin.bulk = 'on'")?;
-            self.bulk = true;
         }
-        let (body, html) = match &a.body {
-            Body::None => (None, None),
-            Body::Text(t) => (Some(text(t)), None),
-            Body::Html(h) => (None, Some(text(h))),
-        };
-        let authors = serde_json::to_string(&a.authors).unwrap_or_else(|_| "[]".to_string());
-        let published_us = micros(a.published.to_utc());
-        let updated = (a.updated != a.published).then(|| a.updated.to_rfc3339());
-        let (title, summary) = (text(&a.title), a.summary.as_deref().map(text));
-        self.conn.execute(
+        let mut sql = String::from(
             "INSERT INTO articles (id, title, summary, body, content_html, authors, published, updated,
                                    published_us, url, image)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                 SELECT id, title, summary, body, content_html, authors, published, updated,
+                        published_us, url, image FROM bantin_last ORDER BY id
              ON CONFLICT (id) DO UPDATE SET
                title = excluded.title, summary = excluded.summary, body = excluded.body,
                content_html = excluded.content_html, authors = excluded.authors,
@@ -771,39 +955,105 @@ impl Writer for PgWriter {
                     articles.published, articles.updated, articles.published_us, articles.url, articles.image)
                IS DISTINCT FROM (excluded.title, excluded.summary, excluded.body, excluded.content_html,
                     excluded.authors, excluded.published, excluded.updated, excluded.published_us,
-                    excluded.url, excluded.image)",
-            &[
-                &a.id,
-                &title.as_ref(),
-                &summary.as_deref(),
-                &body.as_deref(),
-                &html.as_deref(),
-                &authors,
-                &a.published.to_rfc3339(),
-                &updated,
-                &published_us,
-                &a.url,
-                &a.image,
-            ],
-        )?;
-        self.relink(Facet::Category, &a.id, &a.categories, published_us)?;
-        self.relink(Facet::Region, &a.id, &a.regions, published_us)?;
-        Ok(())
-    }
-
-    fn delete(&mut self, id: &str) -> Result<bool, StoreError> {
-        Ok(self
-            .conn
-            .execute("DELETE FROM articles WHERE id = $1", &[&id])?
-            > 0)
-    }
-
-    fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
-        if self.bulk {
+                    excluded.url, excluded.image);",
+        );
+        for facet in [Facet::Category, Facet::Region] {
+            let (t, f) = (table(facet), facet_code(facet));
+            sql.push_str(&format!(
+                "DELETE FROM {t} x USING bantin_last l
+                 WHERE x.article_id = l.id AND NOT EXISTS (
+                     SELECT 1 FROM bantin_stage_links s
+                     WHERE s.seq = l.seq AND s.facet = '{f}' AND s.slug = x.slug);
+                 INSERT INTO {t} (article_id, slug, name, position, published_us)
+                     SELECT s.article_id, s.slug, s.name, s.position, l.published_us
+                     FROM bantin_stage_links s JOIN bantin_last l ON l.seq = s.seq
+                     WHERE s.facet = '{f}' ORDER BY s.article_id, s.slug
+                 ON CONFLICT (article_id, slug) DO UPDATE SET name = excluded.name, position = excluded.position
+                 WHERE ({t}.name, {t}.position) IS DISTINCT FROM (excluded.name, excluded.position);"
+            ));
+        }
+        self.yielding(|conn| conn.client.batch_execute(&sql))?;
+        if bulk {
             self.conn
                 .client
                 .batch_execute("SET LOCAL bantin.bulk = 'off'; SELECT bantin_rebuild();")?;
         }
+        self.conn
+            .client
+            .batch_execute("TRUNCATE bantin_stage, bantin_stage_links; DROP TABLE bantin_last;")?;
+        self.staged = 0;
+        Ok(())
+    }
+}
+
+impl Writer for PgWriter {
+    fn put(&mut self, a: &Article) -> Result<(), StoreError> {
+        self.staged += 1;
+        let seq = i64::try_from(self.staged).unwrap_or(i64::MAX);
+        let (body, html) = match &a.body {
+            Body::None => (None, None),
+            Body::Text(t) => (Some(text(t).into_owned()), None),
+            Body::Html(h) => (None, Some(text(h).into_owned())),
+        };
+        let published_us = micros(a.published.to_utc());
+        self.articles.push(StagedArticle {
+            seq,
+            id: a.id.clone(),
+            title: text(&a.title).into_owned(),
+            summary: a.summary.as_deref().map(|s| text(s).into_owned()),
+            body,
+            content_html: html,
+            authors: serde_json::to_string(&a.authors).unwrap_or_else(|_| "[]".to_string()),
+            published: a.published.to_rfc3339(),
+            updated: (a.updated != a.published).then(|| a.updated.to_rfc3339()),
+            published_us,
+            url: a.url.clone(),
+            image: a.image.clone(),
+        });
+        for (facet, names) in [("c", &a.categories), ("r", &a.regions)] {
+            // Two names of one article may share a slug: the first one counts.
+            let mut slugs: Vec<String> = Vec::with_capacity(names.len());
+            for name in names {
+                let slug = crate::slug::slugify(name);
+                if slugs.contains(&slug) {
+                    continue;
+                }
+                self.links.push(StagedLink {
+                    seq,
+                    facet,
+                    article_id: a.id.clone(),
+                    slug: slug.clone(),
+                    name: text(name).into_owned(),
+                    position: i32::try_from(slugs.len()).unwrap_or(i32::MAX),
+                });
+                slugs.push(slug);
+            }
+        }
+        if self.articles.len() >= COPY_BATCH {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn delete(&mut self, id: &str) -> Result<bool, StoreError> {
+        // What was put before must be in before it can be deleted.
+        self.merge()?;
+        let before = self
+            .conn
+            .one_i64("SELECT count(*) FROM articles WHERE id = $1", &[&id])?
+            .unwrap_or(0);
+        if before == 0 {
+            return Ok(false);
+        }
+        self.yielding(|conn| {
+            conn.execute("DELETE FROM articles WHERE id = $1", &[&id])
+                .map(drop)
+        })?;
+        Ok(true)
+    }
+
+    fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
+        self.merge()?;
         self.conn.client.batch_execute("COMMIT")?;
         self.done = true;
         Ok(())
@@ -819,25 +1069,17 @@ impl Store for PostgresStore {
         Ok(Box::new(PgSnapshot::begin(self.log_reader.get()?)?))
     }
 
+    fn on_commit(&self, wake: Arc<dyn Fn() + Send + Sync>) -> bool {
+        let config = self.config.clone();
+        let alive = Arc::downgrade(&self.alive);
+        std::thread::Builder::new()
+            .name("bantin-listen".into())
+            .spawn(move || listen(config, alive, wake))
+            .is_ok()
+    }
+
     fn writer(&self) -> Result<Box<dyn Writer + '_>, StoreError> {
-        let mut conn = self.writers.get()?;
-        conn.client.batch_execute("BEGIN")?;
-        let mut w = PgWriter {
-            conn,
-            puts: 0,
-            bulk_after: BULK_AFTER,
-            bulk: false,
-            done: false,
-        };
-        let stored = w
-            .conn
-            .one_i64(
-                "SELECT coalesce(sum(delta), 0)::bigint FROM bantin_counts WHERE kind = 't'",
-                &[],
-            )?
-            .unwrap_or(0);
-        w.bulk_after = BULK_AFTER.max(stored.max(0) as u64 / 4);
-        Ok(Box::new(w))
+        Ok(Box::new(PgWriter::begin(self.writers.get()?)?))
     }
 
     fn audit(&self) -> Result<Vec<Problem>, StoreError> {
