@@ -13,7 +13,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use crate::article::{Article, Body, Facet, FeedKey};
 use crate::config::Site;
 use crate::store::{NameUse, Store, StoreError};
-use crate::text::{clean, clean_line, escape_html};
+use crate::text::{clean, clean_line, escape_html, excerpt, html_text};
 
 /// RFC 3986 unreserved characters stay; everything else in an id is encoded.
 const ID_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
@@ -195,7 +195,12 @@ pub struct Item {
     pub link: String,
     /// One-line title.
     pub title: String,
-    /// Plain-text lede.
+    /// Plain-text summary: the article's lede; without one, an excerpt of
+    /// its body; without body text, when the item still has content (a
+    /// lead image alone), its title. RSS needs a `description` before
+    /// `content:encoded` (the RSS profile; the W3C validator warns without
+    /// one), and readers show it as the teaser; an excerpt tells more than
+    /// the title they already show. Only a title-only article has none.
     pub summary: Option<String>,
     /// Sanitized HTML of the body (lead image first, when there is one).
     pub content_html: Option<String>,
@@ -366,6 +371,15 @@ fn item(site: &Site, catalog: &Catalog, a: &Article) -> Item {
             escape_html(src)
         )
     });
+    let lede = a
+        .summary
+        .as_deref()
+        .map(clean_line)
+        .filter(|s| !s.is_empty());
+    let title = clean_line(&a.title);
+    let summary = lede
+        .or_else(|| body.as_deref().and_then(|b| excerpt(&html_text(b))))
+        .or_else(|| (body.is_some() || figure.is_some()).then(|| title.clone()));
     let content_html = match (figure, body) {
         (Some(f), Some(b)) => Some(format!("{f}\n{b}")),
         (f, b) => f.or(b),
@@ -388,12 +402,8 @@ fn item(site: &Site, catalog: &Catalog, a: &Article) -> Item {
     Item {
         guid: format!("{}{encoded_id}", site.id_prefix),
         link,
-        title: clean_line(&a.title),
-        summary: a
-            .summary
-            .as_deref()
-            .map(clean_line)
-            .filter(|s| !s.is_empty()),
+        title,
+        summary,
         content_html: content_html.map(|h| clean(&h)),
         authors: a
             .authors

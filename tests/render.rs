@@ -26,6 +26,9 @@
 //!   test says it skipped; with `CI` set it fails instead
 //!   (`pip install feedparser`).
 
+/// Hostile but valid articles; the W3C validator.
+mod hostile;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 

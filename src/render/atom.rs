@@ -4,7 +4,7 @@
 
 use atom_syndication::{Category, Content, Entry, Generator, Link, Person, Text, WriteConfig};
 
-use super::{Format, epoch, image_type, self_url, term_scheme};
+use super::{Format, empty_feed_updated, image_type, self_url, term_scheme};
 use crate::feed::Feed;
 
 pub(super) fn render(feed: &Feed) -> Vec<u8> {
@@ -63,7 +63,7 @@ pub(super) fn render(feed: &Feed) -> Vec<u8> {
         id: self_url(feed, Format::Atom),
         title: Text::plain(feed.title.clone()),
         subtitle: Some(Text::plain(feed.description.clone())),
-        updated: feed.updated.unwrap_or_else(|| epoch(feed)),
+        updated: feed.updated.unwrap_or_else(|| empty_feed_updated(feed)),
         authors: vec![Person {
             name: site_name(feed),
             uri: Some(feed.home_url.clone()),
@@ -95,9 +95,10 @@ pub(super) fn render(feed: &Feed) -> Vec<u8> {
         write_document_declaration: true,
         indent_size: Some(2),
     };
-    let mut out = atom
+    let written = atom
         .write_with_config(Vec::new(), config)
         .expect("writing to a Vec cannot fail");
+    let mut out = super::xml::hex_refs(&written, Some("content"));
     out.push(b'\n');
     out
 }

@@ -5,6 +5,7 @@
 mod atom;
 mod json;
 mod rss;
+mod xml;
 
 use crate::feed::Feed;
 
@@ -95,8 +96,15 @@ fn image_type(url: &str) -> Option<&'static str> {
     }
 }
 
-/// The Unix epoch in the feed's offset: Atom requires `updated` on a feed
-/// even when it has no entries, and SPEC forbids taking it from the clock.
-fn epoch(feed: &Feed) -> chrono::DateTime<chrono::FixedOffset> {
-    chrono::DateTime::UNIX_EPOCH.with_timezone(&feed.offset)
+/// The Atom `updated` of an empty feed: Atom requires one even with no
+/// entries, SPEC forbids taking it from the clock (the bytes and ETag of an
+/// empty feed must not change), and fixes it at 2000-01-01T00:00:00 in the
+/// site's offset, a date validators find plausible (they flag any before
+/// 1990, the Unix epoch included).
+fn empty_feed_updated(feed: &Feed) -> chrono::DateTime<chrono::FixedOffset> {
+    use chrono::TimeZone;
+    feed.offset
+        .with_ymd_and_hms(2000, 1, 1, 0, 0, 0)
+        .single()
+        .expect("a fixed offset maps every local time to one instant")
 }

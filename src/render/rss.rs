@@ -64,9 +64,10 @@ pub(super) fn render(feed: &Feed) -> Vec<u8> {
         items,
         ..Default::default()
     };
-    let mut out = channel
+    let written = channel
         .pretty_write_to(Vec::new(), b' ', 2)
         .expect("writing to a Vec cannot fail");
+    let mut out = super::xml::hex_refs(&written, None);
     out.push(b'\n');
     out
 }
