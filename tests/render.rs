@@ -29,6 +29,9 @@
 /// Hostile but valid articles; the W3C validator.
 mod hostile;
 
+/// Media RSS thumbnails.
+mod thumbnails;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 

@@ -2,12 +2,18 @@
 //! namespace for the self link, `content:encoded` for the body and
 //! `dc:creator` for authors. Dates are RFC 822 in the site's offset.
 //!
-//! The lead image travels in `content:encoded` (as a `<figure>`), not as an
+//! The lead image travels in `content:encoded` (as a `<figure>`) for every
+//! reader, and as Media RSS (<https://www.rssboard.org/media-rss>)
+//! `media:content medium="image"` and `media:thumbnail` for the readers that
+//! show thumbnails from it (Feedly, Inoreader, NetNewsWire); not as an
 //! `<enclosure>`: RSS requires an enclosure's byte length, which we don't
 //! know without fetching the image, and validators flag a made-up one.
 
+use std::collections::BTreeMap;
+
 use rss::extension::atom::{AtomExtension, Link};
 use rss::extension::dublincore::DublinCoreExtension;
+use rss::extension::{Extension, ExtensionMap};
 use rss::{Category, Channel, Guid, Item};
 
 use super::{Format, self_url, term_scheme};
@@ -41,9 +47,14 @@ pub(super) fn render(feed: &Feed) -> Vec<u8> {
                 creators: i.authors.clone(),
                 ..Default::default()
             }),
+            extensions: i.image.as_deref().map(media).unwrap_or_default(),
             ..Default::default()
         })
         .collect();
+    let mut namespaces = BTreeMap::new();
+    if feed.items.iter().any(|i| i.image.is_some()) {
+        namespaces.insert("media".to_string(), MEDIA_NS.to_string());
+    }
     let channel = Channel {
         title: feed.title.clone(),
         link: feed.home_url.clone(),
@@ -62,14 +73,50 @@ pub(super) fn render(feed: &Feed) -> Vec<u8> {
             }],
         }),
         items,
+        namespaces,
         ..Default::default()
     };
     let written = channel
         .pretty_write_to(Vec::new(), b' ', 2)
         .expect("writing to a Vec cannot fail");
+    let written = super::xml::collapse_empty(written, &["media:content", "media:thumbnail"]);
     let mut out = super::xml::hex_refs(&written, None);
     out.push(b'\n');
     out
+}
+
+/// The Media RSS namespace.
+const MEDIA_NS: &str = "http://search.yahoo.com/mrss/";
+
+/// An element with attributes and no content, in an extension namespace.
+fn empty_element(name: &str, attrs: &[(&str, &str)]) -> Extension {
+    Extension {
+        name: name.to_string(),
+        attrs: attrs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        ..Default::default()
+    }
+}
+
+/// An item's Media RSS elements for its lead image: the image itself and,
+/// for lists, the same image as the thumbnail (we have no smaller one).
+fn media(url: &str) -> ExtensionMap {
+    let elements = BTreeMap::from([
+        (
+            "content".to_string(),
+            vec![empty_element(
+                "media:content",
+                &[("url", url), ("medium", "image")],
+            )],
+        ),
+        (
+            "thumbnail".to_string(),
+            vec![empty_element("media:thumbnail", &[("url", url)])],
+        ),
+    ]);
+    BTreeMap::from([("media".to_string(), elements)])
 }
 
 /// RFC 822 as RSS uses it (four-digit year, two-digit day, numeric offset).

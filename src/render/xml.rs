@@ -65,6 +65,57 @@ pub(super) fn hex_refs(xml: &[u8], skip: Option<&str>) -> Vec<u8> {
     out
 }
 
+/// `xml` with every element named in `names` that holds only whitespace
+/// written as an empty-element tag: `<a x="1">\n  </a>` becomes
+/// `<a x="1"/>`. The `rss` crate writes extension elements as a start and an
+/// end tag, which its pretty printer puts on two lines; Media RSS and the
+/// feed-history `<fh:archive/>` are empty elements, and read best as such.
+/// Exact on quick-xml's output, which escapes `>` in attribute values.
+pub(super) fn collapse_empty(xml: Vec<u8>, names: &[&str]) -> Vec<u8> {
+    let mut xml = xml;
+    for name in names {
+        let open = format!("<{name}");
+        let close = format!("</{name}>");
+        if find(&xml, open.as_bytes()).is_none() {
+            continue;
+        }
+        let mut out = Vec::with_capacity(xml.len());
+        let mut rest = &xml[..];
+        while let Some(at) = find(rest, open.as_bytes()) {
+            let after_name = at + open.len();
+            let is_tag = matches!(rest.get(after_name), Some(b' ' | b'>'));
+            let gt = rest[after_name..].iter().position(|&b| b == b'>');
+            let collapsed = match gt {
+                Some(gt) if is_tag && rest[after_name + gt - 1] != b'/' => {
+                    let inner_start = after_name + gt + 1;
+                    let ws = rest[inner_start..]
+                        .iter()
+                        .take_while(|b| b.is_ascii_whitespace())
+                        .count();
+                    rest[inner_start + ws..]
+                        .starts_with(close.as_bytes())
+                        .then_some((after_name + gt, inner_start + ws + close.len()))
+                }
+                _ => None,
+            };
+            match collapsed {
+                Some((gt, end)) => {
+                    out.extend_from_slice(&rest[..gt]);
+                    out.extend_from_slice(b"/>");
+                    rest = &rest[end..];
+                }
+                None => {
+                    out.extend_from_slice(&rest[..after_name]);
+                    rest = &rest[after_name..];
+                }
+            }
+        }
+        out.extend_from_slice(rest);
+        xml = out;
+    }
+    xml
+}
+
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
@@ -96,6 +147,16 @@ mod tests {
                 Some("content")
             ),
             "<title>&#x3C;</title><content type=\"html\">&lt;p&gt;</content><contentx>&#x3C;</contentx>"
+        );
+    }
+
+    #[test]
+    fn empty_extension_elements_become_empty_element_tags() {
+        let xml = "<i><m:c a=\"1\" b=\"x&gt;y\">\n  </m:c><m:cc>\n</m:cc><m:c>t</m:c><m:c/><m:t u=\"2\"></m:t></i>";
+        let out = super::collapse_empty(xml.as_bytes().to_vec(), &["m:c", "m:t"]);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "<i><m:c a=\"1\" b=\"x&gt;y\"/><m:cc>\n</m:cc><m:c>t</m:c><m:c/><m:t u=\"2\"/></i>"
         );
     }
 
