@@ -32,6 +32,9 @@ mod hostile;
 /// Media RSS thumbnails.
 mod thumbnails;
 
+/// WebSub hub links and RFC 5005 archive documents.
+mod archives;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 

@@ -1,10 +1,18 @@
-//! Atom 1.0 (RFC 4287). The feed's id is its own URL; entry ids are the
-//! item guids. A feed-level author (the site) covers entries without one, as
-//! RFC 4287 section 4.1.2 requires.
+//! Atom 1.0 (RFC 4287). The feed's id is its subscription URL; entry ids
+//! are the item guids. A feed-level author (the site) covers entries
+//! without one, as RFC 4287 section 4.1.2 requires. WebSub hubs are
+//! `link rel="hub"`; archive documents (RFC 5005 §4) carry `fh:archive` and
+//! their `current`/`prev-archive`/`next-archive` links.
 
+use std::collections::BTreeMap;
+
+use atom_syndication::extension::Extension;
 use atom_syndication::{Category, Content, Entry, Generator, Link, Person, Text, WriteConfig};
 
-use super::{Format, empty_feed_updated, image_type, self_url, term_scheme};
+use super::{
+    Format, HISTORY_NS, empty_feed_updated, feed_url, history_links, image_type, self_url,
+    term_scheme,
+};
 use crate::feed::Feed;
 
 pub(super) fn render(feed: &Feed) -> Vec<u8> {
@@ -59,8 +67,54 @@ pub(super) fn render(feed: &Feed) -> Vec<u8> {
             }
         })
         .collect();
+    let mut links = vec![
+        Link {
+            href: self_url(feed, Format::Atom),
+            rel: "self".into(),
+            mime_type: Some(Format::Atom.media_type().into()),
+            ..Default::default()
+        },
+        Link {
+            href: feed.home_url.clone(),
+            rel: "alternate".into(),
+            mime_type: Some("text/html".into()),
+            ..Default::default()
+        },
+    ];
+    links.extend(feed.hubs.iter().map(|hub| Link {
+        href: hub.clone(),
+        rel: "hub".into(),
+        ..Default::default()
+    }));
+    links.extend(
+        history_links(feed, Format::Atom)
+            .into_iter()
+            .map(|(rel, href)| Link {
+                href,
+                rel: rel.into(),
+                mime_type: Some(Format::Atom.media_type().into()),
+                ..Default::default()
+            }),
+    );
+    let (extensions, namespaces) = if feed.archive.is_some() {
+        let archive = Extension {
+            name: "fh:archive".into(),
+            ..Default::default()
+        };
+        (
+            BTreeMap::from([(
+                "fh".to_string(),
+                BTreeMap::from([("archive".to_string(), vec![archive])]),
+            )]),
+            BTreeMap::from([("fh".to_string(), HISTORY_NS.to_string())]),
+        )
+    } else {
+        Default::default()
+    };
     let atom = atom_syndication::Feed {
-        id: self_url(feed, Format::Atom),
+        // Every document of the feed, archives too, is the same logical
+        // feed (RFC 5005), so they share the subscription feed's id.
+        id: feed_url(feed, Format::Atom),
         title: Text::plain(feed.title.clone()),
         subtitle: Some(Text::plain(feed.description.clone())),
         updated: feed.updated.unwrap_or_else(|| empty_feed_updated(feed)),
@@ -74,21 +128,10 @@ pub(super) fn render(feed: &Feed) -> Vec<u8> {
             ..Default::default()
         }),
         lang: Some(feed.language.clone()),
-        links: vec![
-            Link {
-                href: self_url(feed, Format::Atom),
-                rel: "self".into(),
-                mime_type: Some(Format::Atom.media_type().into()),
-                ..Default::default()
-            },
-            Link {
-                href: feed.home_url.clone(),
-                rel: "alternate".into(),
-                mime_type: Some("text/html".into()),
-                ..Default::default()
-            },
-        ],
+        links,
         entries,
+        extensions,
+        namespaces,
         ..Default::default()
     };
     let config = WriteConfig {
@@ -98,6 +141,7 @@ pub(super) fn render(feed: &Feed) -> Vec<u8> {
     let written = atom
         .write_with_config(Vec::new(), config)
         .expect("writing to a Vec cannot fail");
+    let written = super::xml::collapse_empty(written, &["fh:archive"]);
     let mut out = super::xml::hex_refs(&written, Some("content"));
     out.push(b'\n');
     out

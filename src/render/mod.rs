@@ -7,7 +7,7 @@ mod json;
 mod rss;
 mod xml;
 
-use crate::feed::Feed;
+use crate::feed::{Feed, Month};
 
 /// A feed format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -67,10 +67,52 @@ pub fn render(feed: &Feed, format: Format) -> Vec<u8> {
     }
 }
 
-/// The feed's own URL in a format.
-pub fn self_url(feed: &Feed, format: Format) -> String {
-    format!("{}.{}", feed.url_stem, format.ext())
+/// The subscription feed's URL in a format: the `current` of its archives,
+/// and the identity (Atom `id`, JSON Feed `feed_url`) of every document of
+/// the feed, archives included, as RFC 5005 has them make one logical feed.
+pub fn feed_url(feed: &Feed, format: Format) -> String {
+    match &feed.query {
+        Some(q) => format!("{}.{}?{q}", feed.url_stem, format.ext()),
+        None => format!("{}.{}", feed.url_stem, format.ext()),
+    }
 }
+
+/// The URL of the feed's archive document for `month`:
+/// `{feed}/archive/{YYYY-MM}.{ext}` (SPEC "URLs").
+pub fn archive_url(feed: &Feed, month: Month, format: Format) -> String {
+    format!("{}/archive/{month}.{}", feed.url_stem, format.ext())
+}
+
+/// This document's own URL (`rel="self"`): its archive URL, or the feed's.
+pub fn self_url(feed: &Feed, format: Format) -> String {
+    match &feed.archive {
+        Some(a) => archive_url(feed, a.month, format),
+        None => feed_url(feed, format),
+    }
+}
+
+/// The RFC 5005 links of a document, as (rel, URL), in a fixed order: an
+/// archive links `current` and the months beside it that have articles; a
+/// subscription feed links its newest month as `prev-archive`.
+fn history_links(feed: &Feed, format: Format) -> Vec<(&'static str, String)> {
+    let month = |rel, m: Option<Month>| m.map(|m| (rel, archive_url(feed, m, format)));
+    match &feed.archive {
+        Some(a) => [
+            Some(("current", feed_url(feed, format))),
+            month("prev-archive", a.prev),
+            month("next-archive", a.next),
+        ]
+        .into_iter()
+        .flatten()
+        .collect(),
+        None => month("prev-archive", feed.newest_month)
+            .into_iter()
+            .collect(),
+    }
+}
+
+/// The feed-history namespace of `<fh:archive/>` (RFC 5005 §4).
+const HISTORY_NS: &str = "http://purl.org/syndication/history/1.0";
 
 /// The scheme (RSS `domain`, Atom `scheme`) of a facet's terms: the folder
 /// of its feeds.

@@ -1,6 +1,8 @@
 //! RSS 2.0 (<https://www.rssboard.org/rss-specification>) with the `atom`
-//! namespace for the self link, `content:encoded` for the body and
-//! `dc:creator` for authors. Dates are RFC 822 in the site's offset.
+//! namespace for links (self, WebSub hubs, and the RFC 5005 archive links,
+//! as its appendix B has RSS use them, with `fh:archive` on archives),
+//! `content:encoded` for the body and `dc:creator` for authors. Dates are
+//! RFC 822 in the site's offset.
 //!
 //! The lead image travels in `content:encoded` (as a `<figure>`) for every
 //! reader, and as Media RSS (<https://www.rssboard.org/media-rss>)
@@ -16,7 +18,7 @@ use rss::extension::dublincore::DublinCoreExtension;
 use rss::extension::{Extension, ExtensionMap};
 use rss::{Category, Channel, Guid, Item};
 
-use super::{Format, self_url, term_scheme};
+use super::{Format, HISTORY_NS, history_links, self_url, term_scheme};
 use crate::feed::Feed;
 use crate::text::escape_html;
 
@@ -55,6 +57,36 @@ pub(super) fn render(feed: &Feed) -> Vec<u8> {
     if feed.items.iter().any(|i| i.image.is_some()) {
         namespaces.insert("media".to_string(), MEDIA_NS.to_string());
     }
+    let mut links = vec![Link {
+        href: self_url(feed, Format::Rss),
+        rel: "self".into(),
+        mime_type: Some(Format::Rss.media_type().into()),
+        ..Default::default()
+    }];
+    links.extend(feed.hubs.iter().map(|hub| Link {
+        href: hub.clone(),
+        rel: "hub".into(),
+        ..Default::default()
+    }));
+    links.extend(
+        history_links(feed, Format::Rss)
+            .into_iter()
+            .map(|(rel, href)| Link {
+                href,
+                rel: rel.into(),
+                mime_type: Some(Format::Rss.media_type().into()),
+                ..Default::default()
+            }),
+    );
+    let mut extensions = ExtensionMap::new();
+    if feed.archive.is_some() {
+        namespaces.insert("fh".to_string(), HISTORY_NS.to_string());
+        let archive = BTreeMap::from([(
+            "archive".to_string(),
+            vec![empty_element("fh:archive", &[])],
+        )]);
+        extensions.insert("fh".to_string(), archive);
+    }
     let channel = Channel {
         title: feed.title.clone(),
         link: feed.home_url.clone(),
@@ -64,14 +96,8 @@ pub(super) fn render(feed: &Feed) -> Vec<u8> {
         generator: Some("bantin".into()),
         docs: Some("https://www.rssboard.org/rss-specification".into()),
         ttl: (feed.ttl_minutes > 0).then(|| feed.ttl_minutes.to_string()),
-        atom_ext: Some(AtomExtension {
-            links: vec![Link {
-                href: self_url(feed, Format::Rss),
-                rel: "self".into(),
-                mime_type: Some(Format::Rss.media_type().into()),
-                ..Default::default()
-            }],
-        }),
+        atom_ext: Some(AtomExtension { links }),
+        extensions,
         items,
         namespaces,
         ..Default::default()
@@ -79,7 +105,8 @@ pub(super) fn render(feed: &Feed) -> Vec<u8> {
     let written = channel
         .pretty_write_to(Vec::new(), b' ', 2)
         .expect("writing to a Vec cannot fail");
-    let written = super::xml::collapse_empty(written, &["media:content", "media:thumbnail"]);
+    let written =
+        super::xml::collapse_empty(written, &["media:content", "media:thumbnail", "fh:archive"]);
     let mut out = super::xml::hex_refs(&written, None);
     out.push(b'\n');
     out
