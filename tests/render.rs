@@ -35,6 +35,9 @@ mod thumbnails;
 /// WebSub hub links and RFC 5005 archive documents.
 mod archives;
 
+/// `max_feed_bytes`: the oldest items give up their content.
+mod size;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 

@@ -111,3 +111,26 @@ pub(super) fn render(feed: &Feed) -> Vec<u8> {
     out.push(b'\n');
     out
 }
+
+/// What an item's `content_html` adds to the document beyond the
+/// `content_text` that replaces it (its summary; both keys are twelve
+/// characters on a line of their own), escaped as serde_json does: what
+/// giving the item its summary instead saves.
+pub(super) fn content_bytes(item: &crate::feed::Item) -> usize {
+    item.content_html.as_deref().map_or(0, |html| {
+        let text = item.summary.as_deref().unwrap_or(&item.title);
+        json_len(html).saturating_sub(json_len(text))
+    })
+}
+
+/// The length of `s` as a JSON string body: `"`, backslash and the short
+/// control escapes take two bytes, other controls six (`\u00XX`).
+fn json_len(s: &str) -> usize {
+    s.chars()
+        .map(|c| match c {
+            '"' | '\\' | '\n' | '\r' | '\t' | '\u{8}' | '\u{c}' => 2,
+            c if (c as u32) < 0x20 => 6,
+            c => c.len_utf8(),
+        })
+        .sum()
+}
