@@ -74,6 +74,9 @@ pub fn render(feed: &Feed, format: Format) -> Vec<u8> {
     fit(feed, content_bytes, write)
 }
 
+/// How many bytes an item's content adds to a format's document.
+type ContentBytes = fn(&crate::feed::Item) -> usize;
+
 /// SPEC "Limits": a feed whose body would pass `max_bytes` gives its
 /// oldest items their summary instead of their content until it fits,
 /// never cutting an item. The same rule in every format; how many items it
@@ -90,7 +93,7 @@ pub fn render(feed: &Feed, format: Format) -> Vec<u8> {
 /// not fit, it is sent as it is: items are never cut or dropped.
 fn fit(
     feed: &Feed,
-    content_bytes: fn(&crate::feed::Item) -> usize,
+    content_bytes: ContentBytes,
     mut write: impl FnMut(&Feed) -> Vec<u8>,
 ) -> Vec<u8> {
     let full = write(feed);
@@ -257,7 +260,7 @@ mod tests {
         }
     }
 
-    fn writer(format: Format) -> (fn(&Feed) -> Vec<u8>, fn(&Item) -> usize) {
+    fn writer(format: Format) -> (fn(&Feed) -> Vec<u8>, ContentBytes) {
         match format {
             Format::Rss => (rss::render, rss::content_bytes),
             Format::Atom => (atom::render, atom::content_bytes),
