@@ -15,53 +15,50 @@
 //! starts a reference they made, and a character reference means the same
 //! character to every XML parser as the entity it replaces.
 
+use memchr::memmem;
+
 /// `xml` with `&amp;`, `&lt;` and `&gt;` written `&#x26;`, `&#x3C;` and
 /// `&#x3E;`, except inside CDATA sections (whose text is literal) and inside
 /// elements named `skip` (Atom's `content`: escaped HTML, not plain text,
 /// where the longer references would only add bytes).
 pub(super) fn hex_refs(xml: &[u8], skip: Option<&str>) -> Vec<u8> {
-    const CDATA: &[u8] = b"<![CDATA[";
     let skip_open = skip.map(|s| format!("<{s}"));
     let skip_close = skip.map(|s| format!("</{s}>"));
     let mut out = Vec::with_capacity(xml.len() + xml.len() / 32);
-    let mut i = 0;
-    while i < xml.len() {
-        let rest = &xml[i..];
-        let verbatim_until = if rest.starts_with(CDATA) {
-            find(rest, b"]]>").map(|e| e + 3)
-        } else if let (Some(open), Some(close)) = (&skip_open, &skip_close)
-            && rest.starts_with(open.as_bytes())
-            && matches!(rest.get(open.len()), Some(b' ' | b'>'))
-        {
-            find(rest, close.as_bytes()).map(|e| e + close.len())
-        } else {
-            None
-        };
-        if let Some(n) = verbatim_until {
+    let mut rest = xml;
+    // Jump from one `&` or `<` to the next: everything between is copied.
+    while let Some(at) = memchr::memchr2(b'&', b'<', rest) {
+        out.extend_from_slice(&rest[..at]);
+        rest = &rest[at..];
+        if rest[0] == b'<' {
+            let verbatim_until = if rest.starts_with(b"<![CDATA[") {
+                memmem::find(rest, b"]]>").map(|e| e + 3)
+            } else if let (Some(open), Some(close)) = (&skip_open, &skip_close)
+                && rest.starts_with(open.as_bytes())
+                && matches!(rest.get(open.len()), Some(b' ' | b'>'))
+            {
+                memmem::find(rest, close.as_bytes()).map(|e| e + close.len())
+            } else {
+                None
+            };
+            let n = verbatim_until.unwrap_or(1);
             out.extend_from_slice(&rest[..n]);
-            i += n;
+            rest = &rest[n..];
             continue;
         }
-        let replaced: Option<(&[u8], usize)> = if rest.starts_with(b"&amp;") {
-            Some((b"&#x26;", 5))
+        let (with, n): (&[u8], usize) = if rest.starts_with(b"&amp;") {
+            (b"&#x26;", 5)
         } else if rest.starts_with(b"&lt;") {
-            Some((b"&#x3C;", 4))
+            (b"&#x3C;", 4)
         } else if rest.starts_with(b"&gt;") {
-            Some((b"&#x3E;", 4))
+            (b"&#x3E;", 4)
         } else {
-            None
+            (b"&", 1)
         };
-        match replaced {
-            Some((with, n)) => {
-                out.extend_from_slice(with);
-                i += n;
-            }
-            None => {
-                out.push(xml[i]);
-                i += 1;
-            }
-        }
+        out.extend_from_slice(with);
+        rest = &rest[n..];
     }
+    out.extend_from_slice(rest);
     out
 }
 
@@ -76,15 +73,16 @@ pub(super) fn collapse_empty(xml: Vec<u8>, names: &[&str]) -> Vec<u8> {
     for name in names {
         let open = format!("<{name}");
         let close = format!("</{name}>");
-        if find(&xml, open.as_bytes()).is_none() {
+        let finder = memmem::Finder::new(open.as_bytes());
+        if finder.find(&xml).is_none() {
             continue;
         }
         let mut out = Vec::with_capacity(xml.len());
         let mut rest = &xml[..];
-        while let Some(at) = find(rest, open.as_bytes()) {
+        while let Some(at) = finder.find(rest) {
             let after_name = at + open.len();
             let is_tag = matches!(rest.get(after_name), Some(b' ' | b'>'));
-            let gt = rest[after_name..].iter().position(|&b| b == b'>');
+            let gt = memchr::memchr(b'>', &rest[after_name..]);
             let collapsed = match gt {
                 Some(gt) if is_tag && rest[after_name + gt - 1] != b'/' => {
                     let inner_start = after_name + gt + 1;
@@ -114,10 +112,6 @@ pub(super) fn collapse_empty(xml: Vec<u8>, names: &[&str]) -> Vec<u8> {
         xml = out;
     }
     xml
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 #[cfg(test)]
