@@ -6,7 +6,6 @@
 
 use std::collections::BTreeMap;
 
-use atom_syndication::extension::Extension;
 use atom_syndication::{Category, Content, Entry, Generator, Link, Person, Text, WriteConfig};
 
 use super::{
@@ -96,20 +95,12 @@ pub(super) fn render(feed: &Feed) -> Vec<u8> {
                 ..Default::default()
             }),
     );
-    let (extensions, namespaces) = if feed.archive.is_some() {
-        let archive = Extension {
-            name: "fh:archive".into(),
-            ..Default::default()
-        };
-        (
-            BTreeMap::from([(
-                "fh".to_string(),
-                BTreeMap::from([("archive".to_string(), vec![archive])]),
-            )]),
-            BTreeMap::from([("fh".to_string(), HISTORY_NS.to_string())]),
-        )
-    } else {
-        Default::default()
+    // `fh:archive` is written into the head below: atom_syndication puts
+    // extension elements after the entries, and RFC 5005 wants it in the
+    // head, where a reader meets it before the items.
+    let namespaces = match feed.archive {
+        Some(_) => BTreeMap::from([("fh".to_string(), HISTORY_NS.to_string())]),
+        None => BTreeMap::new(),
     };
     let atom = atom_syndication::Feed {
         // Every document of the feed, archives too, is the same logical
@@ -130,7 +121,6 @@ pub(super) fn render(feed: &Feed) -> Vec<u8> {
         lang: Some(feed.language.clone()),
         links,
         entries,
-        extensions,
         namespaces,
         ..Default::default()
     };
@@ -141,7 +131,16 @@ pub(super) fn render(feed: &Feed) -> Vec<u8> {
     let written = atom
         .write_with_config(Vec::new(), config)
         .expect("writing to a Vec cannot fail");
-    let written = super::xml::collapse_empty(written, &["fh:archive"]);
+    let written = match feed.archive {
+        // Before the first entry (titles are escaped, so this exact line
+        // can't occur earlier), or the end of an entry-less document.
+        Some(_) => super::xml::insert_before(
+            written,
+            &[b"\n  <entry>", b"\n</feed>"],
+            b"\n  <fh:archive/>",
+        ),
+        None => written,
+    };
     let mut out = super::xml::hex_refs(&written, Some("content"));
     out.push(b'\n');
     out

@@ -114,6 +114,19 @@ pub(super) fn collapse_empty(xml: Vec<u8>, names: &[&str]) -> Vec<u8> {
     xml
 }
 
+/// `xml` with `insert` placed just before the first occurrence of the first
+/// of `markers` that occurs; unchanged if none does.
+pub(super) fn insert_before(xml: Vec<u8>, markers: &[&[u8]], insert: &[u8]) -> Vec<u8> {
+    let Some(at) = markers.iter().find_map(|m| memmem::find(&xml, m)) else {
+        return xml;
+    };
+    let mut out = Vec::with_capacity(xml.len() + insert.len());
+    out.extend_from_slice(&xml[..at]);
+    out.extend_from_slice(insert);
+    out.extend_from_slice(&xml[at..]);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::hex_refs;
@@ -152,6 +165,17 @@ mod tests {
             String::from_utf8(out).unwrap(),
             "<i><m:c a=\"1\" b=\"x&gt;y\"/><m:cc>\n</m:cc><m:c>t</m:c><m:c/><m:t u=\"2\"/></i>"
         );
+    }
+
+    #[test]
+    fn insertion_goes_before_the_first_marker_found() {
+        let xml = b"<f>\n  <e>1</e>\n  <e>2</e>\n</f>".to_vec();
+        let out = super::insert_before(xml.clone(), &[b"\n  <e>", b"\n</f>"], b"\n  <x/>");
+        assert_eq!(out, b"<f>\n  <x/>\n  <e>1</e>\n  <e>2</e>\n</f>");
+        let out =
+            super::insert_before(b"<f>\n</f>".to_vec(), &[b"\n  <e>", b"\n</f>"], b"\n  <x/>");
+        assert_eq!(out, b"<f>\n  <x/>\n</f>");
+        assert_eq!(super::insert_before(xml.clone(), &[b"<z>"], b"<x/>"), xml);
     }
 
     #[test]

@@ -102,7 +102,8 @@ fn subscription(sb: &Sandbox, site: &Site, catalog: &Catalog, key: &FeedKey) -> 
 }
 
 /// A document's head links as rel → hrefs (RSS `atom:link`, Atom `link`),
-/// and whether it has `fh:archive`, read with roxmltree by namespace.
+/// and whether its head (before any item) has `fh:archive`, read with
+/// roxmltree by namespace.
 fn head(xml: &[u8]) -> (BTreeMap<String, Vec<String>>, bool) {
     let text = std::str::from_utf8(xml).unwrap();
     let doc = roxmltree::Document::parse(text).unwrap();
@@ -122,8 +123,10 @@ fn head(xml: &[u8]) -> (BTreeMap<String, Vec<String>>, bool) {
             .or_default()
             .push(l.attribute("href").unwrap().to_string());
     }
+    // In the head proper: before the first item or entry.
     let archived = head
         .children()
+        .take_while(|c| !c.has_tag_name("item") && !c.has_tag_name((ATOM_NS, "entry")))
         .any(|c| c.has_tag_name((HISTORY_NS, "archive")));
     (links, archived)
 }
