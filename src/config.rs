@@ -63,6 +63,10 @@ struct RawSite {
     max_age: i64,
     id_prefix: Option<String>,
     #[serde(default)]
+    hubs: Vec<String>,
+    #[serde(default = "default_max_feed_bytes")]
+    max_feed_bytes: i64,
+    #[serde(default)]
     categories: BTreeMap<String, RawNamed>,
     #[serde(default)]
     regions: BTreeMap<String, RawNamed>,
@@ -86,6 +90,9 @@ fn default_items() -> i64 {
 }
 fn default_max_age() -> i64 {
     300
+}
+fn default_max_feed_bytes() -> i64 {
+    2_097_152
 }
 
 /// A category or region as the site file names it.
@@ -118,6 +125,11 @@ pub struct Site {
     pub max_age: u64,
     /// Prefix of every guid and Atom entry id.
     pub id_prefix: String,
+    /// WebSub hubs to advertise (and ping), absolute http(s) URLs.
+    pub hubs: Vec<String>,
+    /// A feed's identity body stays within this many bytes: its oldest
+    /// items give up their content for their summary until it does.
+    pub max_feed_bytes: usize,
     /// Overrides keyed by slug.
     pub categories: BTreeMap<String, Named>,
     /// Overrides keyed by slug.
@@ -193,6 +205,26 @@ impl Site {
                 format!("{:?} is not a language tag like vi or en-US", raw.language),
             ));
         }
+        let mut hubs = Vec::with_capacity(raw.hubs.len());
+        for (i, hub) in raw.hubs.iter().enumerate() {
+            match ammonia::Url::parse(hub) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") && u.has_host() => {
+                    hubs.push(u.to_string())
+                }
+                _ => {
+                    return Err(invalid(
+                        &format!("hubs[{i}]"),
+                        format!("{hub:?} is not an absolute http(s) URL"),
+                    ));
+                }
+            }
+        }
+        if raw.max_feed_bytes < 1 {
+            return Err(invalid(
+                "max_feed_bytes",
+                format!("{} is not a positive number of bytes", raw.max_feed_bytes),
+            ));
+        }
         let categories = named_overrides(&raw.categories, "categories", &invalid)?;
         let regions = named_overrides(&raw.regions, "regions", &invalid)?;
         let id_prefix = raw
@@ -208,6 +240,8 @@ impl Site {
             items_per_feed: raw.items_per_feed as usize,
             max_age: raw.max_age as u64,
             id_prefix,
+            hubs,
+            max_feed_bytes: usize::try_from(raw.max_feed_bytes).unwrap_or(usize::MAX),
             categories,
             regions,
             dir,
@@ -357,6 +391,8 @@ mod tests {
         for (extra, field) in [
             ("timezone = \"Asia/Ho_Chi_Minh\"", "timezone"),
             ("items_per_feed = 0", "items_per_feed"),
+            ("hubs = [\"/relative\"]", "hubs[0]"),
+            ("max_feed_bytes = 0", "max_feed_bytes"),
             (
                 "[categories.kinh-te]\nname = \"Xã hội\"",
                 "categories.kinh-te.name",

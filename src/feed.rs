@@ -13,7 +13,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use crate::article::{Article, Body, Facet, FeedKey};
 use crate::config::{Named, Site};
 use crate::store::{Pair, SlugUse, Snapshot, StoreError};
-use crate::text::{clean, clean_line, escape_html};
+use crate::text::{clean, clean_line, escape_html, excerpt, html_text};
 
 /// RFC 3986 unreserved characters stay; everything else in an id is encoded.
 const ID_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
@@ -290,7 +290,12 @@ pub struct Item {
     pub link: String,
     /// One-line title.
     pub title: String,
-    /// Plain-text lede.
+    /// Plain-text summary: the article's lede; without one, an excerpt of
+    /// its body; without body text, when the item still has content (a
+    /// lead image alone), its title. RSS needs a `description` before
+    /// `content:encoded` (the RSS profile; the W3C validator warns without
+    /// one), and readers show it as the teaser; an excerpt tells more than
+    /// the title they already show. Only a title-only article has none.
     pub summary: Option<String>,
     /// Sanitized HTML of the body (lead image first, when there is one).
     pub content_html: Option<String>,
@@ -304,6 +309,70 @@ pub struct Item {
     pub updated: DateTime<FixedOffset>,
     /// Lead image URL.
     pub image: Option<String>,
+}
+
+/// A calendar month in the site's offset: what one archive document holds
+/// (SPEC "Archives"), written `YYYY-MM` in its URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Month {
+    year: i32,
+    month: u32,
+}
+
+impl Month {
+    /// The month, if `year` is 1..=9999 (SPEC's date range) and `month`
+    /// 1..=12.
+    pub fn new(year: i32, month: u32) -> Option<Month> {
+        ((1..=9999).contains(&year) && (1..=12).contains(&month)).then_some(Month { year, month })
+    }
+
+    /// The month `date` falls in, in its own offset (pass dates already in
+    /// the site's offset, as [`Item`]'s are).
+    pub fn of(date: DateTime<FixedOffset>) -> Month {
+        use chrono::Datelike;
+        Month {
+            year: date.year(),
+            month: date.month(),
+        }
+    }
+
+    /// Parse the URL form `YYYY-MM` (exactly four and two digits).
+    pub fn parse(s: &str) -> Option<Month> {
+        let (y, m) = s.split_once('-')?;
+        let digits = |t: &str, n: usize| t.len() == n && t.bytes().all(|b| b.is_ascii_digit());
+        if !digits(y, 4) || !digits(m, 2) {
+            return None;
+        }
+        Month::new(y.parse().ok()?, m.parse().ok()?)
+    }
+
+    /// The year.
+    pub fn year(self) -> i32 {
+        self.year
+    }
+
+    /// The month of the year, 1..=12.
+    pub fn month(self) -> u32 {
+        self.month
+    }
+}
+
+impl std::fmt::Display for Month {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:04}-{:02}", self.year, self.month)
+    }
+}
+
+/// Where an archive document sits in its feed's history (RFC 5005 §4):
+/// links to the months beside it that have articles in the same feed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Archive {
+    /// The month the document holds.
+    pub month: Month,
+    /// The closest earlier month with articles (`prev-archive`).
+    pub prev: Option<Month>,
+    /// The closest later month with articles (`next-archive`).
+    pub next: Option<Month>,
 }
 
 /// A feed ready to render.
@@ -321,6 +390,9 @@ pub struct Feed {
     pub home_url: String,
     /// `{base_url}/feeds/{path}`, without extension.
     pub url_stem: String,
+    /// The query string of the feed's URL, without `?` (a keyword feed's
+    /// `q=…`); it follows the extension.
+    pub query: Option<String>,
     /// Newest `updated` among items; `None` for an empty feed.
     pub updated: Option<DateTime<FixedOffset>>,
     /// RSS `<ttl>` in minutes.
@@ -329,6 +401,36 @@ pub struct Feed {
     pub items: Vec<Item>,
     /// Every date is written in this offset.
     pub offset: FixedOffset,
+    /// WebSub hubs the feed advertises (SPEC "WebSub"); none on archives.
+    pub hubs: Vec<String>,
+    /// On a subscription feed, the newest month with articles: its
+    /// `prev-archive`. `None` on an empty feed and on archives.
+    pub newest_month: Option<Month>,
+    /// Set on an archive document, `None` on a subscription feed.
+    pub archive: Option<Archive>,
+    /// The identity body's size limit (`max_feed_bytes`), which renderers
+    /// keep by giving the oldest items their summary for their content.
+    pub max_bytes: usize,
+}
+
+impl Feed {
+    /// This feed's items as the archive document of `archive.month`: it
+    /// links its neighbours and `current`, carries `fh:archive`, and
+    /// advertises no hub (SPEC "WebSub": archives excepted).
+    pub fn into_archive(self, archive: Archive) -> Feed {
+        Feed {
+            archive: Some(archive),
+            hubs: Vec::new(),
+            newest_month: None,
+            ..self
+        }
+    }
+}
+
+/// The title of the keyword feed for `words` (already folded, SPEC
+/// "Keyword feeds"): "{title} – tìm: {words, space-separated}".
+pub fn search_title(site: &Site, words: &[String]) -> String {
+    clean_line(&format!("{} – tìm: {}", site.title, words.join(" ")))
 }
 
 /// Load and shape one feed as of `now`. Fails for slugs the catalog lacks.
@@ -399,10 +501,17 @@ pub fn shape(site: &Site, catalog: &Catalog, key: &FeedKey, articles: &[Article]
         language: site.language.clone(),
         home_url: format!("{}/", site.base_url),
         url_stem: format!("{}/feeds/{}", site.base_url, key.path()),
+        query: None,
         updated: items.iter().map(|i| i.updated).max(),
         ttl_minutes: site.max_age.div_ceil(60),
+        // Items are newest `published` first, so the first one's month is
+        // the newest month with articles in this feed.
+        newest_month: items.first().map(|i| Month::of(i.published)),
         items,
         offset: site.offset,
+        hubs: site.hubs.clone(),
+        archive: None,
+        max_bytes: site.max_feed_bytes,
     }
 }
 
@@ -455,6 +564,15 @@ fn item(site: &Site, catalog: &Catalog, a: &Article) -> Item {
             escape_html(src)
         )
     });
+    let lede = a
+        .summary
+        .as_deref()
+        .map(clean_line)
+        .filter(|s| !s.is_empty());
+    let title = clean_line(&a.title);
+    let summary = lede
+        .or_else(|| body.as_deref().and_then(|b| excerpt(&html_text(b))))
+        .or_else(|| (body.is_some() || figure.is_some()).then(|| title.clone()));
     let content_html = match (figure, body) {
         (Some(f), Some(b)) => Some(format!("{f}\n{b}")),
         (f, b) => f.or(b),
@@ -480,12 +598,8 @@ fn item(site: &Site, catalog: &Catalog, a: &Article) -> Item {
     Item {
         guid: format!("{}{encoded_id}", site.id_prefix),
         link,
-        title: clean_line(&a.title),
-        summary: a
-            .summary
-            .as_deref()
-            .map(clean_line)
-            .filter(|s| !s.is_empty()),
+        title,
+        summary,
         content_html: content_html.map(|h| clean(&h)),
         authors: a
             .authors
@@ -520,6 +634,38 @@ mod tests {
         let e = resolve("xa-hoi", &uses(&[("Xã Hội", 1), ("Xã hội", 1)]), &none).unwrap();
         assert_eq!(e.name, "Xã Hội"); // 'H' < 'h'
         assert_eq!(resolve("x", &uses(&[]), &none), None);
+    }
+
+    #[test]
+    fn a_keyword_feed_is_titled_with_its_folded_words() {
+        let site = Site::parse(
+            "title = \"Báo Hà Tĩnh\"\nbase_url = \"http://x.example\"\n",
+            "s.toml",
+            std::path::PathBuf::new(),
+        )
+        .unwrap();
+        let words = ["bao".to_string(), "lu".to_string()];
+        assert_eq!(search_title(&site, &words), "Báo Hà Tĩnh – tìm: bao lu");
+    }
+
+    #[test]
+    fn months_parse_and_print_as_urls_write_them() {
+        let m = Month::parse("2024-11").unwrap();
+        assert_eq!((m.year(), m.month()), (2024, 11));
+        assert_eq!(m.to_string(), "2024-11");
+        assert_eq!(Month::new(7, 1).unwrap().to_string(), "0007-01");
+        for bad in [
+            "2024-13", "2024-00", "0000-01", "24-11", "2024-1", "2024-011", "2024/11", "+024-11",
+            "",
+        ] {
+            assert_eq!(Month::parse(bad), None, "{bad}");
+        }
+        let d = DateTime::parse_from_rfc3339("2024-11-30T23:30:00-01:00").unwrap();
+        assert_eq!(Month::of(d).to_string(), "2024-11");
+        let in_site = d.with_timezone(&FixedOffset::east_opt(7 * 3600).unwrap());
+        assert_eq!(Month::of(in_site).to_string(), "2024-12");
+        assert!(Month::parse("2024-02") < Month::parse("2024-11"));
+        assert!(Month::parse("2023-12") < Month::parse("2024-01"));
     }
 
     #[test]

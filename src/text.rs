@@ -3,6 +3,8 @@
 //! XML 1.0 forbids most C0 controls, and feed readers choke on the rest and on
 //! C1 controls and noncharacters, so SPEC has them dropped. Plain text bodies
 //! become HTML paragraphs, escaped so the text is shown, never run as markup.
+//! The way back, HTML to words, makes the excerpt that stands in for a
+//! missing lede.
 
 /// Whether a character may appear in a feed. Tab, LF and CR stay; every other
 /// control character and every Unicode noncharacter goes.
@@ -64,6 +66,144 @@ pub fn paragraphs_to_html(s: &str) -> String {
         .join("\n")
 }
 
+/// The words of an excerpt, as WordPress's `wp_trim_excerpt` counts them:
+/// enough for a teaser (about 250 characters of Vietnamese, whose words are
+/// syllables), far below any summary limit.
+pub const EXCERPT_WORDS: usize = 55;
+
+/// The first [`EXCERPT_WORDS`] words of `text`, whitespace folded, with `…`
+/// when words were left out; `None` when `text` has no word.
+pub fn excerpt(text: &str) -> Option<String> {
+    let mut words = text.split_whitespace();
+    let mut out = String::new();
+    for w in words.by_ref().take(EXCERPT_WORDS) {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(w);
+    }
+    if out.is_empty() {
+        return None;
+    }
+    if words.next().is_some() {
+        out.push('…');
+    }
+    Some(out)
+}
+
+/// Elements that end a line of text: their boundaries become spaces, so
+/// `<p>a</p><p>b</p>` reads "a b", not "ab".
+const BREAKING: &[&str] = &[
+    "address",
+    "article",
+    "blockquote",
+    "br",
+    "dd",
+    "div",
+    "dl",
+    "dt",
+    "figcaption",
+    "figure",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "hr",
+    "li",
+    "ol",
+    "p",
+    "pre",
+    "section",
+    "table",
+    "td",
+    "th",
+    "tr",
+    "ul",
+];
+
+/// The text of HTML as serialized by `ammonia` (html5ever) or
+/// [`paragraphs_to_html`]: tags dropped (block boundaries become spaces),
+/// character references decoded, whitespace folded. Not a general HTML
+/// parser: it relies on what those serializers guarantee, that `<` in text
+/// is always escaped and attribute values are double-quoted.
+pub fn html_text(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(lt) = rest.find('<') {
+        decode_into(&rest[..lt], &mut out);
+        rest = &rest[lt..];
+        if let Some(after) = rest.strip_prefix("<!--") {
+            rest = after.find("-->").map_or("", |end| &after[end + 3..]);
+            continue;
+        }
+        // The tag ends at the first `>` outside a quoted attribute value.
+        let mut quoted = false;
+        let end = rest
+            .char_indices()
+            .find(|&(_, c)| {
+                if c == '"' {
+                    quoted = !quoted;
+                }
+                c == '>' && !quoted
+            })
+            .map_or(rest.len(), |(i, _)| i + 1);
+        let name: String = rest[1..end]
+            .trim_start_matches('/')
+            .chars()
+            .take_while(char::is_ascii_alphanumeric)
+            .collect::<String>()
+            .to_ascii_lowercase();
+        if BREAKING.contains(&name.as_str()) {
+            out.push(' ');
+        }
+        rest = &rest[end..];
+    }
+    decode_into(rest, &mut out);
+    clean_line(&out)
+}
+
+/// Append `text` with its character references decoded: the named ones the
+/// serializers write and any numeric one. Anything else stays as written.
+fn decode_into(text: &str, out: &mut String) {
+    let mut rest = text;
+    while let Some(amp) = rest.find('&') {
+        out.push_str(&rest[..amp]);
+        rest = &rest[amp..];
+        let decoded = rest.find(';').filter(|&semi| semi <= 10).and_then(|semi| {
+            let name = &rest[1..semi];
+            let c = match name {
+                "amp" => Some('&'),
+                "lt" => Some('<'),
+                "gt" => Some('>'),
+                "quot" => Some('"'),
+                "apos" => Some('\''),
+                "nbsp" => Some('\u{a0}'),
+                _ => {
+                    let code = match name.strip_prefix("#x").or_else(|| name.strip_prefix("#X")) {
+                        Some(hex) => u32::from_str_radix(hex, 16).ok(),
+                        None => name.strip_prefix('#').and_then(|d| d.parse().ok()),
+                    };
+                    code.and_then(char::from_u32)
+                }
+            };
+            c.map(|c| (c, semi))
+        });
+        match decoded {
+            Some((c, semi)) => {
+                out.push(c);
+                rest = &rest[semi + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,5 +234,34 @@ mod tests {
     #[test]
     fn clean_line_folds_whitespace() {
         assert_eq!(clean_line("  a\n b\tc  "), "a b c");
+    }
+
+    #[test]
+    fn html_text_drops_tags_decodes_references_and_separates_blocks() {
+        let html = "<p>a &lt; b &amp;&amp; <b>đậm</b></p><p>x<br>y &#39;z&#39; &#x1F33E; &nbsp;q</p>\
+                    <a href=\"https://e.x/?a=1&amp;b=>\" title=\"x>y\">link</a><!-- c > d --> end &bogus; &";
+        assert_eq!(
+            html_text(html),
+            "a < b && đậm x y 'z' 🌾 q link end &bogus; &"
+        );
+        assert_eq!(
+            html_text(&paragraphs_to_html("one\n\ntwo <3")),
+            "one two <3"
+        );
+        assert_eq!(
+            html_text("<figure><img src=\"i.jpg\" alt=\"\"></figure>"),
+            ""
+        );
+    }
+
+    #[test]
+    fn excerpts_stop_at_a_word_limit_and_say_so() {
+        assert_eq!(excerpt("  "), None);
+        assert_eq!(excerpt(" a\n b ").as_deref(), Some("a b"));
+        let long: Vec<String> = (0..EXCERPT_WORDS + 1).map(|i| i.to_string()).collect();
+        let cut = excerpt(&long.join(" ")).unwrap();
+        assert!(cut.ends_with(&format!("{}…", EXCERPT_WORDS - 1)), "{cut}");
+        let exact = excerpt(&long[..EXCERPT_WORDS].join(" ")).unwrap();
+        assert!(!exact.ends_with('…'), "{exact}");
     }
 }

@@ -26,6 +26,18 @@
 //!   test says it skipped; with `CI` set it fails instead
 //!   (`pip install feedparser`).
 
+/// Hostile but valid articles; the W3C validator.
+mod hostile;
+
+/// Media RSS thumbnails.
+mod thumbnails;
+
+/// WebSub hub links and RFC 5005 archive documents.
+mod archives;
+
+/// `max_feed_bytes`: the oldest items give up their content.
+mod size;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 

@@ -1,10 +1,17 @@
-//! Atom 1.0 (RFC 4287). The feed's id is its own URL; entry ids are the
-//! item guids. A feed-level author (the site) covers entries without one, as
-//! RFC 4287 section 4.1.2 requires.
+//! Atom 1.0 (RFC 4287). The feed's id is its subscription URL; entry ids
+//! are the item guids. A feed-level author (the site) covers entries
+//! without one, as RFC 4287 section 4.1.2 requires. WebSub hubs are
+//! `link rel="hub"`; archive documents (RFC 5005 §4) carry `fh:archive` and
+//! their `current`/`prev-archive`/`next-archive` links.
+
+use std::collections::BTreeMap;
 
 use atom_syndication::{Category, Content, Entry, Generator, Link, Person, Text, WriteConfig};
 
-use super::{Format, epoch, image_type, self_url, term_scheme};
+use super::{
+    Format, HISTORY_NS, empty_feed_updated, feed_url, history_links, image_type, self_url,
+    term_scheme,
+};
 use crate::feed::Feed;
 
 pub(super) fn render(feed: &Feed) -> Vec<u8> {
@@ -59,11 +66,49 @@ pub(super) fn render(feed: &Feed) -> Vec<u8> {
             }
         })
         .collect();
+    let mut links = vec![
+        Link {
+            href: self_url(feed, Format::Atom),
+            rel: "self".into(),
+            mime_type: Some(Format::Atom.media_type().into()),
+            ..Default::default()
+        },
+        Link {
+            href: feed.home_url.clone(),
+            rel: "alternate".into(),
+            mime_type: Some("text/html".into()),
+            ..Default::default()
+        },
+    ];
+    links.extend(feed.hubs.iter().map(|hub| Link {
+        href: hub.clone(),
+        rel: "hub".into(),
+        ..Default::default()
+    }));
+    links.extend(
+        history_links(feed, Format::Atom)
+            .into_iter()
+            .map(|(rel, href)| Link {
+                href,
+                rel: rel.into(),
+                mime_type: Some(Format::Atom.media_type().into()),
+                ..Default::default()
+            }),
+    );
+    // `fh:archive` is written into the head below: atom_syndication puts
+    // extension elements after the entries, and RFC 5005 wants it in the
+    // head, where a reader meets it before the items.
+    let namespaces = match feed.archive {
+        Some(_) => BTreeMap::from([("fh".to_string(), HISTORY_NS.to_string())]),
+        None => BTreeMap::new(),
+    };
     let atom = atom_syndication::Feed {
-        id: self_url(feed, Format::Atom),
+        // Every document of the feed, archives too, is the same logical
+        // feed (RFC 5005), so they share the subscription feed's id.
+        id: feed_url(feed, Format::Atom),
         title: Text::plain(feed.title.clone()),
         subtitle: Some(Text::plain(feed.description.clone())),
-        updated: feed.updated.unwrap_or_else(|| epoch(feed)),
+        updated: feed.updated.unwrap_or_else(|| empty_feed_updated(feed)),
         authors: vec![Person {
             name: site_name(feed),
             uri: Some(feed.home_url.clone()),
@@ -74,32 +119,49 @@ pub(super) fn render(feed: &Feed) -> Vec<u8> {
             ..Default::default()
         }),
         lang: Some(feed.language.clone()),
-        links: vec![
-            Link {
-                href: self_url(feed, Format::Atom),
-                rel: "self".into(),
-                mime_type: Some(Format::Atom.media_type().into()),
-                ..Default::default()
-            },
-            Link {
-                href: feed.home_url.clone(),
-                rel: "alternate".into(),
-                mime_type: Some("text/html".into()),
-                ..Default::default()
-            },
-        ],
+        links,
         entries,
+        namespaces,
         ..Default::default()
     };
     let config = WriteConfig {
         write_document_declaration: true,
         indent_size: Some(2),
     };
-    let mut out = atom
+    let written = atom
         .write_with_config(Vec::new(), config)
         .expect("writing to a Vec cannot fail");
+    let written = match feed.archive {
+        // Before the first entry (titles are escaped, so this exact line
+        // can't occur earlier), or the end of an entry-less document.
+        Some(_) => super::xml::insert_before(
+            written,
+            &[b"\n  <entry>", b"\n</feed>"],
+            b"\n  <fh:archive/>",
+        ),
+        None => written,
+    };
+    let mut out = super::xml::hex_refs(&written, Some("content"));
     out.push(b'\n');
     out
+}
+
+/// The bytes an entry's `content` adds to the document, exactly as the
+/// writer lays it out (its line, indented four spaces; the HTML escaped
+/// with the five XML entities): what giving it its summary instead saves.
+pub(super) fn content_bytes(item: &crate::feed::Item) -> usize {
+    item.content_html.as_deref().map_or(0, |html| {
+        let escapes: usize = html
+            .bytes()
+            .map(|b| match b {
+                b'<' | b'>' => "&lt;".len() - 1,
+                b'&' => "&amp;".len() - 1,
+                b'\'' | b'"' => "&apos;".len() - 1,
+                _ => 0,
+            })
+            .sum();
+        "\n    <content type=\"html\"></content>".len() + html.len() + escapes
+    })
 }
 
 /// The publication's name: the all feed's title, before any ` – ` suffix.

@@ -1,16 +1,24 @@
 //! RSS 2.0 (<https://www.rssboard.org/rss-specification>) with the `atom`
-//! namespace for the self link, `content:encoded` for the body and
-//! `dc:creator` for authors. Dates are RFC 822 in the site's offset.
+//! namespace for links (self, WebSub hubs, and the RFC 5005 archive links,
+//! as its appendix B has RSS use them, with `fh:archive` on archives),
+//! `content:encoded` for the body and `dc:creator` for authors. Dates are
+//! RFC 822 in the site's offset.
 //!
-//! The lead image travels in `content:encoded` (as a `<figure>`), not as an
+//! The lead image travels in `content:encoded` (as a `<figure>`) for every
+//! reader, and as Media RSS (<https://www.rssboard.org/media-rss>)
+//! `media:content medium="image"` and `media:thumbnail` for the readers that
+//! show thumbnails from it (Feedly, Inoreader, NetNewsWire); not as an
 //! `<enclosure>`: RSS requires an enclosure's byte length, which we don't
 //! know without fetching the image, and validators flag a made-up one.
 
+use std::collections::BTreeMap;
+
 use rss::extension::atom::{AtomExtension, Link};
 use rss::extension::dublincore::DublinCoreExtension;
+use rss::extension::{Extension, ExtensionMap};
 use rss::{Category, Channel, Guid, Item};
 
-use super::{Format, self_url, term_scheme};
+use super::{Format, HISTORY_NS, history_links, self_url, term_scheme};
 use crate::feed::Feed;
 use crate::text::escape_html;
 
@@ -41,9 +49,44 @@ pub(super) fn render(feed: &Feed) -> Vec<u8> {
                 creators: i.authors.clone(),
                 ..Default::default()
             }),
+            extensions: i.image.as_deref().map(media).unwrap_or_default(),
             ..Default::default()
         })
         .collect();
+    let mut namespaces = BTreeMap::new();
+    if feed.items.iter().any(|i| i.image.is_some()) {
+        namespaces.insert("media".to_string(), MEDIA_NS.to_string());
+    }
+    let mut links = vec![Link {
+        href: self_url(feed, Format::Rss),
+        rel: "self".into(),
+        mime_type: Some(Format::Rss.media_type().into()),
+        ..Default::default()
+    }];
+    links.extend(feed.hubs.iter().map(|hub| Link {
+        href: hub.clone(),
+        rel: "hub".into(),
+        ..Default::default()
+    }));
+    links.extend(
+        history_links(feed, Format::Rss)
+            .into_iter()
+            .map(|(rel, href)| Link {
+                href,
+                rel: rel.into(),
+                mime_type: Some(Format::Rss.media_type().into()),
+                ..Default::default()
+            }),
+    );
+    let mut extensions = ExtensionMap::new();
+    if feed.archive.is_some() {
+        namespaces.insert("fh".to_string(), HISTORY_NS.to_string());
+        let archive = BTreeMap::from([(
+            "archive".to_string(),
+            vec![empty_element("fh:archive", &[])],
+        )]);
+        extensions.insert("fh".to_string(), archive);
+    }
     let channel = Channel {
         title: feed.title.clone(),
         link: feed.home_url.clone(),
@@ -53,22 +96,65 @@ pub(super) fn render(feed: &Feed) -> Vec<u8> {
         generator: Some("bantin".into()),
         docs: Some("https://www.rssboard.org/rss-specification".into()),
         ttl: (feed.ttl_minutes > 0).then(|| feed.ttl_minutes.to_string()),
-        atom_ext: Some(AtomExtension {
-            links: vec![Link {
-                href: self_url(feed, Format::Rss),
-                rel: "self".into(),
-                mime_type: Some(Format::Rss.media_type().into()),
-                ..Default::default()
-            }],
-        }),
+        atom_ext: Some(AtomExtension { links }),
+        extensions,
         items,
+        namespaces,
         ..Default::default()
     };
-    let mut out = channel
+    let written = channel
         .pretty_write_to(Vec::new(), b' ', 2)
         .expect("writing to a Vec cannot fail");
+    let written =
+        super::xml::collapse_empty(written, &["media:content", "media:thumbnail", "fh:archive"]);
+    let mut out = super::xml::hex_refs(&written, None);
     out.push(b'\n');
     out
+}
+
+/// The bytes an item's `content:encoded` adds to the document, exactly as
+/// the writer lays it out (its line, indented six spaces; one CDATA section,
+/// split at each `]]>`): what giving the item its summary instead saves.
+pub(super) fn content_bytes(item: &crate::feed::Item) -> usize {
+    item.content_html.as_deref().map_or(0, |html| {
+        "\n      <content:encoded><![CDATA[]]></content:encoded>".len()
+            + html.len()
+            + html.matches("]]>").count() * "]]><![CDATA[".len()
+    })
+}
+
+/// The Media RSS namespace.
+const MEDIA_NS: &str = "http://search.yahoo.com/mrss/";
+
+/// An element with attributes and no content, in an extension namespace.
+fn empty_element(name: &str, attrs: &[(&str, &str)]) -> Extension {
+    Extension {
+        name: name.to_string(),
+        attrs: attrs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        ..Default::default()
+    }
+}
+
+/// An item's Media RSS elements for its lead image: the image itself and,
+/// for lists, the same image as the thumbnail (we have no smaller one).
+fn media(url: &str) -> ExtensionMap {
+    let elements = BTreeMap::from([
+        (
+            "content".to_string(),
+            vec![empty_element(
+                "media:content",
+                &[("url", url), ("medium", "image")],
+            )],
+        ),
+        (
+            "thumbnail".to_string(),
+            vec![empty_element("media:thumbnail", &[("url", url)])],
+        ),
+    ]);
+    BTreeMap::from([("media".to_string(), elements)])
 }
 
 /// RFC 822 as RSS uses it (four-digit year, two-digit day, numeric offset).
