@@ -355,6 +355,27 @@ impl Month {
     pub fn month(self) -> u32 {
         self.month
     }
+
+    /// The month after this one, if it is still in SPEC's range.
+    pub fn succ(self) -> Option<Month> {
+        match self.month {
+            12 => Month::new(self.year + 1, 1),
+            m => Month::new(self.year, m + 1),
+        }
+    }
+
+    /// Its first instant, midnight of the 1st in `offset`.
+    pub fn start(self, offset: FixedOffset) -> DateTime<Utc> {
+        chrono::NaiveDate::from_ymd_opt(self.year, self.month, 1)
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .and_then(|t| t.and_local_timezone(offset).single())
+            .map_or(DateTime::<Utc>::MIN_UTC, |t| t.to_utc())
+    }
+
+    /// The month an instant falls in, in `offset`.
+    pub fn at(instant: DateTime<Utc>, offset: FixedOffset) -> Month {
+        Month::of(instant.with_timezone(&offset))
+    }
 }
 
 impl std::fmt::Display for Month {
@@ -445,6 +466,42 @@ pub fn load(
     catalog.knows(key)?;
     let articles = snap.feed(key, now, limit)?;
     Ok(shape(site, catalog, key, &articles))
+}
+
+/// At most this many articles in one archive document: a month of the all
+/// feed of a busy newsroom is some thousands; the bound keeps a render's
+/// memory in check whatever the store holds.
+pub const MAX_ARCHIVE_ITEMS: usize = 20_000;
+
+/// Load one month of a feed as its archive document (RFC 5005 §4), as of
+/// `now`: `None` when the feed has no visible article that month.
+pub fn load_archive(
+    snap: &dyn Snapshot,
+    site: &Site,
+    catalog: &Catalog,
+    key: &FeedKey,
+    month: Month,
+    now: DateTime<Utc>,
+) -> Result<Option<Feed>, FeedError> {
+    catalog.knows(key)?;
+    let from = month.start(site.offset);
+    let end = month.succ().map(|m| m.start(site.offset));
+    let last = end.map_or(now, |e| (e - chrono::Duration::microseconds(1)).min(now));
+    if last < from {
+        return Ok(None);
+    }
+    let articles = snap.feed_span(key, from, last, MAX_ARCHIVE_ITEMS)?;
+    if articles.is_empty() {
+        return Ok(None);
+    }
+    let in_site = |t: DateTime<Utc>| Month::at(t, site.offset);
+    let prev = snap.newest_before(key, from)?.map(in_site);
+    let next = match end {
+        Some(end) if end <= now => snap.oldest_between(key, end, now)?.map(in_site),
+        _ => None,
+    };
+    let feed = shape(site, catalog, key, &articles).into_archive(Archive { month, prev, next });
+    Ok(Some(feed))
 }
 
 /// Load one feed with a catalog of just the slugs it needs (its own, and

@@ -26,6 +26,7 @@ use bantin::config::Site;
 use bantin::feed::Catalog;
 use bantin::http::app::App;
 use bantin::http::server::Limits;
+use bantin::store::postgres::PostgresStore;
 use bantin::store::sqlite::SqliteStore;
 use bantin::store::{
     Changes, LogPosition, Pair, Placement, Problem, SlugUse, Snapshot, Store, StoreError, Writer,
@@ -34,6 +35,8 @@ use chrono::{DateTime, Utc};
 use reqwest::header::HeaderMap;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+
+use crate::pg_cluster::database;
 
 /// The sample site file.
 pub fn site_path() -> PathBuf {
@@ -479,10 +482,11 @@ struct CountingSnapshot<'a> {
 }
 
 impl Snapshot for CountingSnapshot<'_> {
-    fn feed(
+    fn feed_span(
         &self,
         key: &FeedKey,
-        now: DateTime<Utc>,
+        from: DateTime<Utc>,
+        upto: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<Article>, StoreError> {
         self.calls.feed.fetch_add(1, Ordering::SeqCst);
@@ -490,7 +494,22 @@ impl Snapshot for CountingSnapshot<'_> {
         if delay > 0 {
             std::thread::sleep(Duration::from_millis(delay));
         }
-        self.inner.feed(key, now, limit)
+        self.inner.feed_span(key, from, upto, limit)
+    }
+    fn newest_before(
+        &self,
+        key: &FeedKey,
+        before: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.inner.newest_before(key, before)
+    }
+    fn oldest_between(
+        &self,
+        key: &FeedKey,
+        from: DateTime<Utc>,
+        upto: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.inner.oldest_between(key, from, upto)
     }
     fn slugs(&self, facet: Facet) -> Result<Vec<String>, StoreError> {
         self.inner.slugs(facet)
@@ -560,6 +579,101 @@ impl Store for CountingStore {
 
     fn trim_log(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
         self.inner.trim_log(before)
+    }
+}
+
+/// A store holding the sample articles, and how to reach it again.
+pub enum Backend {
+    /// A SQLite file.
+    Sqlite(Sample),
+    /// A database of the throwaway cluster.
+    Postgres(String),
+}
+
+/// Run `f` on a thread of its own: the PostgreSQL client blocks on a
+/// runtime of its own, which it cannot do on a thread driving the tests'.
+pub fn off_runtime<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    std::thread::spawn(f).join().unwrap()
+}
+
+impl Backend {
+    /// The sample in a SQLite store.
+    pub fn sqlite() -> Backend {
+        Backend::Sqlite(Sample::new())
+    }
+
+    /// `None` (after saying so) where PostgreSQL is not installed.
+    pub fn postgres() -> Option<Backend> {
+        let url = off_runtime(database)?;
+        let u = url.clone();
+        off_runtime(move || {
+            PostgresStore::open(&u)
+                .unwrap()
+                .upsert(&sample_articles())
+                .unwrap()
+        });
+        Some(Backend::Postgres(url))
+    }
+
+    /// A new connection (pool) to the store.
+    pub fn store(&self, readers: u32) -> Box<dyn Store> {
+        match self {
+            Backend::Sqlite(s) => Box::new(SqliteStore::open_with(&s.db(), readers).unwrap()),
+            Backend::Postgres(url) => {
+                let url = url.clone();
+                off_runtime(move || {
+                    Box::new(PostgresStore::open_with(&url, readers).unwrap()) as Box<dyn Store>
+                })
+            }
+        }
+    }
+
+    /// Upsert through a connection of its own, off the runtime.
+    pub fn upsert(&self, articles: Vec<Article>) {
+        let store = self.store(1);
+        off_runtime(move || {
+            store.upsert(&articles).unwrap();
+            drop(store);
+        });
+    }
+
+    /// The store URL.
+    pub fn url(&self) -> String {
+        match self {
+            Backend::Sqlite(s) => s.store_url(),
+            Backend::Postgres(url) => url.clone(),
+        }
+    }
+
+    /// Run SQL as a CMS would, on a connection of its own.
+    pub fn sql(&self, sql: &str) {
+        match self {
+            Backend::Sqlite(s) => rusqlite::Connection::open(s.db())
+                .unwrap()
+                .execute_batch(sql)
+                .unwrap_or_else(|e| panic!("{sql}: {e}")),
+            Backend::Postgres(url) => {
+                let (url, sql) = (url.clone(), sql.to_string());
+                off_runtime(move || {
+                    postgres::Client::connect(&url, postgres::NoTls)
+                        .unwrap()
+                        .batch_execute(&sql)
+                        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+                })
+            }
+        }
+    }
+}
+
+/// Run a test body on SQLite, then on PostgreSQL where it is installed.
+pub async fn on_both<F, Fut>(test: F)
+where
+    F: Fn(Backend) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    test(Backend::sqlite()).await;
+    if let Some(pg) = Backend::postgres() {
+        test(pg).await;
     }
 }
 

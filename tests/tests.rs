@@ -44,3 +44,6 @@ mod postgres;
 
 /// Writes cost only the feeds they touch, on both stores.
 mod writes;
+
+/// Monthly archives walked, cached and kept in step, on both stores.
+mod archives;

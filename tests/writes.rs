@@ -18,111 +18,16 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use bantin::article::{Article, FeedKey};
-use bantin::store::Store;
-use bantin::store::postgres::PostgresStore;
-use bantin::store::sqlite::SqliteStore;
 
-use crate::pg_cluster::database;
 use crate::server::{
-    CountingStore, EXTS, Process, Sample, Server, client, feed_path, get, metric, sample_articles,
-    wait_until,
+    Backend, CountingStore, EXTS, Process, Server, client, feed_path, get, metric, on_both,
+    sample_articles, wait_until,
 };
 use crate::util::article;
 
 /// How long a test waits for a change to show. SPEC's second is asserted by
 /// `bench/writes.sh` on a release build; a loaded debug build gets slack.
 const SLACK: Duration = Duration::from_secs(5);
-
-/// A store holding the sample articles, and how to reach it again.
-enum Backend {
-    Sqlite(Sample),
-    Postgres(String),
-}
-
-/// Run `f` on a thread of its own: the PostgreSQL client blocks on a
-/// runtime of its own, which it cannot do on a thread driving the tests'.
-fn off_runtime<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    std::thread::spawn(f).join().unwrap()
-}
-
-impl Backend {
-    fn sqlite() -> Backend {
-        Backend::Sqlite(Sample::new())
-    }
-
-    /// `None` (after saying so) where PostgreSQL is not installed.
-    fn postgres() -> Option<Backend> {
-        let url = off_runtime(database)?;
-        let u = url.clone();
-        off_runtime(move || {
-            PostgresStore::open(&u)
-                .unwrap()
-                .upsert(&sample_articles())
-                .unwrap()
-        });
-        Some(Backend::Postgres(url))
-    }
-
-    /// A new connection (pool) to the store.
-    fn store(&self, readers: u32) -> Box<dyn Store> {
-        match self {
-            Backend::Sqlite(s) => Box::new(SqliteStore::open_with(&s.db(), readers).unwrap()),
-            Backend::Postgres(url) => {
-                let url = url.clone();
-                off_runtime(move || {
-                    Box::new(PostgresStore::open_with(&url, readers).unwrap()) as Box<dyn Store>
-                })
-            }
-        }
-    }
-
-    /// Upsert through a connection of its own, off the runtime.
-    fn upsert(&self, articles: Vec<Article>) {
-        let store = self.store(1);
-        off_runtime(move || {
-            store.upsert(&articles).unwrap();
-            drop(store);
-        });
-    }
-
-    fn url(&self) -> String {
-        match self {
-            Backend::Sqlite(s) => s.store_url(),
-            Backend::Postgres(url) => url.clone(),
-        }
-    }
-
-    /// Run SQL as a CMS would, on a connection of its own.
-    fn sql(&self, sql: &str) {
-        match self {
-            Backend::Sqlite(s) => rusqlite::Connection::open(s.db())
-                .unwrap()
-                .execute_batch(sql)
-                .unwrap_or_else(|e| panic!("{sql}: {e}")),
-            Backend::Postgres(url) => {
-                let (url, sql) = (url.clone(), sql.to_string());
-                off_runtime(move || {
-                    postgres::Client::connect(&url, postgres::NoTls)
-                        .unwrap()
-                        .batch_execute(&sql)
-                        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-                })
-            }
-        }
-    }
-}
-
-/// Run a test body on SQLite, then on PostgreSQL where it is installed.
-async fn on_both<F, Fut>(test: F)
-where
-    F: Fn(Backend) -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    test(Backend::sqlite()).await;
-    if let Some(pg) = Backend::postgres() {
-        test(pg).await;
-    }
-}
 
 /// Every URL the server lists (every feed of `/`'s catalog in every
 /// format, with every pair of a known category and region), and the pages.

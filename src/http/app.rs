@@ -6,7 +6,7 @@
 //! one read transaction of the store's pool, and outlive the request that
 //! started them (see `cache.rs`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -20,7 +20,7 @@ use super::metrics::Metrics;
 use super::representation::Representation;
 use crate::article::FeedKey;
 use crate::config::Site;
-use crate::feed::{Catalog, FeedError};
+use crate::feed::{Archive, Catalog, FeedError, Month};
 use crate::render::{Format, render};
 use crate::store::{Changes, LogPosition, Store, StoreError};
 
@@ -40,6 +40,14 @@ const TRIM_EVERY: Duration = Duration::from_secs(60);
 /// More log rows than this in one read: reload everything instead (a bulk
 /// import is cheaper to treat as one).
 const MAX_CHANGES: usize = 20_000;
+
+/// `Cache-Control: max-age` of a past month's archive document: it changes
+/// only when one of its articles does.
+pub const ARCHIVE_MAX_AGE: u64 = 86_400;
+
+/// The archive documents rendered, by feed, with their neighbours: what a
+/// change in some month of a feed touches.
+type ArchiveIndex = BTreeMap<FeedKey, BTreeMap<(Month, Format), Archive>>;
 
 /// Rendered bytes held, all codings, unless the site says otherwise.
 pub const DEFAULT_CACHE_BYTES: u64 = 256 * 1024 * 1024;
@@ -70,6 +78,7 @@ pub struct App {
     cache: Cache,
     watch: Mutex<WatchState>,
     health: Mutex<Health>,
+    archives: Mutex<ArchiveIndex>,
     /// Renders the watcher asks for run a few at a time, so that a burst of
     /// invalidations leaves cores for the requests.
     background: Arc<Semaphore>,
@@ -106,6 +115,7 @@ impl App {
                 last_trim: Instant::now(),
             }),
             health: Mutex::new(Health::Up),
+            archives: Mutex::new(BTreeMap::new()),
             background: Arc::new(Semaphore::new(workers)),
             metrics: Metrics::default(),
         })
@@ -119,7 +129,7 @@ impl App {
     /// A resource, rendered if cold. The render is a task of its own: it
     /// finishes and is cached even if this request goes away.
     pub async fn get(self: &Arc<Self>, resource: &Resource) -> Result<Arc<Rendered>, CacheError> {
-        if let Resource::Feed(key, _) = resource {
+        if let Some(key) = resource.key() {
             // Unknown slugs are answered from the catalog: a flood of bad
             // URLs never reaches the store.
             self.catalog
@@ -160,16 +170,21 @@ impl App {
         }
     }
 
-    /// Render claimed resources: the feeds of one key from one store read,
-    /// the pages from the catalog alone. Blocking.
+    /// Render claimed resources: the formats of one feed (or of one month
+    /// of it) from one store read, the pages from the catalog alone.
+    /// Blocking.
     fn render(&self, claims: Vec<Claim>) {
         let catalog = self.catalog();
-        let mut feeds: BTreeMap<FeedKey, Vec<(Format, Claim)>> = BTreeMap::new();
+        let mut docs: BTreeMap<(FeedKey, Option<Month>), Vec<(Format, Claim)>> = BTreeMap::new();
         for claim in claims {
             match &claim.resource {
                 Resource::Feed(key, format) => {
-                    let (key, format) = (key.clone(), *format);
-                    feeds.entry(key).or_default().push((format, claim));
+                    let (doc, format) = ((key.clone(), None), *format);
+                    docs.entry(doc).or_default().push((format, claim));
+                }
+                Resource::Archive(key, month, format) => {
+                    let (doc, format) = ((key.clone(), Some(*month)), *format);
+                    docs.entry(doc).or_default().push((format, claim));
                 }
                 Resource::Index | Resource::Opml => {
                     let started = Instant::now();
@@ -185,51 +200,41 @@ impl App {
                         )
                     };
                     let rep = Representation::new(content_type, body.into_bytes(), None);
-                    let rendered = keep_codings(rep, None, claim.previous.as_ref());
+                    let rendered = keep_codings(rep, Meta::default(), claim.previous.as_ref());
                     self.metrics.render(1, started.elapsed());
                     claim.complete(Ok(rendered));
                 }
             }
         }
-        for (key, group) in feeds {
+        for ((key, month), group) in docs {
             let started = Instant::now();
-            let limit = self.site.items_per_feed;
-            let feed = self
-                .store
-                .snapshot()
-                .map_err(FeedError::Store)
-                .and_then(|snap| {
-                    crate::feed::load(
-                        snap.as_ref(),
-                        &self.site,
-                        &catalog,
-                        &key,
-                        catalog.as_of,
-                        limit,
-                    )
-                });
-            let feed = match feed {
+            let feed = match self.load(&catalog, &key, month) {
                 Ok(feed) => feed,
                 Err(e) => {
-                    let e = match e {
-                        FeedError::UnknownSlug { .. } => CacheError::NotFound(e.to_string()),
-                        FeedError::Store(s) => CacheError::Store(Arc::new(s)),
-                    };
                     for (_, claim) in group {
                         claim.complete(Err(e.clone()));
                     }
                     continue;
                 }
             };
-            let floor = (feed.items.len() >= limit)
+            let limit = self.site.items_per_feed;
+            let floor = (month.is_none() && feed.items.len() >= limit)
                 .then(|| feed.items.last().map(|i| i.published.to_utc()))
                 .flatten();
+            // A past month changes only when one of its articles does.
+            let current = Month::at(catalog.as_of, self.site.offset);
+            let max_age = month.filter(|m| *m < current).map(|_| ARCHIVE_MAX_AGE);
             let done: Vec<(Claim, Arc<Rendered>)> = group
                 .into_iter()
                 .map(|(format, claim)| {
                     let body = render(&feed, format);
                     let rep = Representation::new(format.content_type(), body, feed.updated);
-                    let rendered = keep_codings(rep, floor, claim.previous.as_ref());
+                    let meta = Meta {
+                        floor,
+                        archive: feed.archive,
+                        max_age,
+                    };
+                    let rendered = keep_codings(rep, meta, claim.previous.as_ref());
                     (claim, rendered)
                 })
                 .collect();
@@ -237,22 +242,76 @@ impl App {
             // the response sees the count.
             self.metrics.render(done.len() as u64, started.elapsed());
             for (claim, rendered) in done {
+                if let (Resource::Archive(key, month, format), Some(a)) =
+                    (&claim.resource, rendered.archive)
+                {
+                    self.archives_index()
+                        .entry(key.clone())
+                        .or_default()
+                        .insert((*month, *format), a);
+                }
                 claim.complete(Ok(rendered));
             }
         }
+    }
+
+    /// One feed, or one month of it, from one read transaction.
+    fn load(
+        &self,
+        catalog: &Catalog,
+        key: &FeedKey,
+        month: Option<Month>,
+    ) -> Result<crate::feed::Feed, CacheError> {
+        let snap = self
+            .store
+            .snapshot()
+            .map_err(|e| CacheError::Store(Arc::new(e)))?;
+        let loaded = match month {
+            None => crate::feed::load(
+                snap.as_ref(),
+                &self.site,
+                catalog,
+                key,
+                catalog.as_of,
+                self.site.items_per_feed,
+            )
+            .map(Some),
+            Some(month) => crate::feed::load_archive(
+                snap.as_ref(),
+                &self.site,
+                catalog,
+                key,
+                month,
+                catalog.as_of,
+            ),
+        };
+        match loaded {
+            Ok(Some(feed)) => Ok(feed),
+            Ok(None) => Err(CacheError::NotFound(format!(
+                "no article in {} in that month",
+                key.path()
+            ))),
+            Err(e @ FeedError::UnknownSlug { .. }) => Err(CacheError::NotFound(e.to_string())),
+            Err(FeedError::Store(e)) => Err(CacheError::Store(Arc::new(e))),
+        }
+    }
+
+    fn archives_index(&self) -> MutexGuard<'_, ArchiveIndex> {
+        self.archives.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Render again, in the background, resources a change invalidated:
     /// one task per feed key, a few at a time; each resource is skipped if
     /// a request rendered it first.
     pub fn rerender(self: &Arc<Self>, resources: Vec<Resource>) {
-        let mut groups: BTreeMap<Option<FeedKey>, Vec<Resource>> = BTreeMap::new();
+        let mut groups: BTreeMap<Option<(FeedKey, Option<Month>)>, Vec<Resource>> = BTreeMap::new();
         for r in resources {
-            let key = match &r {
-                Resource::Feed(key, _) => Some(key.clone()),
+            let doc = match &r {
+                Resource::Feed(key, _) => Some((key.clone(), None)),
+                Resource::Archive(key, month, _) => Some((key.clone(), Some(*month))),
                 _ => None,
             };
-            groups.entry(key).or_default().push(r);
+            groups.entry(doc).or_default().push(r);
         }
         for (_, group) in groups {
             let app = self.clone();
@@ -333,7 +392,7 @@ impl App {
             self.metrics.full_refresh();
             return Ok(self.invalidate_all());
         }
-        let mut again = Vec::new();
+        let mut again = self.invalidate_archives(&touched.feeds);
         for (key, instants) in &touched.feeds {
             for format in Format::ALL {
                 let r = Resource::Feed(key.clone(), format);
@@ -359,7 +418,45 @@ impl App {
         Ok(again)
     }
 
+    /// Invalidate the archive documents a change touches: those of its
+    /// months, and those whose `prev-archive`/`next-archive` may move (the
+    /// month lies between them and their neighbour, or is one).
+    fn invalidate_archives(&self, feeds: &BTreeMap<FeedKey, Vec<DateTime<Utc>>>) -> Vec<Resource> {
+        let mut doomed = Vec::new();
+        {
+            let mut index = self.archives_index();
+            for (key, instants) in feeds {
+                let Some(months) = index.get_mut(key) else {
+                    continue;
+                };
+                let changed: BTreeSet<Month> = instants
+                    .iter()
+                    .map(|t| Month::at(*t, self.site.offset))
+                    .collect();
+                months.retain(|(month, format), a| {
+                    let reached = changed.iter().any(|m| {
+                        m == month
+                            || (a.prev.is_none_or(|p| p <= *m) && a.next.is_none_or(|n| *m <= n))
+                    });
+                    if reached {
+                        doomed.push(Resource::Archive(key.clone(), *month, *format));
+                    }
+                    !reached
+                });
+            }
+        }
+        let mut again = Vec::new();
+        for r in doomed {
+            self.metrics.invalidation();
+            if self.cache.invalidate(&r).is_some() {
+                again.push(r);
+            }
+        }
+        again
+    }
+
     fn invalidate_all(&self) -> Vec<Resource> {
+        self.archives_index().clear();
         let mut again = Vec::new();
         for (r, _) in self.cache.entries() {
             self.metrics.invalidation();
@@ -418,23 +515,41 @@ impl App {
     }
 }
 
+/// What a rendering knows besides its bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Meta {
+    floor: Option<DateTime<Utc>>,
+    archive: Option<Archive>,
+    max_age: Option<u64>,
+}
+
 /// A new rendering, or the previous one when the bytes are the same (it
 /// keeps the codings computed for it); a new one gets, at once, the codings
 /// the previous one had (clients asked for them before and will again).
 fn keep_codings(
     rep: Representation,
-    floor: Option<DateTime<Utc>>,
+    meta: Meta,
     previous: Option<&Arc<Rendered>>,
 ) -> Arc<Rendered> {
     if let Some(prev) = previous {
-        if prev.rep.same_bytes(&rep) && prev.floor == floor {
+        let same = Meta {
+            floor: prev.floor,
+            archive: prev.archive,
+            max_age: prev.max_age,
+        } == meta;
+        if same && prev.rep.same_bytes(&rep) {
             return prev.clone();
         }
         for coding in prev.rep.codings() {
             rep.body(coding);
         }
     }
-    Arc::new(Rendered { rep, floor })
+    Arc::new(Rendered {
+        rep,
+        floor: meta.floor,
+        archive: meta.archive,
+        max_age: meta.max_age,
+    })
 }
 
 /// Whether two catalogs list the same feeds with the same counts, names

@@ -23,6 +23,7 @@ use tokio::sync::oneshot;
 
 use super::representation::Representation;
 use crate::article::FeedKey;
+use crate::feed::{Archive, Month};
 use crate::render::Format;
 
 /// What the cache holds.
@@ -30,10 +31,22 @@ use crate::render::Format;
 pub enum Resource {
     /// A feed in a format.
     Feed(FeedKey, Format),
+    /// One month of a feed (RFC 5005 archive document), in a format.
+    Archive(FeedKey, Month, Format),
     /// `/`
     Index,
     /// `/feeds.opml`
     Opml,
+}
+
+impl Resource {
+    /// The feed a feed or archive resource belongs to.
+    pub fn key(&self) -> Option<&FeedKey> {
+        match self {
+            Resource::Feed(key, _) | Resource::Archive(key, _, _) => Some(key),
+            Resource::Index | Resource::Opml => None,
+        }
+    }
 }
 
 /// A rendered resource and what tells whether a change can touch it.
@@ -45,6 +58,10 @@ pub struct Rendered {
     /// (holds as many items as a feed may): an article older than that,
     /// neither in it before nor after a change, cannot change it.
     pub floor: Option<DateTime<Utc>>,
+    /// An archive document's month and neighbours.
+    pub archive: Option<Archive>,
+    /// `Cache-Control: max-age` when not the site's (a past month's archive).
+    pub max_age: Option<u64>,
 }
 
 impl Rendered {

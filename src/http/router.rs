@@ -111,9 +111,7 @@ async fn respond<B>(app: &Arc<App>, req: &Request<B>) -> (Route, Response<Body>)
         Route::Index => cached(app, req.headers(), &Resource::Index, false).await,
         Route::Opml => cached(app, req.headers(), &Resource::Opml, false).await,
         Route::Feed => match parse_feed_path(path) {
-            Some((key, format)) => {
-                cached(app, req.headers(), &Resource::Feed(key, format), true).await
-            }
+            Some(resource) => cached(app, req.headers(), &resource, true).await,
             None => not_found(),
         },
         Route::Other => not_found(),
@@ -121,11 +119,17 @@ async fn respond<B>(app: &Arc<App>, req: &Request<B>) -> (Route, Response<Body>)
     (route, if head { strip_body(response) } else { response })
 }
 
-/// `/feeds/{path}.{ext}` → the feed and format it names.
-fn parse_feed_path(path: &str) -> Option<(FeedKey, Format)> {
+/// `/feeds/{path}.{ext}` → the feed and format it names;
+/// `/feeds/{path}/archive/{YYYY-MM}.{ext}` → one month of it.
+fn parse_feed_path(path: &str) -> Option<Resource> {
     let rest = path.strip_prefix("/feeds/")?;
     let (stem, ext) = rest.rsplit_once('.')?;
-    Some((FeedKey::from_path(stem)?, Format::from_ext(ext)?))
+    let format = Format::from_ext(ext)?;
+    if let Some((feed, month)) = stem.rsplit_once("/archive/") {
+        let month = crate::feed::Month::parse(month)?;
+        return Some(Resource::Archive(FeedKey::from_path(feed)?, month, format));
+    }
+    Some(Resource::Feed(FeedKey::from_path(stem)?, format))
 }
 
 async fn cached(
@@ -184,7 +188,10 @@ async fn conditional(
         .header(header::ETAG, &etag)
         .header(
             header::CACHE_CONTROL,
-            format!("public, max-age={}", app.site.max_age),
+            format!(
+                "public, max-age={}",
+                rendered.max_age.unwrap_or(app.site.max_age)
+            ),
         )
         .header(header::VARY, "Accept-Encoding");
     if let Some(lm) = rep.last_modified {
@@ -266,13 +273,21 @@ mod tests {
     fn feed_paths_parse_and_junk_does_not() {
         assert_eq!(
             parse_feed_path("/feeds/all.rss"),
-            Some((FeedKey::All, Format::Rss))
+            Some(Resource::Feed(FeedKey::All, Format::Rss))
         );
         assert_eq!(
             parse_feed_path("/feeds/category/kinh-te/region/duc-tho.json"),
-            Some((
+            Some(Resource::Feed(
                 FeedKey::CategoryRegion("kinh-te".into(), "duc-tho".into()),
                 Format::Json
+            ))
+        );
+        assert_eq!(
+            parse_feed_path("/feeds/category/kinh-te/archive/2024-11.atom"),
+            Some(Resource::Archive(
+                FeedKey::Category("kinh-te".into()),
+                crate::feed::Month::new(2024, 11).unwrap(),
+                Format::Atom
             ))
         );
         for bad in [
@@ -281,6 +296,9 @@ mod tests {
             "/feeds/category/.rss",
             "/feeds/category/a/b.rss",
             "/feeds/../x.rss",
+            "/feeds/all/archive/2024-13.rss",
+            "/feeds/all/archive/24-11.rss",
+            "/feeds/archive/2024-11.rss",
         ] {
             assert_eq!(parse_feed_path(bad), None, "{bad}");
         }

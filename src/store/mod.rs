@@ -166,15 +166,43 @@ pub struct Placement {
 /// meanwhile. Reads take `now` so that scheduled articles (published in the
 /// future) stay out until their time without any write.
 pub trait Snapshot {
-    /// The newest `limit` visible articles of a feed, newest `published`
-    /// instant first, ties by id in descending byte order. Rows that can't be
-    /// decoded are left out (and logged); `check` reports them.
+    /// The newest `limit` articles of a feed published from `from` to
+    /// `upto` (both included), newest `published` instant first, ties by id
+    /// in descending byte order. Rows that can't be decoded are left out
+    /// (and logged); `check` reports them.
+    fn feed_span(
+        &self,
+        key: &FeedKey,
+        from: DateTime<Utc>,
+        upto: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Article>, StoreError>;
+
+    /// The newest `limit` visible articles of a feed as of `now`.
     fn feed(
         &self,
         key: &FeedKey,
         now: DateTime<Utc>,
         limit: usize,
-    ) -> Result<Vec<Article>, StoreError>;
+    ) -> Result<Vec<Article>, StoreError> {
+        self.feed_span(key, DateTime::<Utc>::MIN_UTC, now, limit)
+    }
+
+    /// The `published` instant of the feed's newest article before `before`.
+    fn newest_before(
+        &self,
+        key: &FeedKey,
+        before: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>, StoreError>;
+
+    /// The `published` instant of the feed's oldest article from `from` to
+    /// `upto` (both included).
+    fn oldest_between(
+        &self,
+        key: &FeedKey,
+        from: DateTime<Utc>,
+        upto: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>, StoreError>;
 
     /// Every slug of a facet the catalog tables hold (scheduled articles'
     /// slugs included), in byte order.

@@ -378,14 +378,15 @@ fn raw_article(r: &Row) -> Result<RawArticle, postgres::Error> {
     })
 }
 
-/// The SQL for one feed; parameters are `$1` now, `$2` limit, then slugs.
-/// The same plans as SQLite's: walk a `_feed` index from now downwards.
+/// The SQL for one feed between two instants; parameters are `$1` the
+/// newest instant (now), `$2` the oldest, `$3` the limit, then slugs. The
+/// same plans as SQLite's: walk a `_feed` index from now downwards.
 fn feed_sql(key: &FeedKey) -> String {
     let cols = ARTICLE_COLUMNS;
     match key {
         FeedKey::All => format!(
-            "SELECT {cols} FROM articles a WHERE a.published_us <= $1
-             ORDER BY a.published_us DESC, a.id DESC LIMIT $2"
+            "SELECT {cols} FROM articles a WHERE a.published_us <= $1 AND a.published_us >= $2
+             ORDER BY a.published_us DESC, a.id DESC LIMIT $3"
         ),
         FeedKey::Category(_) | FeedKey::Region(_) => {
             let t = table(if matches!(key, FeedKey::Category(_)) {
@@ -395,16 +396,50 @@ fn feed_sql(key: &FeedKey) -> String {
             });
             format!(
                 "SELECT {cols} FROM {t} f JOIN articles a ON a.id = f.article_id
-                 WHERE f.slug = $3 AND f.published_us <= $1
-                 ORDER BY f.published_us DESC, f.article_id DESC LIMIT $2"
+                 WHERE f.slug = $4 AND f.published_us <= $1 AND f.published_us >= $2
+                 ORDER BY f.published_us DESC, f.article_id DESC LIMIT $3"
             )
         }
         FeedKey::CategoryRegion(..) => format!(
             "SELECT {cols} FROM article_categories f
-             JOIN article_regions r ON r.article_id = f.article_id AND r.slug = $4
+             JOIN article_regions r ON r.article_id = f.article_id AND r.slug = $5
              JOIN articles a ON a.id = f.article_id
-             WHERE f.slug = $3 AND f.published_us <= $1
-             ORDER BY f.published_us DESC, f.article_id DESC LIMIT $2"
+             WHERE f.slug = $4 AND f.published_us <= $1 AND f.published_us >= $2
+             ORDER BY f.published_us DESC, f.article_id DESC LIMIT $3"
+        ),
+    }
+}
+
+/// See the SQLite store: a feed's newest article before `$1`, or its oldest
+/// from `$1` to `$2`; slugs follow as `$3`, `$4`.
+fn edge_sql(key: &FeedKey, newest: bool) -> String {
+    let (range, order) = if newest {
+        ("< $1", "DESC")
+    } else {
+        ("BETWEEN $1 AND $2", "ASC")
+    };
+    let (s1, s2) = if newest { ("$2", "$3") } else { ("$3", "$4") };
+    match key {
+        FeedKey::All => format!(
+            "SELECT published_us FROM articles WHERE published_us {range}
+             ORDER BY published_us {order} LIMIT 1"
+        ),
+        FeedKey::Category(_) | FeedKey::Region(_) => {
+            let t = table(if matches!(key, FeedKey::Category(_)) {
+                Facet::Category
+            } else {
+                Facet::Region
+            });
+            format!(
+                "SELECT published_us FROM {t} WHERE slug = {s1} AND published_us {range}
+                 ORDER BY published_us {order} LIMIT 1"
+            )
+        }
+        FeedKey::CategoryRegion(..) => format!(
+            "SELECT f.published_us FROM article_categories f
+             JOIN article_regions r ON r.article_id = f.article_id AND r.slug = {s2}
+             WHERE f.slug = {s1} AND f.published_us {range}
+             ORDER BY f.published_us {order} LIMIT 1"
         ),
     }
 }
@@ -452,21 +487,24 @@ impl Drop for PgSnapshot {
 }
 
 impl Snapshot for PgSnapshot {
-    fn feed(
+    fn feed_span(
         &self,
         key: &FeedKey,
-        now: DateTime<Utc>,
+        from: DateTime<Utc>,
+        upto: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<Article>, StoreError> {
         let mut conn = self.conn();
         let sql = feed_sql(key);
-        let now_us = micros(now);
+        let (upto, from) = (micros(upto), micros(from));
         // SQLite reads a negative limit as none; PostgreSQL refuses it.
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows = match key {
-            FeedKey::All => conn.query(&sql, &[&now_us, &limit])?,
-            FeedKey::Category(s) | FeedKey::Region(s) => conn.query(&sql, &[&now_us, &limit, s])?,
-            FeedKey::CategoryRegion(c, r) => conn.query(&sql, &[&now_us, &limit, c, r])?,
+            FeedKey::All => conn.query(&sql, &[&upto, &from, &limit])?,
+            FeedKey::Category(s) | FeedKey::Region(s) => {
+                conn.query(&sql, &[&upto, &from, &limit, s])?
+            }
+            FeedKey::CategoryRegion(c, r) => conn.query(&sql, &[&upto, &from, &limit, c, r])?,
         };
         let raws: Vec<RawArticle> = rows.iter().map(raw_article).collect::<Result<_, _>>()?;
         let ids: Vec<String> = raws.iter().map(|r| r.id.clone()).collect();
@@ -479,6 +517,39 @@ impl Snapshot for PgSnapshot {
             }
         }
         Ok(out)
+    }
+
+    fn newest_before(
+        &self,
+        key: &FeedKey,
+        before: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let mut conn = self.conn();
+        let sql = edge_sql(key, true);
+        let before = micros(before);
+        let found = match key {
+            FeedKey::All => conn.one_i64(&sql, &[&before])?,
+            FeedKey::Category(s) | FeedKey::Region(s) => conn.one_i64(&sql, &[&before, s])?,
+            FeedKey::CategoryRegion(c, r) => conn.one_i64(&sql, &[&before, c, r])?,
+        };
+        Ok(found.and_then(instant))
+    }
+
+    fn oldest_between(
+        &self,
+        key: &FeedKey,
+        from: DateTime<Utc>,
+        upto: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let mut conn = self.conn();
+        let sql = edge_sql(key, false);
+        let (from, upto) = (micros(from), micros(upto));
+        let found = match key {
+            FeedKey::All => conn.one_i64(&sql, &[&from, &upto])?,
+            FeedKey::Category(s) | FeedKey::Region(s) => conn.one_i64(&sql, &[&from, &upto, s])?,
+            FeedKey::CategoryRegion(c, r) => conn.one_i64(&sql, &[&from, &upto, c, r])?,
+        };
+        Ok(found.and_then(instant))
     }
 
     fn slugs(&self, facet: Facet) -> Result<Vec<String>, StoreError> {

@@ -160,13 +160,14 @@ fn raw_article(r: &Row<'_>) -> Result<RawArticle, rusqlite::Error> {
     })
 }
 
-/// The SQL for one feed; parameters are `?1` now, `?2` limit, then slugs.
+/// The SQL for one feed between two instants; parameters are `?1` the
+/// newest instant (now), `?2` the oldest, `?3` the limit, then slugs.
 fn feed_sql(key: &FeedKey) -> String {
     let cols = ARTICLE_COLUMNS;
     match key {
         FeedKey::All => format!(
-            "SELECT {cols} FROM articles a WHERE a.published_us <= ?1
-             ORDER BY a.published_us DESC, a.id DESC LIMIT ?2"
+            "SELECT {cols} FROM articles a WHERE a.published_us <= ?1 AND a.published_us >= ?2
+             ORDER BY a.published_us DESC, a.id DESC LIMIT ?3"
         ),
         FeedKey::Category(_) | FeedKey::Region(_) => {
             let t = if matches!(key, FeedKey::Category(_)) {
@@ -176,18 +177,51 @@ fn feed_sql(key: &FeedKey) -> String {
             };
             format!(
                 "SELECT {cols} FROM {t} f JOIN articles a ON a.id = f.article_id
-                 WHERE f.slug = ?3 AND f.published_us <= ?1
-                 ORDER BY f.published_us DESC, f.article_id DESC LIMIT ?2"
+                 WHERE f.slug = ?4 AND f.published_us <= ?1 AND f.published_us >= ?2
+                 ORDER BY f.published_us DESC, f.article_id DESC LIMIT ?3"
             )
         }
         // Walk the category's index in feed order and keep the rows that
         // also carry the region (a primary-key probe each).
         FeedKey::CategoryRegion(..) => format!(
             "SELECT {cols} FROM article_categories f
-             JOIN article_regions r ON r.article_id = f.article_id AND r.slug = ?4
+             JOIN article_regions r ON r.article_id = f.article_id AND r.slug = ?5
              JOIN articles a ON a.id = f.article_id
-             WHERE f.slug = ?3 AND f.published_us <= ?1
-             ORDER BY f.published_us DESC, f.article_id DESC LIMIT ?2"
+             WHERE f.slug = ?4 AND f.published_us <= ?1 AND f.published_us >= ?2
+             ORDER BY f.published_us DESC, f.article_id DESC LIMIT ?3"
+        ),
+    }
+}
+
+/// The `published_us` of a feed's newest article before `?1`
+/// (`newest = true`), or of its oldest from `?1` to `?2`; slugs follow.
+fn edge_sql(key: &FeedKey, newest: bool) -> String {
+    let (range, order) = if newest {
+        ("< ?1", "DESC")
+    } else {
+        ("BETWEEN ?1 AND ?2", "ASC")
+    };
+    match key {
+        FeedKey::All => format!(
+            "SELECT published_us FROM articles WHERE published_us {range}
+             ORDER BY published_us {order} LIMIT 1"
+        ),
+        FeedKey::Category(_) | FeedKey::Region(_) => {
+            let t = if matches!(key, FeedKey::Category(_)) {
+                "article_categories"
+            } else {
+                "article_regions"
+            };
+            format!(
+                "SELECT published_us FROM {t} WHERE slug = ?3 AND published_us {range}
+                 ORDER BY published_us {order} LIMIT 1"
+            )
+        }
+        FeedKey::CategoryRegion(..) => format!(
+            "SELECT f.published_us FROM article_categories f
+             JOIN article_regions r ON r.article_id = f.article_id AND r.slug = ?4
+             WHERE f.slug = ?3 AND f.published_us {range}
+             ORDER BY f.published_us {order} LIMIT 1"
         ),
     }
 }
@@ -266,23 +300,24 @@ fn seq_of(p: &LogPosition) -> Option<i64> {
 }
 
 impl Snapshot for SqliteSnapshot {
-    fn feed(
+    fn feed_span(
         &self,
         key: &FeedKey,
-        now: DateTime<Utc>,
+        from: DateTime<Utc>,
+        upto: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<Article>, StoreError> {
         let sql = feed_sql(key);
         let mut stmt = self.conn.prepare_cached(&sql)?;
-        let now_us = micros(now);
+        let (upto, from) = (micros(upto), micros(from));
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows: Vec<RawArticle> = match key {
-            FeedKey::All => stmt.query_map(params![now_us, limit], raw_article)?,
+            FeedKey::All => stmt.query_map(params![upto, from, limit], raw_article)?,
             FeedKey::Category(s) | FeedKey::Region(s) => {
-                stmt.query_map(params![now_us, limit, s], raw_article)?
+                stmt.query_map(params![upto, from, limit, s], raw_article)?
             }
             FeedKey::CategoryRegion(c, r) => {
-                stmt.query_map(params![now_us, limit, c, r], raw_article)?
+                stmt.query_map(params![upto, from, limit, c, r], raw_article)?
             }
         }
         .collect::<Result<_, _>>()?;
@@ -295,6 +330,47 @@ impl Snapshot for SqliteSnapshot {
             }
         }
         Ok(out)
+    }
+
+    fn newest_before(
+        &self,
+        key: &FeedKey,
+        before: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(&edge_sql(key, true))?;
+        let before = micros(before);
+        let found = match key {
+            FeedKey::All => stmt.query_row(params![before], |r| r.get::<_, i64>(0)),
+            FeedKey::Category(s) | FeedKey::Region(s) => {
+                stmt.query_row(params![before, 0i64, s], |r| r.get(0))
+            }
+            FeedKey::CategoryRegion(c, r) => {
+                stmt.query_row(params![before, 0i64, c, r], |row| row.get(0))
+            }
+        }
+        .optional()?;
+        Ok(found.and_then(instant))
+    }
+
+    fn oldest_between(
+        &self,
+        key: &FeedKey,
+        from: DateTime<Utc>,
+        upto: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(&edge_sql(key, false))?;
+        let (from, upto) = (micros(from), micros(upto));
+        let found = match key {
+            FeedKey::All => stmt.query_row(params![from, upto], |r| r.get::<_, i64>(0)),
+            FeedKey::Category(s) | FeedKey::Region(s) => {
+                stmt.query_row(params![from, upto, s], |r| r.get(0))
+            }
+            FeedKey::CategoryRegion(c, r) => {
+                stmt.query_row(params![from, upto, c, r], |row| row.get(0))
+            }
+        }
+        .optional()?;
+        Ok(found.and_then(instant))
     }
 
     fn slugs(&self, facet: Facet) -> Result<Vec<String>, StoreError> {
@@ -840,7 +916,7 @@ mod tests {
         ] {
             let sql = format!("EXPLAIN QUERY PLAN {}", feed_sql(&key));
             let mut stmt = conn.prepare(&sql).unwrap();
-            let all: [&dyn rusqlite::ToSql; 4] = [&0i64, &50i64, &"c", &"r"];
+            let all: [&dyn rusqlite::ToSql; 5] = [&0i64, &0i64, &50i64, &"c", &"r"];
             let params = &all[..stmt.parameter_count()];
             let plan: Vec<String> = stmt
                 .query_map(params, |r| r.get::<_, String>(3))
