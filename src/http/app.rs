@@ -45,6 +45,10 @@ const MAX_CHANGES: usize = 20_000;
 /// only when one of its articles does.
 pub const ARCHIVE_MAX_AGE: u64 = 86_400;
 
+/// A feed (`None`) or one month of it: what one store read renders, in
+/// every format asked for.
+type Doc = (FeedKey, Option<Month>);
+
 /// The archive documents rendered, by feed, with their neighbours: what a
 /// change in some month of a feed touches.
 type ArchiveIndex = BTreeMap<FeedKey, BTreeMap<(Month, Format), Archive>>;
@@ -175,7 +179,7 @@ impl App {
     /// Blocking.
     fn render(&self, claims: Vec<Claim>) {
         let catalog = self.catalog();
-        let mut docs: BTreeMap<(FeedKey, Option<Month>), Vec<(Format, Claim)>> = BTreeMap::new();
+        let mut docs: BTreeMap<Doc, Vec<(Format, Claim)>> = BTreeMap::new();
         for claim in claims {
             match &claim.resource {
                 Resource::Feed(key, format) => {
