@@ -235,11 +235,14 @@ fn newest_sql(facet: Facet) -> String {
     )
 }
 
-/// A slug's scheduled articles by name: a range of its feed index above now.
+/// A slug's scheduled articles by name: a range of its feed index above
+/// now. Left to itself SQLite walks the names index instead (no sort for
+/// the GROUP BY), which reads every article of the slug.
 fn scheduled_names_sql(facet: Facet) -> String {
+    let t = table(facet);
     format!(
-        "SELECT name, count(*) FROM {} WHERE slug = ?1 AND published_us > ?2 GROUP BY name",
-        table(facet)
+        "SELECT name, count(*) FROM {t} INDEXED BY {t}_feed
+         WHERE slug = ?1 AND published_us > ?2 GROUP BY name"
     )
 }
 
@@ -938,8 +941,9 @@ mod tests {
                     .collect::<Result<_, _>>()
                     .unwrap();
                 let text = plan.join(" | ");
+                // A range on the instant, not a walk of the whole slug.
                 assert!(
-                    text.contains("SEARCH") && !text.contains("SCAN "),
+                    text.contains("SEARCH") && text.contains("published_us") && !text.contains("SCAN "),
                     "{facet:?}: {text}"
                 );
             }
