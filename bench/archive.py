@@ -93,11 +93,14 @@ def rows_import(n, label):
           f"{wall:.1f} s, peak RSS {rss:.0f} MB")
     text = "".join(t for _, t in shown)
     last = text.strip().splitlines()[-1] if text.strip() else ""
-    early = [t for t, chunk in shown if t < wall - 1.0]
+    # Progress = output more than a second before the summary line came
+    # (the process may take seconds more to exit after printing it).
+    t_last = next((t for t, chunk in reversed(shown) if last and last in chunk), wall)
+    early = [t for t, _ in shown if t < t_last - 1.0]
     B.row(f"import-progress ({label})",
-          (f"yes: first output after {early[0]:.1f} s of {wall:.0f} s, {len(shown)} chunks written to the "
-           f"terminal" if early else f"no: nothing until the end ({len(shown)} chunk(s))")
-          + f"; last line {last!r}")
+          (f"yes: first output after {early[0]:.1f} s, {len(shown)} chunks written to the terminal"
+           if early else f"no: nothing before the summary line ({len(shown)} chunk(s))")
+          + f"; summary after {t_last:.1f} s of {wall:.1f} s: {last!r}")
     B.checkpoint(store)
     B.row(f"store size ({label})", f"{os.path.getsize(store) / 1e6:,.0f} MB")
     return store

@@ -175,14 +175,12 @@ def rows_server(big, nb, args, todo):
     cached = f"{len(urls)} feed URLs cached"
     writer = B.SqlWriter(big)
     watcher = B.Watcher(s)
-    k = 0
     if "cpu" in todo:
         for method in ("import", "sql"):
             res = []
-            for _ in range(args.runs):
-                k += 1
+            for j in range(args.runs):  # run j writes the same article by either method
                 res.append(measure_write(s, watcher, make_write(method, big, writer),
-                                         B.fresh_article(k, f"cpu{method}")))
+                                         B.fresh_article(j, f"cpu{method}")))
             B.row(f"write-cpu {method} ({size}, {cached})",
                   f"CPU {B.spread([r[1] for r in res], '{:.2f}')} s, renders "
                   f"{B.spread([r[2] for r in res], '{:.0f}')}, visible after "
@@ -191,13 +189,12 @@ def rows_server(big, nb, args, todo):
         for method in ("import", "sql"):
             write = make_write(method, big, writer)
             lags = []
-            for _ in range(args.runs):
+            for j in range(args.runs):
                 s.wait_quiet()
-                k += 1
-                a = B.fresh_article(k, f"lag{method}a")
+                a = B.fresh_article(100 + j, f"lag{method}a")
                 watcher.expect(a["id"], write(a))
                 watcher.wait(a["id"])
-                b = B.fresh_article(k, f"lag{method}b")
+                b = B.fresh_article(200 + j, f"lag{method}b")
                 watcher.expect(b["id"], write(b))
                 lags.append(watcher.wait(b["id"]))
             B.row(f"second-write-lag {method} ({size}, {cached})", B.spread(lags, "{:.2f}") + " s")
