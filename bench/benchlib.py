@@ -318,7 +318,9 @@ class Server:
         return self.metrics().get(name)
 
     def renders(self):
-        return self.metric("bantin_renders_total")
+        """Renders so far; NaN if the server stops exporting the counter."""
+        n = self.metric("bantin_renders_total")
+        return float("nan") if n is None else n
 
     def wait_quiet(self, window=1.0, busy=0.03, timeout=600):
         """Wait until the server used less than `busy` s of CPU in `window` s.
