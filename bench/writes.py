@@ -310,8 +310,8 @@ def main():
         sys.exit(f"unknown rows: {','.join(sorted(unknown))}")
     B.ensure_binary()
     B.header("bench/writes.sh " + " ".join(sys.argv[1:]))
-    big = B.work_copy(args.big)
-    small = B.work_copy(args.small)
+    big = B.work_copy(args.big) if todo - {"race"} else None
+    small = B.work_copy(args.small) if todo & {"dump", "ready", "race"} else None
     if "dump" in todo:
         rows_dump(big, small, args.big, args.small, args.dump_runs)
     if todo & {"ready", "giveup"}:
