@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A feed's cost must not grow with the store: time `bantin dump` of the all
 # feed, a category, and a category within a region on stores of 1,000 and
-# 100,000 articles (synthetic, bench/gen_articles.py). Needs hyperfine.
+# 100,000 articles (synthetic, bench/corpus.py). Needs hyperfine.
 #   usage: bench/scale.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,7 +10,7 @@ trap 'rm -rf "$work"' EXIT
 cargo build --release --quiet
 bin=$PWD/target/release/bantin
 for n in 1000 100000; do
-    python3 bench/gen_articles.py "$n" >"$work/a$n.jsonl"
+    python3 bench/corpus.py "$n" >"$work/a$n.jsonl"
     $bin --store "sqlite:$work/s$n.db" import "$work/a$n.jsonl" >/dev/null
 done
 for args in "" "--category kinh-te" "--category kinh-te --region duc-tho"; do
