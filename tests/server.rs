@@ -128,6 +128,14 @@ impl Sample {
         format!("sqlite:{}", self.db().display())
     }
 
+    /// Fold the WAL into the main file, so that the file alone is the store.
+    pub fn checkpoint(&self) {
+        rusqlite::Connection::open(self.db())
+            .unwrap()
+            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
+            .unwrap();
+    }
+
     /// A new connection to the store.
     pub fn open(&self) -> SqliteStore {
         SqliteStore::open(&self.db()).expect("opening the store")

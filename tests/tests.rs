@@ -47,3 +47,6 @@ mod writes;
 
 /// Monthly archives walked, cached and kept in step, on both stores.
 mod archives;
+
+/// The SQLite file deleted or replaced under a running server.
+mod file_swap;

@@ -266,6 +266,11 @@ impl App {
         key: &FeedKey,
         month: Option<Month>,
     ) -> Result<crate::feed::Feed, CacheError> {
+        // While the store is down (or its file gone), a cold feed is not
+        // read from whatever is left of it.
+        if let Health::Down(why) = self.health() {
+            return Err(CacheError::Store(Arc::new(StoreError::Unavailable(why))));
+        }
         let snap = self
             .store
             .snapshot()
@@ -342,8 +347,10 @@ impl App {
     pub fn poll(&self) -> Result<Vec<Resource>, StoreError> {
         let mut state = self.watch_state();
         let now = Utc::now();
+        // Another file at a SQLite store's path: nothing we knew holds.
+        let reopened = self.store.revalidate()?;
         let snap = self.store.log_snapshot()?;
-        let changes = if state.last_read.elapsed() > LOG_RETENTION / 2 {
+        let changes = if reopened || state.last_read.elapsed() > LOG_RETENTION / 2 {
             // Rows we never read may be trimmed by now.
             Changes::Everything {
                 next: snap.log_head()?,

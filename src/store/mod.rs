@@ -45,7 +45,7 @@ pub enum StoreError {
     Postgres(::postgres::Error),
     /// No connection could be had from the pool in time: the store is down
     /// or every connection is busy.
-    #[error("store unavailable: {0}")]
+    #[error("{0}")]
     Unavailable(String),
 }
 
@@ -57,7 +57,7 @@ impl From<::postgres::Error> for StoreError {
 
 impl From<r2d2::Error> for StoreError {
     fn from(e: r2d2::Error) -> StoreError {
-        StoreError::Unavailable(e.to_string())
+        StoreError::Unavailable(format!("no connection to the store: {e}"))
     }
 }
 
@@ -271,6 +271,14 @@ pub trait Store: Send + Sync {
     /// connection of the pool.
     fn log_snapshot(&self) -> Result<Box<dyn Snapshot + '_>, StoreError> {
         self.snapshot()
+    }
+
+    /// Whether the store is still the one opened. SQLite: `Err` while its
+    /// file is gone (deleted or renamed), `Ok(true)` when another file
+    /// appeared at its path and was opened (nothing read before holds);
+    /// `Ok(false)` as long as it is the same file.
+    fn revalidate(&self) -> Result<bool, StoreError> {
+        Ok(false)
     }
 
     /// Call `wake` whenever someone commits a write, where the backend can

@@ -7,8 +7,8 @@
 //! its own transaction (WAL readers never block the writer nor each other);
 //! writes go through one connection, one transaction at a time.
 
+use arc_swap::ArcSwap;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -37,11 +37,31 @@ const BULK_AFTER: u64 = 10_000;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A SQLite article store.
+///
+/// The file is watched: if it is deleted, renamed or replaced under a
+/// running server, [`Store::revalidate`] says so (readers would otherwise go
+/// on reading the unlinked file), and once a file is back at the path, the
+/// store opens it afresh.
 pub struct SqliteStore {
     path: PathBuf,
+    readers: u32,
+    pools: ArcSwap<Pools>,
+}
+
+/// The connections to one file: readers, the change-log reader, the writer.
+struct Pools {
     readers: r2d2::Pool<Manager>,
     log_reader: r2d2::Pool<Manager>,
-    writer: Mutex<Connection>,
+    writer: r2d2::Pool<Manager>,
+    /// The file they opened: (device, inode).
+    file: (u64, u64),
+}
+
+/// The identity of the file at `path` now.
+fn file_id(path: &Path) -> std::io::Result<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path)?;
+    Ok((m.dev(), m.ino()))
 }
 
 /// Makes the pool's connections: each with the busy timeout and foreign
@@ -88,6 +108,23 @@ impl SqliteStore {
 
     /// Open the file at `path` with at most `readers` read connections.
     pub fn open_with(path: &Path, readers: u32) -> Result<SqliteStore, StoreError> {
+        let pools = Pools::open(path, readers)?;
+        Ok(SqliteStore {
+            path: path.to_path_buf(),
+            readers,
+            pools: ArcSwap::from_pointee(pools),
+        })
+    }
+
+    /// The file this store reads.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Pools {
+    /// Create (if missing) and migrate the file, and pool connections to it.
+    fn open(path: &Path, readers: u32) -> Result<Pools, StoreError> {
         let open_err = |reason: String| StoreError::Open {
             url: format!("sqlite:{}", path.display()),
             reason,
@@ -97,8 +134,9 @@ impl SqliteStore {
         {
             return Err(open_err(format!("folder {} does not exist", dir.display())));
         }
-        let writer = Connection::open(path).map_err(|e| open_err(e.to_string()))?;
-        prepare(&writer).map_err(|e| open_err(e.to_string()))?;
+        let first = Connection::open(path).map_err(|e| open_err(e.to_string()))?;
+        prepare(&first).map_err(|e| open_err(e.to_string()))?;
+        let file = file_id(path).map_err(|e| open_err(e.to_string()))?;
         let pool = |size: u32| {
             r2d2::Pool::builder()
                 .max_size(size.max(1))
@@ -108,21 +146,12 @@ impl SqliteStore {
                     path: path.to_path_buf(),
                 })
         };
-        Ok(SqliteStore {
-            path: path.to_path_buf(),
+        Ok(Pools {
             readers: pool(readers),
             log_reader: pool(1),
-            writer: Mutex::new(writer),
+            writer: pool(1),
+            file,
         })
-    }
-
-    /// The file this store reads.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    fn write_conn(&self) -> MutexGuard<'_, Connection> {
-        self.writer.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -603,8 +632,8 @@ impl Snapshot for SqliteSnapshot {
 }
 
 /// A write transaction on the store's one writer connection.
-struct SqliteWriter<'a> {
-    conn: MutexGuard<'a, Connection>,
+struct SqliteWriter {
+    conn: r2d2::PooledConnection<Manager>,
     /// Articles put so far.
     puts: u64,
     /// Past this many puts, switch to bulk mode.
@@ -613,7 +642,7 @@ struct SqliteWriter<'a> {
     done: bool,
 }
 
-impl SqliteWriter<'_> {
+impl SqliteWriter {
     /// Stop logging row by row: the triggers check `bantin_bulk`.
     fn enter_bulk(&mut self) -> Result<(), rusqlite::Error> {
         self.conn
@@ -693,7 +722,7 @@ impl SqliteWriter<'_> {
     }
 }
 
-impl Drop for SqliteWriter<'_> {
+impl Drop for SqliteWriter {
     fn drop(&mut self) {
         if !self.done
             && let Err(e) = self.conn.execute_batch("ROLLBACK")
@@ -703,7 +732,7 @@ impl Drop for SqliteWriter<'_> {
     }
 }
 
-impl Writer for SqliteWriter<'_> {
+impl Writer for SqliteWriter {
     fn put(&mut self, a: &Article) -> Result<(), StoreError> {
         self.puts += 1;
         if !self.bulk && self.puts > self.bulk_after {
@@ -772,15 +801,42 @@ impl Writer for SqliteWriter<'_> {
 
 impl Store for SqliteStore {
     fn snapshot(&self) -> Result<Box<dyn Snapshot + '_>, StoreError> {
-        Ok(Box::new(SqliteSnapshot::begin(self.readers.get()?)?))
+        Ok(Box::new(SqliteSnapshot::begin(
+            self.pools.load().readers.get()?,
+        )?))
     }
 
     fn log_snapshot(&self) -> Result<Box<dyn Snapshot + '_>, StoreError> {
-        Ok(Box::new(SqliteSnapshot::begin(self.log_reader.get()?)?))
+        Ok(Box::new(SqliteSnapshot::begin(
+            self.pools.load().log_reader.get()?,
+        )?))
+    }
+
+    fn revalidate(&self) -> Result<bool, StoreError> {
+        let gone = |reason: String| {
+            StoreError::Unavailable(format!("the store file {} {reason}", self.path.display()))
+        };
+        match file_id(&self.path) {
+            Ok(id) if id == self.pools.load().file => Ok(false),
+            Ok(_) => {
+                // Another file at the path: a restored backup, a new import.
+                let pools = Pools::open(&self.path, self.readers)?;
+                self.pools.store(std::sync::Arc::new(pools));
+                tracing::warn!(
+                    "the store file {} was replaced: reopened",
+                    self.path.display()
+                );
+                Ok(true)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(gone("was deleted or renamed".into()))
+            }
+            Err(e) => Err(gone(format!("can't be read: {e}"))),
+        }
     }
 
     fn writer(&self) -> Result<Box<dyn Writer + '_>, StoreError> {
-        let conn = self.write_conn();
+        let conn = self.pools.load().writer.get()?;
         // IMMEDIATE: take the write lock now, so that two writers queue at
         // the start instead of failing at their first write.
         conn.execute_batch("BEGIN IMMEDIATE")?;
@@ -801,7 +857,7 @@ impl Store for SqliteStore {
     }
 
     fn audit(&self) -> Result<Vec<Problem>, StoreError> {
-        let snap = SqliteSnapshot::begin(self.readers.get()?)?;
+        let snap = SqliteSnapshot::begin(self.pools.load().readers.get()?)?;
         let conn = &snap.conn;
         let mut problems = Vec::new();
         let mut stmt = conn.prepare(&format!(
@@ -840,7 +896,7 @@ impl Store for SqliteStore {
     fn trim_log(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
         // The writer connection: a short transaction of its own. If an
         // import holds the lock, give up quickly and trim next time.
-        let conn = self.write_conn();
+        let conn = self.pools.load().writer.get()?;
         conn.busy_timeout(Duration::from_millis(200))?;
         let n = conn.execute("DELETE FROM bantin_log WHERE at_us < ?1", [micros(before)]);
         conn.busy_timeout(BUSY_TIMEOUT)?;
@@ -910,7 +966,7 @@ mod tests {
     fn feed_queries_search_indexes_without_sorting() {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&dir.path().join("s.db")).unwrap();
-        let conn = store.write_conn();
+        let conn = store.pools.load().writer.get().unwrap();
         for key in [
             FeedKey::All,
             FeedKey::Category("c".into()),
@@ -943,7 +999,9 @@ mod tests {
                 let text = plan.join(" | ");
                 // A range on the instant, not a walk of the whole slug.
                 assert!(
-                    text.contains("SEARCH") && text.contains("published_us") && !text.contains("SCAN "),
+                    text.contains("SEARCH")
+                        && text.contains("published_us")
+                        && !text.contains("SCAN "),
                     "{facet:?}: {text}"
                 );
             }
