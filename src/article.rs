@@ -152,21 +152,38 @@ fn absolute_url(field: &'static str, value: &str) -> Result<String, ArticleError
     }
 }
 
-/// Which taxonomy a slug belongs to.
+/// Which list of names a slug belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Facet {
     /// `categories`
     Category,
     /// `regions`
     Region,
+    /// `authors`
+    Author,
 }
 
 impl Facet {
+    /// Every facet, in the order pages list them.
+    pub const ALL: [Facet; 3] = [Facet::Category, Facet::Region, Facet::Author];
+
     /// The URL segment and site-file table for this facet, singular.
     pub fn segment(self) -> &'static str {
         match self {
             Facet::Category => "category",
             Facet::Region => "region",
+            Facet::Author => "author",
+        }
+    }
+}
+
+impl Article {
+    /// The article's names of a facet, as written.
+    pub fn names(&self, facet: Facet) -> &[String] {
+        match facet {
+            Facet::Category => &self.categories,
+            Facet::Region => &self.regions,
+            Facet::Author => &self.authors,
         }
     }
 }
@@ -182,6 +199,8 @@ pub enum FeedKey {
     Region(String),
     /// A category within a region: (category slug, region slug).
     CategoryRegion(String, String),
+    /// One author (byline name), by slug.
+    Author(String),
 }
 
 impl FeedKey {
@@ -193,6 +212,17 @@ impl FeedKey {
             FeedKey::Category(c) => format!("category/{c}"),
             FeedKey::Region(r) => format!("region/{r}"),
             FeedKey::CategoryRegion(c, r) => format!("category/{c}/region/{r}"),
+            FeedKey::Author(a) => format!("author/{a}"),
+        }
+    }
+
+    /// The facet and slug of a one-name feed.
+    pub fn single(&self) -> Option<(Facet, &str)> {
+        match self {
+            FeedKey::Category(s) => Some((Facet::Category, s)),
+            FeedKey::Region(s) => Some((Facet::Region, s)),
+            FeedKey::Author(s) => Some((Facet::Author, s)),
+            FeedKey::All | FeedKey::CategoryRegion(..) => None,
         }
     }
 
@@ -205,6 +235,7 @@ impl FeedKey {
             ["all"] => Some(FeedKey::All),
             ["category", c] if ok(c) => Some(FeedKey::Category(c.to_string())),
             ["region", r] if ok(r) => Some(FeedKey::Region(r.to_string())),
+            ["author", a] if ok(a) => Some(FeedKey::Author(a.to_string())),
             ["category", c, "region", r] if ok(c) && ok(r) => {
                 Some(FeedKey::CategoryRegion(c.to_string(), r.to_string()))
             }
@@ -287,6 +318,7 @@ mod tests {
             FeedKey::Category("kinh-te".into()),
             FeedKey::Region("duc-tho".into()),
             FeedKey::CategoryRegion("kinh-te".into(), "duc-tho".into()),
+            FeedKey::Author("thanh-giang".into()),
         ] {
             assert_eq!(FeedKey::from_path(&key.path()), Some(key));
         }

@@ -60,6 +60,9 @@ pub enum Command {
         /// Region slug.
         #[arg(long)]
         region: Option<String>,
+        /// Author slug (an author's feed; not with --category or --region).
+        #[arg(long, conflicts_with_all = ["category", "region"])]
+        author: Option<String>,
         /// Feed format.
         #[arg(long, value_enum, default_value_t = FormatArg::Rss)]
         format: FormatArg,

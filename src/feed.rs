@@ -71,6 +71,8 @@ pub struct Catalog {
     pub categories: BTreeMap<String, Entry>,
     /// Regions by slug.
     pub regions: BTreeMap<String, Entry>,
+    /// Authors by slug.
+    pub authors: BTreeMap<String, Entry>,
     /// Category/region pairs sharing visible articles, by (category, region).
     pub pairs: BTreeMap<(String, String), Pair>,
 }
@@ -100,7 +102,7 @@ impl Catalog {
             newest,
             ..Catalog::default()
         };
-        for facet in [Facet::Category, Facet::Region] {
+        for facet in Facet::ALL {
             for slug in snap.slugs(facet)? {
                 catalog.put_slug(snap, site, facet, &slug)?;
             }
@@ -148,13 +150,17 @@ impl Catalog {
         slug: &str,
     ) -> Result<(), StoreError> {
         let uses = snap.slug_use(facet, slug, self.as_of)?;
+        let none = BTreeMap::new();
         let overrides = match facet {
             Facet::Category => &site.categories,
             Facet::Region => &site.regions,
+            // The site file names categories and regions only.
+            Facet::Author => &none,
         };
         let map = match facet {
             Facet::Category => &mut self.categories,
             Facet::Region => &mut self.regions,
+            Facet::Author => &mut self.authors,
         };
         match resolve(slug, &uses, overrides) {
             Some(entry) => {
@@ -191,6 +197,7 @@ impl Catalog {
         match facet {
             Facet::Category => &self.categories,
             Facet::Region => &self.regions,
+            Facet::Author => &self.authors,
         }
     }
 
@@ -212,15 +219,18 @@ impl Catalog {
             FeedKey::Category(c) => check(Facet::Category, c),
             FeedKey::Region(r) => check(Facet::Region, r),
             FeedKey::CategoryRegion(c, r) => check(Facet::Category, c).and(check(Facet::Region, r)),
+            FeedKey::Author(a) => check(Facet::Author, a),
         }
     }
 
-    /// Every feed key: all, each category, each region, and every pair of a
-    /// known category and a known region (the URLs the server answers).
+    /// Every feed key: all, each category, each region, each author, and
+    /// every pair of a known category and a known region (the URLs the
+    /// server answers).
     pub fn keys(&self) -> Vec<FeedKey> {
         let mut keys = vec![FeedKey::All];
         keys.extend(self.categories.keys().map(|c| FeedKey::Category(c.clone())));
         keys.extend(self.regions.keys().map(|r| FeedKey::Region(r.clone())));
+        keys.extend(self.authors.keys().map(|a| FeedKey::Author(a.clone())));
         for c in self.categories.keys() {
             keys.extend(
                 self.regions
@@ -529,6 +539,7 @@ pub fn load_alone(
         FeedKey::All => {}
         FeedKey::Category(c) => add(&mut catalog, Facet::Category, c)?,
         FeedKey::Region(r) => add(&mut catalog, Facet::Region, r)?,
+        FeedKey::Author(a) => add(&mut catalog, Facet::Author, a)?,
         FeedKey::CategoryRegion(c, r) => {
             add(&mut catalog, Facet::Category, c)?;
             add(&mut catalog, Facet::Region, r)?;
@@ -587,6 +598,10 @@ fn heading(site: &Site, catalog: &Catalog, key: &FeedKey) -> (String, String) {
         }
         FeedKey::Region(r) => {
             let (name, d) = described(Facet::Region, r);
+            (format!("{} – {name}", site.title), d)
+        }
+        FeedKey::Author(a) => {
+            let (name, d) = described(Facet::Author, a);
             (format!("{} – {name}", site.title), d)
         }
         FeedKey::CategoryRegion(c, r) => {

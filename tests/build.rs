@@ -47,10 +47,11 @@ async fn build(sample: &Sample) -> PathBuf {
 
 /// The files SPEC wants for these slugs: every feed in every format, the
 /// page and the OPML list, each with its `.gz` and `.br`.
-fn expected_files(categories: &[&str], regions: &[&str]) -> BTreeSet<String> {
+fn expected_files(categories: &[&str], regions: &[&str], authors: &[&str]) -> BTreeSet<String> {
     let mut keys = vec![FeedKey::All];
     keys.extend(categories.iter().map(|c| FeedKey::Category(c.to_string())));
     keys.extend(regions.iter().map(|r| FeedKey::Region(r.to_string())));
+    keys.extend(authors.iter().map(|a| FeedKey::Author(a.to_string())));
     for c in categories {
         for r in regions {
             keys.push(FeedKey::CategoryRegion(c.to_string(), r.to_string()));
@@ -84,7 +85,7 @@ async fn build_writes_every_feed_page_and_opml_with_gz_and_br_and_nothing_else()
     let out = build(&sample).await;
     assert_eq!(
         files_under(&out),
-        expected_files(&["kinh-te", "the-thao"], &["duc-tho", "ky-anh"])
+        expected_files(&["kinh-te", "the-thao"], &["duc-tho", "ky-anh"], &[])
     );
     // Every sibling holds its file's bytes in its coding.
     for rel in files_under(&out)
@@ -104,14 +105,16 @@ async fn build_writes_every_feed_page_and_opml_with_gz_and_br_and_nothing_else()
 async fn build_of_the_sample_mirrors_its_url_space() {
     let sample = Sample::new();
     let out = build(&sample).await;
-    let (mut cats, mut regs) = (BTreeSet::new(), BTreeSet::new());
+    let (mut cats, mut regs, mut authors) = (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
     for a in crate::server::sample_articles() {
         cats.extend(a.categories.iter().map(|n| bantin::slug::slugify(n)));
         regs.extend(a.regions.iter().map(|n| bantin::slug::slugify(n)));
+        authors.extend(a.authors.iter().map(|n| bantin::slug::slugify(n)));
     }
     let cats: Vec<&str> = cats.iter().map(String::as_str).collect();
     let regs: Vec<&str> = regs.iter().map(String::as_str).collect();
-    assert_eq!(files_under(&out), expected_files(&cats, &regs));
+    let authors: Vec<&str> = authors.iter().map(String::as_str).collect();
+    assert_eq!(files_under(&out), expected_files(&cats, &regs, &authors));
 
     // Every document is what the server sends for its URL, in each coding.
     let server = Server::sample(&sample).await;

@@ -547,6 +547,7 @@ async fn identity_body_is_what_bantin_dump_prints() {
             FeedKey::CategoryRegion(c, r) => {
                 args.extend(["--category".into(), c.clone(), "--region".into(), r.clone()])
             }
+            FeedKey::Author(a) => args.extend(["--author".into(), a.clone()]),
         }
         for ext in EXTS {
             let mut args = args.clone();

@@ -215,6 +215,7 @@ fn logged(store: &dyn Store, since: &LogPosition) -> (Vec<String>, LogPosition) 
                         None => "a",
                         Some(Facet::Category) => "c",
                         Some(Facet::Region) => "r",
+                        Some(Facet::Author) => "u",
                     };
                     format!(
                         "{} {facet} {}",
@@ -270,7 +271,8 @@ fn conformance(store: &dyn Store, other: &dyn Store, raw: &mut dyn FnMut(&str)) 
     // The log has every row written.
     let (mut rows, after_import) = logged(store, &start);
     rows.sort();
-    assert_eq!(rows.len(), 5 + 6 + 5, "{rows:?}");
+    assert_eq!(rows.len(), 5 + 6 + 5 + 2, "{rows:?}");
+    assert!(rows.contains(&"b u le-van-a".to_string()), "{rows:?}");
     for row in [
         "z-1 a",
         "z-1 c kinh-te",
@@ -582,5 +584,5 @@ fn replicas_opening_a_new_database_at_once_apply_the_schema_once() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(versions, [1, 2]);
+    assert_eq!(versions, [1, 2, 3]);
 }

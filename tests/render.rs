@@ -102,6 +102,12 @@ fn checked_keys(articles: &[Article]) -> Vec<FeedKey> {
     );
     let (c, r) = empty_pair(articles);
     keys.push(FeedKey::CategoryRegion(c, r));
+    // An author's feed, too: the first byline of the sample.
+    let author = articles
+        .iter()
+        .find_map(|a| a.authors.first())
+        .expect("a sample article with a byline");
+    keys.push(FeedKey::Author(bantin::slug::slugify(author)));
     keys
 }
 
@@ -114,6 +120,14 @@ fn spec_title(facts: &SiteFacts, key: &FeedKey) -> String {
         FeedKey::Category(c) => format!("{} – {}", facts.title, cat(c)),
         FeedKey::Region(r) => format!("{} – {}", facts.title, reg(r)),
         FeedKey::CategoryRegion(c, r) => format!("{} – {} – {}", facts.title, cat(c), reg(r)),
+        FeedKey::Author(a) => {
+            let name = sample_articles()
+                .iter()
+                .flat_map(|x| x.authors.clone())
+                .find(|n| bantin::slug::slugify(n) == *a)
+                .expect("a sample author");
+            format!("{} – {name}", facts.title)
+        }
     }
 }
 

@@ -835,12 +835,14 @@ impl Listing {
 /// files without bantin's catalog: all, each category, each region, each
 /// pair sharing an article.
 pub fn sample_keys() -> Vec<FeedKey> {
-    let (mut cats, mut regs, mut pairs) = (
+    let (mut cats, mut regs, mut pairs, mut authors) = (
+        std::collections::BTreeSet::new(),
         std::collections::BTreeSet::new(),
         std::collections::BTreeSet::new(),
         std::collections::BTreeSet::new(),
     );
     for a in sample_articles() {
+        authors.extend(a.authors.iter().map(|n| bantin::slug::slugify(n)));
         let c: Vec<String> = a
             .categories
             .iter()
@@ -863,6 +865,7 @@ pub fn sample_keys() -> Vec<FeedKey> {
             .into_iter()
             .map(|(c, r)| FeedKey::CategoryRegion(c, r)),
     );
+    keys.extend(authors.into_iter().map(FeedKey::Author));
     keys
 }
 
@@ -874,6 +877,7 @@ pub fn belongs(article: &Article, key: &FeedKey) -> bool {
         FeedKey::Category(c) => has(&article.categories, c),
         FeedKey::Region(r) => has(&article.regions, r),
         FeedKey::CategoryRegion(c, r) => has(&article.categories, c) && has(&article.regions, r),
+        FeedKey::Author(u) => has(&article.authors, u),
     }
 }
 

@@ -208,6 +208,7 @@ pub fn key_args(key: &FeedKey) -> Vec<String> {
         FeedKey::CategoryRegion(c, r) => {
             vec!["--category".into(), c.clone(), "--region".into(), r.clone()]
         }
+        FeedKey::Author(u) => vec!["--author".into(), u.clone()],
     }
 }
 
@@ -276,6 +277,7 @@ pub fn belongs(a: &Article, key: &FeedKey) -> bool {
         FeedKey::Category(c) => has(&a.categories, c),
         FeedKey::Region(r) => has(&a.regions, r),
         FeedKey::CategoryRegion(c, r) => has(&a.categories, c) && has(&a.regions, r),
+        FeedKey::Author(u) => has(&a.authors, u),
     }
 }
 

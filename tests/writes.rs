@@ -209,6 +209,7 @@ async fn a_cms_moving_an_article_changes_both_categories_and_nothing_else() {
         let mut categories = slugs(&moved.categories);
         categories.push("the-thao".into());
         let regions = slugs(&moved.regions);
+        let authors = slugs(&moved.authors);
         let server = Server::start(backend.store(4)).await;
         let c = client();
         let before = warm(&c, &every_url(&server)).await;
@@ -235,10 +236,12 @@ async fn a_cms_moving_an_article_changes_both_categories_and_nothing_else() {
         let rendered = quiet_renders(&c, &server).await - renders;
 
         // Every feed the article was in or is in now: its item shows its
-        // categories, so its other categories' and its regions' feeds too.
+        // categories, so its other categories', its regions' and its
+        // authors' feeds too.
         let mut keys = vec![FeedKey::All];
         keys.extend(categories.iter().cloned().map(FeedKey::Category));
         keys.extend(regions.iter().cloned().map(FeedKey::Region));
+        keys.extend(authors.iter().cloned().map(FeedKey::Author));
         for c in &categories {
             for r in &regions {
                 keys.push(FeedKey::CategoryRegion(c.clone(), r.clone()));

@@ -9,23 +9,16 @@ use crate::config::StoreUrl;
 use crate::feed::FeedError;
 use crate::render::{Format, render};
 
-/// Write the feed chosen by `category` and `region` to stdout.
+/// Write the feed `key` to stdout.
 pub fn dump(
     url: &StoreUrl,
     site: &Path,
-    category: Option<String>,
-    region: Option<String>,
+    key: FeedKey,
     format: Format,
     limit: Option<usize>,
 ) -> anyhow::Result<ExitCode> {
     let site = super::load_site(site)?;
     let store = super::open_store(url)?;
-    let key = match (category, region) {
-        (None, None) => FeedKey::All,
-        (Some(c), None) => FeedKey::Category(c),
-        (None, Some(r)) => FeedKey::Region(r),
-        (Some(c), Some(r)) => FeedKey::CategoryRegion(c, r),
-    };
     let now = chrono::Utc::now();
     let snap = store.snapshot()?;
     let feed = match crate::feed::load_alone(

@@ -12,6 +12,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
+use crate::article::FeedKey;
 use crate::cli::{Cli, Command};
 use crate::config::{Site, StoreUrl};
 use crate::store::Store;
@@ -33,13 +34,19 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Dump {
             category,
             region,
+            author,
             format,
             limit,
         } => dump(
             &store_url,
             &cli.site,
-            category,
-            region,
+            match (category, region, author) {
+                (_, _, Some(a)) => FeedKey::Author(a),
+                (None, None, None) => FeedKey::All,
+                (Some(c), None, None) => FeedKey::Category(c),
+                (None, Some(r), None) => FeedKey::Region(r),
+                (Some(c), Some(r), None) => FeedKey::CategoryRegion(c, r),
+            },
             format.into(),
             limit.map(|l| l as usize),
         ),

@@ -31,6 +31,7 @@ pub struct Touched {
 struct Article {
     categories: BTreeSet<String>,
     regions: BTreeSet<String>,
+    authors: BTreeSet<String>,
     instants: Vec<DateTime<Utc>>,
 }
 
@@ -54,6 +55,9 @@ pub fn touched(
             (Some(Facet::Region), Some(slug)) => {
                 a.regions.insert(slug.clone());
             }
+            (Some(Facet::Author), Some(slug)) => {
+                a.authors.insert(slug.clone());
+            }
             _ => {}
         }
     }
@@ -65,6 +69,7 @@ pub fn touched(
             a.instants.push(p.published);
             a.categories.extend(p.categories.iter().cloned());
             a.regions.extend(p.regions.iter().cloned());
+            a.authors.extend(p.authors.iter().cloned());
         }
     }
     let mut out = Touched::default();
@@ -89,6 +94,10 @@ pub fn touched(
         for r in &a.regions {
             touch(FeedKey::Region(r.clone()));
             out.catalog.slugs.insert((Facet::Region, r.clone()));
+        }
+        for u in &a.authors {
+            touch(FeedKey::Author(u.clone()));
+            out.catalog.slugs.insert((Facet::Author, u.clone()));
         }
         for c in &a.categories {
             for r in &a.regions {
@@ -134,6 +143,7 @@ mod tests {
             published: t(at),
             categories: vec!["xa-hoi".into()],
             regions: vec!["duc-tho".into()],
+            authors: vec![],
         }];
         let touched = touched(&changes, &[], &placed, t("2025-01-01T00:00:00Z"));
         let keys: Vec<String> = touched.feeds.keys().map(FeedKey::path).collect();
@@ -161,12 +171,14 @@ mod tests {
             published: t(later),
             categories: vec!["kinh-te".into()],
             regions: vec![],
+            authors: vec!["thu-ha".into()],
         }];
         let now = t("2025-01-01T00:00:00Z");
         assert_eq!(touched(&changes, &[], &placed, now), Touched::default());
         let due = touched(&[], &["s".to_string()], &placed, t(later));
         assert!(due.feeds.contains_key(&FeedKey::Category("kinh-te".into())));
-        assert_eq!(due.feeds.len(), 2);
+        assert!(due.feeds.contains_key(&FeedKey::Author("thu-ha".into())));
+        assert_eq!(due.feeds.len(), 3);
     }
 
     #[test]

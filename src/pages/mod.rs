@@ -27,9 +27,9 @@ fn feed_url(site: &Site, key: &FeedKey, format: Format) -> String {
     format!("{}/feeds/{}.{}", site.base_url, key.path(), format.ext())
 }
 
-/// The feeds worth listing, in four groups: everything, categories,
-/// regions, and the category/region pairs that share an article.
-fn groups(catalog: &Catalog) -> [(&'static str, Vec<Listed>); 4] {
+/// The feeds worth listing, in five groups: everything, categories,
+/// regions, the category/region pairs that share an article, and authors.
+fn groups(catalog: &Catalog) -> [(&'static str, Vec<Listed>); 5] {
     let facet = |f: Facet| -> Vec<Listed> {
         catalog
             .facet(f)
@@ -38,6 +38,7 @@ fn groups(catalog: &Catalog) -> [(&'static str, Vec<Listed>); 4] {
                 key: match f {
                     Facet::Category => FeedKey::Category(e.slug.clone()),
                     Facet::Region => FeedKey::Region(e.slug.clone()),
+                    Facet::Author => FeedKey::Author(e.slug.clone()),
                 },
                 title: e.name.clone(),
                 articles: e.articles,
@@ -72,6 +73,7 @@ fn groups(catalog: &Catalog) -> [(&'static str, Vec<Listed>); 4] {
         ("Chuyên mục", facet(Facet::Category)),
         ("Địa phương", facet(Facet::Region)),
         ("Chuyên mục theo địa phương", pairs),
+        ("Tác giả", facet(Facet::Author)),
     ]
 }
 

@@ -159,6 +159,8 @@ pub struct Placement {
     pub categories: Vec<String>,
     /// Its region slugs.
     pub regions: Vec<String>,
+    /// Its author slugs.
+    pub authors: Vec<String>,
 }
 
 /// One consistent view of the store: every read through one snapshot sees
@@ -350,6 +352,7 @@ pub(crate) fn facet_code(facet: Facet) -> &'static str {
     match facet {
         Facet::Category => "c",
         Facet::Region => "r",
+        Facet::Author => "u",
     }
 }
 
@@ -360,6 +363,7 @@ pub(crate) fn logged_facet(code: &str) -> Result<Option<Facet>, ()> {
         "a" => Ok(None),
         "c" => Ok(Some(Facet::Category)),
         "r" => Ok(Some(Facet::Region)),
+        "u" => Ok(Some(Facet::Author)),
         _ => Err(()),
     }
 }

@@ -26,7 +26,7 @@ use fallible_iterator::FallibleIterator;
 use postgres::types::ToSql;
 use postgres::{Client, NoTls, Row, Statement};
 
-use super::row::{ARTICLE_COLUMNS, RawArticle, RawLink, audit_article, table};
+use super::row::{ARTICLE_COLUMNS, AuthorAudit, RawArticle, RawLink, audit_article, table};
 use super::{
     Change, Changes, LogPosition, Pair, Placement, Position, Problem, SlugUse, Snapshot, Store,
     StoreError, Writer, facet_code, instant, logged_facet, micros,
@@ -39,6 +39,7 @@ use crate::config::StoreUrl;
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/001_init.sql"),
     include_str!("../../migrations/postgres/002_change_log.sql"),
+    include_str!("../../migrations/postgres/003_authors.sql"),
 ];
 
 /// The advisory lock that migrations run under ("bantin" in ASCII), so that
@@ -145,8 +146,10 @@ impl PgConn {
                     let links = match facet {
                         Facet::Category => &mut categories,
                         Facet::Region => &mut regions,
+                        // Authors are read from the article row.
+                        Facet::Author => return Ok::<_, Infallible>(Vec::new()),
                     };
-                    Ok::<_, Infallible>(links.remove(id).unwrap_or_default())
+                    Ok(links.remove(id).unwrap_or_default())
                 });
                 (id, decoded)
             })
@@ -354,12 +357,40 @@ fn migrate(client: &mut Client) -> Result<(), postgres::Error> {
         .try_get(0)?;
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied.max(0) as usize) {
         tx.batch_execute(sql)?;
+        if i + 1 == 3 {
+            backfill_authors(&mut tx)?;
+        }
         tx.execute(
             "INSERT INTO bantin_migrations (version) VALUES ($1)",
             &[&(i as i32 + 1)],
         )?;
     }
     tx.commit()
+}
+
+/// Migration 3: the `article_authors` rows of the articles already stored
+/// (see the SQLite store), in bulk mode, then the counts rebuilt.
+fn backfill_authors(tx: &mut postgres::Transaction<'_>) -> Result<(), postgres::Error> {
+    tx.batch_execute("SET LOCAL bantin.bulk = 'on'")?;
+    let rows = tx.query("SELECT id, authors, published_us FROM articles", &[])?;
+    let link = tx.prepare(
+        "INSERT INTO article_authors (article_id, slug, name, position, published_us)
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+    )?;
+    for row in rows {
+        let (id, authors, published_us): (String, String, i64) =
+            (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+        let names: Vec<String> = serde_json::from_str(&authors).unwrap_or_default();
+        for (position, (slug, name)) in super::sqlite::author_links(&names).into_iter().enumerate()
+        {
+            let position = i32::try_from(position).unwrap_or(i32::MAX);
+            tx.execute(
+                &link,
+                &[&id, &slug, &text(&name).as_ref(), &position, &published_us],
+            )?;
+        }
+    }
+    tx.batch_execute("SET LOCAL bantin.bulk = 'off'; SELECT bantin_rebuild();")
 }
 
 /// Read a row of `SELECT {ARTICLE_COLUMNS}`.
@@ -388,12 +419,8 @@ fn feed_sql(key: &FeedKey) -> String {
             "SELECT {cols} FROM articles a WHERE a.published_us <= $1 AND a.published_us >= $2
              ORDER BY a.published_us DESC, a.id DESC LIMIT $3"
         ),
-        FeedKey::Category(_) | FeedKey::Region(_) => {
-            let t = table(if matches!(key, FeedKey::Category(_)) {
-                Facet::Category
-            } else {
-                Facet::Region
-            });
+        FeedKey::Category(_) | FeedKey::Region(_) | FeedKey::Author(_) => {
+            let t = key.single().map_or("articles", |(f, _)| table(f));
             format!(
                 "SELECT {cols} FROM {t} f JOIN articles a ON a.id = f.article_id
                  WHERE f.slug = $4 AND f.published_us <= $1 AND f.published_us >= $2
@@ -424,12 +451,8 @@ fn edge_sql(key: &FeedKey, newest: bool) -> String {
             "SELECT published_us FROM articles WHERE published_us {range}
              ORDER BY published_us {order} LIMIT 1"
         ),
-        FeedKey::Category(_) | FeedKey::Region(_) => {
-            let t = table(if matches!(key, FeedKey::Category(_)) {
-                Facet::Category
-            } else {
-                Facet::Region
-            });
+        FeedKey::Category(_) | FeedKey::Region(_) | FeedKey::Author(_) => {
+            let t = key.single().map_or("articles", |(f, _)| table(f));
             format!(
                 "SELECT published_us FROM {t} WHERE slug = {s1} AND published_us {range}
                  ORDER BY published_us {order} LIMIT 1"
@@ -501,7 +524,7 @@ impl Snapshot for PgSnapshot {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows = match key {
             FeedKey::All => conn.query(&sql, &[&upto, &from, &limit])?,
-            FeedKey::Category(s) | FeedKey::Region(s) => {
+            FeedKey::Category(s) | FeedKey::Region(s) | FeedKey::Author(s) => {
                 conn.query(&sql, &[&upto, &from, &limit, s])?
             }
             FeedKey::CategoryRegion(c, r) => conn.query(&sql, &[&upto, &from, &limit, c, r])?,
@@ -529,7 +552,9 @@ impl Snapshot for PgSnapshot {
         let before = micros(before);
         let found = match key {
             FeedKey::All => conn.one_i64(&sql, &[&before])?,
-            FeedKey::Category(s) | FeedKey::Region(s) => conn.one_i64(&sql, &[&before, s])?,
+            FeedKey::Category(s) | FeedKey::Region(s) | FeedKey::Author(s) => {
+                conn.one_i64(&sql, &[&before, s])?
+            }
             FeedKey::CategoryRegion(c, r) => conn.one_i64(&sql, &[&before, c, r])?,
         };
         Ok(found.and_then(instant))
@@ -546,7 +571,9 @@ impl Snapshot for PgSnapshot {
         let (from, upto) = (micros(from), micros(upto));
         let found = match key {
             FeedKey::All => conn.one_i64(&sql, &[&from, &upto])?,
-            FeedKey::Category(s) | FeedKey::Region(s) => conn.one_i64(&sql, &[&from, &upto, s])?,
+            FeedKey::Category(s) | FeedKey::Region(s) | FeedKey::Author(s) => {
+                conn.one_i64(&sql, &[&from, &upto, s])?
+            }
             FeedKey::CategoryRegion(c, r) => conn.one_i64(&sql, &[&from, &upto, c, r])?,
         };
         Ok(found.and_then(instant))
@@ -769,6 +796,7 @@ impl Snapshot for PgSnapshot {
         )?;
         let mut categories = conn.links(Facet::Category, "slug", Some(&refs))?;
         let mut regions = conn.links(Facet::Region, "slug", Some(&refs))?;
+        let mut authors = conn.links(Facet::Author, "slug", Some(&refs))?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             let id: String = r.try_get(0)?;
@@ -778,6 +806,7 @@ impl Snapshot for PgSnapshot {
             out.push(Placement {
                 categories: categories.remove(&id).unwrap_or_default(),
                 regions: regions.remove(&id).unwrap_or_default(),
+                authors: authors.remove(&id).unwrap_or_default(),
                 id,
                 published,
             });
@@ -1028,7 +1057,7 @@ impl PgWriter {
                     excluded.authors, excluded.published, excluded.updated, excluded.published_us,
                     excluded.url, excluded.image);",
         );
-        for facet in [Facet::Category, Facet::Region] {
+        for facet in Facet::ALL {
             let (t, f) = (table(facet), facet_code(facet));
             sql.push_str(&format!(
                 "DELETE FROM {t} x USING bantin_last l
@@ -1081,12 +1110,15 @@ impl Writer for PgWriter {
             url: a.url.clone(),
             image: a.image.clone(),
         });
-        for (facet, names) in [("c", &a.categories), ("r", &a.regions)] {
-            // Two names of one article may share a slug: the first one counts.
+        for facet in Facet::ALL {
+            let names = a.names(facet);
+            let facet = facet_code(facet);
+            // Two names of one article may share a slug: the first one
+            // counts; a byline name with no letter or digit has no feed.
             let mut slugs: Vec<String> = Vec::with_capacity(names.len());
             for name in names {
                 let slug = crate::slug::slugify(name);
-                if slugs.contains(&slug) {
+                if slug.is_empty() || slugs.contains(&slug) {
                     continue;
                 }
                 self.links.push(StagedLink {
@@ -1168,27 +1200,39 @@ impl Store for PostgresStore {
             published.insert(raw.id.clone(), r.try_get::<_, i64>(10)?);
             raws.push(raw);
         }
+        let mut authors = AuthorAudit::default();
+        let mut undecoded = std::collections::BTreeSet::new();
         for (id, decoded) in conn.decode_all(raws, None)? {
             let published_us = published.get(&id).copied().unwrap_or_default();
+            match &decoded {
+                Ok(a) => authors.expect(a),
+                Err(_) => {
+                    undecoded.insert(id.clone());
+                }
+            }
             problems.extend(audit_article(id, decoded, published_us));
         }
-        for facet in [Facet::Category, Facet::Region] {
+        for facet in Facet::ALL {
             let sql = format!(
                 "SELECT f.article_id, f.slug, f.name, f.published_us, a.published_us FROM {} f
                  JOIN articles a ON a.id = f.article_id ORDER BY f.article_id, f.slug",
                 table(facet)
             );
             for r in conn.query(&sql, &[])? {
-                RawLink {
+                let link = RawLink {
                     article_id: r.try_get(0)?,
                     slug: r.try_get(1)?,
                     name: r.try_get(2)?,
                     published_us: r.try_get(3)?,
                     article_published_us: r.try_get(4)?,
+                };
+                if facet == Facet::Author {
+                    authors.found(&link.article_id, &link.slug);
                 }
-                .audit(facet, &mut problems);
+                link.audit(facet, &mut problems);
             }
         }
+        problems.extend(authors.problems(&undecoded));
         let stale = conn.query(
             "WITH stored AS (
                  SELECT kind, a, b, sum(delta)::bigint AS n FROM bantin_counts GROUP BY kind, a, b
@@ -1196,6 +1240,7 @@ impl Store for PostgresStore {
              actual AS (
                  SELECT 'c' AS kind, slug AS a, name AS b, count(*) AS n FROM article_categories GROUP BY slug, name
                  UNION ALL SELECT 'r', slug, name, count(*) FROM article_regions GROUP BY slug, name
+                 UNION ALL SELECT 'u', slug, name, count(*) FROM article_authors GROUP BY slug, name
                  UNION ALL SELECT 'p', c.slug, r.slug, count(*) FROM article_categories c
                            JOIN article_regions r ON r.article_id = c.article_id GROUP BY c.slug, r.slug
                  UNION ALL SELECT 't', '', '', count(*) FROM articles HAVING count(*) > 0)

@@ -93,6 +93,7 @@ pub(crate) fn table(facet: Facet) -> &'static str {
     match facet {
         Facet::Category => "article_categories",
         Facet::Region => "article_regions",
+        Facet::Author => "article_authors",
     }
 }
 
@@ -137,5 +138,60 @@ impl RawLink {
                 ),
             });
         }
+    }
+}
+
+/// `articles.authors` against `article_authors`: a CMS writes both (README
+/// "The store's schema"); `check` reports an article whose two disagree.
+#[derive(Default)]
+pub(crate) struct AuthorAudit {
+    want: std::collections::BTreeMap<String, Vec<String>>,
+    have: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+impl AuthorAudit {
+    /// The author slugs a decoded article's list gives.
+    pub fn expect(&mut self, article: &Article) {
+        let slugs: Vec<String> = super::sqlite::author_links(&article.authors)
+            .into_iter()
+            .map(|(slug, _)| slug)
+            .collect();
+        if !slugs.is_empty() {
+            self.want.insert(article.id.clone(), slugs);
+        }
+    }
+
+    /// An `article_authors` row.
+    pub fn found(&mut self, article_id: &str, slug: &str) {
+        self.have
+            .entry(article_id.to_string())
+            .or_default()
+            .push(slug.to_string());
+    }
+
+    /// One problem per article whose author rows differ from its list
+    /// (articles that do not decode are reported already).
+    pub fn problems(mut self, undecoded: &std::collections::BTreeSet<String>) -> Vec<Problem> {
+        let mut ids: std::collections::BTreeSet<String> = self.want.keys().cloned().collect();
+        ids.extend(self.have.keys().cloned());
+        let mut out = Vec::new();
+        for id in ids {
+            if undecoded.contains(&id) {
+                continue;
+            }
+            let mut want = self.want.remove(&id).unwrap_or_default();
+            let mut have = self.have.remove(&id).unwrap_or_default();
+            want.sort();
+            have.sort();
+            if want != have {
+                out.push(Problem {
+                    id,
+                    reason: format!(
+                        "article_authors has {have:?} where the authors list gives {want:?}"
+                    ),
+                });
+            }
+        }
+        out
     }
 }

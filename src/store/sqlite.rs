@@ -14,7 +14,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
-use super::row::{ARTICLE_COLUMNS, RawArticle, RawLink, audit_article, table};
+use super::row::{ARTICLE_COLUMNS, AuthorAudit, RawArticle, RawLink, audit_article, table};
 use super::{
     Change, Changes, LogPosition, Pair, Placement, Position, Problem, SlugUse, Snapshot, Store,
     StoreError, Writer, facet_code, instant, logged_facet, micros,
@@ -25,7 +25,25 @@ use crate::article::{Article, Body, Facet, FeedKey};
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/001_init.sql"),
     include_str!("../../migrations/sqlite/002_change_log.sql"),
+    include_str!("../../migrations/sqlite/003_authors.sql"),
 ];
+
+/// The catalog tables made again from the article tables, and "everything
+/// changed" logged: the end of a bulk write.
+const REBUILD: &str = "DELETE FROM bantin_names;
+    INSERT INTO bantin_names (facet, slug, name, articles)
+        SELECT 'c', slug, name, count(*) FROM article_categories GROUP BY slug, name;
+    INSERT INTO bantin_names (facet, slug, name, articles)
+        SELECT 'r', slug, name, count(*) FROM article_regions GROUP BY slug, name;
+    INSERT INTO bantin_names (facet, slug, name, articles)
+        SELECT 'u', slug, name, count(*) FROM article_authors GROUP BY slug, name;
+    DELETE FROM bantin_pairs;
+    INSERT INTO bantin_pairs (category, region, articles)
+        SELECT c.slug, r.slug, count(*) FROM article_categories c
+        JOIN article_regions r ON r.article_id = c.article_id GROUP BY c.slug, r.slug;
+    UPDATE bantin_totals SET articles = (SELECT count(*) FROM articles);
+    INSERT INTO bantin_log (at_us, article_id, facet)
+        VALUES (CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER), '', '*');";
 
 /// A writer that has put more articles than this (or a quarter of the
 /// store, if more) stops logging row by row: past that point one "everything
@@ -167,10 +185,54 @@ fn prepare(conn: &Connection) -> Result<(), rusqlite::Error> {
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
         let tx = conn.unchecked_transaction()?;
         tx.execute_batch(sql)?;
+        if i + 1 == 3 {
+            backfill_authors(&tx)?;
+        }
         tx.pragma_update(None, "user_version", (i + 1) as i64)?;
         tx.commit()?;
     }
     Ok(())
+}
+
+/// Migration 3: the `article_authors` rows of the articles already stored,
+/// from their `authors` lists (slugs need SPEC's transliteration, which SQL
+/// lacks), in bulk mode, then the catalog rebuilt.
+fn backfill_authors(tx: &rusqlite::Transaction<'_>) -> Result<(), rusqlite::Error> {
+    tx.execute("INSERT OR IGNORE INTO bantin_bulk (one) VALUES (1)", [])?;
+    {
+        let mut read = tx.prepare("SELECT id, authors, published_us FROM articles")?;
+        let mut link = tx.prepare(
+            "INSERT OR IGNORE INTO article_authors (article_id, slug, name, position, published_us)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        let mut rows = read.query([])?;
+        while let Some(row) = rows.next()? {
+            let (id, authors, published_us): (String, String, i64) =
+                (row.get(0)?, row.get(1)?, row.get(2)?);
+            // A row whose list does not parse is `check`'s to report.
+            let names: Vec<String> = serde_json::from_str(&authors).unwrap_or_default();
+            for (position, (slug, name)) in author_links(&names).into_iter().enumerate() {
+                link.execute(params![id, slug, name, position as i64, published_us])?;
+            }
+        }
+    }
+    tx.execute_batch(REBUILD)?;
+    tx.execute("DELETE FROM bantin_bulk", [])?;
+    Ok(())
+}
+
+/// The link rows of an author list: normalized names with a slug, the
+/// first of names sharing a slug.
+pub(crate) fn author_links(names: &[String]) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for name in names {
+        let name = crate::slug::normalize_name(name);
+        let slug = crate::slug::slugify(&name);
+        if !slug.is_empty() && !out.iter().any(|(s, _)| *s == slug) {
+            out.push((slug, name));
+        }
+    }
+    out
 }
 
 /// Read a row of `SELECT {ARTICLE_COLUMNS}`.
@@ -198,12 +260,8 @@ fn feed_sql(key: &FeedKey) -> String {
             "SELECT {cols} FROM articles a WHERE a.published_us <= ?1 AND a.published_us >= ?2
              ORDER BY a.published_us DESC, a.id DESC LIMIT ?3"
         ),
-        FeedKey::Category(_) | FeedKey::Region(_) => {
-            let t = if matches!(key, FeedKey::Category(_)) {
-                "article_categories"
-            } else {
-                "article_regions"
-            };
+        FeedKey::Category(_) | FeedKey::Region(_) | FeedKey::Author(_) => {
+            let t = key.single().map_or("articles", |(f, _)| table(f));
             format!(
                 "SELECT {cols} FROM {t} f JOIN articles a ON a.id = f.article_id
                  WHERE f.slug = ?4 AND f.published_us <= ?1 AND f.published_us >= ?2
@@ -235,12 +293,8 @@ fn edge_sql(key: &FeedKey, newest: bool) -> String {
             "SELECT published_us FROM articles WHERE published_us {range}
              ORDER BY published_us {order} LIMIT 1"
         ),
-        FeedKey::Category(_) | FeedKey::Region(_) => {
-            let t = if matches!(key, FeedKey::Category(_)) {
-                "article_categories"
-            } else {
-                "article_regions"
-            };
+        FeedKey::Category(_) | FeedKey::Region(_) | FeedKey::Author(_) => {
+            let t = key.single().map_or("articles", |(f, _)| table(f));
             format!(
                 "SELECT published_us FROM {t} WHERE slug = ?3 AND published_us {range}
                  ORDER BY published_us {order} LIMIT 1"
@@ -345,7 +399,7 @@ impl Snapshot for SqliteSnapshot {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows: Vec<RawArticle> = match key {
             FeedKey::All => stmt.query_map(params![upto, from, limit], raw_article)?,
-            FeedKey::Category(s) | FeedKey::Region(s) => {
+            FeedKey::Category(s) | FeedKey::Region(s) | FeedKey::Author(s) => {
                 stmt.query_map(params![upto, from, limit, s], raw_article)?
             }
             FeedKey::CategoryRegion(c, r) => {
@@ -373,7 +427,7 @@ impl Snapshot for SqliteSnapshot {
         let before = micros(before);
         let found = match key {
             FeedKey::All => stmt.query_row(params![before], |r| r.get::<_, i64>(0)),
-            FeedKey::Category(s) | FeedKey::Region(s) => {
+            FeedKey::Category(s) | FeedKey::Region(s) | FeedKey::Author(s) => {
                 stmt.query_row(params![before, 0i64, s], |r| r.get(0))
             }
             FeedKey::CategoryRegion(c, r) => {
@@ -394,7 +448,7 @@ impl Snapshot for SqliteSnapshot {
         let (from, upto) = (micros(from), micros(upto));
         let found = match key {
             FeedKey::All => stmt.query_row(params![from, upto], |r| r.get::<_, i64>(0)),
-            FeedKey::Category(s) | FeedKey::Region(s) => {
+            FeedKey::Category(s) | FeedKey::Region(s) | FeedKey::Author(s) => {
                 stmt.query_row(params![from, upto, s], |r| r.get(0))
             }
             FeedKey::CategoryRegion(c, r) => {
@@ -625,6 +679,7 @@ impl Snapshot for SqliteSnapshot {
                 published,
                 categories: self.links(Facet::Category, id, "slug")?,
                 regions: self.links(Facet::Region, id, "slug")?,
+                authors: self.links(Facet::Author, id, "slug")?,
             });
         }
         Ok(out)
@@ -653,21 +708,8 @@ impl SqliteWriter {
 
     /// Rebuild the catalog from the article tables and log "everything".
     fn leave_bulk(&mut self) -> Result<(), rusqlite::Error> {
-        self.conn.execute_batch(
-            "DELETE FROM bantin_names;
-             INSERT INTO bantin_names (facet, slug, name, articles)
-                 SELECT 'c', slug, name, count(*) FROM article_categories GROUP BY slug, name;
-             INSERT INTO bantin_names (facet, slug, name, articles)
-                 SELECT 'r', slug, name, count(*) FROM article_regions GROUP BY slug, name;
-             DELETE FROM bantin_pairs;
-             INSERT INTO bantin_pairs (category, region, articles)
-                 SELECT c.slug, r.slug, count(*) FROM article_categories c
-                 JOIN article_regions r ON r.article_id = c.article_id GROUP BY c.slug, r.slug;
-             UPDATE bantin_totals SET articles = (SELECT count(*) FROM articles);
-             INSERT INTO bantin_log (at_us, article_id, facet)
-                 VALUES (CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER), '', '*');
-             DELETE FROM bantin_bulk;",
-        )?;
+        self.conn.execute_batch(REBUILD)?;
+        self.conn.execute_batch("DELETE FROM bantin_bulk")?;
         self.bulk = false;
         Ok(())
     }
@@ -686,7 +728,8 @@ impl SqliteWriter {
         let mut want: Vec<(String, &str)> = Vec::with_capacity(names.len());
         for name in names {
             let slug = crate::slug::slugify(name);
-            if !want.iter().any(|(s, _)| *s == slug) {
+            // A byline name with no letter or digit has no feed.
+            if !slug.is_empty() && !want.iter().any(|(s, _)| *s == slug) {
                 want.push((slug, name));
             }
         }
@@ -776,8 +819,9 @@ impl Writer for SqliteWriter {
                 a.url,
                 a.image
             ])?;
-        self.relink(Facet::Category, &a.id, &a.categories, published_us)?;
-        self.relink(Facet::Region, &a.id, &a.regions, published_us)?;
+        for facet in Facet::ALL {
+            self.relink(facet, &a.id, a.names(facet), published_us)?;
+        }
         Ok(())
     }
 
@@ -864,12 +908,21 @@ impl Store for SqliteStore {
             "SELECT {ARTICLE_COLUMNS}, a.published_us FROM articles a ORDER BY a.id"
         ))?;
         let rows = stmt.query_map([], |r| Ok((raw_article(r)?, r.get::<_, i64>(10)?)))?;
+        let mut authors = AuthorAudit::default();
+        let mut undecoded = std::collections::BTreeSet::new();
         for row in rows {
             let (raw, published_us) = row?;
             let id = raw.id.clone();
-            problems.extend(audit_article(id, snap.decode(raw), published_us));
+            let decoded = snap.decode(raw);
+            match &decoded {
+                Ok(a) => authors.expect(a),
+                Err(_) => {
+                    undecoded.insert(id.clone());
+                }
+            }
+            problems.extend(audit_article(id, decoded, published_us));
         }
-        for facet in [Facet::Category, Facet::Region] {
+        for facet in Facet::ALL {
             let sql = format!(
                 "SELECT f.article_id, f.slug, f.name, f.published_us, a.published_us FROM {} f
                  JOIN articles a ON a.id = f.article_id ORDER BY f.article_id, f.slug",
@@ -886,9 +939,14 @@ impl Store for SqliteStore {
                 })
             })?;
             for row in rows {
-                row?.audit(facet, &mut problems);
+                let link = row?;
+                if facet == Facet::Author {
+                    authors.found(&link.article_id, &link.slug);
+                }
+                link.audit(facet, &mut problems);
             }
         }
+        problems.extend(authors.problems(&undecoded));
         problems.extend(audit_catalog(conn)?);
         Ok(problems)
     }
@@ -914,7 +972,8 @@ fn audit_catalog(conn: &Connection) -> Result<Vec<Problem>, rusqlite::Error> {
             "bantin_names",
             "SELECT facet || ' ' || slug || ' ' || name, articles FROM bantin_names",
             "SELECT 'c ' || slug || ' ' || name, count(*) FROM article_categories GROUP BY slug, name
-             UNION ALL SELECT 'r ' || slug || ' ' || name, count(*) FROM article_regions GROUP BY slug, name",
+             UNION ALL SELECT 'r ' || slug || ' ' || name, count(*) FROM article_regions GROUP BY slug, name
+             UNION ALL SELECT 'u ' || slug || ' ' || name, count(*) FROM article_authors GROUP BY slug, name",
         ),
         (
             "bantin_pairs",
