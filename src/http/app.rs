@@ -204,9 +204,13 @@ impl App {
                         )
                     };
                     let rep = Representation::new(content_type, body.into_bytes(), None);
-                    let rendered = keep_codings(rep, Meta::default(), claim.previous.as_ref());
+                    let previous = claim.previous.clone();
+                    let rendered = keep_codings(rep, Meta::default(), previous.as_ref());
                     self.metrics.render(1, started.elapsed());
-                    claim.complete(Ok(rendered));
+                    let resource = claim.resource.clone();
+                    claim.complete(Ok(rendered.clone()));
+                    warm_codings(&rendered, previous.as_ref());
+                    self.cache.reweigh(&resource);
                 }
             }
         }
@@ -245,6 +249,7 @@ impl App {
             // Counted before anyone is answered, so that a client that has
             // the response sees the count.
             self.metrics.render(done.len() as u64, started.elapsed());
+            let mut warm = Vec::new();
             for (claim, rendered) in done {
                 if let (Resource::Archive(key, month, format), Some(a)) =
                     (&claim.resource, rendered.archive)
@@ -254,7 +259,14 @@ impl App {
                         .or_default()
                         .insert((*month, *format), a);
                 }
+                warm.push((claim.resource.clone(), rendered.clone(), claim.previous.clone()));
                 claim.complete(Ok(rendered));
+            }
+            for (resource, rendered, previous) in warm {
+                if previous.is_some() {
+                    warm_codings(&rendered, previous.as_ref());
+                    self.cache.reweigh(&resource);
+                }
             }
         }
     }
@@ -535,8 +547,7 @@ struct Meta {
 }
 
 /// A new rendering, or the previous one when the bytes are the same (it
-/// keeps the codings computed for it); a new one gets, at once, the codings
-/// the previous one had (clients asked for them before and will again).
+/// keeps the codings computed for it).
 fn keep_codings(
     rep: Representation,
     meta: Meta,
@@ -551,9 +562,6 @@ fn keep_codings(
         if same && prev.rep.same_bytes(&rep) {
             return prev.clone();
         }
-        for coding in prev.rep.codings() {
-            rep.body(coding);
-        }
     }
     Arc::new(Rendered {
         rep,
@@ -561,6 +569,17 @@ fn keep_codings(
         archive: meta.archive,
         max_age: meta.max_age,
     })
+}
+
+/// Compress a new rendering, after it is answered, in the codings its
+/// previous one had been asked for: clients asked for them before and will
+/// again. A request that wants one meanwhile waits for that one alone.
+fn warm_codings(rendered: &Rendered, previous: Option<&Arc<Rendered>>) {
+    if let Some(prev) = previous {
+        for coding in prev.rep.codings() {
+            rendered.rep.body(coding);
+        }
+    }
 }
 
 /// Whether two catalogs list the same feeds with the same counts, names
