@@ -201,6 +201,9 @@ pub enum FeedKey {
     CategoryRegion(String, String),
     /// One author (byline name), by slug.
     Author(String),
+    /// The articles holding every one of these folded words (space-separated,
+    /// as `search::words` gives them).
+    Search(String),
 }
 
 impl FeedKey {
@@ -213,6 +216,7 @@ impl FeedKey {
             FeedKey::Region(r) => format!("region/{r}"),
             FeedKey::CategoryRegion(c, r) => format!("category/{c}/region/{r}"),
             FeedKey::Author(a) => format!("author/{a}"),
+            FeedKey::Search(_) => "search".to_string(),
         }
     }
 
@@ -222,7 +226,7 @@ impl FeedKey {
             FeedKey::Category(s) => Some((Facet::Category, s)),
             FeedKey::Region(s) => Some((Facet::Region, s)),
             FeedKey::Author(s) => Some((Facet::Author, s)),
-            FeedKey::All | FeedKey::CategoryRegion(..) => None,
+            FeedKey::All | FeedKey::CategoryRegion(..) | FeedKey::Search(_) => None,
         }
     }
 

@@ -215,7 +215,7 @@ impl Catalog {
             }
         };
         match key {
-            FeedKey::All => Ok(()),
+            FeedKey::All | FeedKey::Search(_) => Ok(()),
             FeedKey::Category(c) => check(Facet::Category, c),
             FeedKey::Region(r) => check(Facet::Region, r),
             FeedKey::CategoryRegion(c, r) => check(Facet::Category, c).and(check(Facet::Region, r)),
@@ -536,7 +536,7 @@ pub fn load_alone(
         catalog.put_slug(snap, site, facet, slug)
     };
     match key {
-        FeedKey::All => {}
+        FeedKey::All | FeedKey::Search(_) => {}
         FeedKey::Category(c) => add(&mut catalog, Facet::Category, c)?,
         FeedKey::Region(r) => add(&mut catalog, Facet::Region, r)?,
         FeedKey::Author(a) => add(&mut catalog, Facet::Author, a)?,
@@ -569,12 +569,20 @@ pub fn shape(site: &Site, catalog: &Catalog, key: &FeedKey, articles: &[Article]
         language: site.language.clone(),
         home_url: format!("{}/", site.base_url),
         url_stem: format!("{}/feeds/{}", site.base_url, key.path()),
-        query: None,
+        // A keyword feed's URL is its canonical query: the folded words.
+        query: match key {
+            FeedKey::Search(words) => Some(format!("q={}", words.replace(' ', "+"))),
+            _ => None,
+        },
         updated: items.iter().map(|i| i.updated).max(),
         ttl_minutes: site.max_age.div_ceil(60),
         // Items are newest `published` first, so the first one's month is
         // the newest month with articles in this feed.
-        newest_month: items.first().map(|i| Month::of(i.published)),
+        // Keyword feeds have no archives to link.
+        newest_month: items
+            .first()
+            .filter(|_| !matches!(key, FeedKey::Search(_)))
+            .map(|i| Month::of(i.published)),
         items,
         offset: site.offset,
         hubs: site.hubs.clone(),
@@ -592,6 +600,10 @@ fn heading(site: &Site, catalog: &Catalog, key: &FeedKey) -> (String, String) {
     };
     let (title, description) = match key {
         FeedKey::All => (site.title.clone(), None),
+        FeedKey::Search(words) => {
+            let words: Vec<String> = words.split(' ').map(str::to_string).collect();
+            (search_title(site, &words), None)
+        }
         FeedKey::Category(c) => {
             let (name, d) = described(Facet::Category, c);
             (format!("{} – {name}", site.title), d)

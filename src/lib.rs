@@ -14,6 +14,7 @@ pub mod import;
 pub mod pages;
 pub mod render;
 pub mod sanitize;
+pub mod search;
 pub mod slug;
 pub mod store;
 pub mod text;

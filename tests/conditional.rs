@@ -548,6 +548,7 @@ async fn identity_body_is_what_bantin_dump_prints() {
                 args.extend(["--category".into(), c.clone(), "--region".into(), r.clone()])
             }
             FeedKey::Author(a) => args.extend(["--author".into(), a.clone()]),
+            FeedKey::Search(_) => unreachable!("dump has no keyword feeds"),
         }
         for ext in EXTS {
             let mut args = args.clone();

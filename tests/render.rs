@@ -128,6 +128,7 @@ fn spec_title(facts: &SiteFacts, key: &FeedKey) -> String {
                 .expect("a sample author");
             format!("{} – {name}", facts.title)
         }
+        FeedKey::Search(words) => format!("{} – tìm: {words}", facts.title),
     }
 }
 

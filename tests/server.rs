@@ -878,6 +878,7 @@ pub fn belongs(article: &Article, key: &FeedKey) -> bool {
         FeedKey::Region(r) => has(&article.regions, r),
         FeedKey::CategoryRegion(c, r) => has(&article.categories, c) && has(&article.regions, r),
         FeedKey::Author(u) => has(&article.authors, u),
+        FeedKey::Search(_) => unreachable!("keyword feeds are tested in `search`"),
     }
 }
 

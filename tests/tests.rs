@@ -50,3 +50,6 @@ mod archives;
 
 /// The SQLite file deleted or replaced under a running server.
 mod file_swap;
+
+/// Keyword feeds: folding, every word, markup, limits, freshness.
+mod search;

@@ -209,6 +209,7 @@ pub fn key_args(key: &FeedKey) -> Vec<String> {
             vec!["--category".into(), c.clone(), "--region".into(), r.clone()]
         }
         FeedKey::Author(u) => vec!["--author".into(), u.clone()],
+        FeedKey::Search(_) => unreachable!("dump has no keyword feeds"),
     }
 }
 
@@ -278,6 +279,7 @@ pub fn belongs(a: &Article, key: &FeedKey) -> bool {
         FeedKey::Region(r) => has(&a.regions, r),
         FeedKey::CategoryRegion(c, r) => has(&a.categories, c) && has(&a.regions, r),
         FeedKey::Author(u) => has(&a.authors, u),
+        FeedKey::Search(_) => unreachable!("keyword feeds are tested in `search`"),
     }
 }
 

@@ -45,6 +45,9 @@ const MAX_CHANGES: usize = 20_000;
 /// only when one of its articles does.
 pub const ARCHIVE_MAX_AGE: u64 = 86_400;
 
+/// Keyword feeds held at once, at most (each its own cached resource).
+const MAX_SEARCHES: usize = 512;
+
 /// A feed (`None`) or one month of it: what one store read renders, in
 /// every format asked for.
 type Doc = (FeedKey, Option<Month>);
@@ -83,6 +86,8 @@ pub struct App {
     watch: Mutex<WatchState>,
     health: Mutex<Health>,
     archives: Mutex<ArchiveIndex>,
+    /// Keyword feeds rendered: any write may change any of them.
+    searches: Mutex<BTreeSet<Resource>>,
     /// Renders the watcher asks for run a few at a time, so that a burst of
     /// invalidations leaves cores for the requests.
     background: Arc<Semaphore>,
@@ -120,6 +125,7 @@ impl App {
             }),
             health: Mutex::new(Health::Up),
             archives: Mutex::new(BTreeMap::new()),
+            searches: Mutex::new(BTreeSet::new()),
             background: Arc::new(Semaphore::new(workers)),
             metrics: Metrics::default(),
         })
@@ -259,7 +265,14 @@ impl App {
                         .or_default()
                         .insert((*month, *format), a);
                 }
-                warm.push((claim.resource.clone(), rendered.clone(), claim.previous.clone()));
+                if let Resource::Feed(FeedKey::Search(_), _) = &claim.resource {
+                    self.remember_search(&claim.resource);
+                }
+                warm.push((
+                    claim.resource.clone(),
+                    rendered.clone(),
+                    claim.previous.clone(),
+                ));
                 claim.complete(Ok(rendered));
             }
             for (resource, rendered, previous) in warm {
@@ -314,6 +327,30 @@ impl App {
             ))),
             Err(e @ FeedError::UnknownSlug { .. }) => Err(CacheError::NotFound(e.to_string())),
             Err(FeedError::Store(e)) => Err(CacheError::Store(Arc::new(e))),
+        }
+    }
+
+    /// Keep track of a rendered keyword feed, at most [`MAX_SEARCHES`] of
+    /// them: past that the oldest are dropped from the cache.
+    fn remember_search(&self, resource: &Resource) {
+        let mut searches = self.searches.lock().unwrap_or_else(|e| e.into_inner());
+        searches.insert(resource.clone());
+        while searches.len() > MAX_SEARCHES {
+            if let Some(first) = searches.pop_first() {
+                self.cache.invalidate(&first);
+            }
+        }
+    }
+
+    /// Drop every cached keyword feed: a write may add or take away any
+    /// article from any of them. They are not rendered again in the
+    /// background (the next request does), so a write costs no search.
+    fn forget_searches(&self) {
+        let searches =
+            std::mem::take(&mut *self.searches.lock().unwrap_or_else(|e| e.into_inner()));
+        for r in searches {
+            self.metrics.invalidation();
+            self.cache.invalidate(&r);
         }
     }
 
@@ -415,6 +452,9 @@ impl App {
             self.metrics.full_refresh();
             return Ok(self.invalidate_all());
         }
+        if !touched.feeds.is_empty() {
+            self.forget_searches();
+        }
         let mut again = self.invalidate_archives(&touched.feeds);
         for (key, instants) in &touched.feeds {
             for format in Format::ALL {
@@ -480,10 +520,12 @@ impl App {
 
     fn invalidate_all(&self) -> Vec<Resource> {
         self.archives_index().clear();
+        self.forget_searches();
         let mut again = Vec::new();
         for (r, _) in self.cache.entries() {
             self.metrics.invalidation();
-            if self.cache.invalidate(&r).is_some() {
+            let held = self.cache.invalidate(&r).is_some();
+            if held && !matches!(r, Resource::Feed(FeedKey::Search(_), _)) {
                 again.push(r);
             }
         }

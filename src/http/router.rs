@@ -111,6 +111,21 @@ async fn respond<B>(app: &Arc<App>, req: &Request<B>) -> (Route, Response<Body>)
         Route::Index => cached(app, req.headers(), &Resource::Index, false).await,
         Route::Opml => cached(app, req.headers(), &Resource::Opml, false).await,
         Route::Feed => match parse_feed_path(path) {
+            Some(Resource::Feed(FeedKey::Search(_), format)) => {
+                match crate::search::parse_query(req.uri().query()) {
+                    Ok(words) => {
+                        let key = FeedKey::Search(words.join(" "));
+                        cached(app, req.headers(), &Resource::Feed(key, format), true).await
+                    }
+                    Err(crate::search::QueryError::TooLong) => {
+                        plain(StatusCode::URI_TOO_LONG, "the query is over 200 bytes\n")
+                    }
+                    Err(_) => plain(
+                        StatusCode::BAD_REQUEST,
+                        "a keyword feed needs q= with at least one word\n",
+                    ),
+                }
+            }
             Some(resource) => cached(app, req.headers(), &resource, true).await,
             None => not_found(),
         },
@@ -128,6 +143,10 @@ fn parse_feed_path(path: &str) -> Option<Resource> {
     if let Some((feed, month)) = stem.rsplit_once("/archive/") {
         let month = crate::feed::Month::parse(month)?;
         return Some(Resource::Archive(FeedKey::from_path(feed)?, month, format));
+    }
+    if stem == "search" {
+        // The words come from the query string (the router reads it).
+        return Some(Resource::Feed(FeedKey::Search(String::new()), format));
     }
     Some(Resource::Feed(FeedKey::from_path(stem)?, format))
 }

@@ -25,6 +25,9 @@ td.n{text-align:right;white-space:nowrap}td.d{white-space:nowrap;color:var(--mut
 button{font:inherit;font-size:.75rem;border:1px solid var(--line);background:#fff;border-radius:4px;padding:.05rem .4rem;cursor:pointer;color:var(--muted)}
 button.ok{color:#1b7f3b;border-color:#1b7f3b}
 footer{max-width:60rem;margin:2rem auto;padding:0 1rem;color:var(--muted);font-size:.9rem}
+form.search{margin:1rem 0;display:flex;flex-wrap:wrap;gap:.4rem;align-items:center}
+form.search input{font:inherit;padding:.3rem .5rem;border:1px solid var(--line);border-radius:4px;min-width:14rem}
+form.search button{font-size:.9rem;color:var(--accent);border-color:var(--accent)}
 @media (max-width:40rem){td.d{display:none}th.d{display:none}}
 "#;
 
@@ -114,7 +117,7 @@ pub fn index_html(site: &Site, catalog: &Catalog) -> String {
          <style>{STYLE}</style>\n</head>\n<body>\n\
          <header><div><h1>{title}</h1><p>{description}</p></div></header>\n<main>\n\
          <p>Theo dõi tin mới bằng trình đọc tin (RSS, Atom hoặc JSON Feed): chép địa chỉ một nguồn tin rồi dán vào trình đọc. \
-         Có {total} bài viết{updated}.</p>\n{body}</main>\n\
+         Có {total} bài viết{updated}.</p>\n{search}{body}</main>\n\
          <footer>Tải toàn bộ danh sách nguồn tin dạng <a href=\"{base}/feeds.opml\">OPML</a> để nhập một lần vào trình đọc tin. \
          Tạo bởi bantin.</footer>\n<script>{SCRIPT}</script>\n</body>\n</html>\n",
         lang = esc(&site.language),
@@ -122,5 +125,29 @@ pub fn index_html(site: &Site, catalog: &Catalog) -> String {
         description = esc(&site.description),
         base = esc(&site.base_url),
         total = catalog.total,
+        search = search_form(site),
+    )
+}
+
+/// A search box that builds a keyword feed's URL: a plain GET form (no
+/// script), one button per format (`formaction`).
+fn search_form(site: &Site) -> String {
+    let buttons: String = Format::ALL
+        .iter()
+        .map(|&f| {
+            format!(
+                "<button type=\"submit\" formaction=\"{}/feeds/search.{}\">{}</button>",
+                esc(&site.base_url),
+                f.ext(),
+                format_label(f)
+            )
+        })
+        .collect();
+    format!(
+        "<form class=\"search\" method=\"get\" action=\"{base}/feeds/search.rss\" role=\"search\">\
+         <label for=\"q\">Nguồn tin theo từ khóa</label> \
+         <input id=\"q\" name=\"q\" type=\"search\" required maxlength=\"200\" placeholder=\"ví dụ: bão lũ\"> {buttons}\
+         </form>\n",
+        base = esc(&site.base_url)
     )
 }

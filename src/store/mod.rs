@@ -337,6 +337,34 @@ pub fn open(url: &StoreUrl, readers: u32) -> Result<Box<dyn Store>, StoreError> 
     }
 }
 
+/// A keyword feed from an index that may give false candidates (markup
+/// words): ask `fetch` for `limit` candidates and more, keep those whose
+/// text holds every word, until `limit` are kept or the candidates run out.
+pub(crate) fn verified_search(
+    words: &str,
+    limit: usize,
+    mut fetch: impl FnMut(usize) -> Result<Vec<Article>, StoreError>,
+) -> Result<Vec<Article>, StoreError> {
+    let wanted: Vec<&str> = words.split(' ').filter(|w| !w.is_empty()).collect();
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut ask = limit.saturating_add(8);
+    loop {
+        let candidates = fetch(ask)?;
+        let exhausted = candidates.len() < ask;
+        let mut kept: Vec<Article> = candidates
+            .into_iter()
+            .filter(|a| crate::search::matches(a, &wanted))
+            .collect();
+        if kept.len() >= limit || exhausted {
+            kept.truncate(limit);
+            return Ok(kept);
+        }
+        ask = ask.saturating_mul(4);
+    }
+}
+
 /// Microseconds since the Unix epoch: the stored sort key of an instant.
 pub fn micros(t: DateTime<Utc>) -> i64 {
     t.timestamp_micros()

@@ -40,6 +40,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/001_init.sql"),
     include_str!("../../migrations/postgres/002_change_log.sql"),
     include_str!("../../migrations/postgres/003_authors.sql"),
+    include_str!("../../migrations/postgres/004_search.sql"),
 ];
 
 /// The advisory lock that migrations run under ("bantin" in ASCII), so that
@@ -434,6 +435,15 @@ fn feed_sql(key: &FeedKey) -> String {
              WHERE f.slug = $4 AND f.published_us <= $1 AND f.published_us >= $2
              ORDER BY f.published_us DESC, f.article_id DESC LIMIT $3"
         ),
+        // Every word (`$4`, an array) in the index of migration 004; the
+        // planner walks `articles_feed` when the words are common and the
+        // GIN index when they are rare.
+        FeedKey::Search(_) => format!(
+            "SELECT {cols} FROM articles a
+             WHERE a.published_us <= $1 AND a.published_us >= $2
+               AND bantin_words(a.title, a.summary, a.body, a.content_html) @> $4::text[]
+             ORDER BY a.published_us DESC, a.id DESC LIMIT $3"
+        ),
     }
 }
 
@@ -464,6 +474,8 @@ fn edge_sql(key: &FeedKey, newest: bool) -> String {
              WHERE f.slug = {s1} AND f.published_us {range}
              ORDER BY f.published_us {order} LIMIT 1"
         ),
+        // Keyword feeds have no archives.
+        FeedKey::Search(_) => "SELECT NULL::bigint WHERE false".to_string(),
     }
 }
 
@@ -509,6 +521,24 @@ impl Drop for PgSnapshot {
     }
 }
 
+impl PgSnapshot {
+    /// Articles from rows of `SELECT {ARTICLE_COLUMNS}`, in order; rows that
+    /// don't decode are left out and logged.
+    fn decode_rows(&self, conn: &mut PgConn, rows: &[Row]) -> Result<Vec<Article>, StoreError> {
+        let raws: Vec<RawArticle> = rows.iter().map(raw_article).collect::<Result<_, _>>()?;
+        let ids: Vec<String> = raws.iter().map(|r| r.id.clone()).collect();
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let mut out = Vec::with_capacity(raws.len());
+        for (id, decoded) in conn.decode_all(raws, Some(&ids))? {
+            match decoded {
+                Ok(a) => out.push(a),
+                Err(reason) => tracing::warn!(article = %id, "skipping a stored article: {reason}"),
+            }
+        }
+        Ok(out)
+    }
+}
+
 impl Snapshot for PgSnapshot {
     fn feed_span(
         &self,
@@ -528,18 +558,19 @@ impl Snapshot for PgSnapshot {
                 conn.query(&sql, &[&upto, &from, &limit, s])?
             }
             FeedKey::CategoryRegion(c, r) => conn.query(&sql, &[&upto, &from, &limit, c, r])?,
-        };
-        let raws: Vec<RawArticle> = rows.iter().map(raw_article).collect::<Result<_, _>>()?;
-        let ids: Vec<String> = raws.iter().map(|r| r.id.clone()).collect();
-        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-        let mut out = Vec::with_capacity(raws.len());
-        for (id, decoded) in conn.decode_all(raws, Some(&ids))? {
-            match decoded {
-                Ok(a) => out.push(a),
-                Err(reason) => tracing::warn!(article = %id, "skipping a stored article: {reason}"),
+            FeedKey::Search(words) => {
+                drop(conn);
+                let wanted: Vec<&str> = words.split(' ').collect();
+                let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+                return super::verified_search(words, limit, |ask| {
+                    let ask = i64::try_from(ask).unwrap_or(i64::MAX);
+                    let mut conn = self.conn();
+                    let rows = conn.query(&sql, &[&upto, &from, &ask, &wanted])?;
+                    self.decode_rows(&mut conn, &rows)
+                });
             }
-        }
-        Ok(out)
+        };
+        self.decode_rows(&mut conn, &rows)
     }
 
     fn newest_before(
@@ -556,6 +587,7 @@ impl Snapshot for PgSnapshot {
                 conn.one_i64(&sql, &[&before, s])?
             }
             FeedKey::CategoryRegion(c, r) => conn.one_i64(&sql, &[&before, c, r])?,
+            FeedKey::Search(_) => None,
         };
         Ok(found.and_then(instant))
     }
@@ -575,6 +607,7 @@ impl Snapshot for PgSnapshot {
                 conn.one_i64(&sql, &[&from, &upto, s])?
             }
             FeedKey::CategoryRegion(c, r) => conn.one_i64(&sql, &[&from, &upto, c, r])?,
+            FeedKey::Search(_) => None,
         };
         Ok(found.and_then(instant))
     }

@@ -26,6 +26,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/001_init.sql"),
     include_str!("../../migrations/sqlite/002_change_log.sql"),
     include_str!("../../migrations/sqlite/003_authors.sql"),
+    include_str!("../../migrations/sqlite/004_search.sql"),
 ];
 
 /// The catalog tables made again from the article tables, and "everything
@@ -277,8 +278,30 @@ fn feed_sql(key: &FeedKey) -> String {
              WHERE f.slug = ?4 AND f.published_us <= ?1 AND f.published_us >= ?2
              ORDER BY f.published_us DESC, f.article_id DESC LIMIT ?3"
         ),
+        // One article by id (keyword feeds find ids first: `search_ids`).
+        FeedKey::Search(_) => format!("SELECT {cols} FROM articles a WHERE a.id = ?1"),
     }
 }
+
+/// How many of the newest articles a keyword feed looks through, one index
+/// probe each, before it asks the index for every match instead: a common
+/// word fills the feed from the newest few hundred, a rare one has few
+/// matches to sort.
+const SEARCH_WINDOW: i64 = 2000;
+
+/// Keyword feed, first try: the newest [`SEARCH_WINDOW`] articles up to
+/// `?1`, each probed in the index for `?2`; at most `?3`.
+const SEARCH_RECENT_SQL: &str = "SELECT w.article_id FROM (
+        SELECT n, article_id, published_us FROM bantin_search_ids INDEXED BY bantin_search_recent
+        WHERE published_us <= ?1 ORDER BY published_us DESC, article_id DESC LIMIT ?4) w
+    WHERE EXISTS (SELECT 1 FROM bantin_search WHERE bantin_search MATCH ?2 AND rowid = w.n)
+    ORDER BY w.published_us DESC, w.article_id DESC LIMIT ?3";
+
+/// Keyword feed, second try: every match of `?2` up to `?1`, newest `?3`.
+const SEARCH_ALL_SQL: &str = "SELECT i.article_id FROM bantin_search s
+    JOIN bantin_search_ids i ON i.n = s.rowid
+    WHERE bantin_search MATCH ?2 AND i.published_us <= ?1
+    ORDER BY i.published_us DESC, i.article_id DESC LIMIT ?3";
 
 /// The `published_us` of a feed's newest article before `?1`
 /// (`newest = true`), or of its oldest from `?1` to `?2`; slugs follow.
@@ -306,6 +329,8 @@ fn edge_sql(key: &FeedKey, newest: bool) -> String {
              WHERE f.slug = ?3 AND f.published_us {range}
              ORDER BY f.published_us {order} LIMIT 1"
         ),
+        // Keyword feeds have no archives.
+        FeedKey::Search(_) => "SELECT NULL WHERE 0".to_string(),
     }
 }
 
@@ -369,6 +394,32 @@ impl SqliteSnapshot {
         raw.decode(|facet, id| self.links(facet, id, "name"))
     }
 
+    /// The ids of the newest `limit` articles up to `upto` holding every
+    /// word of `words` (folded, space-separated), newest first.
+    fn search_ids(
+        &self,
+        words: &str,
+        upto: i64,
+        limit: i64,
+    ) -> Result<Vec<String>, rusqlite::Error> {
+        // Each word a quoted FTS5 string: the words are letters and digits,
+        // but quoting keeps FTS5's own operators (AND, NEAR) plain words.
+        let query: Vec<String> = words.split(' ').map(|w| format!("\"{w}\"")).collect();
+        let query = query.join(" ");
+        let found: Vec<String> = self
+            .conn
+            .prepare_cached(SEARCH_RECENT_SQL)?
+            .query_map(params![upto, query, limit, SEARCH_WINDOW], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        if found.len() as i64 >= limit {
+            return Ok(found);
+        }
+        self.conn
+            .prepare_cached(SEARCH_ALL_SQL)?
+            .query_map(params![upto, query, limit], |r| r.get(0))?
+            .collect()
+    }
+
     fn head_seq(&self) -> Result<i64, rusqlite::Error> {
         self.conn
             .prepare_cached("SELECT seq FROM sqlite_sequence WHERE name = 'bantin_log'")?
@@ -398,15 +449,35 @@ impl Snapshot for SqliteSnapshot {
         let (upto, from) = (micros(upto), micros(from));
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows: Vec<RawArticle> = match key {
-            FeedKey::All => stmt.query_map(params![upto, from, limit], raw_article)?,
-            FeedKey::Category(s) | FeedKey::Region(s) | FeedKey::Author(s) => {
-                stmt.query_map(params![upto, from, limit, s], raw_article)?
+            FeedKey::All => stmt
+                .query_map(params![upto, from, limit], raw_article)?
+                .collect::<Result<_, _>>()?,
+            FeedKey::Category(s) | FeedKey::Region(s) | FeedKey::Author(s) => stmt
+                .query_map(params![upto, from, limit, s], raw_article)?
+                .collect::<Result<_, _>>()?,
+            FeedKey::CategoryRegion(c, r) => stmt
+                .query_map(params![upto, from, limit, c, r], raw_article)?
+                .collect::<Result<_, _>>()?,
+            FeedKey::Search(words) => {
+                let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+                return super::verified_search(words, limit, |ask| {
+                    let ask = i64::try_from(ask).unwrap_or(i64::MAX);
+                    let mut out = Vec::new();
+                    for id in self.search_ids(words, upto, ask)? {
+                        if let Some(raw) = stmt.query_row([id], raw_article).optional()? {
+                            let id = raw.id.clone();
+                            match self.decode(raw) {
+                                Ok(a) => out.push(a),
+                                Err(reason) => {
+                                    tracing::warn!(article = %id, "skipping a stored article: {reason}")
+                                }
+                            }
+                        }
+                    }
+                    Ok(out)
+                });
             }
-            FeedKey::CategoryRegion(c, r) => {
-                stmt.query_map(params![upto, from, limit, c, r], raw_article)?
-            }
-        }
-        .collect::<Result<_, _>>()?;
+        };
         let mut out = Vec::with_capacity(rows.len());
         for raw in rows {
             let id = raw.id.clone();
@@ -423,6 +494,9 @@ impl Snapshot for SqliteSnapshot {
         key: &FeedKey,
         before: DateTime<Utc>,
     ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        if matches!(key, FeedKey::Search(_)) {
+            return Ok(None);
+        }
         let mut stmt = self.conn.prepare_cached(&edge_sql(key, true))?;
         let before = micros(before);
         let found = match key {
@@ -433,6 +507,7 @@ impl Snapshot for SqliteSnapshot {
             FeedKey::CategoryRegion(c, r) => {
                 stmt.query_row(params![before, 0i64, c, r], |row| row.get(0))
             }
+            FeedKey::Search(_) => return Ok(None),
         }
         .optional()?;
         Ok(found.and_then(instant))
@@ -444,6 +519,9 @@ impl Snapshot for SqliteSnapshot {
         from: DateTime<Utc>,
         upto: DateTime<Utc>,
     ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        if matches!(key, FeedKey::Search(_)) {
+            return Ok(None);
+        }
         let mut stmt = self.conn.prepare_cached(&edge_sql(key, false))?;
         let (from, upto) = (micros(from), micros(upto));
         let found = match key {
@@ -454,6 +532,7 @@ impl Snapshot for SqliteSnapshot {
             FeedKey::CategoryRegion(c, r) => {
                 stmt.query_row(params![from, upto, c, r], |row| row.get(0))
             }
+            FeedKey::Search(_) => return Ok(None),
         }
         .optional()?;
         Ok(found.and_then(instant))
