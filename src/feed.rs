@@ -302,7 +302,11 @@ pub fn load_alone(
 /// Shape stored articles (already selected and ordered) into a feed.
 pub fn shape(site: &Site, catalog: &Catalog, key: &FeedKey, articles: &[Article]) -> Feed {
     let (title, description) = heading(site, catalog, key);
-    let items: Vec<Item> = articles.iter().map(|a| item(site, catalog, a)).collect();
+    let items: Vec<Item> = articles
+        .iter()
+        .filter(|a| crate::limits::admitted(a, &site.limits))
+        .map(|a| item(site, catalog, a))
+        .collect();
     Feed {
         key: key.clone(),
         title,

@@ -5,15 +5,18 @@ mod build;
 mod check;
 mod dump;
 mod import;
+pub(crate) mod output;
 mod remove;
 mod serve;
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
 
 use crate::cli::{Cli, Command};
-use crate::config::{Site, StoreUrl};
+use crate::config::{DEFAULT_SITE, Site, StoreUrl};
+use crate::limits::Limits;
 use crate::store::Store;
 
 pub use build::build;
@@ -26,9 +29,14 @@ pub use serve::serve;
 /// Run a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let store_url = StoreUrl::parse(&cli.store)?;
+    let site_given = cli.site.is_some();
+    let site = cli.site.unwrap_or_else(|| PathBuf::from(DEFAULT_SITE));
     match cli.command {
-        Command::Serve { listen } => serve(&store_url, &cli.site, listen),
-        Command::Import { strict, paths } => import(&store_url, strict, &paths),
+        Command::Serve { listen } => serve(&store_url, &site, listen),
+        Command::Import { strict, paths } => {
+            let limits = import_limits(&site, site_given)?;
+            import(&store_url, &limits, strict, &paths)
+        }
         Command::Remove { ids } => remove(&store_url, &ids),
         Command::Dump {
             category,
@@ -37,19 +45,30 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             limit,
         } => dump(
             &store_url,
-            &cli.site,
+            &site,
             category,
             region,
             format.into(),
             limit.map(|l| l as usize),
         ),
-        Command::Build { out } => build(&store_url, &cli.site, &out),
-        Command::Check => check(&store_url, &cli.site),
+        Command::Build { out } => build(&store_url, &site, &out),
+        Command::Check => check(&store_url, &site),
     }
 }
 
-fn load_site(path: &std::path::Path) -> anyhow::Result<Site> {
+fn load_site(path: &Path) -> anyhow::Result<Site> {
     Ok(Site::load(path)?)
+}
+
+/// The limits `import` applies: the site file's, SPEC's defaults when no
+/// site file was named and the default one does not exist (importing needs
+/// no site otherwise, and a store may serve several sites' files).
+fn import_limits(path: &Path, given: bool) -> anyhow::Result<Limits> {
+    if given || path.exists() {
+        Ok(load_site(path)?.limits)
+    } else {
+        Ok(Limits::default())
+    }
 }
 
 fn open_store(url: &StoreUrl) -> anyhow::Result<Box<dyn Store>> {
