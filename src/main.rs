@@ -10,6 +10,9 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = bantin::cli::Cli::parse();
+    // `serve`'s connection cap follows the open-file limit: let it reach
+    // the hard limit rather than the soft one (often just 1024).
+    bantin::http::server::raise_file_limit();
     match bantin::cmd::run(cli) {
         Ok(code) => code,
         Err(err) => {
