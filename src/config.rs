@@ -407,7 +407,9 @@ fn named_overrides(
 }
 
 fn line_of(text: &str, byte: usize) -> usize {
-    text.as_bytes()[..byte.min(text.len())]
+    text.as_bytes()
+        .get(..byte)
+        .unwrap_or(text.as_bytes())
         .iter()
         .filter(|&&b| b == b'\n')
         .count()

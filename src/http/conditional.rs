@@ -7,6 +7,7 @@
 //!
 //! A date that doesn't parse is ignored, as is a date condition on a
 //! representation without `Last-Modified` (an empty feed).
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::time::SystemTime;
 
