@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run one fuzz target until its coverage plateaus: stop when `cov:` has not
 # grown for QUIET seconds (default 300), or after CAP seconds (default
-# 1200). One process (-jobs=1 style: no forks), so it takes one core.
+# 1200, counted by libFuzzer from its start). One process (no forks), so it
+# takes one core.
 # Prints cov/ft/corpus every 60 s and the final libFuzzer stats.
 #   fuzz/plateau.sh TARGET [QUIET] [CAP]
 set -uo pipefail
@@ -18,7 +19,8 @@ while kill -0 "$pid" 2>/dev/null; do
     now=$(date +%s)
     line=$(grep -aE '^#[0-9]+' "$log" | tail -1)
     cov=$(sed -nE 's/.* cov: ([0-9]+).*/\1/p' <<<"$line")
-    if [[ -n $cov && $cov != "$last_cov" ]]; then last_cov=$cov changed=$now; fi
+    # The quiet time counts from the first stats line: building comes first.
+    if [[ -z $cov || $cov != "$last_cov" ]]; then last_cov=${cov:--1} changed=$now; fi
     if (( now >= next_print )); then
         echo "t=$((now - start))s ${line}"
         next_print=$((now + 60))
