@@ -84,7 +84,11 @@ fuzz_target!(|input: Input| {
             Format::Rss | Format::Atom => {
                 let doc = roxmltree::Document::parse(text)
                     .unwrap_or_else(|e| panic!("{format:?} does not parse: {e}\n{text}"));
-                let item = if format == Format::Rss { "item" } else { "entry" };
+                let item = if format == Format::Rss {
+                    "item"
+                } else {
+                    "entry"
+                };
                 let n = doc
                     .descendants()
                     .filter(|n| n.tag_name().name() == item)

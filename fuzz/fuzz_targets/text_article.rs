@@ -34,7 +34,10 @@ fuzz_target!(|data: &[u8]| {
         }
         Err((line, reason)) => {
             let lines = rest.split(|&b| b == b'\n').count();
-            assert!(line >= 1 && line <= lines + 1, "line {line} of {lines}: {reason}");
+            assert!(
+                line >= 1 && line <= lines + 1,
+                "line {line} of {lines}: {reason}"
+            );
             assert!(!reason.contains('\n'), "{reason:?}");
         }
     }
