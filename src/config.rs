@@ -113,8 +113,8 @@ pub const MAX_FEED_ITEMS: usize = 500;
 pub const MAX_BURST_WINDOW_MINUTES: i64 = 7 * 24 * 60;
 
 /// The longest `max_id_bytes`: an id percent-encoded (three bytes per byte
-/// at worst) in `/articles/{id}` must stay under the server's 8 KiB URI
-/// limit, or its own link would be refused with 414.
+/// at worst) in its default link `{base_url}/articles/{id}` must stay under
+/// 8 KiB, the URI length bantin's own server (and most others) accepts.
 pub const MAX_ID_BYTES_CEILING: i64 = 2048;
 
 /// The largest byte limit a site may set, 1 GiB: past it a single article
