@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use chrono::FixedOffset;
 use serde::Deserialize;
 
-use crate::limits::Limits;
+use crate::limits::SiteLimits;
 
 /// Why the site file or a store URL is unusable. Each renders as one line
 /// naming the file (and line) or the field.
@@ -157,8 +157,8 @@ pub struct Site {
     /// WebSub hubs to advertise and ping: absolute http(s) URLs in their
     /// serialized form, without duplicates, in the site file's order.
     pub hubs: Vec<String>,
-    /// Sizes articles and feeds must keep to (SPEC "Limits").
-    pub limits: Limits,
+    /// Sizes articles and feeds must keep to (SPEC "SiteLimits").
+    pub limits: SiteLimits,
     /// Overrides keyed by slug.
     pub categories: BTreeMap<String, Named>,
     /// Overrides keyed by slug.
@@ -300,8 +300,8 @@ fn within(
 fn limits(
     raw: &RawSite,
     invalid: &dyn Fn(&str, String) -> ConfigError,
-) -> Result<Limits, ConfigError> {
-    let d = Limits::default();
+) -> Result<SiteLimits, ConfigError> {
+    let d = SiteLimits::default();
     let get = |field: &str, value: Option<i64>, default: usize, min: i64, max: i64| match value {
         None => Ok(default),
         Some(v) => {
@@ -312,7 +312,7 @@ fn limits(
         None => d.cache_bytes,
         Some(v) => within(invalid, "cache_bytes", v, 0, i64::MAX)?.unsigned_abs(),
     };
-    Ok(Limits {
+    Ok(SiteLimits {
         max_id_bytes: get(
             "max_id_bytes",
             raw.max_id_bytes,
@@ -516,7 +516,7 @@ mod tests {
     #[test]
     fn limits_burst_window_and_hubs_default_as_spec_shows() {
         let site = Site::parse(MINIMAL, "s.toml", PathBuf::new()).unwrap();
-        assert_eq!(site.limits, Limits::default());
+        assert_eq!(site.limits, SiteLimits::default());
         assert_eq!(site.limits.max_id_bytes, 200);
         assert_eq!(site.limits.max_title_bytes, 1000);
         assert_eq!(site.limits.max_summary_bytes, 4096);
@@ -543,7 +543,7 @@ mod tests {
         );
         assert_eq!(
             site.limits,
-            Limits {
+            SiteLimits {
                 max_id_bytes: 64,
                 max_title_bytes: 10,
                 max_summary_bytes: 20,

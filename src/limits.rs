@@ -1,4 +1,4 @@
-//! SPEC's "Limits" on articles: how long an id, title, summary and body may
+//! SPEC's "SiteLimits" on articles: how long an id, title, summary and body may
 //! be, and how many names an article may carry, as the site file sets them.
 //!
 //! [`exceeded`] is the one check, a pure function of the article and the
@@ -12,9 +12,9 @@
 
 use crate::article::{Article, Body};
 
-/// The site file's limits. [`Limits::default`] holds SPEC's defaults.
+/// The site file's limits. [`SiteLimits::default`] holds SPEC's defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
+pub struct SiteLimits {
     /// Bytes of an article id.
     pub max_id_bytes: usize,
     /// Bytes of a title.
@@ -32,9 +32,9 @@ pub struct Limits {
     pub cache_bytes: u64,
 }
 
-impl Default for Limits {
-    fn default() -> Limits {
-        Limits {
+impl Default for SiteLimits {
+    fn default() -> SiteLimits {
+        SiteLimits {
             max_id_bytes: 200,
             max_title_bytes: 1000,
             max_summary_bytes: 4096,
@@ -54,7 +54,7 @@ const RECORD_SLACK_BYTES: usize = 1 << 20;
 /// character as twelve (a surrogate pair): six per byte at worst.
 const WORST_ESCAPE: usize = 6;
 
-impl Limits {
+impl SiteLimits {
     /// The largest record (a JSON Lines line, a text article file) that
     /// could still hold an article within these limits. A larger one is
     /// refused unread, so that one huge record costs no parsing and no
@@ -88,7 +88,7 @@ pub struct Exceeded {
 
 /// The first field of `article` over a limit, in the order of SPEC's
 /// article table; `None` when the article is within every limit.
-pub fn exceeded(article: &Article, limits: &Limits) -> Option<Exceeded> {
+pub fn exceeded(article: &Article, limits: &SiteLimits) -> Option<Exceeded> {
     let body = match &article.body {
         Body::None => 0,
         Body::Text(t) | Body::Html(t) => t.len(),
@@ -141,7 +141,7 @@ pub fn exceeded(article: &Article, limits: &Limits) -> Option<Exceeded> {
 /// Whether a stored article may reach a feed: within every limit. One that
 /// is not is logged (as rows that don't decode are) and left out; `bantin
 /// check` reports it.
-pub fn admitted(article: &Article, limits: &Limits) -> bool {
+pub fn admitted(article: &Article, limits: &SiteLimits) -> bool {
     match exceeded(article, limits) {
         None => true,
         Some(e) => {
@@ -175,9 +175,9 @@ mod tests {
 
     #[test]
     fn limits_are_inclusive_and_name_field_and_key() {
-        let limits = Limits {
+        let limits = SiteLimits {
             max_title_bytes: 3,
-            ..Limits::default()
+            ..SiteLimits::default()
         };
         let mut a = article();
         a.title = "abc".into();
@@ -192,9 +192,9 @@ mod tests {
 
     #[test]
     fn bytes_not_characters_are_counted() {
-        let limits = Limits {
+        let limits = SiteLimits {
             max_id_bytes: 2,
-            ..Limits::default()
+            ..SiteLimits::default()
         };
         let mut a = article();
         a.id = "đ".into(); // two bytes
@@ -205,11 +205,11 @@ mod tests {
 
     #[test]
     fn every_field_has_its_limit() {
-        let limits = Limits {
+        let limits = SiteLimits {
             max_summary_bytes: 1,
             max_body_bytes: 1,
             max_names_per_article: 1,
-            ..Limits::default()
+            ..SiteLimits::default()
         };
         let over = |f: fn(&mut Article)| {
             let mut a = article();
@@ -236,10 +236,10 @@ mod tests {
 
     #[test]
     fn the_record_bound_leaves_room_for_a_fully_escaped_article() {
-        let l = Limits::default();
+        let l = SiteLimits::default();
         assert!(l.max_record_bytes() > 6 * l.max_body_bytes);
         assert!(l.max_record_bytes() < 50 * 1024 * 1024);
-        let huge = Limits {
+        let huge = SiteLimits {
             max_body_bytes: usize::MAX,
             ..l
         };

@@ -5,18 +5,18 @@
 
 use bantin::article::date_in_spec_range;
 use bantin::import::jsonl;
-use bantin::limits::{Limits, exceeded};
+use bantin::limits::{SiteLimits, exceeded};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     // Small limits, so that the fuzzer reaches them with small inputs.
-    let limits = Limits {
+    let limits = SiteLimits {
         max_id_bytes: 16,
         max_title_bytes: 64,
         max_summary_bytes: 64,
         max_body_bytes: 256,
         max_names_per_article: 3,
-        ..Limits::default()
+        ..SiteLimits::default()
     };
     for parsed in jsonl::parse(data, &limits) {
         let Ok(article) = parsed else { continue };

@@ -5,7 +5,7 @@
 
 use bantin::article::date_in_spec_range;
 use bantin::import::text::{Markup, parse};
-use bantin::limits::{Limits, exceeded};
+use bantin::limits::{SiteLimits, exceeded};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -17,13 +17,13 @@ fuzz_target!(|data: &[u8]| {
     } else {
         Markup::Markdown
     };
-    let limits = Limits {
+    let limits = SiteLimits {
         max_id_bytes: 16,
         max_title_bytes: 64,
         max_summary_bytes: 128,
         max_body_bytes: 512,
         max_names_per_article: 3,
-        ..Limits::default()
+        ..SiteLimits::default()
     };
     match parse(rest, markup, &limits) {
         Ok(article) => {

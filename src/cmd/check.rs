@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use super::output::{err, out};
 use crate::article::FeedKey;
 use crate::config::{Site, StoreUrl};
-use crate::limits::Limits;
+use crate::limits::SiteLimits;
 use crate::store::Store;
 
 /// Report every problem found; exit 1 if there is any.
@@ -54,7 +54,7 @@ pub fn check(url: &StoreUrl, site_path: &Path) -> anyhow::Result<ExitCode> {
 }
 
 /// The limits in force, as site-file lines one can paste back.
-fn print_limits(site_path: &Path, l: &Limits) -> anyhow::Result<()> {
+fn print_limits(site_path: &Path, l: &SiteLimits) -> anyhow::Result<()> {
     out(format_args!("limits of {}:", site_path.display()))?;
     for (key, value) in [
         ("max_id_bytes", l.max_id_bytes as u64),
@@ -73,7 +73,7 @@ fn print_limits(site_path: &Path, l: &Limits) -> anyhow::Result<()> {
 /// Report every stored article over a limit (scheduled ones included: they
 /// would be left out when their time comes); returns how many there are.
 /// Rows that don't decode at all are `audit`'s to report.
-fn over_limits(store: &dyn Store, url: &StoreUrl, limits: &Limits) -> anyhow::Result<usize> {
+fn over_limits(store: &dyn Store, url: &StoreUrl, limits: &SiteLimits) -> anyhow::Result<usize> {
     // Every row: published up to the last instant SPEC allows, no limit
     // (i64::MAX, which both backends take as a row count).
     let end: DateTime<Utc> = "9999-12-31T23:59:59.999999Z".parse()?;

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use super::output::{err, out};
 use crate::config::StoreUrl;
-use crate::limits::Limits;
+use crate::limits::SiteLimits;
 
 /// Import `paths`; bad records (those over `limits` included) are reported
 /// as `FILE:LINE: reason`. Without `strict` the good ones are still
@@ -15,7 +15,7 @@ use crate::limits::Limits;
 /// could see what was rejected.
 pub fn import(
     url: &StoreUrl,
-    limits: &Limits,
+    limits: &SiteLimits,
     strict: bool,
     paths: &[PathBuf],
 ) -> anyhow::Result<ExitCode> {

@@ -16,7 +16,7 @@ use anyhow::Context;
 
 use crate::cli::{Cli, Command};
 use crate::config::{DEFAULT_SITE, Site, StoreUrl};
-use crate::limits::Limits;
+use crate::limits::SiteLimits;
 use crate::store::Store;
 
 pub use build::build;
@@ -63,11 +63,11 @@ fn load_site(path: &Path) -> anyhow::Result<Site> {
 /// The limits `import` applies: the site file's, SPEC's defaults when no
 /// site file was named and the default one does not exist (importing needs
 /// no site otherwise, and a store may serve several sites' files).
-fn import_limits(path: &Path, given: bool) -> anyhow::Result<Limits> {
+fn import_limits(path: &Path, given: bool) -> anyhow::Result<SiteLimits> {
     if given || path.exists() {
         Ok(load_site(path)?.limits)
     } else {
-        Ok(Limits::default())
+        Ok(SiteLimits::default())
     }
 }
 

@@ -7,7 +7,7 @@
 use serde::Deserialize;
 
 use crate::article::{Article, Body};
-use crate::limits::Limits;
+use crate::limits::SiteLimits;
 
 /// Fields are optional here so that a missing one is reported by name
 /// (by [`Article::validated`]) rather than as a generic serde message.
@@ -31,7 +31,7 @@ struct JsonArticle {
 }
 
 /// Each non-blank line's article, or its 1-based line number and the reason.
-pub fn parse(bytes: &[u8], limits: &Limits) -> Vec<Result<Article, (usize, String)>> {
+pub fn parse(bytes: &[u8], limits: &SiteLimits) -> Vec<Result<Article, (usize, String)>> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let mut out = Vec::new();
     for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
@@ -45,7 +45,7 @@ pub fn parse(bytes: &[u8], limits: &Limits) -> Vec<Result<Article, (usize, Strin
 }
 
 /// One record (a line without its end), checked against `limits`.
-pub fn parse_record(line: &[u8], limits: &Limits) -> Result<Article, String> {
+pub fn parse_record(line: &[u8], limits: &SiteLimits) -> Result<Article, String> {
     let most = limits.max_record_bytes();
     if line.len() > most {
         return Err(format!(
@@ -95,14 +95,14 @@ mod tests {
     const GOOD: &str = r#"{"id":"a","title":"Tiêu đề","categories":["Kinh tế"],"published":"2020-10-05T16:30:00+07:00"}"#;
 
     fn parse(bytes: &[u8]) -> Vec<Result<Article, (usize, String)>> {
-        super::parse(bytes, &Limits::default())
+        super::parse(bytes, &SiteLimits::default())
     }
 
     #[test]
     fn records_over_a_limit_are_bad_records() {
-        let limits = Limits {
+        let limits = SiteLimits {
             max_names_per_article: 1,
-            ..Limits::default()
+            ..SiteLimits::default()
         };
         let two = GOOD.replace(r#"["Kinh tế"]"#, r#"["Kinh tế","Xã hội"]"#);
         let out = super::parse(format!("{GOOD}\n{two}\n").as_bytes(), &limits);
@@ -117,9 +117,9 @@ mod tests {
 
     #[test]
     fn a_record_too_big_for_any_article_is_refused_unparsed() {
-        let limits = Limits {
+        let limits = SiteLimits {
             max_body_bytes: 10,
-            ..Limits::default()
+            ..SiteLimits::default()
         };
         let big = format!("{{\"junk\":\"{}\"}}", "x".repeat(limits.max_record_bytes()));
         let (line, reason) = super::parse(big.as_bytes(), &limits).remove(0).unwrap_err();

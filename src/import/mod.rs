@@ -1,7 +1,7 @@
 //! Reading articles from files: JSON Lines ([`jsonl`]) and text articles
 //! with TOML front matter ([`text`]). Reading never stops at a bad record:
 //! each one becomes a [`Rejected`] naming `FILE:LINE`, and the good records
-//! are kept. Records over the site's [`Limits`] are bad records too.
+//! are kept. Records over the site's [`SiteLimits`] are bad records too.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 pub mod jsonl;
@@ -11,7 +11,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crate::article::Article;
-use crate::limits::Limits;
+use crate::limits::SiteLimits;
 
 /// A record that could not be imported.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,13 +63,13 @@ fn kind_of(path: &Path) -> Option<Kind> {
 
 /// [`read_paths_with`] SPEC's default limits.
 pub fn read_paths(paths: &[PathBuf]) -> Batch {
-    read_paths_with(paths, &Limits::default())
+    read_paths_with(paths, &SiteLimits::default())
 }
 
 /// Read every file under `paths`: files directly, folders recursively (in
 /// name order, so imports are reproducible), skipping files of other kinds
 /// found in folders. A record over `limits` is rejected.
-pub fn read_paths_with(paths: &[PathBuf], limits: &Limits) -> Batch {
+pub fn read_paths_with(paths: &[PathBuf], limits: &SiteLimits) -> Batch {
     let mut batch = Batch::default();
     for path in paths {
         let shown = path.display().to_string();
@@ -93,7 +93,7 @@ pub fn read_paths_with(paths: &[PathBuf], limits: &Limits) -> Batch {
     batch
 }
 
-fn read_dir(dir: &Path, limits: &Limits, batch: &mut Batch) {
+fn read_dir(dir: &Path, limits: &SiteLimits, batch: &mut Batch) {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) => {
@@ -116,7 +116,7 @@ fn read_dir(dir: &Path, limits: &Limits, batch: &mut Batch) {
     }
 }
 
-fn read_file(path: &Path, kind: Kind, limits: &Limits, batch: &mut Batch) {
+fn read_file(path: &Path, kind: Kind, limits: &SiteLimits, batch: &mut Batch) {
     let shown = path.display().to_string();
     // A text article is one record: one too big for any article within the
     // limits is refused without reading it.

@@ -9,7 +9,7 @@
 use serde::Deserialize;
 
 use crate::article::{Article, ArticleError, Body};
-use crate::limits::Limits;
+use crate::limits::SiteLimits;
 
 /// How the body paragraphs are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,7 +39,11 @@ struct FrontMatter {
 const BYLINE_MAX_CHARS: usize = 100;
 
 /// Parse one text article; an error carries the 1-based line it concerns.
-pub fn parse(bytes: &[u8], markup: Markup, limits: &Limits) -> Result<Article, (usize, String)> {
+pub fn parse(
+    bytes: &[u8],
+    markup: Markup,
+    limits: &SiteLimits,
+) -> Result<Article, (usize, String)> {
     let most = limits.max_record_bytes();
     if bytes.len() > most {
         return Err((
@@ -273,15 +277,15 @@ mod tests {
     use super::*;
 
     fn parse(bytes: &[u8], markup: Markup) -> Result<Article, (usize, String)> {
-        super::parse(bytes, markup, &Limits::default())
+        super::parse(bytes, markup, &SiteLimits::default())
     }
 
     #[test]
     fn limits_name_the_line_of_the_field_at_fault() {
-        let limits = Limits {
+        let limits = SiteLimits {
             max_names_per_article: 1,
             max_title_bytes: 5,
-            ..Limits::default()
+            ..SiteLimits::default()
         };
         let two_regions = FRONT.replace(r#"["Hà Tĩnh"]"#, r#"["Hà Tĩnh", "Đức Thọ"]"#);
         let (line, reason) = super::parse(
