@@ -1,4 +1,4 @@
-//! SPEC's "SiteLimits" on articles: how long an id, title, summary and body may
+//! SPEC's "Limits" on articles: how long an id, title, summary and body may
 //! be, and how many names an article may carry, as the site file sets them.
 //!
 //! [`exceeded`] is the one check, a pure function of the article and the
