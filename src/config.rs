@@ -157,7 +157,7 @@ pub struct Site {
     /// WebSub hubs to advertise and ping: absolute http(s) URLs in their
     /// serialized form, without duplicates, in the site file's order.
     pub hubs: Vec<String>,
-    /// Sizes articles and feeds must keep to (SPEC "SiteLimits").
+    /// Sizes articles and feeds must keep to (SPEC "Limits").
     pub limits: SiteLimits,
     /// Overrides keyed by slug.
     pub categories: BTreeMap<String, Named>,
