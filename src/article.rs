@@ -1,6 +1,7 @@
 //! The domain: an article as the newsroom wrote it, and the key of a feed.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use chrono::{DateTime, FixedOffset};
+use chrono::{DateTime, Datelike, FixedOffset};
 
 /// An article's text after its summary.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,6 +86,19 @@ impl Article {
                 reason: format!("{:?} contains a control character", self.id),
             });
         }
+        // `.` and `..` are path segments: `{base_url}/articles/..` is not
+        // this article's page (SPEC "Limits").
+        if self.id == "." || self.id == ".." {
+            return Err(ArticleError::Invalid {
+                field: "id",
+                reason: format!(
+                    "{:?} is refused: its link /articles/{} would name another page",
+                    self.id, self.id
+                ),
+            });
+        }
+        date_in_range("published", &self.published)?;
+        date_in_range("updated", &self.updated)?;
         self.title = self.title.trim().to_string();
         // A title of control characters alone would reach feeds empty: they
         // are dropped on output (SPEC "Feeds are valid").
@@ -116,6 +130,31 @@ impl Article {
         }
         Ok(self)
     }
+}
+
+/// The first and last years SPEC allows a date in, in UTC and in the
+/// date's own offset alike: what an HTTP date (`Last-Modified`), RFC 822
+/// and RFC 3339 can all write with four digits.
+pub const YEARS: std::ops::RangeInclusive<i32> = 1..=9999;
+
+/// Whether a date lies between 0001-01-01 and 9999-12-31 both in UTC and in
+/// its own offset (`9999-12-31T23:59:59-23:59` is year 10000 in UTC).
+pub fn date_in_spec_range(date: &DateTime<FixedOffset>) -> bool {
+    YEARS.contains(&date.naive_utc().year()) && YEARS.contains(&date.naive_local().year())
+}
+
+fn date_in_range(field: &'static str, date: &DateTime<FixedOffset>) -> Result<(), ArticleError> {
+    if date_in_spec_range(date) {
+        return Ok(());
+    }
+    Err(ArticleError::Invalid {
+        field,
+        reason: format!(
+            "{} ({} in UTC) lies outside 0001-01-01..9999-12-31",
+            date.naive_local(),
+            date.naive_utc()
+        ),
+    })
 }
 
 fn names(field: &'static str, raw: &[String]) -> Result<Vec<String>, ArticleError> {
@@ -313,6 +352,59 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn dot_ids_are_refused_and_dotted_ids_are_not() {
+        for id in [".", ".."] {
+            let mut a = sample();
+            a.id = id.into();
+            assert!(
+                matches!(
+                    a.validated(),
+                    Err(ArticleError::Invalid { field: "id", .. })
+                ),
+                "{id}"
+            );
+        }
+        for id in ["...", ".a", "a..b", "./"] {
+            let mut a = sample();
+            a.id = id.into();
+            assert!(a.validated().is_ok(), "{id}");
+        }
+    }
+
+    #[test]
+    fn dates_must_lie_in_years_1_to_9999_in_utc_and_their_own_offset() {
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap();
+        for ok in [
+            "0001-01-01T00:00:00Z",
+            "9999-12-31T23:59:59Z",
+            "9999-12-31T23:59:59+23:59",
+            "0001-01-01T23:59:00-00:00",
+        ] {
+            let mut a = sample();
+            a.published = at(ok);
+            a.updated = at(ok);
+            assert!(a.validated().is_ok(), "{ok}");
+        }
+        for (bad, field) in [
+            ("9999-12-31T23:59:59-23:59", "updated"),
+            ("0001-01-01T00:00:00+00:01", "published"),
+            ("0000-12-31T23:59:59Z", "published"),
+        ] {
+            let mut a = sample();
+            match field {
+                "updated" => a.updated = at(bad),
+                _ => a.published = at(bad),
+            }
+            let err = a.validated().unwrap_err();
+            assert!(
+                matches!(&err, ArticleError::Invalid { field: f, .. } if *f == field),
+                "{bad}: {err}"
+            );
+            assert!(err.to_string().contains("0001-01-01..9999-12-31"), "{err}");
+        }
     }
 
     #[test]

@@ -15,14 +15,11 @@ pub struct Cli {
     /// Article store: sqlite:PATH or postgres://USER@HOST:PORT/DB.
     #[arg(long, global = true, env = "BANTIN_STORE", default_value = crate::config::DEFAULT_STORE)]
     pub store: String,
-    /// Site file.
-    #[arg(
-        long,
-        global = true,
-        env = "BANTIN_SITE",
-        default_value = "feeds/site.toml"
-    )]
-    pub site: PathBuf,
+    /// Site file [default: feeds/site.toml]. `import` reads its limits; when
+    /// neither this flag nor BANTIN_SITE is given and the default file does
+    /// not exist, `import` applies SPEC's default limits.
+    #[arg(long, global = true, env = "BANTIN_SITE", value_name = "PATH")]
+    pub site: Option<PathBuf>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,

@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use chrono::FixedOffset;
 use serde::Deserialize;
 
+use crate::limits::SiteLimits;
+
 /// Why the site file or a store URL is unusable. Each renders as one line
 /// naming the file (and line) or the field.
 #[derive(Debug, thiserror::Error)]
@@ -62,10 +64,17 @@ struct RawSite {
     #[serde(default = "default_max_age")]
     max_age: i64,
     id_prefix: Option<String>,
+    #[serde(default = "default_burst_window")]
+    burst_window: i64,
     #[serde(default)]
     hubs: Vec<String>,
-    #[serde(default = "default_max_feed_bytes")]
-    max_feed_bytes: i64,
+    max_id_bytes: Option<i64>,
+    max_title_bytes: Option<i64>,
+    max_summary_bytes: Option<i64>,
+    max_body_bytes: Option<i64>,
+    max_names_per_article: Option<i64>,
+    max_feed_bytes: Option<i64>,
+    cache_bytes: Option<i64>,
     #[serde(default)]
     categories: BTreeMap<String, RawNamed>,
     #[serde(default)]
@@ -91,9 +100,26 @@ fn default_items() -> i64 {
 fn default_max_age() -> i64 {
     300
 }
-fn default_max_feed_bytes() -> i64 {
-    2_097_152
+fn default_burst_window() -> i64 {
+    60
 }
+
+/// SPEC: a feed holds at most this many items, burst window included.
+pub const MAX_FEED_ITEMS: usize = 500;
+
+/// The longest `burst_window`, in minutes: a week. Articles older than
+/// that are what archives are for, and the 500-item cap would cut a longer
+/// window short on any busy site anyway.
+pub const MAX_BURST_WINDOW_MINUTES: i64 = 7 * 24 * 60;
+
+/// The longest `max_id_bytes`: an id percent-encoded (three bytes per byte
+/// at worst) in its default link `{base_url}/articles/{id}` must stay under
+/// 8 KiB, the URI length bantin's own server (and most others) accepts.
+pub const MAX_ID_BYTES_CEILING: i64 = 2048;
+
+/// The largest byte limit a site may set, 1 GiB: past it a single article
+/// or feed would not fit the memory of the machines bantin runs on.
+const BYTES_CEILING: i64 = 1 << 30;
 
 /// A category or region as the site file names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,17 +145,20 @@ pub struct Site {
     pub language: String,
     /// The offset every date in a feed is written in.
     pub offset: FixedOffset,
-    /// At most this many items per feed, at least 1.
+    /// At most this many items per feed (1 to [`MAX_FEED_ITEMS`]).
     pub items_per_feed: usize,
     /// `Cache-Control: max-age` seconds; RSS `<ttl>` is this in minutes.
     pub max_age: u64,
     /// Prefix of every guid and Atom entry id.
     pub id_prefix: String,
-    /// WebSub hubs to advertise (and ping), absolute http(s) URLs.
+    /// Articles published this recently are in a feed beyond
+    /// `items_per_feed` (SPEC "Burst window"); at most a week, 0 for none.
+    pub burst_window: chrono::TimeDelta,
+    /// WebSub hubs to advertise and ping: absolute http(s) URLs in their
+    /// serialized form, without duplicates, in the site file's order.
     pub hubs: Vec<String>,
-    /// A feed's identity body stays within this many bytes: its oldest
-    /// items give up their content for their summary until it does.
-    pub max_feed_bytes: usize,
+    /// Sizes articles and feeds must keep to (SPEC "Limits").
+    pub limits: SiteLimits,
     /// Overrides keyed by slug.
     pub categories: BTreeMap<String, Named>,
     /// Overrides keyed by slug.
@@ -182,12 +211,13 @@ impl Site {
                 format!("{:?} is not an offset like +07:00", raw.timezone),
             )
         })?;
-        if raw.items_per_feed < 1 || raw.items_per_feed > 10_000 {
-            return Err(invalid(
-                "items_per_feed",
-                format!("{} is not between 1 and 10000", raw.items_per_feed),
-            ));
-        }
+        let items_per_feed = within(
+            &invalid,
+            "items_per_feed",
+            raw.items_per_feed,
+            1,
+            MAX_FEED_ITEMS as i64,
+        )?;
         if raw.max_age < 0 || raw.max_age > 31_536_000 {
             return Err(invalid(
                 "max_age",
@@ -205,31 +235,23 @@ impl Site {
                 format!("{:?} is not a language tag like vi or en-US", raw.language),
             ));
         }
-        let mut hubs = Vec::with_capacity(raw.hubs.len());
-        for (i, hub) in raw.hubs.iter().enumerate() {
-            match ammonia::Url::parse(hub) {
-                Ok(u) if matches!(u.scheme(), "http" | "https") && u.has_host() => {
-                    hubs.push(u.to_string())
-                }
-                _ => {
-                    return Err(invalid(
-                        &format!("hubs[{i}]"),
-                        format!("{hub:?} is not an absolute http(s) URL"),
-                    ));
-                }
-            }
-        }
-        if raw.max_feed_bytes < 1 {
-            return Err(invalid(
-                "max_feed_bytes",
-                format!("{} is not a positive number of bytes", raw.max_feed_bytes),
-            ));
-        }
         let categories = named_overrides(&raw.categories, "categories", &invalid)?;
         let regions = named_overrides(&raw.regions, "regions", &invalid)?;
         let id_prefix = raw
             .id_prefix
+            .clone()
             .unwrap_or_else(|| format!("{base_url}/articles/"));
+        let minutes = within(
+            &invalid,
+            "burst_window",
+            raw.burst_window,
+            0,
+            MAX_BURST_WINDOW_MINUTES,
+        )?;
+        let burst_window = chrono::TimeDelta::try_minutes(minutes)
+            .ok_or_else(|| invalid("burst_window", format!("{minutes} minutes is out of range")))?;
+        let hubs = hubs(&raw.hubs, &invalid)?;
+        let limits = limits(&raw, &invalid)?;
         Ok(Site {
             title,
             description: crate::text::clean_line(&raw.description),
@@ -237,11 +259,12 @@ impl Site {
             base,
             language: raw.language,
             offset,
-            items_per_feed: raw.items_per_feed as usize,
+            items_per_feed: usize::try_from(items_per_feed).unwrap_or(MAX_FEED_ITEMS),
             max_age: raw.max_age as u64,
             id_prefix,
+            burst_window,
             hubs,
-            max_feed_bytes: usize::try_from(raw.max_feed_bytes).unwrap_or(usize::MAX),
+            limits,
             categories,
             regions,
             dir,
@@ -252,6 +275,114 @@ impl Site {
     pub fn articles_dir(&self) -> PathBuf {
         self.dir.join("articles")
     }
+}
+
+/// `value` if it lies in `min..=max`, else an error naming `field`.
+fn within(
+    invalid: &dyn Fn(&str, String) -> ConfigError,
+    field: &str,
+    value: i64,
+    min: i64,
+    max: i64,
+) -> Result<i64, ConfigError> {
+    if (min..=max).contains(&value) {
+        Ok(value)
+    } else {
+        Err(invalid(
+            field,
+            format!("{value} is not between {min} and {max}"),
+        ))
+    }
+}
+
+/// The limits SPEC's site file sets, each checked against its range; an
+/// absent key takes SPEC's default.
+fn limits(
+    raw: &RawSite,
+    invalid: &dyn Fn(&str, String) -> ConfigError,
+) -> Result<SiteLimits, ConfigError> {
+    let d = SiteLimits::default();
+    let get = |field: &str, value: Option<i64>, default: usize, min: i64, max: i64| match value {
+        None => Ok(default),
+        Some(v) => {
+            within(invalid, field, v, min, max).map(|v| usize::try_from(v).unwrap_or(usize::MAX))
+        }
+    };
+    let cache_bytes = match raw.cache_bytes {
+        None => d.cache_bytes,
+        Some(v) => within(invalid, "cache_bytes", v, 0, i64::MAX)?.unsigned_abs(),
+    };
+    Ok(SiteLimits {
+        max_id_bytes: get(
+            "max_id_bytes",
+            raw.max_id_bytes,
+            d.max_id_bytes,
+            1,
+            MAX_ID_BYTES_CEILING,
+        )?,
+        max_title_bytes: get(
+            "max_title_bytes",
+            raw.max_title_bytes,
+            d.max_title_bytes,
+            1,
+            BYTES_CEILING,
+        )?,
+        max_summary_bytes: get(
+            "max_summary_bytes",
+            raw.max_summary_bytes,
+            d.max_summary_bytes,
+            1,
+            BYTES_CEILING,
+        )?,
+        max_body_bytes: get(
+            "max_body_bytes",
+            raw.max_body_bytes,
+            d.max_body_bytes,
+            1,
+            BYTES_CEILING,
+        )?,
+        max_names_per_article: get(
+            "max_names_per_article",
+            raw.max_names_per_article,
+            d.max_names_per_article,
+            1,
+            1024,
+        )?,
+        // A feed must hold at least its channel and one item's summary.
+        max_feed_bytes: get(
+            "max_feed_bytes",
+            raw.max_feed_bytes,
+            d.max_feed_bytes,
+            16 * 1024,
+            BYTES_CEILING,
+        )?,
+        cache_bytes,
+    })
+}
+
+/// WebSub hubs: absolute http(s) URLs, serialized; duplicates refused (each
+/// would be pinged twice).
+fn hubs(
+    raw: &[String],
+    invalid: &dyn Fn(&str, String) -> ConfigError,
+) -> Result<Vec<String>, ConfigError> {
+    let mut out: Vec<String> = Vec::with_capacity(raw.len());
+    for hub in raw {
+        let url = match ammonia::Url::parse(hub) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.has_host() => u.to_string(),
+            _ => {
+                return Err(invalid(
+                    "hubs",
+                    format!("{hub:?} is not an absolute http(s) URL"),
+                ));
+            }
+        };
+        if out.contains(&url) {
+            return Err(invalid("hubs", format!("{hub:?} is listed twice")));
+        }
+        out.push(url);
+    }
+    Ok(out)
 }
 
 fn named_overrides(
@@ -276,7 +407,9 @@ fn named_overrides(
 }
 
 fn line_of(text: &str, byte: usize) -> usize {
-    text.as_bytes()[..byte.min(text.len())]
+    text.as_bytes()
+        .get(..byte)
+        .unwrap_or(text.as_bytes())
         .iter()
         .filter(|&&b| b == b'\n')
         .count()
@@ -312,6 +445,9 @@ pub enum StoreUrl {
     /// `postgres://USER@HOST:PORT/DB`.
     Postgres(String),
 }
+
+/// The site file used when neither `--site` nor `BANTIN_SITE` is given.
+pub const DEFAULT_SITE: &str = "feeds/site.toml";
 
 /// The store used when neither `--store` nor `BANTIN_STORE` is given.
 pub const DEFAULT_STORE: &str = "sqlite:bantin.db";
@@ -378,6 +514,57 @@ mod tests {
     }
 
     #[test]
+    fn limits_burst_window_and_hubs_default_as_spec_shows() {
+        let site = Site::parse(MINIMAL, "s.toml", PathBuf::new()).unwrap();
+        assert_eq!(site.limits, SiteLimits::default());
+        assert_eq!(site.limits.max_id_bytes, 200);
+        assert_eq!(site.limits.max_title_bytes, 1000);
+        assert_eq!(site.limits.max_summary_bytes, 4096);
+        assert_eq!(site.limits.max_body_bytes, 1_048_576);
+        assert_eq!(site.limits.max_names_per_article, 16);
+        assert_eq!(site.limits.max_feed_bytes, 2_097_152);
+        assert_eq!(site.limits.cache_bytes, 268_435_456);
+        assert_eq!(site.burst_window, chrono::TimeDelta::minutes(60));
+        assert!(site.hubs.is_empty());
+    }
+
+    #[test]
+    fn limits_burst_window_and_hubs_are_read() {
+        let text = format!(
+            "{MINIMAL}burst_window = 0\nhubs = [\"https://hub.example\", \"http://h2.example/p?x=1\"]\n\
+             max_id_bytes = 64\nmax_title_bytes = 10\nmax_summary_bytes = 20\nmax_body_bytes = 30\n\
+             max_names_per_article = 2\nmax_feed_bytes = 65536\ncache_bytes = 0\n"
+        );
+        let site = Site::parse(&text, "s.toml", PathBuf::new()).unwrap();
+        assert_eq!(site.burst_window, chrono::TimeDelta::zero());
+        assert_eq!(
+            site.hubs,
+            vec!["https://hub.example/", "http://h2.example/p?x=1"]
+        );
+        assert_eq!(
+            site.limits,
+            SiteLimits {
+                max_id_bytes: 64,
+                max_title_bytes: 10,
+                max_summary_bytes: 20,
+                max_body_bytes: 30,
+                max_names_per_article: 2,
+                max_feed_bytes: 65536,
+                cache_bytes: 0,
+            }
+        );
+    }
+
+    #[test]
+    fn a_limit_of_the_wrong_type_names_its_line() {
+        let text = format!("{MINIMAL}max_body_bytes = \"1 MB\"\n");
+        let msg = Site::parse(&text, "s.toml", PathBuf::new())
+            .unwrap_err()
+            .to_string();
+        assert!(msg.starts_with("s.toml:3: "), "{msg}");
+    }
+
+    #[test]
     fn syntax_errors_name_file_and_line() {
         let err =
             Site::parse("title = \"T\"\nbase_url = 3\n", "s.toml", PathBuf::new()).unwrap_err();
@@ -391,8 +578,23 @@ mod tests {
         for (extra, field) in [
             ("timezone = \"Asia/Ho_Chi_Minh\"", "timezone"),
             ("items_per_feed = 0", "items_per_feed"),
-            ("hubs = [\"/relative\"]", "hubs[0]"),
-            ("max_feed_bytes = 0", "max_feed_bytes"),
+            ("items_per_feed = 501", "items_per_feed"),
+            ("burst_window = -1", "burst_window"),
+            ("burst_window = 10081", "burst_window"),
+            ("hubs = [\"ftp://hub.example/\"]", "hubs"),
+            ("hubs = [\"/hub\"]", "hubs"),
+            (
+                "hubs = [\"https://h.example\", \"https://h.example/\"]",
+                "hubs",
+            ),
+            ("max_id_bytes = 0", "max_id_bytes"),
+            ("max_id_bytes = 2049", "max_id_bytes"),
+            ("max_title_bytes = -5", "max_title_bytes"),
+            ("max_summary_bytes = 0", "max_summary_bytes"),
+            ("max_body_bytes = 1073741825", "max_body_bytes"),
+            ("max_names_per_article = 0", "max_names_per_article"),
+            ("max_feed_bytes = 100", "max_feed_bytes"),
+            ("cache_bytes = -1", "cache_bytes"),
             (
                 "[categories.kinh-te]\nname = \"Xã hội\"",
                 "categories.kinh-te.name",

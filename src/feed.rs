@@ -561,7 +561,11 @@ pub fn load_alone(
 /// Shape stored articles (already selected and ordered) into a feed.
 pub fn shape(site: &Site, catalog: &Catalog, key: &FeedKey, articles: &[Article]) -> Feed {
     let (title, description) = heading(site, catalog, key);
-    let items: Vec<Item> = articles.iter().map(|a| item(site, catalog, a)).collect();
+    let items: Vec<Item> = articles
+        .iter()
+        .filter(|a| crate::limits::admitted(a, &site.limits))
+        .map(|a| item(site, catalog, a))
+        .collect();
     Feed {
         key: key.clone(),
         title,
@@ -587,7 +591,7 @@ pub fn shape(site: &Site, catalog: &Catalog, key: &FeedKey, articles: &[Article]
         offset: site.offset,
         hubs: site.hubs.clone(),
         archive: None,
-        max_bytes: site.max_feed_bytes,
+        max_bytes: site.limits.max_feed_bytes,
     }
 }
 

@@ -11,6 +11,7 @@ pub mod config;
 pub mod feed;
 pub mod http;
 pub mod import;
+pub mod limits;
 pub mod pages;
 pub mod render;
 pub mod sanitize;

@@ -1,17 +1,29 @@
 //! The `bantin` binary: parse the command line, run the command, print any
 //! error with its causes on one line, and exit with the command's code.
+//! Nothing here may panic: the error line is written without `eprintln!`,
+//! which would panic when stderr is closed or full.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = bantin::cli::Cli::parse();
+    // `serve`'s connection cap follows the open-file limit: let it reach
+    // the hard limit rather than the soft one (often just 1024).
+    bantin::http::server::raise_file_limit();
     match bantin::cmd::run(cli) {
         Ok(code) => code,
         Err(err) => {
             let chain: Vec<String> = err.chain().map(ToString::to_string).collect();
-            eprintln!("bantin: error: {}", chain.join(": "));
+            // With stderr gone too there is nowhere left to say it; the
+            // exit code still does.
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "bantin: error: {}",
+                chain.join(": ")
+            );
             ExitCode::FAILURE
         }
     }

@@ -15,6 +15,19 @@
 //! - `bantin serve` exits 0 promptly on SIGTERM and on SIGINT, with a
 //!   keep-alive connection open; in process, shutdown closes idle
 //!   connections without waiting out the grace period.
+//!
+//! Issue 9's HTTP hygiene, over real sockets:
+//!
+//! - an HTTP/1.1 request without `Host`, with two, or with one that is not
+//!   a host gets 400; HTTP/1.0 without `Host` is served;
+//! - percent-encoded unreserved characters in a path name the same feed
+//!   (same bytes, same ETag); `%2F` and other escapes stay and find nothing;
+//! - every response, errors included, carries `X-Content-Type-Options:
+//!   nosniff`; `/` carries a `Content-Security-Policy` that names the hashes
+//!   of the page's own inline style and script and allows nothing else;
+//! - a row a CMS wrote dated year 10000 in UTC leaves every feed served
+//!   (no dropped connection), without it, with a `Last-Modified`;
+//! - `bantin serve` raises its soft open-file limit to the hard one.
 
 use std::time::{Duration, Instant};
 
@@ -22,7 +35,7 @@ use bantin::http::server::Limits;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::server::{Process, Sample, Server, client, get, test_limits};
+use crate::server::{Process, Sample, Server, client, fetch, get, test_limits};
 
 /// How long a test waits for the server to do something that should take
 /// well under it.
@@ -476,4 +489,255 @@ async fn shutdown_closes_idle_connections_without_waiting_out_the_grace_period()
     assert!(read_to_close(&mut idle, PATIENCE).await.is_some());
     // Nothing listens any more.
     assert!(TcpStream::connect(addr).await.is_err());
+}
+
+/// Send `raw` on a new connection and read one response.
+async fn exchange(server: &Server, raw: &[u8]) -> (u16, Vec<u8>) {
+    let mut s = connect(server).await;
+    s.write_all(raw).await.unwrap();
+    read_response(&mut s, PATIENCE).await.expect("a response")
+}
+
+/// Row "HTTP/1.1 without Host, or with two".
+#[tokio::test(flavor = "multi_thread")]
+async fn http_1_1_without_host_or_with_two_is_400_and_http_1_0_without_is_served() {
+    let sample = Sample::new();
+    let server = Server::sample(&sample).await;
+    for (raw, want) in [
+        (&b"GET /feeds/all.rss HTTP/1.1\r\n\r\n"[..], 400),
+        (
+            b"GET /feeds/all.rss HTTP/1.1\r\nHost: a.test\r\nHost: b.test\r\n\r\n",
+            400,
+        ),
+        (
+            b"GET /feeds/all.rss HTTP/1.1\r\nHost: a.test\r\nHost: a.test\r\n\r\n",
+            400,
+        ),
+        (b"GET /feeds/all.rss HTTP/1.1\r\nHost: a b\r\n\r\n", 400),
+        (
+            b"GET /feeds/all.rss HTTP/1.1\r\nHost: u@a.test\r\n\r\n",
+            400,
+        ),
+        (b"GET http://a.test/feeds/all.rss HTTP/1.1\r\n\r\n", 400),
+        (
+            b"GET /feeds/all.rss HTTP/1.1\r\nHost: a.test:8080\r\n\r\n",
+            200,
+        ),
+        (b"GET /feeds/all.rss HTTP/1.1\r\nHost:\r\n\r\n", 200),
+        (b"GET /feeds/all.rss HTTP/1.0\r\n\r\n", 200),
+        (
+            b"GET /feeds/all.rss HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n",
+            400,
+        ),
+    ] {
+        let (status, body) = exchange(&server, raw).await;
+        assert_eq!(status, want, "{}", String::from_utf8_lossy(raw));
+        if want == 400 {
+            assert!(String::from_utf8_lossy(&body).contains("Host"));
+        }
+    }
+    server.stop().await;
+}
+
+/// Row "percent-encoded path".
+#[tokio::test(flavor = "multi_thread")]
+async fn percent_encoded_unreserved_characters_name_the_same_feed() {
+    let sample = Sample::new();
+    let server = Server::sample(&sample).await;
+    let c = client();
+    let plain = get(&c, &server.url("/feeds/category/kinh-te.rss"), &[]).await;
+    assert_eq!(plain.status, 200);
+    for encoded in [
+        "/feeds/category/kinh%2Dte.rss",
+        "/feeds/category/kinh%2dte.rss",
+        "/feeds/category/%6Binh-te.rss",
+        "/%66eeds/category/kinh-te%2Erss",
+        "/feeds/%63ategory/kinh-te.rss",
+    ] {
+        let r = get(&c, &server.url(encoded), &[]).await;
+        assert_eq!(r.status, 200, "{encoded}");
+        assert_eq!(r.etag(), plain.etag(), "{encoded}");
+        assert_eq!(r.body, plain.body, "{encoded}");
+    }
+    for other in [
+        "/feeds/category%2Fkinh-te.rss",
+        "/feeds/category/kinh%20te.rss",
+        "/feeds/category/kinh-t%C3%A9.rss",
+        "/feeds/category/%2E%2E.rss",
+    ] {
+        assert_eq!(
+            get(&c, &server.url(other), &[]).await.status,
+            404,
+            "{other}"
+        );
+    }
+    let opml = get(&c, &server.url("/feeds%2Eopml"), &[]).await;
+    assert_eq!(opml.status, 200);
+    server.stop().await;
+}
+
+/// Row "nosniff and CSP".
+#[tokio::test(flavor = "multi_thread")]
+async fn every_response_says_nosniff_and_the_page_has_a_strict_csp() {
+    let sample = Sample::new();
+    let server = Server::sample(&sample).await;
+    let c = client();
+    let feed = get(&c, &server.url("/feeds/all.atom"), &[]).await;
+    let not_modified = get(
+        &c,
+        &server.url("/feeds/all.atom"),
+        &[("if-none-match", &feed.etag())],
+    )
+    .await;
+    assert_eq!(not_modified.status, 304);
+    let mut replies = vec![feed, not_modified];
+    for path in [
+        "/",
+        "/feeds.opml",
+        "/healthz",
+        "/metrics",
+        "/nope",
+        "/feeds/category/khong-co.json",
+    ] {
+        replies.push(get(&c, &server.url(path), &[]).await);
+    }
+    replies.push(fetch(&c, "POST", &server.url("/feeds/all.rss"), &[]).await);
+    replies.push(get(&c, &server.url(&format!("/{}", "x".repeat(9000))), &[]).await);
+    let statuses: Vec<u16> = replies.iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [200, 304, 200, 200, 200, 200, 404, 404, 405, 414]);
+    for r in &replies {
+        assert_eq!(
+            r.header("x-content-type-options").as_deref(),
+            Some("nosniff"),
+            "{}",
+            r.status
+        );
+    }
+    let (_, bare) = exchange(&server, b"GET /feeds/all.rss HTTP/1.1\r\n\r\n").await;
+    assert!(!bare.is_empty());
+
+    let page = get(&c, &server.url("/"), &[]).await;
+    let csp = page.header("content-security-policy").expect("a CSP on /");
+    let html = page.text();
+    let inner = |tag: &str| -> String {
+        let open = format!("<{tag}>");
+        let start = html.find(&open).unwrap() + open.len();
+        let end = html[start..].find(&format!("</{tag}>")).unwrap();
+        html[start..start + end].to_string()
+    };
+    for tag in ["style", "script"] {
+        use base64::Engine as _;
+        use sha2::Digest as _;
+        let hash = base64::engine::general_purpose::STANDARD
+            .encode(sha2::Sha256::digest(inner(tag).as_bytes()));
+        assert!(
+            csp.contains(&format!("{tag}-src 'sha256-{hash}'")),
+            "{tag} hash {hash} not in {csp}"
+        );
+    }
+    assert!(csp.starts_with("default-src 'none';"), "{csp}");
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    assert_eq!(html.matches("<script").count(), 1, "one inline script only");
+    assert_eq!(html.matches("<style").count(), 1, "one inline style only");
+    // Feeds are not documents a browser runs: no CSP needed there.
+    server.stop().await;
+}
+
+/// Row "year 10000": a CMS row dated past 9999 in UTC used to drop the
+/// connection of every feed holding it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cms_row_dated_year_10000_leaves_feeds_served_without_it() {
+    let sample = Sample::new();
+    let server = Server::sample(&sample).await;
+    let c = client();
+    let old_us = chrono::DateTime::parse_from_rfc3339("2020-10-05T16:30:00+07:00")
+        .unwrap()
+        .timestamp_micros();
+    let new_us = chrono::Utc::now().timestamp_micros() - 1_000_000;
+    {
+        // The bad row, and a good one in the same transaction: once the
+        // good one is served, the server has read the bad one too.
+        let mut conn = rusqlite::Connection::open(sample.db()).unwrap();
+        conn.busy_timeout(Duration::from_secs(5)).unwrap();
+        let tx = conn.transaction().unwrap();
+        for (id, updated, us) in [
+            ("nam-10000", "9999-12-31T23:59:59-23:59", old_us),
+            ("moi-them", "2020-10-05T16:30:00+07:00", new_us),
+        ] {
+            let published = chrono::DateTime::from_timestamp_micros(us)
+                .unwrap()
+                .to_rfc3339();
+            tx.execute(
+                "INSERT INTO articles (id, title, authors, published, updated, published_us)
+                 VALUES (?1, 'Bài của CMS', '[]', ?2, ?3, ?4)",
+                rusqlite::params![id, published, updated.max(published.as_str()), us],
+            )
+            .unwrap();
+            tx.execute(
+                "INSERT INTO article_categories (article_id, slug, name, position, published_us)
+                 VALUES (?1, 'kinh-te', 'Kinh tế', 0, ?2)",
+                rusqlite::params![id, us],
+            )
+            .unwrap();
+        }
+        tx.commit().unwrap();
+    }
+    let seen = crate::server::wait_until(Duration::from_secs(5), || {
+        let c = c.clone();
+        let url = server.url("/feeds/category/kinh-te.json");
+        async move { get(&c, &url, &[]).await.text().contains("moi-them") }
+    })
+    .await;
+    assert!(seen.is_some(), "the server never saw the write");
+    for path in [
+        "/feeds/all.rss",
+        "/feeds/all.atom",
+        "/feeds/all.json",
+        "/feeds/category/kinh-te.rss",
+        "/feeds/category/kinh-te.atom",
+        "/feeds/category/kinh-te.json",
+    ] {
+        let r = get(&c, &server.url(path), &[]).await;
+        assert_eq!(r.status, 200, "{path}");
+        assert!(r.header("last-modified").is_some(), "{path}");
+        assert!(!r.text().contains("nam-10000"), "{path}");
+        crate::util::parse(&r.body);
+    }
+    assert_eq!(get(&c, &server.url("/healthz"), &[]).await.status, 200);
+    server.stop().await;
+}
+
+/// `bantin serve` lifts its soft open-file limit to the hard one, which
+/// its connection cap follows: started with a soft limit of 256 under a
+/// higher hard one, it runs with the hard one.
+#[test]
+fn serve_raises_the_soft_open_file_limit_to_the_hard_one() {
+    use std::io::BufRead;
+    let sample = Sample::new();
+    let script = format!(
+        "ulimit -Sn 256 && exec '{}' --store 'sqlite:{}' --site '{}' serve --listen 127.0.0.1:0",
+        crate::server::bin().display(),
+        sample.db().display(),
+        crate::server::site_path().display()
+    );
+    let mut child = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let started = lines.any(|l| l.is_ok_and(|l| l.contains("bantin: serving")));
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", child.id()));
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(started, "serve did not start");
+    let limits = limits.unwrap();
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap();
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    assert_ne!(fields[3], "256", "the soft limit stayed at 256: {line}");
+    assert_eq!(fields[3], fields[4], "soft and hard differ: {line}");
 }

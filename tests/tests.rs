@@ -31,6 +31,9 @@ mod build;
 /// Reading article files: slugs, the text layout, JSON Lines, folders.
 mod import;
 
+/// Issue 9 on the command line: hostile records, limits, closed streams.
+mod robustness;
+
 /// A real feed reader (Python's feedparser) subscribing over HTTP.
 mod reader;
 /// Selection, order, limits and display names, as dumps show them.

@@ -62,6 +62,6 @@ pub fn build(url: &StoreUrl, site_path: &Path, out: &Path) -> anyhow::Result<Exi
     write(PathBuf::from("index.html"), index)?;
     let opml = crate::pages::opml(&site, &catalog).into_bytes();
     write(PathBuf::from("feeds.opml"), opml)?;
-    println!("wrote {files} files under {}", out.display());
+    super::output::out(format_args!("wrote {files} files under {}", out.display()))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -30,7 +30,7 @@ pub fn dump(
     ) {
         Ok(feed) => feed,
         Err(e @ FeedError::UnknownSlug { .. }) => {
-            eprintln!("bantin: error: {e}");
+            super::output::err(format_args!("bantin: error: {e}"))?;
             return Ok(super::failed());
         }
         Err(e) => return Err(e.into()),

@@ -5,16 +5,19 @@ mod build;
 mod check;
 mod dump;
 mod import;
+pub(crate) mod output;
 mod remove;
 mod serve;
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
 
 use crate::article::FeedKey;
 use crate::cli::{Cli, Command};
-use crate::config::{Site, StoreUrl};
+use crate::config::{DEFAULT_SITE, Site, StoreUrl};
+use crate::limits::SiteLimits;
 use crate::store::Store;
 
 pub use build::build;
@@ -27,9 +30,14 @@ pub use serve::serve;
 /// Run a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let store_url = StoreUrl::parse(&cli.store)?;
+    let site_given = cli.site.is_some();
+    let site = cli.site.unwrap_or_else(|| PathBuf::from(DEFAULT_SITE));
     match cli.command {
-        Command::Serve { listen } => serve(&store_url, &cli.site, listen),
-        Command::Import { strict, paths } => import(&store_url, strict, &paths),
+        Command::Serve { listen } => serve(&store_url, &site, listen),
+        Command::Import { strict, paths } => {
+            let limits = import_limits(&site, site_given)?;
+            import(&store_url, &limits, strict, &paths)
+        }
         Command::Remove { ids } => remove(&store_url, &ids),
         Command::Dump {
             category,
@@ -39,7 +47,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             limit,
         } => dump(
             &store_url,
-            &cli.site,
+            &site,
             match (category, region, author) {
                 (_, _, Some(a)) => FeedKey::Author(a),
                 (None, None, None) => FeedKey::All,
@@ -50,13 +58,24 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             format.into(),
             limit.map(|l| l as usize),
         ),
-        Command::Build { out } => build(&store_url, &cli.site, &out),
-        Command::Check => check(&store_url, &cli.site),
+        Command::Build { out } => build(&store_url, &site, &out),
+        Command::Check => check(&store_url, &site),
     }
 }
 
-fn load_site(path: &std::path::Path) -> anyhow::Result<Site> {
+fn load_site(path: &Path) -> anyhow::Result<Site> {
     Ok(Site::load(path)?)
+}
+
+/// The limits `import` applies: the site file's, SPEC's defaults when no
+/// site file was named and the default one does not exist (importing needs
+/// no site otherwise, and a store may serve several sites' files).
+fn import_limits(path: &Path, given: bool) -> anyhow::Result<SiteLimits> {
+    if given || path.exists() {
+        Ok(load_site(path)?.limits)
+    } else {
+        Ok(SiteLimits::default())
+    }
 }
 
 fn open_store(url: &StoreUrl) -> anyhow::Result<Box<dyn Store>> {

@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
+use super::output::{err, out};
 use crate::config::StoreUrl;
 
 /// Remove `ids`; unknown ids are reported and make the exit code 1, the
@@ -10,13 +11,13 @@ pub fn remove(url: &StoreUrl, ids: &[String]) -> anyhow::Result<ExitCode> {
     let store = super::open_store(url)?;
     let missing = store.remove(ids)?;
     for id in &missing {
-        eprintln!("{id}: no article with this id");
+        err(format_args!("{id}: no article with this id"))?;
     }
-    println!(
+    out(format_args!(
         "removed {}, unknown {}",
-        ids.len() - missing.len(),
+        ids.len().saturating_sub(missing.len()),
         missing.len()
-    );
+    ))?;
     Ok(if missing.is_empty() {
         ExitCode::SUCCESS
     } else {

@@ -24,17 +24,17 @@ pub fn serve(url: &StoreUrl, site_path: &Path, listen: SocketAddr) -> anyhow::Re
     let store = super::open_store_with(url, u32::try_from(cores + 1).unwrap_or(4))?;
     if first_run {
         let dir = site.articles_dir();
-        let batch = crate::import::read_paths(std::slice::from_ref(&dir));
+        let batch = crate::import::read_paths_with(std::slice::from_ref(&dir), &site.limits);
         for r in &batch.rejected {
-            eprintln!("{r}");
+            let _ = super::output::err(r);
         }
         store.upsert(&batch.articles)?;
-        eprintln!(
+        let _ = super::output::err(format_args!(
             "bantin: created {url} and imported {} articles from {} ({} rejected)",
             batch.articles.len(),
             dir.display(),
             batch.rejected.len()
-        );
+        ));
     }
     let app = Arc::new(App::new(site, store)?);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -46,7 +46,7 @@ pub fn serve(url: &StoreUrl, site_path: &Path, listen: SocketAddr) -> anyhow::Re
             .await
             .with_context(|| format!("listening on {listen}"))?;
         let addr = listener.local_addr()?;
-        eprintln!("bantin: serving {url} on http://{addr}/");
+        let _ = super::output::err(format_args!("bantin: serving {url} on http://{addr}/"));
         run(app, listener, Limits::default(), shutdown_signal()).await;
         Ok::<_, anyhow::Error>(())
     });

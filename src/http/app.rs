@@ -56,9 +56,6 @@ type Doc = (FeedKey, Option<Month>);
 /// change in some month of a feed touches.
 type ArchiveIndex = BTreeMap<FeedKey, BTreeMap<(Month, Format), Archive>>;
 
-/// Rendered bytes held, all codings, unless the site says otherwise.
-pub const DEFAULT_CACHE_BYTES: u64 = 256 * 1024 * 1024;
-
 /// Whether the store answers, as the watcher last found it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Health {
@@ -108,6 +105,7 @@ impl App {
             (catalog, position, snap.next_scheduled(now)?)
         };
         let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let cache_bytes = site.limits.cache_bytes;
         let wake = Arc::new(tokio::sync::Notify::new());
         let ring = wake.clone();
         store.on_commit(Arc::new(move || ring.notify_one()));
@@ -116,7 +114,7 @@ impl App {
             site,
             store,
             catalog: ArcSwap::from_pointee(catalog),
-            cache: Cache::new(DEFAULT_CACHE_BYTES),
+            cache: Cache::new(cache_bytes),
             watch: Mutex::new(WatchState {
                 position,
                 next_due,

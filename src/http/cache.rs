@@ -40,6 +40,20 @@ pub enum Resource {
 }
 
 impl Resource {
+    /// The URL path of a feed or archive resource (a keyword feed's words
+    /// are in its query string, not its path).
+    pub fn path(&self) -> Option<String> {
+        match self {
+            Resource::Feed(key, format) => Some(format!("/feeds/{}.{}", key.path(), format.ext())),
+            Resource::Archive(key, month, format) => Some(format!(
+                "/feeds/{}/archive/{month}.{}",
+                key.path(),
+                format.ext()
+            )),
+            Resource::Index | Resource::Opml => None,
+        }
+    }
+
     /// The feed a feed or archive resource belongs to.
     pub fn key(&self) -> Option<&FeedKey> {
         match self {

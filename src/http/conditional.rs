@@ -6,7 +6,11 @@
 //! 4. else `If-Modified-Since`: not modified after it → 304.
 //!
 //! A date that doesn't parse is ignored, as is a date condition on a
-//! representation without `Last-Modified` (an empty feed).
+//! representation without `Last-Modified` (an empty feed). Each field line
+//! of `If-Match`/`If-None-Match` is read on its own, so that a malformed
+//! line (an unclosed quote) can't swallow the tags of the next one, as it
+//! would if the lines were joined first (found by the `headers` fuzz target).
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::time::SystemTime;
 
@@ -26,8 +30,8 @@ pub enum Outcome {
 
 /// Evaluate the request's preconditions against a representation.
 pub fn evaluate(headers: &HeaderMap, etag: &str, last_modified: Option<SystemTime>) -> Outcome {
-    if let Some(list) = joined(headers, IF_MATCH) {
-        if !matches(&list, etag, true) {
+    if let Some(matched) = any_line_matches(headers, IF_MATCH, etag, true) {
+        if !matched {
             return Outcome::PreconditionFailed;
         }
     } else if let (Some(since), Some(lm)) = (date(headers, IF_UNMODIFIED_SINCE), last_modified)
@@ -35,8 +39,8 @@ pub fn evaluate(headers: &HeaderMap, etag: &str, last_modified: Option<SystemTim
     {
         return Outcome::PreconditionFailed;
     }
-    if let Some(list) = joined(headers, IF_NONE_MATCH) {
-        if matches(&list, etag, false) {
+    if let Some(matched) = any_line_matches(headers, IF_NONE_MATCH, etag, false) {
+        if matched {
             return Outcome::NotModified;
         }
     } else if let (Some(since), Some(lm)) = (date(headers, IF_MODIFIED_SINCE), last_modified)
@@ -45,6 +49,24 @@ pub fn evaluate(headers: &HeaderMap, etag: &str, last_modified: Option<SystemTim
         return Outcome::NotModified;
     }
     Outcome::Proceed
+}
+
+/// Whether any field line of an entity-tag list header matches `etag`;
+/// `None` when the request has no readable line of it.
+fn any_line_matches(
+    headers: &HeaderMap,
+    name: http::header::HeaderName,
+    etag: &str,
+    strong: bool,
+) -> Option<bool> {
+    let mut present = false;
+    for line in headers.get_all(name).iter().filter_map(|v| v.to_str().ok()) {
+        if matches(line, etag, strong) {
+            return Some(true);
+        }
+        present = true;
+    }
+    present.then_some(false)
 }
 
 /// Every field line of a list header, joined with commas (RFC 9110 §5.3).
@@ -207,6 +229,20 @@ mod tests {
             evaluate(&headers(&[("if-match", "*")]), TAG, lm()),
             Outcome::Proceed
         );
+    }
+
+    /// Found by the `headers` fuzz target: a line holding a lone `"` used
+    /// to swallow the tag on the next line once the lines were joined.
+    #[test]
+    fn a_malformed_line_does_not_hide_the_tag_on_the_next() {
+        let h = headers(&[
+            ("if-none-match", "\""),
+            ("if-none-match", ""),
+            ("if-none-match", TAG),
+        ]);
+        assert_eq!(evaluate(&h, TAG, lm()), Outcome::NotModified);
+        let h = headers(&[("if-match", "\"x"), ("if-match", TAG)]);
+        assert_eq!(evaluate(&h, TAG, lm()), Outcome::Proceed);
     }
 
     #[test]

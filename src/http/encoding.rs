@@ -5,6 +5,7 @@
 //! `*;q=0` without an identity entry. The highest q wins; among equal
 //! q-values we prefer br, then zstd, then gzip, then identity (SPEC). No
 //! header at all means identity.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 /// A content coding we serve.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -75,10 +76,11 @@ pub fn negotiate(accept: Option<&str>) -> Option<Coding> {
             _ => continue,
         };
         // With duplicates, the most favourable entry counts.
-        let e = &mut explicit[slot.index()];
-        *e = Some(e.map_or(q, |old| old.max(q)));
+        if let Some(e) = explicit.get_mut(slot.index()) {
+            *e = Some(e.map_or(q, |old| old.max(q)));
+        }
     }
-    let q_of = |c: Coding| match (explicit[c.index()], star, c) {
+    let q_of = |c: Coding| match (explicit.get(c.index()).copied().flatten(), star, c) {
         (Some(q), _, _) => q,
         (None, Some(q), _) => q,
         (None, None, Coding::Identity) => 1,

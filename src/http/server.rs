@@ -2,7 +2,12 @@
 //! from holding the server.
 //!
 //! - At most [`Limits::max_connections`] connections at once; past that we
-//!   stop accepting and the kernel's backlog queues the rest.
+//!   stop accepting and the kernel's backlog queues the rest. The default
+//!   follows the process's open-file limit, whose soft value `main` first
+//!   raises to the hard one ([`raise_file_limit`]).
+//! - A request whose handler panics (a bug) is answered 500 and logged on
+//!   one line with its method, path and the panic's place; the connection
+//!   lives on. Without this, hyper would drop the connection mid-request.
 //! - hyper's header read timeout drops a client that sends its request head
 //!   too slowly (slowloris); it also runs while a kept-alive connection
 //!   waits for its next request (tests/limits.rs shows an idle connection
@@ -14,10 +19,21 @@
 //! - On shutdown we stop accepting, let requests in flight finish, and give
 //!   up on connections after [`Limits::grace`].
 
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::cell::{Cell, RefCell};
+use std::convert::Infallible;
 use std::future::Future;
-use std::sync::Arc;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::sync::{Arc, Once};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
+use bytes::Bytes;
+use http::{HeaderValue, Request, Response, StatusCode, header};
+use http_body_util::Full;
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -45,15 +61,39 @@ pub struct Limits {
 }
 
 impl Default for Limits {
+    /// The connection cap follows the open-file limit in force now.
     fn default() -> Self {
         Limits {
-            max_connections: 4096,
+            max_connections: connections_for(open_file_limit()),
             header_read_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
             write_timeout: Duration::from_secs(30),
             grace: Duration::from_secs(10),
         }
     }
+}
+
+/// The soft limit on open files; 1024, Linux's usual default, where it
+/// can't be read.
+pub fn open_file_limit() -> u64 {
+    rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(1024, |(soft, _)| soft)
+}
+
+/// Raise the soft open-file limit to the hard one, so that the connection
+/// cap can be as high as the system lets this process go (the soft limit
+/// is often 1024 while the hard one is far higher); returns the soft limit
+/// now in force.
+pub fn raise_file_limit() -> u64 {
+    rlimit::increase_nofile_limit(u64::MAX).unwrap_or_else(|_| open_file_limit())
+}
+
+/// Connections to serve at once with `files` open files allowed: all but a
+/// reserve (a quarter, between 32 and 1024) for the store's files, its
+/// connections to PostgreSQL, logs and outgoing requests. Past the cap we
+/// stop accepting, which is better than accepting and failing on EMFILE.
+pub fn connections_for(files: u64) -> usize {
+    let reserve = (files / 4).clamp(32, 1024);
+    usize::try_from(files.saturating_sub(reserve).max(1)).unwrap_or(usize::MAX)
 }
 
 /// hyper's read buffer: room for an 8 KiB URI plus 32 KiB of headers and
@@ -69,6 +109,36 @@ pub async fn run(
     limits: Limits,
     shutdown: impl Future<Output = ()>,
 ) {
+    let watcher = tokio::spawn(super::watch::watch(app.clone()));
+    serve(
+        listener,
+        limits,
+        move |req| handle(app.clone(), req),
+        shutdown,
+    )
+    .await;
+    watcher.abort();
+}
+
+type Body = Full<Bytes>;
+
+/// The accept loop of [`run`], for any handler: connections, limits and
+/// the panic guard around each request.
+async fn serve<H, F>(
+    listener: TcpListener,
+    limits: Limits,
+    handler: H,
+    shutdown: impl Future<Output = ()>,
+) where
+    H: Fn(Request<Incoming>) -> F + Clone + Send + 'static,
+    F: Future<Output = Result<Response<Body>, Infallible>> + Send + 'static,
+{
+    install_panic_hook();
+    tracing::info!(
+        max_connections = limits.max_connections,
+        open_files = open_file_limit(),
+        "accepting connections"
+    );
     let graceful = GracefulShutdown::new();
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     let mut builder = http1::Builder::new();
@@ -76,7 +146,6 @@ pub async fn run(
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
         .max_buf_size(MAX_HEAD_BUFFER);
-    let watcher = tokio::spawn(super::watch::watch(app.clone()));
     tokio::pin!(shutdown);
     loop {
         let permit = tokio::select! {
@@ -100,8 +169,20 @@ pub async fn run(
         io.set_read_timeout(Some(limits.idle_timeout));
         io.set_write_timeout(Some(limits.write_timeout));
         let io = TokioIo::new(Box::pin(io));
-        let app = app.clone();
-        let conn = builder.serve_connection(io, service_fn(move |req| handle(app.clone(), req)));
+        let handler = handler.clone();
+        let conn = builder.serve_connection(
+            io,
+            service_fn(move |req: Request<Incoming>| {
+                // Cheap clones (a static method, a shared URI buffer), kept
+                // only to say which request hit a bug.
+                let (method, uri) = (req.method().clone(), req.uri().clone());
+                Guarded {
+                    inner: Box::pin(handler(req)),
+                    method,
+                    uri,
+                }
+            }),
+        );
         let conn = graceful.watch(conn);
         tokio::spawn(async move {
             if let Err(e) = conn.await {
@@ -111,11 +192,94 @@ pub async fn run(
         });
     }
     drop(listener);
-    watcher.abort();
     tokio::select! {
         () = graceful.shutdown() => tracing::info!("all connections closed"),
         () = tokio::time::sleep(limits.grace) => tracing::warn!("gave up waiting for connections to close"),
     }
+}
+
+thread_local! {
+    /// Whether this thread is polling a request handler now.
+    static IN_HANDLER: Cell<bool> = const { Cell::new(false) };
+    /// Where the last panic in a handler on this thread happened.
+    static PANIC_AT: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Chain a panic hook that keeps quiet about panics inside request handlers
+/// (recording where they happened for [`Guarded`] to log with the request,
+/// so each is logged once) and hands every other panic to the previous
+/// hook unchanged.
+fn install_panic_hook() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if IN_HANDLER.with(Cell::get) {
+                let at = info.location().map(ToString::to_string);
+                PANIC_AT.with(|p| *p.borrow_mut() = at);
+            } else {
+                previous(info);
+            }
+        }));
+    });
+}
+
+/// A request handler's future that answers 500 if polling it panics,
+/// instead of unwinding into hyper, which would drop the connection.
+struct Guarded<F> {
+    inner: Pin<Box<F>>,
+    method: http::Method,
+    uri: http::Uri,
+}
+
+impl<F> Future for Guarded<F>
+where
+    F: Future<Output = Result<Response<Body>, Infallible>>,
+{
+    type Output = Result<Response<Body>, Infallible>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let was = IN_HANDLER.with(|h| h.replace(true));
+        // The future is never polled again after a panic (we return
+        // Ready), so whatever state it was left in can't be observed.
+        let polled = catch_unwind(AssertUnwindSafe(|| this.inner.as_mut().poll(cx)));
+        IN_HANDLER.with(|h| h.set(was));
+        match polled {
+            Ok(p) => p,
+            Err(payload) => {
+                let message = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "(no message)".into());
+                let at = PANIC_AT
+                    .with(|p| p.borrow_mut().take())
+                    .unwrap_or_else(|| "an unknown place".into());
+                tracing::error!(
+                    method = %this.method,
+                    path = %this.uri.path().chars().take(200).collect::<String>(),
+                    "a bug: the request handler panicked at {at}: {message}; answered 500"
+                );
+                Poll::Ready(Ok(internal_error()))
+            }
+        }
+    }
+}
+
+fn internal_error() -> Response<Body> {
+    let mut r = Response::new(Full::new(Bytes::from_static(b"internal server error\n")));
+    *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    r
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.
@@ -139,4 +303,55 @@ pub async fn shutdown_signal() {
         () = term => {},
     }
     tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[test]
+    fn the_connection_cap_keeps_a_reserve_of_files() {
+        assert_eq!(connections_for(1024), 768);
+        assert_eq!(connections_for(64), 32);
+        assert_eq!(connections_for(1_048_576), 1_048_576 - 1024);
+        assert_eq!(connections_for(0), 1);
+    }
+
+    /// Over a real socket: the panicking request gets 500, and the next
+    /// request on the same connection is answered as usual.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_panicking_handler_answers_500_and_the_connection_lives_on() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let handler = |req: Request<Incoming>| async move {
+            if req.uri().path() == "/boom" {
+                panic!("a bug in a handler");
+            }
+            Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"fine"))))
+        };
+        let server = tokio::spawn(serve(listener, Limits::default(), handler, async {
+            let _ = stopped.await;
+        }));
+        let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+        conn.write_all(
+            b"GET /boom HTTP/1.1\r\nHost: x\r\n\r\nGET /ok HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+        .await
+        .unwrap();
+        let mut got = Vec::new();
+        tokio::time::timeout(Duration::from_secs(5), conn.read_to_end(&mut got))
+            .await
+            .unwrap()
+            .unwrap();
+        let text = String::from_utf8_lossy(&got);
+        let first = text.find("HTTP/1.1 500").unwrap();
+        let second = text.find("HTTP/1.1 200").unwrap();
+        assert!(first < second, "{text}");
+        assert!(text.contains("internal server error"), "{text}");
+        assert!(text.ends_with("fine"), "{text}");
+        let _ = stop.send(());
+        server.await.unwrap();
+    }
 }

@@ -1,9 +1,13 @@
 //! JSON Lines: one article object per line, fields as in SPEC's table.
 //! Blank lines are skipped; every other line is one record, good or bad.
+//! A record over the site's limits is a bad record; one too large to hold
+//! an article within them is refused before it is parsed.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use serde::Deserialize;
 
 use crate::article::{Article, Body};
+use crate::limits::SiteLimits;
 
 /// Fields are optional here so that a missing one is reported by name
 /// (by [`Article::validated`]) rather than as a generic serde message.
@@ -27,7 +31,7 @@ struct JsonArticle {
 }
 
 /// Each non-blank line's article, or its 1-based line number and the reason.
-pub fn parse(bytes: &[u8]) -> Vec<Result<Article, (usize, String)>> {
+pub fn parse(bytes: &[u8], limits: &SiteLimits) -> Vec<Result<Article, (usize, String)>> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let mut out = Vec::new();
     for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
@@ -35,9 +39,25 @@ pub fn parse(bytes: &[u8]) -> Vec<Result<Article, (usize, String)>> {
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        out.push(parse_line(line).map_err(|reason| (i + 1, reason)));
+        out.push(parse_record(line, limits).map_err(|reason| (i + 1, reason)));
     }
     out
+}
+
+/// One record (a line without its end), checked against `limits`.
+pub fn parse_record(line: &[u8], limits: &SiteLimits) -> Result<Article, String> {
+    let most = limits.max_record_bytes();
+    if line.len() > most {
+        return Err(format!(
+            "record is {} bytes, more than any article within the site's limits can take ({most} bytes; see max_body_bytes)",
+            line.len()
+        ));
+    }
+    let article = parse_line(line)?;
+    match crate::limits::exceeded(&article, limits) {
+        Some(e) => Err(e.to_string()),
+        None => Ok(article),
+    }
 }
 
 fn parse_line(line: &[u8]) -> Result<Article, String> {
@@ -73,6 +93,39 @@ mod tests {
     use super::*;
 
     const GOOD: &str = r#"{"id":"a","title":"Tiêu đề","categories":["Kinh tế"],"published":"2020-10-05T16:30:00+07:00"}"#;
+
+    fn parse(bytes: &[u8]) -> Vec<Result<Article, (usize, String)>> {
+        super::parse(bytes, &SiteLimits::default())
+    }
+
+    #[test]
+    fn records_over_a_limit_are_bad_records() {
+        let limits = SiteLimits {
+            max_names_per_article: 1,
+            ..SiteLimits::default()
+        };
+        let two = GOOD.replace(r#"["Kinh tế"]"#, r#"["Kinh tế","Xã hội"]"#);
+        let out = super::parse(format!("{GOOD}\n{two}\n").as_bytes(), &limits);
+        assert!(out[0].is_ok());
+        let (line, reason) = out[1].as_ref().unwrap_err();
+        assert_eq!(*line, 2);
+        assert_eq!(
+            reason,
+            "field `categories`: 2 names, over max_names_per_article = 1"
+        );
+    }
+
+    #[test]
+    fn a_record_too_big_for_any_article_is_refused_unparsed() {
+        let limits = SiteLimits {
+            max_body_bytes: 10,
+            ..SiteLimits::default()
+        };
+        let big = format!("{{\"junk\":\"{}\"}}", "x".repeat(limits.max_record_bytes()));
+        let (line, reason) = super::parse(big.as_bytes(), &limits).remove(0).unwrap_err();
+        assert_eq!(line, 1);
+        assert!(reason.starts_with("record is "), "{reason}");
+    }
 
     #[test]
     fn blank_lines_are_skipped_and_line_numbers_kept() {

@@ -1,7 +1,8 @@
 //! Reading articles from files: JSON Lines ([`jsonl`]) and text articles
 //! with TOML front matter ([`text`]). Reading never stops at a bad record:
 //! each one becomes a [`Rejected`] naming `FILE:LINE`, and the good records
-//! are kept.
+//! are kept. Records over the site's [`SiteLimits`] are bad records too.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 pub mod jsonl;
 pub mod text;
@@ -10,6 +11,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crate::article::Article;
+use crate::limits::SiteLimits;
 
 /// A record that could not be imported.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,10 +61,15 @@ fn kind_of(path: &Path) -> Option<Kind> {
     }
 }
 
+/// [`read_paths_with`] SPEC's default limits.
+pub fn read_paths(paths: &[PathBuf]) -> Batch {
+    read_paths_with(paths, &SiteLimits::default())
+}
+
 /// Read every file under `paths`: files directly, folders recursively (in
 /// name order, so imports are reproducible), skipping files of other kinds
-/// found in folders.
-pub fn read_paths(paths: &[PathBuf]) -> Batch {
+/// found in folders. A record over `limits` is rejected.
+pub fn read_paths_with(paths: &[PathBuf], limits: &SiteLimits) -> Batch {
     let mut batch = Batch::default();
     for path in paths {
         let shown = path.display().to_string();
@@ -72,9 +79,9 @@ pub fn read_paths(paths: &[PathBuf]) -> Batch {
                 line: 0,
                 reason: e.to_string(),
             }),
-            Ok(m) if m.is_dir() => read_dir(path, &mut batch),
+            Ok(m) if m.is_dir() => read_dir(path, limits, &mut batch),
             Ok(_) => match kind_of(path) {
-                Some(kind) => read_file(path, kind, &mut batch),
+                Some(kind) => read_file(path, kind, limits, &mut batch),
                 None => batch.rejected.push(Rejected {
                     file: shown,
                     line: 0,
@@ -86,7 +93,7 @@ pub fn read_paths(paths: &[PathBuf]) -> Batch {
     batch
 }
 
-fn read_dir(dir: &Path, batch: &mut Batch) {
+fn read_dir(dir: &Path, limits: &SiteLimits, batch: &mut Batch) {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) => {
@@ -102,15 +109,32 @@ fn read_dir(dir: &Path, batch: &mut Batch) {
     paths.sort();
     for path in paths {
         if path.is_dir() {
-            read_dir(&path, batch);
+            read_dir(&path, limits, batch);
         } else if let Some(kind) = kind_of(&path) {
-            read_file(&path, kind, batch);
+            read_file(&path, kind, limits, batch);
         }
     }
 }
 
-fn read_file(path: &Path, kind: Kind, batch: &mut Batch) {
+fn read_file(path: &Path, kind: Kind, limits: &SiteLimits, batch: &mut Batch) {
     let shown = path.display().to_string();
+    // A text article is one record: one too big for any article within the
+    // limits is refused without reading it.
+    if kind != Kind::JsonLines
+        && let Ok(m) = std::fs::metadata(path)
+        && m.len() > limits.max_record_bytes() as u64
+    {
+        batch.rejected.push(Rejected {
+            file: shown,
+            line: 1,
+            reason: format!(
+                "file is {} bytes, more than any article within the site's limits can take ({} bytes; see max_body_bytes)",
+                m.len(),
+                limits.max_record_bytes()
+            ),
+        });
+        return;
+    }
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) => {
@@ -123,9 +147,9 @@ fn read_file(path: &Path, kind: Kind, batch: &mut Batch) {
         }
     };
     let results = match kind {
-        Kind::JsonLines => jsonl::parse(&bytes),
-        Kind::Text => vec![text::parse(&bytes, text::Markup::Plain)],
-        Kind::Markdown => vec![text::parse(&bytes, text::Markup::Markdown)],
+        Kind::JsonLines => jsonl::parse(&bytes, limits),
+        Kind::Text => vec![text::parse(&bytes, text::Markup::Plain, limits)],
+        Kind::Markdown => vec![text::parse(&bytes, text::Markup::Markdown, limits)],
     };
     for r in results {
         match r {

@@ -2,11 +2,14 @@
 //! `+++` lines, then the article laid out as the newsroom's seed is: the
 //! first line is the title, the first paragraph the summary (sapo), the
 //! paragraphs after it the body. Without `authors` in the front matter, a
-//! last paragraph that looks like a byline gives them.
+//! last paragraph that looks like a byline gives them. An article over the
+//! site's limits is refused with the line of the field at fault.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use serde::Deserialize;
 
 use crate::article::{Article, ArticleError, Body};
+use crate::limits::SiteLimits;
 
 /// How the body paragraphs are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,9 +39,25 @@ struct FrontMatter {
 const BYLINE_MAX_CHARS: usize = 100;
 
 /// Parse one text article; an error carries the 1-based line it concerns.
-pub fn parse(bytes: &[u8], markup: Markup) -> Result<Article, (usize, String)> {
+pub fn parse(
+    bytes: &[u8],
+    markup: Markup,
+    limits: &SiteLimits,
+) -> Result<Article, (usize, String)> {
+    let most = limits.max_record_bytes();
+    if bytes.len() > most {
+        return Err((
+            1,
+            format!(
+                "file is {} bytes, more than any article within the site's limits can take ({most} bytes; see max_body_bytes)",
+                bytes.len()
+            ),
+        ));
+    }
     let text = std::str::from_utf8(bytes).map_err(|e| {
-        let line = bytes[..e.valid_up_to()]
+        let line = bytes
+            .get(..e.valid_up_to())
+            .unwrap_or_default()
             .iter()
             .filter(|&&b| b == b'\n')
             .count()
@@ -146,7 +165,7 @@ pub fn parse(bytes: &[u8], markup: Markup) -> Result<Article, (usize, String)> {
         }
     };
 
-    Article {
+    let article = Article {
         id: fm.id.unwrap_or_default(),
         title,
         summary,
@@ -167,7 +186,20 @@ pub fn parse(bytes: &[u8], markup: Markup) -> Result<Article, (usize, String)> {
             ArticleError::Missing(_) => 1,
         };
         (line, e.to_string())
-    })
+    })?;
+    match crate::limits::exceeded(&article, limits) {
+        None => Ok(article),
+        Some(e) => {
+            // Front-matter fields are fixed on their own line; the text's
+            // fields (and a byline's authors) start after the front matter.
+            let line = match e.field {
+                "id" | "categories" | "regions" => field_line(&front, e.field),
+                "authors" if fm.authors.is_some() => field_line(&front, e.field),
+                _ => body_start,
+            };
+            Err((line, e.to_string()))
+        }
+    }
 }
 
 /// The 1-based line of `field = …` in the file, given the front matter's
@@ -243,6 +275,41 @@ fn markdown_to_html(md: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parse(bytes: &[u8], markup: Markup) -> Result<Article, (usize, String)> {
+        super::parse(bytes, markup, &SiteLimits::default())
+    }
+
+    #[test]
+    fn limits_name_the_line_of_the_field_at_fault() {
+        let limits = SiteLimits {
+            max_names_per_article: 1,
+            max_title_bytes: 5,
+            ..SiteLimits::default()
+        };
+        let two_regions = FRONT.replace(r#"["Hà Tĩnh"]"#, r#"["Hà Tĩnh", "Đức Thọ"]"#);
+        let (line, reason) = super::parse(
+            format!("{two_regions}T\n").as_bytes(),
+            Markup::Plain,
+            &limits,
+        )
+        .unwrap_err();
+        assert_eq!(
+            (line, reason.as_str()),
+            (
+                4,
+                "field `regions`: 2 names, over max_names_per_article = 1"
+            )
+        );
+        let (line, reason) = super::parse(
+            format!("{FRONT}Tiêu đề\n").as_bytes(),
+            Markup::Plain,
+            &limits,
+        )
+        .unwrap_err();
+        assert_eq!(line, 7);
+        assert!(reason.starts_with("field `title`: 11 bytes"), "{reason}");
+    }
 
     const FRONT: &str = "+++\nid = \"a\"\ncategories = [\"Quốc phòng - An ninh\"]\nregions = [\"Hà Tĩnh\"]\npublished = 2020-10-05T16:30:00+07:00\n+++\n";
 

@@ -133,7 +133,7 @@ fn no_more_items_than_needed_lose_their_content() {
 #[test]
 fn a_limit_no_feed_can_meet_leaves_every_item_with_its_summary() {
     let sb = Sandbox::with_sample();
-    let site = limited_site(&sb, 1000);
+    let site = limited_site(&sb, 16_384);
     for format in FORMATS {
         let limited = sb.dump_with_site(&site, &["--format", format]);
         let full = entries(&sb.dump(&["--format", format]));

@@ -1,0 +1,248 @@
+//! SPEC's "Limits" on articles: how long an id, title, summary and body may
+//! be, and how many names an article may carry, as the site file sets them.
+//!
+//! [`exceeded`] is the one check, a pure function of the article and the
+//! limits; import (a record over a limit is a bad record), `check` (stored
+//! rows over a limit are reported) and feeds (such rows are left out, like
+//! rows that don't decode) all ask it, so the three never disagree.
+//!
+//! `max_feed_bytes` and `cache_bytes` live here too, as the site file's other
+//! limits, but they bound what the server makes, not what an article holds.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use crate::article::{Article, Body};
+
+/// The site file's limits. [`SiteLimits::default`] holds SPEC's defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SiteLimits {
+    /// Bytes of an article id.
+    pub max_id_bytes: usize,
+    /// Bytes of a title.
+    pub max_title_bytes: usize,
+    /// Bytes of a summary.
+    pub max_summary_bytes: usize,
+    /// Bytes of a body or `content_html` (after Markdown, for `.md` files).
+    pub max_body_bytes: usize,
+    /// Categories, regions and authors of one article, each.
+    pub max_names_per_article: usize,
+    /// Bytes of a feed's identity body (enforced where feeds are rendered).
+    pub max_feed_bytes: usize,
+    /// Bytes of rendered feeds the server holds, all codings together
+    /// (enforced by the server's cache).
+    pub cache_bytes: u64,
+}
+
+impl Default for SiteLimits {
+    fn default() -> SiteLimits {
+        SiteLimits {
+            max_id_bytes: 200,
+            max_title_bytes: 1000,
+            max_summary_bytes: 4096,
+            max_body_bytes: 1_048_576,
+            max_names_per_article: 16,
+            max_feed_bytes: 2_097_152,
+            cache_bytes: 268_435_456,
+        }
+    }
+}
+
+/// Room a record needs beyond its limited fields: dates, URLs, names and
+/// the JSON around them.
+const RECORD_SLACK_BYTES: usize = 1 << 20;
+
+/// JSON writes one byte of text as at most six (`\u001f`), and a four-byte
+/// character as twelve (a surrogate pair): six per byte at worst.
+const WORST_ESCAPE: usize = 6;
+
+impl SiteLimits {
+    /// The largest record (a JSON Lines line, a text article file) that
+    /// could still hold an article within these limits. A larger one is
+    /// refused unread, so that one huge record costs no parsing and no
+    /// copies of it in memory.
+    pub fn max_record_bytes(&self) -> usize {
+        self.max_id_bytes
+            .saturating_add(self.max_title_bytes)
+            .saturating_add(self.max_summary_bytes)
+            .saturating_add(self.max_body_bytes)
+            .saturating_mul(WORST_ESCAPE)
+            .saturating_add(RECORD_SLACK_BYTES)
+    }
+}
+
+/// An article field over its limit; shown as
+/// ``field `body`: 52428800 bytes, over max_body_bytes = 1048576``.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("field `{field}`: {actual} {unit}, over {limit} = {max}")]
+pub struct Exceeded {
+    /// The field, as the input formats spell it.
+    pub field: &'static str,
+    /// What the article has: bytes, or names.
+    pub actual: usize,
+    /// `bytes` or `names`.
+    pub unit: &'static str,
+    /// The site-file key of the limit.
+    pub limit: &'static str,
+    /// Its value.
+    pub max: usize,
+}
+
+/// The first field of `article` over a limit, in the order of SPEC's
+/// article table; `None` when the article is within every limit.
+pub fn exceeded(article: &Article, limits: &SiteLimits) -> Option<Exceeded> {
+    let body = match &article.body {
+        Body::None => 0,
+        Body::Text(t) | Body::Html(t) => t.len(),
+    };
+    let body_field = match &article.body {
+        Body::Html(_) => "content_html",
+        _ => "body",
+    };
+    let bytes = |field, actual: usize, limit, max: usize| {
+        (actual > max).then_some(Exceeded {
+            field,
+            actual,
+            unit: "bytes",
+            limit,
+            max,
+        })
+    };
+    let names = |field, list: &[String]| {
+        (list.len() > limits.max_names_per_article).then_some(Exceeded {
+            field,
+            actual: list.len(),
+            unit: "names",
+            limit: "max_names_per_article",
+            max: limits.max_names_per_article,
+        })
+    };
+    bytes("id", article.id.len(), "max_id_bytes", limits.max_id_bytes)
+        .or_else(|| {
+            bytes(
+                "title",
+                article.title.len(),
+                "max_title_bytes",
+                limits.max_title_bytes,
+            )
+        })
+        .or_else(|| {
+            bytes(
+                "summary",
+                article.summary.as_ref().map_or(0, String::len),
+                "max_summary_bytes",
+                limits.max_summary_bytes,
+            )
+        })
+        .or_else(|| bytes(body_field, body, "max_body_bytes", limits.max_body_bytes))
+        .or_else(|| names("authors", &article.authors))
+        .or_else(|| names("categories", &article.categories))
+        .or_else(|| names("regions", &article.regions))
+}
+
+/// Whether a stored article may reach a feed: within every limit. One that
+/// is not is logged (as rows that don't decode are) and left out; `bantin
+/// check` reports it.
+pub fn admitted(article: &Article, limits: &SiteLimits) -> bool {
+    match exceeded(article, limits) {
+        None => true,
+        Some(e) => {
+            tracing::warn!(article = %article.id, "leaving a stored article out of feeds: {e}");
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::DateTime;
+
+    fn article() -> Article {
+        let t = DateTime::parse_from_rfc3339("2020-10-05T16:30:00+07:00").unwrap();
+        Article {
+            id: "a".into(),
+            title: "T".into(),
+            summary: None,
+            body: Body::None,
+            authors: vec![],
+            categories: vec!["Kinh tế".into()],
+            regions: vec![],
+            published: t,
+            updated: t,
+            url: None,
+            image: None,
+        }
+    }
+
+    #[test]
+    fn limits_are_inclusive_and_name_field_and_key() {
+        let limits = SiteLimits {
+            max_title_bytes: 3,
+            ..SiteLimits::default()
+        };
+        let mut a = article();
+        a.title = "abc".into();
+        assert_eq!(exceeded(&a, &limits), None);
+        a.title = "abcd".into();
+        let e = exceeded(&a, &limits).unwrap();
+        assert_eq!(
+            e.to_string(),
+            "field `title`: 4 bytes, over max_title_bytes = 3"
+        );
+    }
+
+    #[test]
+    fn bytes_not_characters_are_counted() {
+        let limits = SiteLimits {
+            max_id_bytes: 2,
+            ..SiteLimits::default()
+        };
+        let mut a = article();
+        a.id = "đ".into(); // two bytes
+        assert_eq!(exceeded(&a, &limits), None);
+        a.id = "đa".into();
+        assert_eq!(exceeded(&a, &limits).unwrap().field, "id");
+    }
+
+    #[test]
+    fn every_field_has_its_limit() {
+        let limits = SiteLimits {
+            max_summary_bytes: 1,
+            max_body_bytes: 1,
+            max_names_per_article: 1,
+            ..SiteLimits::default()
+        };
+        let over = |f: fn(&mut Article)| {
+            let mut a = article();
+            f(&mut a);
+            exceeded(&a, &limits).map(|e| e.field)
+        };
+        assert_eq!(over(|_| {}), None);
+        assert_eq!(over(|a| a.summary = Some("ab".into())), Some("summary"));
+        assert_eq!(over(|a| a.body = Body::Text("ab".into())), Some("body"));
+        assert_eq!(
+            over(|a| a.body = Body::Html("ab".into())),
+            Some("content_html")
+        );
+        assert_eq!(
+            over(|a| a.authors = vec!["x".into(), "y".into()]),
+            Some("authors")
+        );
+        assert_eq!(over(|a| a.categories.push("y".into())), Some("categories"));
+        assert_eq!(
+            over(|a| a.regions = vec!["x".into(), "y".into()]),
+            Some("regions")
+        );
+    }
+
+    #[test]
+    fn the_record_bound_leaves_room_for_a_fully_escaped_article() {
+        let l = SiteLimits::default();
+        assert!(l.max_record_bytes() > 6 * l.max_body_bytes);
+        assert!(l.max_record_bytes() < 50 * 1024 * 1024);
+        let huge = SiteLimits {
+            max_body_bytes: usize::MAX,
+            ..l
+        };
+        assert_eq!(huge.max_record_bytes(), usize::MAX);
+    }
+}

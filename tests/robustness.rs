@@ -1,0 +1,447 @@
+//! Issue 9, the command line's side: hostile records and closed or full
+//! output streams, run through the real binary. Each test names the row of
+//! the issue's table (and RELIABILITY.md's) it covers.
+//!
+//! - A date of year 10000 in UTC (`9999-12-31T23:59:59-23:59`) or year 0 in
+//!   its own offset is a bad record at import, `FILE:LINE` and the field;
+//!   the same date written by a CMS is reported by `check` and left out of
+//!   feeds.
+//! - Ids `.` and `..` are bad records.
+//! - One article with 1,000 categories and 1,000 regions is refused with
+//!   one line naming the field and `max_names_per_article`.
+//! - A 50 MB JSON Lines record is refused by size, unparsed, and the good
+//!   records beside it are imported.
+//! - The site file's limits apply at import (and SPEC's defaults when there
+//!   is no site file); `check` prints them and reports every stored row over
+//!   one, which feeds leave out.
+//! - `import … 2>&1 | head -1`, a closed stdout (`check | head -0`), a
+//!   closed stderr, `dump >/dev/full`: a non-zero exit, one line on stderr
+//!   where stderr still works, never a panic.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use crate::util::{Sandbox, assert_one_line_error, parse, stderr, stdout};
+
+fn bin() -> PathBuf {
+    assert_cmd::cargo::cargo_bin("bantin")
+}
+
+fn record(id: &str, extra: &str) -> String {
+    format!(
+        r#"{{"id":"{id}","title":"Bài {id}","categories":["Kinh tế"],"published":"2020-10-05T16:30:00+07:00"{extra}}}"#
+    )
+}
+
+/// `bantin --store SB [--site SITE] import FILES` run in the sandbox.
+fn import(sb: &Sandbox, site: Option<&Path>, files: &[&Path]) -> Output {
+    let mut cmd = sb.bare();
+    cmd.arg("--store").arg(sb.store_url());
+    if let Some(site) = site {
+        cmd.arg("--site").arg(site);
+    }
+    cmd.arg("import").args(files).output().unwrap()
+}
+
+/// `bantin --store SB --site feeds/site.toml ARGS` as a plain
+/// `std::process::Command`, whose streams a test can point anywhere.
+fn std_cmd(sb: &Sandbox, args: &[&str]) -> Command {
+    let mut cmd = Command::new(bin());
+    cmd.current_dir(sb.dir())
+        .env_remove("BANTIN_STORE")
+        .env_remove("BANTIN_SITE")
+        .arg("--store")
+        .arg(sb.store_url())
+        .arg("--site")
+        .arg(crate::util::site_file())
+        .args(args);
+    cmd
+}
+
+fn assert_no_panic(out: &Output) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "panic: {err}");
+    assert_ne!(out.status.code(), Some(101), "exit 101 is a panic");
+}
+
+fn stored_ids(sb: &Sandbox) -> Vec<String> {
+    let conn = rusqlite::Connection::open(sb.db()).unwrap();
+    let mut stmt = conn.prepare("SELECT id FROM articles ORDER BY id").unwrap();
+    stmt.query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+/// Row "year 10000": refused at import with the line and the field.
+#[test]
+fn a_date_past_year_9999_in_utc_is_a_bad_record_with_its_line() {
+    let sb = Sandbox::new();
+    let lines = [
+        record("ok", ""),
+        record("y10000", r#","updated":"9999-12-31T23:59:59-23:59""#),
+        record("y0", "").replace("2020-10-05T16:30:00+07:00", "0001-01-01T00:00:00+00:01"),
+    ];
+    let file = sb.write("dates.jsonl", lines.join("\n"));
+    let out = import(&sb, None, &[&file]);
+    assert_no_panic(&out);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    let errs: Vec<&str> = err.lines().collect();
+    assert_eq!(errs.len(), 2, "{err}");
+    let shown = file.display().to_string();
+    assert!(
+        errs[0].starts_with(&format!("{shown}:2: field `updated`")),
+        "{err}"
+    );
+    assert!(
+        errs[1].starts_with(&format!("{shown}:3: field `published`")),
+        "{err}"
+    );
+    for e in &errs {
+        assert!(e.contains("0001-01-01..9999-12-31"), "{e}");
+    }
+    assert_eq!(stdout(&out).trim(), "imported 1, rejected 2");
+    assert_eq!(stored_ids(&sb), vec!["ok"]);
+}
+
+/// Row "year 10000", written by a CMS: `check` names it, feeds leave it out.
+#[test]
+fn a_cms_row_dated_year_10000_is_reported_by_check_and_left_out_of_feeds() {
+    let sb = Sandbox::with_sample();
+    cms_insert(&sb, "cms-y10000", Some("9999-12-31T23:59:59-23:59"), 1);
+    let out = sb.run(&["check"]);
+    assert_no_panic(&out);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("\"cms-y10000\""), "{err}");
+    assert!(err.contains("9999-12-31"), "{err}");
+    for format in ["rss", "atom", "json"] {
+        let bytes = sb.dump(&["--format", format]);
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        assert!(!text.contains("cms-y10000"), "{format}");
+        assert!(!parse(&bytes).entries.is_empty());
+    }
+}
+
+/// Write an article straight into the documented schema, as a CMS would,
+/// with `names` categories and as many regions, published 2020-10-05 and
+/// `updated` as given.
+pub fn cms_insert(sb: &Sandbox, id: &str, updated: Option<&str>, names: usize) {
+    let published = "2020-10-05T16:30:00+07:00";
+    let us = chrono::DateTime::parse_from_rfc3339(published)
+        .unwrap()
+        .timestamp_micros();
+    let mut conn = rusqlite::Connection::open(sb.db()).unwrap();
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .unwrap();
+    let tx = conn.transaction().unwrap();
+    tx.execute(
+        "INSERT INTO articles (id, title, authors, published, updated, published_us)
+         VALUES (?1, 'Bài của CMS', '[]', ?2, ?3, ?4)",
+        rusqlite::params![id, published, updated, us],
+    )
+    .unwrap();
+    for i in 0..names {
+        let (cat, reg) = if i == 0 {
+            ("Kinh tế".to_string(), "Hà Tĩnh".to_string())
+        } else {
+            (format!("Chủ đề {i}"), format!("Vùng {i}"))
+        };
+        for (table, name) in [("article_categories", cat), ("article_regions", reg)] {
+            tx.execute(
+                &format!(
+                    "INSERT INTO {table} (article_id, slug, name, position, published_us)
+                     VALUES (?1, ?2, ?3, ?4, ?5)"
+                ),
+                rusqlite::params![id, bantin::slug::slugify(&name), name, i as i64, us],
+            )
+            .unwrap();
+        }
+    }
+    tx.commit().unwrap();
+}
+
+/// Row "ids `.` and `..`".
+#[test]
+fn ids_dot_and_dot_dot_are_bad_records() {
+    let sb = Sandbox::new();
+    let file = sb.write(
+        "dots.jsonl",
+        [record(".", ""), record("..", ""), record("...", "")].join("\n"),
+    );
+    let out = import(&sb, None, &[&file]);
+    assert_no_panic(&out);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    let shown = file.display().to_string();
+    assert!(
+        err.contains(&format!("{shown}:1: field `id`: \".\"")),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("{shown}:2: field `id`: \"..\"")),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 2, "{err}");
+    assert_eq!(stored_ids(&sb), vec!["..."]);
+}
+
+/// Row "1,000 categories and 1,000 regions": one clear line, nothing stored.
+#[test]
+fn an_article_with_1000_categories_and_regions_is_refused_with_one_line() {
+    let sb = Sandbox::new();
+    let names =
+        |prefix: &str| -> Vec<String> { (0..1000).map(|i| format!("{prefix} {i}")).collect() };
+    let line = serde_json::json!({
+        "id": "nhieu-ten",
+        "title": "Nhiều tên",
+        "categories": names("Chủ đề"),
+        "regions": names("Vùng"),
+        "published": "2020-10-05T16:30:00+07:00",
+    });
+    let file = sb.write("names.jsonl", line.to_string());
+    let out = import(&sb, None, &[&file]);
+    assert_one_line_error(
+        &out,
+        &[&format!(
+            "{}:1: field `categories`: 1000 names, over max_names_per_article = 16",
+            file.display()
+        )],
+    );
+    assert!(stored_ids(&sb).is_empty());
+}
+
+/// Row "1,000 categories", written by a CMS: check reports it, feeds leave
+/// it out.
+#[test]
+fn a_cms_row_over_a_limit_is_reported_by_check_and_left_out_of_feeds() {
+    let sb = Sandbox::with_sample();
+    cms_insert(&sb, "cms-nhieu-ten", None, 20);
+    let out = sb.run(&["check"]);
+    assert_no_panic(&out);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert_eq!(
+        err.trim(),
+        format!(
+            "{}: article \"cms-nhieu-ten\": field `categories`: 20 names, over max_names_per_article = 16 (left out of feeds)",
+            sb.store_url()
+        )
+    );
+    for args in [
+        vec![],
+        vec!["--category", "kinh-te"],
+        vec!["--region", "ha-tinh"],
+    ] {
+        let bytes = sb.dump(&args);
+        let text = String::from_utf8(bytes).unwrap();
+        assert!(!text.contains("cms-nhieu-ten"), "{args:?}");
+    }
+}
+
+/// `check` prints the limits in force, as site-file lines.
+#[test]
+fn check_prints_the_sites_limits() {
+    let sb = Sandbox::with_sample();
+    let site = sb.write(
+        "site.toml",
+        "title = \"Báo\"\nbase_url = \"http://x.example\"\nmax_title_bytes = 4000\ncache_bytes = 0\n",
+    );
+    let out = sb.cmd_with_site(&site, &["check"]).output().unwrap();
+    assert_eq!(stderr(&out), "");
+    let text = stdout(&out);
+    let want = format!(
+        "limits of {}:\n  max_id_bytes = 200\n  max_title_bytes = 4000\n  max_summary_bytes = 4096\n  \
+         max_body_bytes = 1048576\n  max_names_per_article = 16\n  max_feed_bytes = 2097152\n  cache_bytes = 0\n",
+        site.display()
+    );
+    assert!(text.starts_with(&want), "{text}");
+    assert!(text.ends_with("ok\n"), "{text}");
+}
+
+/// The site file's limits apply at import; without a site file, SPEC's.
+#[test]
+fn import_applies_the_site_files_limits_or_specs_defaults_without_one() {
+    let sb = Sandbox::new();
+    let site = sb.write(
+        "strict-site.toml",
+        "title = \"Báo\"\nbase_url = \"http://x.example\"\nmax_summary_bytes = 10\n",
+    );
+    let file = sb.write(
+        "a.jsonl",
+        record("tom-tat-dai", r#","summary":"Tóm tắt dài hơn mười byte""#),
+    );
+    let out = import(&sb, Some(&site), &[&file]);
+    assert_one_line_error(
+        &out,
+        &[
+            &format!("{}:1: field `summary`", file.display()),
+            "over max_summary_bytes = 10",
+        ],
+    );
+    // No --site, and no feeds/site.toml in the sandbox: SPEC's 4096 bytes.
+    let out = import(&sb, None, &[&file]);
+    assert_eq!(stdout(&out).trim(), "imported 1, rejected 0");
+    // A site file named but missing is an error, not a silent default.
+    let out = import(&sb, Some(&sb.path("missing.toml")), &[&file]);
+    assert_one_line_error(&out, &["missing.toml"]);
+}
+
+/// Row "one 50 MB JSON Lines record": refused by its size alone.
+#[test]
+fn a_50_mb_json_lines_record_is_refused_by_size_and_its_neighbours_imported() {
+    let sb = Sandbox::new();
+    let big = record(
+        "lon",
+        &format!(r#","body":"{}""#, "a".repeat(50 * 1024 * 1024)),
+    );
+    let file = sb.write(
+        "big.jsonl",
+        format!("{}\n{big}\n{}\n", record("truoc", ""), record("sau", "")),
+    );
+    let out = import(&sb, None, &[&file]);
+    assert_no_panic(&out);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with(&format!(
+            "{}:2: record is {} bytes",
+            file.display(),
+            big.len()
+        )),
+        "{err}"
+    );
+    assert_eq!(stdout(&out).trim(), "imported 2, rejected 1");
+    assert_eq!(stored_ids(&sb), vec!["sau", "truoc"]);
+    // The same body in a text article: the file is refused unread.
+    let text = sb.write(
+        "big.txt",
+        format!(
+            "+++\nid = \"lon\"\ncategories = [\"Kinh tế\"]\npublished = 2020-10-05T16:30:00+07:00\n+++\nT\n\nS\n\n{}\n",
+            "a".repeat(50 * 1024 * 1024)
+        ),
+    );
+    let out = import(&sb, None, &[&text]);
+    assert_one_line_error(&out, &[&format!("{}:1: file is ", text.display())]);
+}
+
+/// A body just over `max_body_bytes` (small enough to parse) names the
+/// field and the limit.
+#[test]
+fn a_body_over_max_body_bytes_names_the_field_and_the_limit() {
+    let sb = Sandbox::new();
+    let file = sb.write(
+        "body.jsonl",
+        record(
+            "than-dai",
+            &format!(r#","body":"{}""#, "b".repeat(1_048_577)),
+        ),
+    );
+    let out = import(&sb, None, &[&file]);
+    assert_one_line_error(
+        &out,
+        &[&format!(
+            "{}:1: field `body`: 1048577 bytes, over max_body_bytes = 1048576",
+            file.display()
+        )],
+    );
+}
+
+/// Many bad records: enough report lines to fill any pipe buffer.
+fn many_bad_records(sb: &Sandbox) -> PathBuf {
+    let bad: Vec<String> = (0..5000).map(|i| format!("{{\"id\":\"x{i}\"}}")).collect();
+    sb.write("bad.jsonl", bad.join("\n"))
+}
+
+/// Row "`bantin import … 2>&1 | head -1`": not a panic but exit 1, and
+/// nothing written (no one could read what was rejected).
+#[test]
+fn import_into_head_1_ends_without_a_panic_and_writes_nothing() {
+    let sb = Sandbox::new();
+    let bad = many_bad_records(&sb);
+    let good = sb.write("good.jsonl", record("tot", ""));
+    let script = format!(
+        "'{}' --store '{}' import '{}' '{}' 2>&1 | head -1; echo \"status ${{PIPESTATUS[0]}}\"",
+        bin().display(),
+        sb.store_url(),
+        good.display(),
+        bad.display()
+    );
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(
+        lines[0].starts_with(&format!("{}:1: missing field", bad.display())),
+        "{text}"
+    );
+    assert_eq!(lines[1], "status 1", "{text}");
+    assert!(stored_ids(&sb).is_empty());
+}
+
+/// A pipe whose reading end is already closed: a write to it is EPIPE.
+fn closed_pipe() -> std::io::PipeWriter {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    writer
+}
+
+/// Row "stdout closed" (`bantin check | head -0`): one line on stderr, exit 1.
+#[test]
+fn check_with_stdout_closed_says_so_in_one_line_and_exits_1() {
+    let sb = Sandbox::with_sample();
+    let out = std_cmd(&sb, &["check"])
+        .stdout(closed_pipe())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert_one_line_error(&out, &["bantin: error: writing to stdout", "Broken pipe"]);
+    assert_eq!(out.status.code(), Some(1));
+}
+
+/// stderr closed: import can't report its bad records, so it stops before
+/// writing, and exits 1 without a panic.
+#[test]
+fn import_with_stderr_closed_exits_1_and_writes_nothing() {
+    let sb = Sandbox::new();
+    let bad = many_bad_records(&sb);
+    let out = std_cmd(&sb, &["import", bad.to_str().unwrap()])
+        .stderr(closed_pipe())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stdout(&out), "");
+    assert!(stored_ids(&sb).is_empty());
+}
+
+/// Row "stdout on a full disk": `dump >/dev/full`, and `remove` and
+/// `import` whose report can't be written.
+#[test]
+fn a_full_stdout_ends_each_command_with_one_line_and_exit_1() {
+    if !Path::new("/dev/full").exists() {
+        eprintln!("skipped: no /dev/full on this system");
+        return;
+    }
+    let sb = Sandbox::with_sample();
+    let file = sb.write("one.jsonl", record("mot", ""));
+    for args in [
+        vec!["dump"],
+        vec!["check"],
+        vec!["import", file.to_str().unwrap()],
+        vec!["remove", "mot"],
+    ] {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let out = std_cmd(&sb, &args).stdout(full).output().unwrap();
+        assert_one_line_error(&out, &["writing to stdout", "No space left on device"]);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+    }
+}
