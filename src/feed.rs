@@ -11,7 +11,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use crate::article::{Article, Body, Facet, FeedKey};
-use crate::config::{Named, Site};
+use crate::config::{MAX_FEED_ITEMS, Named, Site};
 use crate::store::{Pair, SlugUse, Snapshot, StoreError};
 use crate::text::{clean, clean_line, escape_html, excerpt, html_text};
 
@@ -474,8 +474,41 @@ pub fn load(
     limit: usize,
 ) -> Result<Feed, FeedError> {
     catalog.knows(key)?;
-    let articles = snap.feed(key, now, limit)?;
+    let articles = select(snap, site, key, now, limit, true)?;
     Ok(shape(site, catalog, key, &articles))
+}
+
+/// A subscription feed's articles: the newest `limit` and, when `burst`,
+/// beyond them every article published within the site's burst window
+/// (SPEC "Burst window"), at most [`MAX_FEED_ITEMS`] in all. The second
+/// read happens only when the `limit`-th article is itself that recent.
+/// Keyword feeds have no burst window.
+fn select(
+    snap: &dyn Snapshot,
+    site: &Site,
+    key: &FeedKey,
+    now: DateTime<Utc>,
+    limit: usize,
+    burst: bool,
+) -> Result<Vec<Article>, StoreError> {
+    let top = snap.feed(key, now, limit)?;
+    let since = burst_start(site).filter(|_| burst && !matches!(key, FeedKey::Search(_)));
+    match (since, top.last()) {
+        (Some(since), Some(last)) if top.len() >= limit && last.published.to_utc() >= since => {
+            let burst = snap.feed_span(key, since, now, MAX_FEED_ITEMS)?;
+            Ok(if burst.len() > top.len() { burst } else { top })
+        }
+        _ => Ok(top),
+    }
+}
+
+/// The oldest instant of the burst window as of the clock, if the site has
+/// one. The clock, not the catalog's instant: the window slides with time
+/// whether or not anyone writes.
+pub fn burst_start(site: &Site) -> Option<DateTime<Utc>> {
+    (site.burst_window > chrono::TimeDelta::zero())
+        .then(|| Utc::now().checked_sub_signed(site.burst_window))
+        .flatten()
 }
 
 /// At most this many articles in one archive document: a month of the all
@@ -517,13 +550,15 @@ pub fn load_archive(
 /// Load one feed with a catalog of just the slugs it needs (its own, and
 /// those its items carry), so its cost follows the feed, not the store:
 /// what `bantin dump` uses. Gives the same feed as [`load`] with a full
-/// catalog, as display names resolve slug by slug.
+/// catalog, as display names resolve slug by slug (`burst` as `load` does;
+/// off for `dump --limit`).
 pub fn load_alone(
     snap: &dyn Snapshot,
     site: &Site,
     key: &FeedKey,
     now: DateTime<Utc>,
     limit: usize,
+    burst: bool,
 ) -> Result<Feed, FeedError> {
     let mut catalog = Catalog {
         as_of: now,
@@ -546,7 +581,7 @@ pub fn load_alone(
         }
     }
     catalog.knows(key)?;
-    let articles = snap.feed(key, now, limit)?;
+    let articles = select(snap, site, key, now, limit, burst)?;
     for a in &articles {
         for name in &a.categories {
             add(&mut catalog, Facet::Category, &crate::slug::slugify(name))?;

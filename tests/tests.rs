@@ -56,3 +56,6 @@ mod file_swap;
 
 /// Keyword feeds: folding, every word, markup, limits, freshness.
 mod search;
+
+/// The burst window: a burst between two polls reaches the reader whole.
+mod burst;

@@ -27,6 +27,7 @@ pub fn dump(
         &key,
         now,
         limit.unwrap_or(site.items_per_feed),
+        limit.is_none(),
     ) {
         Ok(feed) => feed,
         Err(e @ FeedError::UnknownSlug { .. }) => {

@@ -146,6 +146,20 @@ impl App {
                 .map_err(|e| CacheError::NotFound(e.to_string()))?;
         }
         match self.cache.lookup(resource) {
+            Lookup::Ready(r) if r.expires.is_some_and(|t| t <= Utc::now()) => {
+                // Its oldest item left the burst window: render it again.
+                self.cache.invalidate(resource);
+                let again = self.cache.lookup(resource);
+                self.settle(again).await
+            }
+            lookup => self.settle(lookup).await,
+        }
+    }
+
+    /// What a lookup comes to: the rendering, the render in flight, or a
+    /// new render (a task of its own) for the claim.
+    async fn settle(self: &Arc<Self>, lookup: Lookup) -> Result<Arc<Rendered>, CacheError> {
+        match lookup {
             Lookup::Ready(r) => Ok(r),
             Lookup::Pending(wait) => wait.await,
             Lookup::Claimed(claim, wait) => {
@@ -233,6 +247,16 @@ impl App {
             let floor = (month.is_none() && feed.items.len() >= limit)
                 .then(|| feed.items.last().map(|i| i.published.to_utc()))
                 .flatten();
+            // Beyond `items_per_feed`, items are there for the burst window:
+            // the oldest leaves it at its published instant plus the window.
+            let expires = (month.is_none() && feed.items.len() > limit)
+                .then(|| feed.items.last())
+                .flatten()
+                .and_then(|i| {
+                    i.published
+                        .to_utc()
+                        .checked_add_signed(self.site.burst_window)
+                });
             // A past month changes only when one of its articles does.
             let current = Month::at(catalog.as_of, self.site.offset);
             let max_age = month.filter(|m| *m < current).map(|_| ARCHIVE_MAX_AGE);
@@ -245,6 +269,7 @@ impl App {
                         floor,
                         archive: feed.archive,
                         max_age,
+                        expires,
                     };
                     let rendered = keep_codings(rep, meta, claim.previous.as_ref());
                     (claim, rendered)
@@ -584,6 +609,7 @@ struct Meta {
     floor: Option<DateTime<Utc>>,
     archive: Option<Archive>,
     max_age: Option<u64>,
+    expires: Option<DateTime<Utc>>,
 }
 
 /// A new rendering, or the previous one when the bytes are the same (it
@@ -598,6 +624,7 @@ fn keep_codings(
             floor: prev.floor,
             archive: prev.archive,
             max_age: prev.max_age,
+            expires: prev.expires,
         } == meta;
         if same && prev.rep.same_bytes(&rep) {
             return prev.clone();
@@ -608,6 +635,7 @@ fn keep_codings(
         floor: meta.floor,
         archive: meta.archive,
         max_age: meta.max_age,
+        expires: meta.expires,
     })
 }
 

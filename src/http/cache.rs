@@ -76,6 +76,9 @@ pub struct Rendered {
     pub archive: Option<Archive>,
     /// `Cache-Control: max-age` when not the site's (a past month's archive).
     pub max_age: Option<u64>,
+    /// When its oldest item leaves the burst window (it holds more than
+    /// `items_per_feed`): from then on it is stale without any write.
+    pub expires: Option<DateTime<Utc>>,
 }
 
 impl Rendered {
