@@ -13,6 +13,7 @@ use std::sync::Arc;
 use bantin::article::FeedKey;
 
 use crate::server::{EXTS, Sample, Server, client, decode, feed_path, get, jsonl_article};
+use crate::stores::{StoreKind, each_store};
 
 /// Every file under `dir`, as `/`-separated paths relative to it.
 fn files_under(dir: &Path) -> BTreeSet<String> {
@@ -67,11 +68,11 @@ fn expected_files(categories: &[&str], regions: &[&str], authors: &[&str]) -> BT
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn build_writes_every_feed_page_and_opml_with_gz_and_br_and_nothing_else() {
+each_store!(async fn build_writes_every_feed_page_and_opml_with_gz_and_br_and_nothing_else);
+async fn build_writes_every_feed_page_and_opml_with_gz_and_br_and_nothing_else(store: StoreKind) {
     // A small store, so that the expected URL space is plain to see: two
     // categories, two regions, and one of the four pairs without an article.
-    let sample = Sample::empty();
+    let sample = Sample::empty_on(store);
     let file = sample.path("few.jsonl");
     let lines = [
         jsonl_article("a1", "Kinh tế", "Đức Thọ", "2020-10-01T08:00:00+07:00"),
@@ -101,9 +102,9 @@ async fn build_writes_every_feed_page_and_opml_with_gz_and_br_and_nothing_else()
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn build_of_the_sample_mirrors_its_url_space() {
-    let sample = Sample::new();
+each_store!(async fn build_of_the_sample_mirrors_its_url_space);
+async fn build_of_the_sample_mirrors_its_url_space(store: StoreKind) {
+    let sample = Sample::on(store);
     let out = build(&sample).await;
     let (mut cats, mut regs, mut authors) = (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
     for a in crate::server::sample_articles() {

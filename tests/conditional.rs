@@ -33,6 +33,7 @@ use crate::server::{
     EXTS, Process, Reply, Sample, Server, belongs, client, content_type, decode, feed_path, fetch,
     get, sample_articles, site, site_toml,
 };
+use crate::stores::{StoreKind, each_store};
 
 const ALL_RSS: &str = "/feeds/all.rss";
 
@@ -66,9 +67,9 @@ fn expected_cache_control() -> String {
 /// The headers a 304 must repeat from the 200.
 const ECHOED: [&str; 4] = ["etag", "last-modified", "cache-control", "vary"];
 
-#[tokio::test(flavor = "multi_thread")]
-async fn feed_responses_carry_validators_and_caching_headers() {
-    let sample = Sample::new();
+each_store!(async fn feed_responses_carry_validators_and_caching_headers);
+async fn feed_responses_carry_validators_and_caching_headers(store: StoreKind) {
+    let sample = Sample::on(store);
     let server = Server::sample(&sample).await;
     let c = client();
     let listing = sample.listing();
@@ -121,9 +122,9 @@ async fn feed_responses_carry_validators_and_caching_headers() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn empty_feed_has_an_etag_but_no_last_modified() {
-    let sample = Sample::new();
+each_store!(async fn empty_feed_has_an_etag_but_no_last_modified);
+async fn empty_feed_has_an_etag_but_no_last_modified(store: StoreKind) {
+    let sample = Sample::on(store);
     let server = Server::sample(&sample).await;
     let c = client();
     let key = sample.listing().empty_pair();
@@ -148,9 +149,9 @@ async fn empty_feed_has_an_etag_but_no_last_modified() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn if_none_match_matches_exact_listed_weak_and_star() {
-    let sample = Sample::new();
+each_store!(async fn if_none_match_matches_exact_listed_weak_and_star);
+async fn if_none_match_matches_exact_listed_weak_and_star(store: StoreKind) {
+    let sample = Sample::on(store);
     let server = Server::sample(&sample).await;
     let c = client();
     let url = server.url(ALL_RSS);
@@ -187,9 +188,9 @@ async fn if_none_match_matches_exact_listed_weak_and_star() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn if_none_match_decides_before_if_modified_since() {
-    let sample = Sample::new();
+each_store!(async fn if_none_match_decides_before_if_modified_since);
+async fn if_none_match_decides_before_if_modified_since(store: StoreKind) {
+    let sample = Sample::on(store);
     let server = Server::sample(&sample).await;
     let c = client();
     let url = server.url(ALL_RSS);
@@ -226,9 +227,9 @@ async fn if_none_match_decides_before_if_modified_since() {
     assert_eq!(r.status, 304);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn if_modified_since_compares_with_last_modified() {
-    let sample = Sample::new();
+each_store!(async fn if_modified_since_compares_with_last_modified);
+async fn if_modified_since_compares_with_last_modified(store: StoreKind) {
+    let sample = Sample::on(store);
     let server = Server::sample(&sample).await;
     let c = client();
     let url = server.url(ALL_RSS);
@@ -260,9 +261,9 @@ async fn if_modified_since_compares_with_last_modified() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn not_modified_has_no_body_and_repeats_validators_and_caching_headers() {
-    let sample = Sample::new();
+each_store!(async fn not_modified_has_no_body_and_repeats_validators_and_caching_headers);
+async fn not_modified_has_no_body_and_repeats_validators_and_caching_headers(store: StoreKind) {
+    let sample = Sample::on(store);
     let server = Server::sample(&sample).await;
     let c = client();
     for ext in EXTS {
@@ -304,9 +305,9 @@ async fn not_modified_has_no_body_and_repeats_validators_and_caching_headers() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn index_and_opml_answer_conditional_requests() {
-    let sample = Sample::new();
+each_store!(async fn index_and_opml_answer_conditional_requests);
+async fn index_and_opml_answer_conditional_requests(store: StoreKind) {
+    let sample = Sample::on(store);
     let server = Server::sample(&sample).await;
     let c = client();
     for path in ["/", "/feeds.opml"] {
@@ -321,9 +322,9 @@ async fn index_and_opml_answer_conditional_requests() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn if_match_that_does_not_match_fails_the_precondition() {
-    let sample = Sample::new();
+each_store!(async fn if_match_that_does_not_match_fails_the_precondition);
+async fn if_match_that_does_not_match_fails_the_precondition(store: StoreKind) {
+    let sample = Sample::on(store);
     let server = Server::sample(&sample).await;
     let c = client();
     let url = server.url(ALL_RSS);
@@ -333,9 +334,9 @@ async fn if_match_that_does_not_match_fails_the_precondition() {
     assert_eq!(get(&c, &url, &[("if-match", "*")]).await.status, 200);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn head_gives_the_headers_of_get_and_no_body() {
-    let sample = Sample::new();
+each_store!(async fn head_gives_the_headers_of_get_and_no_body);
+async fn head_gives_the_headers_of_get_and_no_body(store: StoreKind) {
+    let sample = Sample::on(store);
     let server = Server::sample(&sample).await;
     let c = client();
     let key = sample.listing().empty_pair();
@@ -376,9 +377,9 @@ async fn head_gives_the_headers_of_get_and_no_body() {
     assert_eq!(r.header("etag"), Some(etag));
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn accept_encoding_picks_the_coding_by_q_value_then_preference() {
-    let sample = Sample::new();
+each_store!(async fn accept_encoding_picks_the_coding_by_q_value_then_preference);
+async fn accept_encoding_picks_the_coding_by_q_value_then_preference(store: StoreKind) {
+    let sample = Sample::on(store);
     let server = Server::sample(&sample).await;
     let c = client();
     let url = server.url("/feeds/all.atom");
@@ -441,11 +442,11 @@ async fn accept_encoding_picks_the_coding_by_q_value_then_preference() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn accept_encoding_over_several_field_lines_is_one_list() {
+each_store!(async fn accept_encoding_over_several_field_lines_is_one_list);
+async fn accept_encoding_over_several_field_lines_is_one_list(store: StoreKind) {
     // RFC 9110 §5.3: field lines of a list-based field are one list, in
     // order; a proxy may split or join them.
-    let sample = Sample::new();
+    let sample = Sample::on(store);
     let server = Server::sample(&sample).await;
     let c = client();
     let url = server.url("/feeds/all.rss");
@@ -475,9 +476,9 @@ async fn accept_encoding_over_several_field_lines_is_one_list() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn each_coding_has_its_own_etag_and_decodes_to_the_identity_body() {
-    let sample = Sample::new();
+each_store!(async fn each_coding_has_its_own_etag_and_decodes_to_the_identity_body);
+async fn each_coding_has_its_own_etag_and_decodes_to_the_identity_body(store: StoreKind) {
+    let sample = Sample::on(store);
     let server = Server::sample(&sample).await;
     let c = client();
     let key = sample.listing().empty_pair();
@@ -523,9 +524,9 @@ async fn each_coding_has_its_own_etag_and_decodes_to_the_identity_body() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn identity_body_is_what_bantin_dump_prints() {
-    let sample = Sample::new();
+each_store!(async fn identity_body_is_what_bantin_dump_prints);
+async fn identity_body_is_what_bantin_dump_prints(store: StoreKind) {
+    let sample = Sample::on(store);
     let server = Server::sample(&sample).await;
     let c = client();
     let listing = sample.listing();
@@ -580,9 +581,9 @@ async fn etags(c: &reqwest::Client, base: &str, paths: &[String]) -> Vec<String>
     out
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn etag_is_the_same_after_a_restart_and_in_another_process() {
-    let sample = Sample::new();
+each_store!(async fn etag_is_the_same_after_a_restart_and_in_another_process);
+async fn etag_is_the_same_after_a_restart_and_in_another_process(store: StoreKind) {
+    let sample = Sample::on(store);
     let c = client();
     let listing = sample.listing();
     let mut paths: Vec<String> = EXTS.iter().map(|e| format!("/feeds/all.{e}")).collect();
@@ -603,8 +604,8 @@ async fn etag_is_the_same_after_a_restart_and_in_another_process() {
     );
     second.stop().await;
 
-    let db = sample.db();
-    let process = tokio::task::spawn_blocking(move || Process::start(&db))
+    let url = sample.store_url();
+    let process = tokio::task::spawn_blocking(move || Process::start_url(&url))
         .await
         .unwrap();
     assert_eq!(

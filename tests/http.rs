@@ -32,6 +32,7 @@ use crate::server::{
     CountingStore, EXTS, Reply, Sample, Server, belongs, client, content_type, feed_path, fetch,
     get, jsonl_article, metric, sample_articles, sample_keys, site, site_toml, wait_until,
 };
+use crate::stores::{StoreKind, each_store};
 
 /// SPEC: changes show within 1 second.
 const FRESH: Duration = Duration::from_secs(1);
@@ -47,9 +48,9 @@ fn parse_feed(url: &str, r: &Reply) -> feed_rs::model::Feed {
     feed_rs::parser::parse(&r.body[..]).unwrap_or_else(|e| panic!("{url} does not parse: {e}"))
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn every_feed_url_serves_its_feed_in_each_format() {
-    let sample = Sample::new();
+each_store!(async fn every_feed_url_serves_its_feed_in_each_format);
+async fn every_feed_url_serves_its_feed_in_each_format(store: StoreKind) {
+    let sample = Sample::on(store);
     let server = Server::sample(&sample).await;
     let c = client();
     let keys = sample_keys();
@@ -76,9 +77,9 @@ async fn every_feed_url_serves_its_feed_in_each_format() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn known_pair_without_shared_article_is_an_empty_valid_feed() {
-    let sample = Sample::new();
+each_store!(async fn known_pair_without_shared_article_is_an_empty_valid_feed);
+async fn known_pair_without_shared_article_is_an_empty_valid_feed(store: StoreKind) {
+    let sample = Sample::on(store);
     let server = Server::sample(&sample).await;
     let c = client();
     let key = sample.listing().empty_pair();
@@ -91,9 +92,9 @@ async fn known_pair_without_shared_article_is_an_empty_valid_feed() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn empty_store_serves_an_empty_valid_all_feed() {
-    let sample = Sample::empty();
+each_store!(async fn empty_store_serves_an_empty_valid_all_feed);
+async fn empty_store_serves_an_empty_valid_all_feed(store: StoreKind) {
+    let sample = Sample::empty_on(store);
     let server = Server::sample(&sample).await;
     let c = client();
     for ext in EXTS {
@@ -107,9 +108,9 @@ async fn empty_store_serves_an_empty_valid_all_feed() {
     assert_eq!(get(&c, &server.url("/feeds.opml"), &[]).await.status, 200);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn unknown_feed_is_404_with_a_short_text_body() {
-    let sample = Sample::new();
+each_store!(async fn unknown_feed_is_404_with_a_short_text_body);
+async fn unknown_feed_is_404_with_a_short_text_body(store: StoreKind) {
+    let sample = Sample::on(store);
     let server = Server::sample(&sample).await;
     let c = client();
     let listing = sample.listing();
@@ -148,9 +149,9 @@ async fn unknown_feed_is_404_with_a_short_text_body() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn index_page_links_every_format_of_the_all_feed_and_names_every_feed() {
-    let sample = Sample::new();
+each_store!(async fn index_page_links_every_format_of_the_all_feed_and_names_every_feed);
+async fn index_page_links_every_format_of_the_all_feed_and_names_every_feed(store: StoreKind) {
+    let sample = Sample::on(store);
     let server = Server::sample(&sample).await;
     let c = client();
     let r = get(&c, &server.url("/"), &[]).await;
@@ -198,9 +199,9 @@ async fn index_page_links_every_format_of_the_all_feed_and_names_every_feed() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn opml_lists_every_feed_once_as_rss() {
-    let sample = Sample::new();
+each_store!(async fn opml_lists_every_feed_once_as_rss);
+async fn opml_lists_every_feed_once_as_rss(store: StoreKind) {
+    let sample = Sample::on(store);
     let server = Server::sample(&sample).await;
     let c = client();
     let r = get(&c, &server.url("/feeds.opml"), &[]).await;
@@ -239,9 +240,9 @@ async fn opml_lists_every_feed_once_as_rss() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn healthz_says_ok_while_the_store_answers_and_503_when_it_fails() {
-    let sample = Sample::new();
+each_store!(async fn healthz_says_ok_while_the_store_answers_and_503_when_it_fails);
+async fn healthz_says_ok_while_the_store_answers_and_503_when_it_fails(store: StoreKind) {
+    let sample = Sample::on(store);
     let (store, calls) = CountingStore::new(sample.open());
     let server = Server::start(Box::new(store)).await;
     let c = client();
@@ -266,9 +267,9 @@ async fn healthz_says_ok_while_the_store_answers_and_503_when_it_fails() {
     assert!(up.is_some(), "/healthz did not come back");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn metrics_count_requests_and_renders() {
-    let sample = Sample::new();
+each_store!(async fn metrics_count_requests_and_renders);
+async fn metrics_count_requests_and_renders(store: StoreKind) {
+    let sample = Sample::on(store);
     let server = Server::sample(&sample).await;
     let c = client();
     let before = metric(&c, &server.base, "bantin_renders_total").await;
@@ -299,9 +300,9 @@ async fn metrics_count_requests_and_renders() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn other_methods_get_405_with_allow() {
-    let sample = Sample::new();
+each_store!(async fn other_methods_get_405_with_allow);
+async fn other_methods_get_405_with_allow(store: StoreKind) {
+    let sample = Sample::on(store);
     let server = Server::sample(&sample).await;
     let c = client();
     for path in ["/feeds/all.rss", "/", "/feeds.opml", "/healthz", "/nope"] {
@@ -373,9 +374,9 @@ impl Watched {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn external_import_shows_within_a_second_and_only_in_its_feeds() {
-    let sample = Sample::new();
+each_store!(async fn external_import_shows_within_a_second_and_only_in_its_feeds);
+async fn external_import_shows_within_a_second_and_only_in_its_feeds(store: StoreKind) {
+    let sample = Sample::on(store);
     let server = Server::sample(&sample).await;
     let c = client();
     let id = "2020-12-01-tin-moi-the-thao-duc-tho";
@@ -406,11 +407,11 @@ async fn external_import_shows_within_a_second_and_only_in_its_feeds() {
     watched.check(&c, &before).await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn external_import_shows_within_a_second_with_every_feed_warm() {
+each_store!(async fn external_import_shows_within_a_second_with_every_feed_warm);
+async fn external_import_shows_within_a_second_with_every_feed_warm(store: StoreKind) {
     // What a server polled by aggregators holds: every feed in every
     // format, the page and the OPML list.
-    let sample = Sample::new();
+    let sample = Sample::on(store);
     let server = Server::sample(&sample).await;
     let c = client();
     let listing = sample.listing();
@@ -456,9 +457,9 @@ async fn external_import_shows_within_a_second_with_every_feed_warm() {
     assert_eq!(etag_of(&c, &untouched).await, untouched_etag);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn external_remove_shows_within_a_second_and_only_in_its_feeds() {
-    let sample = Sample::new();
+each_store!(async fn external_remove_shows_within_a_second_and_only_in_its_feeds);
+async fn external_remove_shows_within_a_second_and_only_in_its_feeds(store: StoreKind) {
+    let sample = Sample::on(store);
     let server = Server::sample(&sample).await;
     let c = client();
     let articles = sample_articles();
@@ -492,9 +493,9 @@ async fn external_remove_shows_within_a_second_and_only_in_its_feeds() {
     watched.check(&c, &before).await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn cms_writing_the_tables_shows_within_a_second() {
-    let sample = Sample::new();
+each_store!(async fn cms_writing_the_tables_shows_within_a_second);
+async fn cms_writing_the_tables_shows_within_a_second(store: StoreKind) {
+    let sample = Sample::on(store);
     let server = Server::sample(&sample).await;
     let c = client();
     let id = "cms-2020-12-02-bai-tu-cms";
@@ -509,44 +510,28 @@ async fn cms_writing_the_tables_shows_within_a_second() {
     let before = watched.etags(&c).await;
 
     // What a CMS does: one transaction over the three documented tables.
-    let db = sample.db();
-    tokio::task::spawn_blocking(move || {
-        let mut conn = rusqlite::Connection::open(db).unwrap();
-        conn.busy_timeout(Duration::from_secs(5)).unwrap();
-        let tx = conn.transaction().unwrap();
-        let published = "2020-12-02T09:00:00+07:00";
-        let published_us = chrono::DateTime::parse_from_rfc3339(published)
-            .unwrap()
-            .timestamp_micros();
-        tx.execute(
-            "INSERT INTO articles (id, title, summary, body, authors, published, published_us)
-             VALUES (?1, 'Bài từ CMS', 'Tóm tắt', 'Đoạn một.', '[\"Tòa soạn\"]', ?2, ?3)",
-            rusqlite::params![id, published, published_us],
-        )
-        .unwrap();
-        tx.execute(
-            "INSERT INTO article_categories (article_id, slug, name, position, published_us)
-             VALUES (?1, 'giao-duc', 'Giáo dục', 0, ?2)",
-            rusqlite::params![id, published_us],
-        )
-        .unwrap();
-        tx.execute(
-            "INSERT INTO article_regions (article_id, slug, name, position, published_us)
-             VALUES (?1, 'ky-anh', 'Kỳ Anh', 0, ?2)",
-            rusqlite::params![id, published_us],
-        )
-        .unwrap();
-        tx.commit().unwrap();
-    })
-    .await
-    .unwrap();
+    let published = "2020-12-02T09:00:00+07:00";
+    let published_us = chrono::DateTime::parse_from_rfc3339(published)
+        .unwrap()
+        .timestamp_micros();
+    sample.sql(&format!(
+        "BEGIN;
+         INSERT INTO articles (id, title, summary, body, authors, published, published_us)
+         VALUES ('{id}', 'Bài từ CMS', 'Tóm tắt', 'Đoạn một.', '[\"Tòa soạn\"]', '{published}',
+                 {published_us});
+         INSERT INTO article_categories (article_id, slug, name, position, published_us)
+         VALUES ('{id}', 'giao-duc', 'Giáo dục', 0, {published_us});
+         INSERT INTO article_regions (article_id, slug, name, position, published_us)
+         VALUES ('{id}', 'ky-anh', 'Kỳ Anh', 0, {published_us});
+         COMMIT;"
+    ));
     shows_within_a_second(&c, &server.url("/feeds/all.atom"), id, true).await;
     watched.check(&c, &before).await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn scheduled_article_appears_within_a_second_of_its_time_without_a_write() {
-    let sample = Sample::new();
+each_store!(async fn scheduled_article_appears_within_a_second_of_its_time_without_a_write);
+async fn scheduled_article_appears_within_a_second_of_its_time_without_a_write(store: StoreKind) {
+    let sample = Sample::on(store);
     let id = "scheduled-tin-hen-gio";
     let due = Utc::now() + chrono::Duration::seconds(3);
     let published = due
@@ -558,9 +543,7 @@ async fn scheduled_article_appears_within_a_second_of_its_time_without_a_write()
         file
     }]);
     assert!(batch.rejected.is_empty(), "{:?}", batch.rejected);
-    let store = sample.open();
-    bantin::store::Store::upsert(&store, &batch.articles).unwrap();
-    drop(store);
+    sample.upsert(&batch.articles);
 
     let server = Server::sample(&sample).await;
     let c = client();
@@ -583,9 +566,9 @@ async fn scheduled_article_appears_within_a_second_of_its_time_without_a_write()
     assert!(r.text().contains(id));
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn cached_feed_requests_touch_no_store_and_render_nothing() {
-    let sample = Sample::new();
+each_store!(async fn cached_feed_requests_touch_no_store_and_render_nothing);
+async fn cached_feed_requests_touch_no_store_and_render_nothing(store: StoreKind) {
+    let sample = Sample::on(store);
     let (store, calls) = CountingStore::new(sample.open());
     let server = Server::start(Box::new(store)).await;
     let c = client();
@@ -640,9 +623,9 @@ async fn cached_feed_requests_touch_no_store_and_render_nothing() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn cold_feed_asked_for_by_many_at_once_renders_once() {
-    let sample = Sample::new();
+each_store!(async fn cold_feed_asked_for_by_many_at_once_renders_once);
+async fn cold_feed_asked_for_by_many_at_once_renders_once(store: StoreKind) {
+    let sample = Sample::on(store);
     let (store, calls) = CountingStore::new(sample.open());
     let server = Server::start(Box::new(store)).await;
     let c = client();

@@ -26,7 +26,8 @@ use bantin::article::Body;
 use bantin::import::read_paths;
 use bantin::slug::slugify;
 
-use crate::util::{Sandbox, articles_dir, assert_success, date, parse, percent_encode};
+use crate::stores::each_store;
+use crate::util::{Sandbox, StoreKind, articles_dir, assert_success, date, parse, percent_encode};
 
 #[test]
 fn slugs_follow_spec_for_vietnamese_and_other_names() {
@@ -60,9 +61,9 @@ fn composed_and_decomposed_names_have_one_slug() {
     assert_eq!(bantin::slug::normalize_name(decomposed), composed);
 }
 
-#[test]
-fn a_decomposed_name_shares_the_composed_names_feed_and_display_name() {
-    let sb = Sandbox::new();
+each_store!(fn a_decomposed_name_shares_the_composed_names_feed_and_display_name);
+fn a_decomposed_name_shares_the_composed_names_feed_and_display_name(store: StoreKind) {
+    let sb = Sandbox::on(store);
     let site = crate::util::fixture("site-bare.toml");
     let lines = [
         serde_json::json!({"id": "a", "title": "A", "categories": ["Kinh tế"],
@@ -248,9 +249,9 @@ fn folders_are_read_recursively_in_name_order_skipping_other_files() {
     assert_eq!(ids, ["az", "b", "cde"]);
 }
 
-#[test]
-fn ids_are_percent_encoded_in_links_and_guids_and_urls_never_go_out_raw() {
-    let sb = Sandbox::new();
+each_store!(fn ids_are_percent_encoded_in_links_and_guids_and_urls_never_go_out_raw);
+fn ids_are_percent_encoded_in_links_and_guids_and_urls_never_go_out_raw(store: StoreKind) {
+    let sb = Sandbox::on(store);
     let id = "bài 1/2?&\"x\"";
     let lines = [
         serde_json::json!({"id": id, "title": "T", "categories": ["Xã hội"],

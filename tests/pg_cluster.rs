@@ -8,6 +8,10 @@
 //!
 //! Without PostgreSQL installed, [`database`] returns `None` after printing
 //! `SKIPPED: ...`; under `CI` it panics instead: CI must run these tests.
+//!
+//! [`database_with_schema`] clones a database that already holds bantin's
+//! schema (a file copy, about 0.1 s) instead of running the migrations in
+//! each one (0.2 s more); the suite makes a database for most of its tests.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -172,32 +176,76 @@ fn start() -> Option<Cluster> {
     Some(Cluster { port })
 }
 
+/// Whether the PostgreSQL tests can run: the cluster is started (on first
+/// call). `false` after printing `SKIPPED: ...`; panics under `CI` instead.
+/// Blocking, but safe on a thread that drives tokio (no database client).
+pub fn available() -> bool {
+    CLUSTER.get_or_init(start).is_some()
+}
+
 /// The URL of a fresh, empty database, or `None` when the tests must skip.
 ///
 /// The database collates by an ICU locale where the server has ICU, so that
 /// the schema's `COLLATE "C"` columns are what gives byte order, not the
 /// database's default.
 pub fn database() -> Option<String> {
-    static NEXT: AtomicU32 = AtomicU32::new(0);
     let cluster = CLUSTER.get_or_init(start).as_ref()?;
+    Some(create(cluster.port, None))
+}
+
+/// The URL of a fresh database holding bantin's schema and no article, or
+/// `None` when the tests must skip. Not for tests of the migrations
+/// themselves: use [`database`].
+pub fn database_with_schema() -> Option<String> {
+    static TEMPLATE: OnceLock<String> = OnceLock::new();
+    let cluster = CLUSTER.get_or_init(start).as_ref()?;
+    let template = TEMPLATE.get_or_init(|| {
+        let url = create(cluster.port, None);
+        // Migrate, then close every connection: a template must have none
+        // while it is copied.
+        drop(bantin::store::postgres::PostgresStore::open(&url).expect("migrating the template"));
+        url.rsplit('/').next().unwrap().to_string()
+    });
+    Some(create(cluster.port, Some(template)))
+}
+
+/// `CREATE DATABASE` on the cluster at `port`: from `template0` (with an ICU
+/// collation where the server has ICU), or as a copy of `template`.
+fn create(port: u16, template: Option<&str>) -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
     let name = format!(
         "t_{}_{}",
         std::process::id(),
         NEXT.fetch_add(1, Ordering::Relaxed)
     );
-    let admin = format!("postgres://postgres@127.0.0.1:{}/postgres", cluster.port);
+    let admin = format!("postgres://postgres@127.0.0.1:{port}/postgres");
     let mut client =
         postgres::Client::connect(&admin, postgres::NoTls).expect("connecting to the cluster");
-    let icu = format!(
-        "CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8' LOCALE 'C' LOCALE_PROVIDER icu ICU_LOCALE 'en'"
-    );
-    if client.batch_execute(&icu).is_err() {
-        client
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .expect("creating a test database");
+    match template {
+        // FILE_COPY: a copy of the files, twice as fast as the default
+        // (WAL-logged block by block) for databases this small.
+        // (The option is PostgreSQL 15's; older servers copy files anyway.)
+        Some(t) => {
+            let copy = format!("CREATE DATABASE {name} TEMPLATE {t}");
+            if client
+                .batch_execute(&format!("{copy} STRATEGY FILE_COPY"))
+                .is_err()
+            {
+                client
+                    .batch_execute(&copy)
+                    .expect("copying the template database");
+            }
+        }
+        None => {
+            let icu = format!(
+                "CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8' LOCALE 'C' LOCALE_PROVIDER icu ICU_LOCALE 'en'"
+            );
+            if client.batch_execute(&icu).is_err() {
+                client
+                    .batch_execute(&format!("CREATE DATABASE {name}"))
+                    .expect("creating a test database");
+            }
+        }
     }
-    Some(format!(
-        "postgres://postgres@127.0.0.1:{}/{name}",
-        cluster.port
-    ))
+    format!("postgres://postgres@127.0.0.1:{port}/{name}")
 }

@@ -10,9 +10,10 @@
 use std::process::Command;
 
 use crate::server::{Process, Sample, site};
+use crate::stores::{StoreKind, each_store};
 
-#[test]
-fn a_feed_reader_subscribes_to_every_listed_feed_and_polls_with_304s() {
+each_store!(fn a_feed_reader_subscribes_to_every_listed_feed_and_polls_with_304s);
+fn a_feed_reader_subscribes_to_every_listed_feed_and_polls_with_304s(store: StoreKind) {
     let has_feedparser = Command::new("python3")
         .args(["-c", "import feedparser"])
         .status()
@@ -25,8 +26,8 @@ fn a_feed_reader_subscribes_to_every_listed_feed_and_polls_with_304s() {
         eprintln!("SKIPPED: python3 feedparser is not installed (pip install feedparser)");
         return;
     }
-    let sample = Sample::new();
-    let server = Process::start(&sample.db());
+    let sample = Sample::on(store);
+    let server = Process::start_url(&sample.store_url());
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/reader_check.py");
     let out = Command::new("python3")
         .args([script, &server.base, &site().base_url])

@@ -1,8 +1,8 @@
 //! Servers for the HTTP tests, and the clients that talk to them:
 //!
-//! - [`Sample`]: a temp folder whose SQLite store holds the sample articles;
-//!   runs the real binary against that store (external writes, `dump`,
-//!   `build`).
+//! - [`Sample`]: a temp folder and a store (SQLite or PostgreSQL) holding
+//!   the sample articles; runs the real binary against that store
+//!   (external writes, `dump`, `build`).
 //! - [`Server`]: `bantin::http::server::run` in this process on port 0,
 //!   with [`Limits`] chosen by the test, stopped through its shutdown future.
 //! - [`Process`]: the real `bantin serve` on port 0, killed on drop.
@@ -26,8 +26,6 @@ use bantin::config::Site;
 use bantin::feed::Catalog;
 use bantin::http::app::App;
 use bantin::http::server::Limits;
-use bantin::store::postgres::PostgresStore;
-use bantin::store::sqlite::SqliteStore;
 use bantin::store::{
     Changes, LogPosition, Pair, Placement, Problem, SlugUse, Snapshot, Store, StoreError, Writer,
 };
@@ -36,7 +34,8 @@ use reqwest::header::HeaderMap;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::pg_cluster::database;
+pub use crate::stores::off_runtime;
+use crate::stores::{StoreKind, TestStore};
 
 /// The sample site file.
 pub fn site_path() -> PathBuf {
@@ -86,26 +85,58 @@ pub fn feed_path(key: &FeedKey, ext: &str) -> String {
     format!("/feeds/{}.{ext}", key.path())
 }
 
-/// A temp folder holding a SQLite store, `store.db`.
+/// A temp folder and a store of a kind (SQLite: `store.db` in the folder;
+/// PostgreSQL: a fresh database), usually holding the sample articles; runs
+/// the real binary against that store (external writes, `dump`, `build`).
 pub struct Sample {
     dir: tempfile::TempDir,
+    store: TestStore,
 }
 
+/// What the tests that run a body on each store in turn ([`on_both`]) call
+/// their store.
+pub type Backend = Sample;
+
 impl Sample {
-    /// A store holding the sample articles, imported through the library.
-    pub fn new() -> Sample {
-        let sample = Sample::empty();
-        sample.open().upsert(&sample_articles()).unwrap();
+    /// A store of that kind holding the sample articles, imported through
+    /// the library.
+    pub fn on(kind: StoreKind) -> Sample {
+        let sample = Sample::empty_on(kind);
+        sample.upsert(sample_articles());
         sample
     }
 
-    /// A store with no articles (its schema is created on first open).
-    pub fn empty() -> Sample {
-        let sample = Sample {
-            dir: tempfile::tempdir().expect("creating a temp dir"),
-        };
-        sample.open();
+    /// A store of that kind with no articles (its schema in place).
+    pub fn empty_on(kind: StoreKind) -> Sample {
+        let dir = tempfile::tempdir().expect("creating a temp dir");
+        let store = TestStore::new(kind, dir.path());
+        let sample = Sample { dir, store };
+        if kind == StoreKind::Sqlite {
+            drop(sample.open());
+        }
         sample
+    }
+
+    /// The sample in a SQLite store: for the tests that are about SQLite
+    /// (its file), and [`on_both`].
+    pub fn new() -> Sample {
+        Sample::on(StoreKind::Sqlite)
+    }
+
+    /// An empty SQLite store (see [`Sample::new`]).
+    pub fn empty() -> Sample {
+        Sample::empty_on(StoreKind::Sqlite)
+    }
+
+    /// The sample in a SQLite store.
+    pub fn sqlite() -> Sample {
+        Sample::new()
+    }
+
+    /// The sample in a PostgreSQL database; `None` (after saying so) where
+    /// PostgreSQL is not installed.
+    pub fn postgres() -> Option<Sample> {
+        off_runtime(crate::pg_cluster::available).then(|| Sample::on(StoreKind::Postgres))
     }
 
     /// The temp folder.
@@ -118,17 +149,33 @@ impl Sample {
         self.dir.path().join(name)
     }
 
-    /// The store file.
+    /// The store.
+    pub fn store_of(&self) -> &TestStore {
+        &self.store
+    }
+
+    /// Which kind of store it is.
+    pub fn kind(&self) -> StoreKind {
+        self.store.kind()
+    }
+
+    /// The SQLite store's file (SQLite-only tests).
     pub fn db(&self) -> PathBuf {
-        self.path("store.db")
+        self.store.sqlite_file().to_path_buf()
     }
 
     /// The store's URL.
     pub fn store_url(&self) -> String {
-        format!("sqlite:{}", self.db().display())
+        self.store.url()
     }
 
-    /// Fold the WAL into the main file, so that the file alone is the store.
+    /// The store's URL (the name [`Backend`] users know).
+    pub fn url(&self) -> String {
+        self.store.url()
+    }
+
+    /// Fold the WAL into the main file, so that the file alone is the store
+    /// (SQLite only).
     pub fn checkpoint(&self) {
         rusqlite::Connection::open(self.db())
             .unwrap()
@@ -136,26 +183,44 @@ impl Sample {
             .unwrap();
     }
 
-    /// A new connection to the store.
-    pub fn open(&self) -> SqliteStore {
-        SqliteStore::open(&self.db()).expect("opening the store")
+    /// A new connection to the store, one reader.
+    pub fn open(&self) -> Box<dyn Store> {
+        self.store.open(1)
+    }
+
+    /// A new connection (pool) to the store, with at most `readers` readers.
+    pub fn store(&self, readers: u32) -> Box<dyn Store> {
+        self.store.open(readers)
+    }
+
+    /// Upsert through a connection of its own, off the runtime.
+    pub fn upsert(&self, articles: impl AsRef<[Article]>) {
+        self.store.upsert(articles.as_ref());
+    }
+
+    /// Run SQL as a CMS would, on a connection of its own (both dialects).
+    pub fn sql(&self, sql: &str) {
+        self.store.sql(sql);
     }
 
     /// What the store lists as of now.
     pub fn listing(&self) -> Listing {
-        let store = self.open();
-        let now = Utc::now();
-        let catalog = Catalog::load(store.snapshot().unwrap().as_ref(), &site(), now).unwrap();
-        let names = |m: &BTreeMap<String, bantin::feed::Entry>| {
-            m.iter()
-                .map(|(slug, e)| (slug.clone(), e.name.clone()))
-                .collect()
-        };
-        Listing {
-            categories: names(&catalog.categories),
-            regions: names(&catalog.regions),
-            pairs: catalog.pairs.keys().cloned().collect(),
-        }
+        let store = self.store.clone();
+        off_runtime(move || {
+            let store = store.open(1);
+            let now = Utc::now();
+            let catalog = Catalog::load(store.snapshot().unwrap().as_ref(), &site(), now).unwrap();
+            let names = |m: &BTreeMap<String, bantin::feed::Entry>| {
+                m.iter()
+                    .map(|(slug, e)| (slug.clone(), e.name.clone()))
+                    .collect()
+            };
+            Listing {
+                categories: names(&catalog.categories),
+                regions: names(&catalog.regions),
+                pairs: catalog.pairs.keys().cloned().collect(),
+            }
+        })
     }
 
     /// `bantin --store THIS --site feeds/site.toml ARGS`, run to the end.
@@ -253,7 +318,7 @@ impl Server {
 
     /// Serve the sample site from a new connection to `sample`'s store.
     pub async fn sample(sample: &Sample) -> Server {
-        Server::start(Box::new(sample.open())).await
+        Server::start(sample.open()).await
     }
 
     /// Serve the sample site from `store` with `limits`.
@@ -450,13 +515,8 @@ pub struct CountingStore {
 }
 
 impl CountingStore {
-    /// Wrap a SQLite store; the counters are shared with the caller.
-    pub fn new(inner: SqliteStore) -> (CountingStore, Arc<Calls>) {
-        CountingStore::wrap(Box::new(inner))
-    }
-
-    /// Wrap any store; the counters are shared with the caller.
-    pub fn wrap(inner: Box<dyn Store>) -> (CountingStore, Arc<Calls>) {
+    /// Wrap a store; the counters are shared with the caller.
+    pub fn new(inner: Box<dyn Store>) -> (CountingStore, Arc<Calls>) {
         let calls = Arc::new(Calls::default());
         (
             CountingStore {
@@ -590,97 +650,14 @@ impl Store for CountingStore {
     }
 }
 
-/// A store holding the sample articles, and how to reach it again.
-pub enum Backend {
-    /// A SQLite file.
-    Sqlite(Sample),
-    /// A database of the throwaway cluster.
-    Postgres(String),
-}
-
-/// Run `f` on a thread of its own: the PostgreSQL client blocks on a
-/// runtime of its own, which it cannot do on a thread driving the tests'.
-pub fn off_runtime<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    std::thread::spawn(f).join().unwrap()
-}
-
-impl Backend {
-    /// The sample in a SQLite store.
-    pub fn sqlite() -> Backend {
-        Backend::Sqlite(Sample::new())
-    }
-
-    /// `None` (after saying so) where PostgreSQL is not installed.
-    pub fn postgres() -> Option<Backend> {
-        let url = off_runtime(database)?;
-        let u = url.clone();
-        off_runtime(move || {
-            PostgresStore::open(&u)
-                .unwrap()
-                .upsert(&sample_articles())
-                .unwrap()
-        });
-        Some(Backend::Postgres(url))
-    }
-
-    /// A new connection (pool) to the store.
-    pub fn store(&self, readers: u32) -> Box<dyn Store> {
-        match self {
-            Backend::Sqlite(s) => Box::new(SqliteStore::open_with(&s.db(), readers).unwrap()),
-            Backend::Postgres(url) => {
-                let url = url.clone();
-                off_runtime(move || {
-                    Box::new(PostgresStore::open_with(&url, readers).unwrap()) as Box<dyn Store>
-                })
-            }
-        }
-    }
-
-    /// Upsert through a connection of its own, off the runtime.
-    pub fn upsert(&self, articles: Vec<Article>) {
-        let store = self.store(1);
-        off_runtime(move || {
-            store.upsert(&articles).unwrap();
-            drop(store);
-        });
-    }
-
-    /// The store URL.
-    pub fn url(&self) -> String {
-        match self {
-            Backend::Sqlite(s) => s.store_url(),
-            Backend::Postgres(url) => url.clone(),
-        }
-    }
-
-    /// Run SQL as a CMS would, on a connection of its own.
-    pub fn sql(&self, sql: &str) {
-        match self {
-            Backend::Sqlite(s) => rusqlite::Connection::open(s.db())
-                .unwrap()
-                .execute_batch(sql)
-                .unwrap_or_else(|e| panic!("{sql}: {e}")),
-            Backend::Postgres(url) => {
-                let (url, sql) = (url.clone(), sql.to_string());
-                off_runtime(move || {
-                    postgres::Client::connect(&url, postgres::NoTls)
-                        .unwrap()
-                        .batch_execute(&sql)
-                        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-                })
-            }
-        }
-    }
-}
-
 /// Run a test body on SQLite, then on PostgreSQL where it is installed.
 pub async fn on_both<F, Fut>(test: F)
 where
     F: Fn(Backend) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
-    test(Backend::sqlite()).await;
-    if let Some(pg) = Backend::postgres() {
+    test(Sample::sqlite()).await;
+    if let Some(pg) = Sample::postgres() {
         test(pg).await;
     }
 }

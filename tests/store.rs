@@ -17,10 +17,10 @@
 
 use bantin::article::FeedKey;
 use bantin::feed::Catalog;
-use bantin::store::Store;
 use chrono::{DateTime, Utc};
 
-use crate::util::{Sandbox, article, assert_success, entry_ids, fixture, parse};
+use crate::stores::each_store;
+use crate::util::{Sandbox, StoreKind, article, assert_success, entry_ids, fixture, parse};
 
 /// Articles as JSON Lines: (id, categories, regions, published).
 fn jsonl(rows: &[(&str, &[&str], &[&str], &str)]) -> String {
@@ -59,9 +59,9 @@ fn json(bytes: &[u8]) -> serde_json::Value {
     serde_json::from_slice(bytes).unwrap()
 }
 
-#[test]
-fn the_name_most_articles_carry_wins_a_shared_slug() {
-    let sb = Sandbox::new();
+each_store!(fn the_name_most_articles_carry_wins_a_shared_slug);
+fn the_name_most_articles_carry_wins_a_shared_slug(store: StoreKind) {
+    let sb = Sandbox::on(store);
     import(
         &sb,
         "a.jsonl",
@@ -85,9 +85,9 @@ fn the_name_most_articles_carry_wins_a_shared_slug() {
     }
 }
 
-#[test]
-fn a_tie_goes_to_the_smallest_name_in_byte_order() {
-    let sb = Sandbox::new();
+each_store!(fn a_tie_goes_to_the_smallest_name_in_byte_order);
+fn a_tie_goes_to_the_smallest_name_in_byte_order(store: StoreKind) {
+    let sb = Sandbox::on(store);
     // "Xã Hội" < "Xã hội": 'H' (0x48) sorts before 'h' (0x68).
     import(
         &sb,
@@ -114,9 +114,9 @@ fn a_tie_goes_to_the_smallest_name_in_byte_order() {
     assert_eq!(v["title"], "Bản tin thử – Xã Hội – Hà Tĩnh");
 }
 
-#[test]
-fn the_site_files_name_beats_the_articles() {
-    let sb = Sandbox::new();
+each_store!(fn the_site_files_name_beats_the_articles);
+fn the_site_files_name_beats_the_articles(store: StoreKind) {
+    let sb = Sandbox::on(store);
     import(
         &sb,
         "a.jsonl",
@@ -133,9 +133,9 @@ fn the_site_files_name_beats_the_articles() {
     }
 }
 
-#[test]
-fn items_are_ordered_by_instant_not_by_the_text_of_the_date() {
-    let sb = Sandbox::new();
+each_store!(fn items_are_ordered_by_instant_not_by_the_text_of_the_date);
+fn items_are_ordered_by_instant_not_by_the_text_of_the_date(store: StoreKind) {
+    let sb = Sandbox::on(store);
     import(
         &sb,
         "a.jsonl",
@@ -179,9 +179,9 @@ fn items_are_ordered_by_instant_not_by_the_text_of_the_date() {
     }
 }
 
-#[test]
-fn ties_in_published_go_to_the_larger_id_in_byte_order() {
-    let sb = Sandbox::new();
+each_store!(fn ties_in_published_go_to_the_larger_id_in_byte_order);
+fn ties_in_published_go_to_the_larger_id_in_byte_order(store: StoreKind) {
+    let sb = Sandbox::on(store);
     let at = "2020-12-01T08:00:00+07:00";
     import(
         &sb,
@@ -210,9 +210,9 @@ fn ties_in_published_go_to_the_larger_id_in_byte_order() {
     }
 }
 
-#[test]
-fn items_per_feed_caps_every_feed_and_limit_replaces_it() {
-    let sb = Sandbox::new();
+each_store!(fn items_per_feed_caps_every_feed_and_limit_replaces_it);
+fn items_per_feed_caps_every_feed_and_limit_replaces_it(store: StoreKind) {
+    let sb = Sandbox::on(store);
     let rows: Vec<(String, String)> = (1..=6)
         .map(|d| (format!("n{d}"), format!("2020-12-0{d}T08:00:00+07:00")))
         .collect();
@@ -243,9 +243,9 @@ fn items_per_feed_caps_every_feed_and_limit_replaces_it() {
     );
 }
 
-#[test]
-fn an_upsert_replaces_categories_and_regions() {
-    let sb = Sandbox::new();
+each_store!(fn an_upsert_replaces_categories_and_regions);
+fn an_upsert_replaces_categories_and_regions(store: StoreKind) {
+    let sb = Sandbox::on(store);
     let site = fixture("site-bare.toml");
     import(
         &sb,
@@ -293,9 +293,9 @@ fn an_upsert_replaces_categories_and_regions() {
     );
 }
 
-#[test]
-fn an_upsert_with_a_new_date_moves_the_article_in_its_feeds() {
-    let sb = Sandbox::new();
+each_store!(fn an_upsert_with_a_new_date_moves_the_article_in_its_feeds);
+fn an_upsert_with_a_new_date_moves_the_article_in_its_feeds(store: StoreKind) {
+    let sb = Sandbox::on(store);
     let site = fixture("site-bare.toml");
     import(
         &sb,
@@ -338,9 +338,9 @@ fn an_upsert_with_a_new_date_moves_the_article_in_its_feeds() {
     }
 }
 
-#[test]
-fn a_cms_changing_a_date_in_the_schema_moves_the_article_everywhere() {
-    let sb = Sandbox::new();
+each_store!(fn a_cms_changing_a_date_in_the_schema_moves_the_article_everywhere);
+fn a_cms_changing_a_date_in_the_schema_moves_the_article_everywhere(store: StoreKind) {
+    let sb = Sandbox::on(store);
     let site = fixture("site-bare.toml");
     import(
         &sb,
@@ -361,15 +361,12 @@ fn a_cms_changing_a_date_in_the_schema_moves_the_article_everywhere() {
         ]),
     );
     let at = DateTime::parse_from_rfc3339("2020-12-03T08:00:00+07:00").unwrap();
-    let conn = rusqlite::Connection::open(sb.db()).unwrap();
-    let changed = conn
-        .execute(
-            "UPDATE articles SET published = ?1, published_us = ?2 WHERE id = 'old'",
-            rusqlite::params![at.to_rfc3339(), at.timestamp_micros()],
-        )
-        .unwrap();
+    let changed = sb.execute(&format!(
+        "UPDATE articles SET published = '{}', published_us = {} WHERE id = 'old'",
+        at.to_rfc3339(),
+        at.timestamp_micros()
+    ));
     assert_eq!(changed, 1);
-    drop(conn);
     for args in [
         vec![],
         vec!["--category", "kinh-te"],
@@ -388,9 +385,9 @@ fn a_cms_changing_a_date_in_the_schema_moves_the_article_everywhere() {
     );
 }
 
-#[test]
-fn a_slug_only_a_scheduled_article_carries_is_unknown_until_its_time() {
-    let sb = Sandbox::new();
+each_store!(fn a_slug_only_a_scheduled_article_carries_is_unknown_until_its_time);
+fn a_slug_only_a_scheduled_article_carries_is_unknown_until_its_time(store: StoreKind) {
+    let sb = Sandbox::on(store);
     sb.upsert(&[
         article("now", &["Kinh tế"], &[], "2020-12-01T08:00:00+07:00"),
         article(
@@ -400,7 +397,7 @@ fn a_slug_only_a_scheduled_article_carries_is_unknown_until_its_time() {
             "2030-01-01T08:00:00+07:00",
         ),
     ]);
-    let store = sb.open();
+    let store = sb.connect();
     let site = bantin::config::Site::load(&fixture("site-bare.toml")).unwrap();
     let before: DateTime<Utc> = "2029-12-31T00:00:00Z".parse().unwrap();
     let after: DateTime<Utc> = "2030-01-01T01:00:00Z".parse().unwrap();

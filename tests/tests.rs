@@ -4,6 +4,9 @@
 /// Shared helpers: sandbox store, the binary, expectations from the files.
 mod util;
 
+/// Each test on each store: `each_store!`, the store a test made.
+mod stores;
+
 /// The binary as users run it: import, remove, dump, check, flags, errors.
 mod cli;
 

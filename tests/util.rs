@@ -1,5 +1,5 @@
-//! Helpers shared by the test modules: a sandbox folder with its own SQLite
-//! store, the `bantin` binary pointed at it, the sample publication, and
+//! Helpers shared by the test modules: a sandbox folder with its own store
+//! (SQLite or PostgreSQL, see `stores`), the `bantin` binary pointed at it, the sample publication, and
 //! expectations computed from the article files without going through the
 //! store or the renderers.
 
@@ -13,6 +13,8 @@ use assert_cmd::Command;
 use bantin::article::{Article, FeedKey};
 use bantin::store::Store;
 use chrono::{DateTime, FixedOffset};
+
+pub use crate::stores::{StoreKind, TestStore};
 
 /// The crate's root folder.
 pub fn root() -> PathBuf {
@@ -34,27 +36,41 @@ pub fn fixture(name: &str) -> PathBuf {
     root().join("tests/fixtures").join(name)
 }
 
-/// A temporary folder holding one SQLite store, `store.db`. Commands run with
-/// the folder as their working directory and no `BANTIN_*` variables from
-/// the environment of the test run.
+/// A temporary folder and one store of a kind (SQLite: `store.db` in the
+/// folder; PostgreSQL: a fresh database). Commands run with the folder as
+/// their working directory and no `BANTIN_*` variables from the environment
+/// of the test run.
 pub struct Sandbox {
     dir: tempfile::TempDir,
+    store: TestStore,
 }
 
 impl Sandbox {
-    /// An empty sandbox (the store file is created on first use).
-    pub fn new() -> Sandbox {
-        Sandbox {
-            dir: tempfile::tempdir().expect("creating a temp dir"),
-        }
+    /// An empty sandbox on a store of that kind (a SQLite file is created
+    /// on first use).
+    pub fn on(kind: StoreKind) -> Sandbox {
+        let dir = tempfile::tempdir().expect("creating a temp dir");
+        let store = TestStore::new(kind, dir.path());
+        Sandbox { dir, store }
     }
 
     /// A sandbox whose store holds the sample articles, imported through
     /// the library (the CLI import has its own tests).
-    pub fn with_sample() -> Sandbox {
-        let sb = Sandbox::new();
+    pub fn with_sample_on(kind: StoreKind) -> Sandbox {
+        let sb = Sandbox::on(kind);
         sb.import_lib(&[articles_dir()]);
         sb
+    }
+
+    /// An empty sandbox on SQLite: for tests of what the store does not
+    /// decide (renderers, parsers, URLs refused before a store is opened).
+    pub fn new() -> Sandbox {
+        Sandbox::on(StoreKind::Sqlite)
+    }
+
+    /// The sample on SQLite (see [`Sandbox::new`]).
+    pub fn with_sample() -> Sandbox {
+        Sandbox::with_sample_on(StoreKind::Sqlite)
     }
 
     /// The sandbox folder.
@@ -77,17 +93,27 @@ impl Sandbox {
         path
     }
 
-    /// The store's file.
+    /// The store.
+    pub fn store(&self) -> &TestStore {
+        &self.store
+    }
+
+    /// The SQLite store's file (SQLite-only tests).
     pub fn db(&self) -> PathBuf {
-        self.path("store.db")
+        self.store.sqlite_file().to_path_buf()
     }
 
     /// The store's URL.
     pub fn store_url(&self) -> String {
-        format!("sqlite:{}", self.db().display())
+        self.store.url()
     }
 
-    /// The store, opened through the library.
+    /// The store, opened through the library, whichever its kind.
+    pub fn connect(&self) -> Box<dyn Store> {
+        self.store.open(1)
+    }
+
+    /// The SQLite store, opened through the library (SQLite-only tests).
     pub fn open(&self) -> bantin::store::sqlite::SqliteStore {
         bantin::store::sqlite::SqliteStore::open(&self.db()).expect("opening the sandbox store")
     }
@@ -97,12 +123,22 @@ impl Sandbox {
     pub fn import_lib(&self, paths: &[PathBuf]) {
         let batch = bantin::import::read_paths(paths);
         assert!(batch.rejected.is_empty(), "{:?}", batch.rejected);
-        self.open().upsert(&batch.articles).unwrap();
+        self.store.upsert(&batch.articles);
     }
 
     /// Upsert articles through the library.
     pub fn upsert(&self, articles: &[Article]) {
-        self.open().upsert(articles).unwrap();
+        self.store.upsert(articles);
+    }
+
+    /// Run SQL as a CMS would (see [`TestStore::sql`]).
+    pub fn sql(&self, sql: &str) {
+        self.store.sql(sql);
+    }
+
+    /// Run one SQL statement as a CMS would; returns the rows it changed.
+    pub fn execute(&self, sql: &str) -> u64 {
+        self.store.execute(sql)
     }
 
     /// `bantin` with no global flags, run in the sandbox folder.

@@ -263,7 +263,7 @@ async fn a_cms_moving_an_article_changes_both_categories_and_nothing_else() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_client_that_gives_up_does_not_cancel_the_render() {
     on_both(|backend| async move {
-        let (store, calls) = CountingStore::wrap(backend.store(4));
+        let (store, calls) = CountingStore::new(backend.store(4));
         let server = Server::start(Box::new(store)).await;
         let url = server.url("/feeds/all.json");
         calls.feed_delay_ms.store(4000, Ordering::SeqCst);
