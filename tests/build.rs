@@ -16,7 +16,7 @@ use crate::server::{EXTS, Sample, Server, client, decode, feed_path, get, jsonl_
 use crate::stores::{StoreKind, each_store};
 
 /// Every file under `dir`, as `/`-separated paths relative to it.
-fn files_under(dir: &Path) -> BTreeSet<String> {
+pub fn files_under(dir: &Path) -> BTreeSet<String> {
     fn walk(root: &Path, dir: &Path, out: &mut BTreeSet<String>) {
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();

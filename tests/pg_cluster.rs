@@ -11,12 +11,16 @@
 //!
 //! [`database_with_schema`] clones a database that already holds bantin's
 //! schema (a file copy, about 0.1 s) instead of running the migrations in
-//! each one (0.2 s more); the suite makes a database for most of its tests.
+//! each one (0.2 s more), and [`database_with_sample`] one that also holds
+//! the sample articles: the suite makes a database for most of its tests.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
+
+use bantin::store::Store;
+use bantin::store::postgres::PostgresStore;
 
 /// A running cluster.
 struct Cluster {
@@ -203,10 +207,31 @@ pub fn database_with_schema() -> Option<String> {
         let url = create(cluster.port, None);
         // Migrate, then close every connection: a template must have none
         // while it is copied.
-        drop(bantin::store::postgres::PostgresStore::open(&url).expect("migrating the template"));
-        url.rsplit('/').next().unwrap().to_string()
+        drop(PostgresStore::open(&url).expect("migrating the template"));
+        name_of(&url)
     });
     Some(create(cluster.port, Some(template)))
+}
+
+/// The URL of a fresh database holding the sample articles (imported
+/// through the library), or `None` when the tests must skip.
+pub fn database_with_sample() -> Option<String> {
+    static TEMPLATE: OnceLock<String> = OnceLock::new();
+    let cluster = CLUSTER.get_or_init(start).as_ref()?;
+    let template = TEMPLATE.get_or_init(|| {
+        let url = database_with_schema().expect("the cluster runs");
+        let store = PostgresStore::open(&url).expect("opening the template");
+        store
+            .upsert(&crate::util::sample_articles())
+            .expect("importing the sample into the template");
+        drop(store);
+        name_of(&url)
+    });
+    Some(create(cluster.port, Some(template)))
+}
+
+fn name_of(url: &str) -> String {
+    url.rsplit('/').next().unwrap().to_string()
 }
 
 /// `CREATE DATABASE` on the cluster at `port`: from `template0` (with an ICU

@@ -101,9 +101,9 @@ impl Sample {
     /// A store of that kind holding the sample articles, imported through
     /// the library.
     pub fn on(kind: StoreKind) -> Sample {
-        let sample = Sample::empty_on(kind);
-        sample.upsert(sample_articles());
-        sample
+        let dir = tempfile::tempdir().expect("creating a temp dir");
+        let store = TestStore::with_sample(kind, dir.path());
+        Sample { dir, store }
     }
 
     /// A store of that kind with no articles (its schema in place).

@@ -117,6 +117,21 @@ impl TestStore {
         }
     }
 
+    /// A new store of that kind holding the sample articles.
+    pub fn with_sample(kind: StoreKind, dir: &Path) -> TestStore {
+        match kind {
+            StoreKind::Sqlite => {
+                let store = TestStore::new(kind, dir);
+                store.upsert(&crate::util::sample_articles());
+                store
+            }
+            StoreKind::Postgres => TestStore::Postgres(
+                off_runtime(crate::pg_cluster::database_with_sample)
+                    .expect("a PostgreSQL test where PostgreSQL is not installed"),
+            ),
+        }
+    }
+
     /// Which kind it is.
     pub fn kind(&self) -> StoreKind {
         match self {

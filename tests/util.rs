@@ -57,9 +57,9 @@ impl Sandbox {
     /// A sandbox whose store holds the sample articles, imported through
     /// the library (the CLI import has its own tests).
     pub fn with_sample_on(kind: StoreKind) -> Sandbox {
-        let sb = Sandbox::on(kind);
-        sb.import_lib(&[articles_dir()]);
-        sb
+        let dir = tempfile::tempdir().expect("creating a temp dir");
+        let store = TestStore::with_sample(kind, dir.path());
+        Sandbox { dir, store }
     }
 
     /// An empty sandbox on SQLite: for tests of what the store does not
