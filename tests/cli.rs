@@ -291,11 +291,14 @@ fn remove_reports_unknown_ids_and_removes_the_others(store: StoreKind) {
     let mut ids: Vec<String> = sample_articles().into_iter().map(|a| a.id).collect();
     ids.sort();
     let (gone1, gone2, kept) = (&ids[0], &ids[1], &ids[2]);
-    let out = sb.run(&["remove", gone1, "no-such-article", gone2]);
+    let out = sb.run(&["remove", gone1, "no-such-article", gone2, "an-unknown-one"]);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
-    assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains("no-such-article"), "{err}");
+    // Each unknown id once, in the order given.
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 2, "{err}");
+    assert!(lines[0].contains("no-such-article"), "{err}");
+    assert!(lines[1].contains("an-unknown-one"), "{err}");
     assert!(!err.contains("panicked"));
     let left = all_feed_ids(&sb);
     assert_eq!(left.len(), ids.len() - 2);

@@ -88,96 +88,206 @@ fn free_port() -> u16 {
     listener.local_addr().unwrap().port()
 }
 
-fn start() -> Option<Cluster> {
-    let Some(bin) = bin_dir() else {
+/// Where PostgreSQL's programs are, or `None` after saying the tests skip
+/// (a panic under `CI`).
+fn programs() -> Option<PathBuf> {
+    let bin = bin_dir();
+    if bin.is_none() {
         if std::env::var_os("CI").is_some() {
             panic!("CI must have PostgreSQL: apt-get install postgresql");
         }
         eprintln!("SKIPPED: PostgreSQL tests need initdb and pg_ctl (apt-get install postgresql)");
-        return None;
-    };
-    let root = is_root();
-    let dir = tempfile::Builder::new()
-        .prefix("bantin-pg-")
-        .tempdir()
-        .unwrap()
-        .keep();
-    if root {
-        run(
-            {
-                let mut c = Command::new("chown");
-                c.arg("postgres:postgres").arg(&dir);
-                c
-            },
-            "chown",
-        );
     }
-    let data = dir.join("data");
-    let pg_ctl = bin.join("pg_ctl");
-    // The watchdog first, so that even a failed start is cleaned up.
-    let stop = format!(
-        "while kill -0 {pid} 2>/dev/null; do sleep 1; done; {owner}'{pg_ctl}' -D '{data}' -m immediate stop >/dev/null 2>&1; rm -rf '{dir}'",
-        pid = std::process::id(),
-        owner = if root { "runuser -u postgres -- " } else { "" },
-        pg_ctl = pg_ctl.display(),
-        data = data.display(),
-        dir = dir.display(),
-    );
-    // Detached: `setsid -f` (or a background subshell) returns at once and
-    // leaves the loop running on its own, out of the test's process group,
-    // so a Ctrl-C to the tests does not kill it.
-    let detached = |mut cmd: Command| {
-        cmd.stdin(Stdio::null())
+    bin
+}
+
+/// A cluster's folder, data and port: made by `initdb`, started and stopped
+/// with `pg_ctl`, and stopped and deleted by a watchdog when the test
+/// process is gone, however it ended.
+struct Instance {
+    bin: PathBuf,
+    root: bool,
+    dir: PathBuf,
+    data: PathBuf,
+    port: u16,
+}
+
+impl Instance {
+    /// `initdb` in a new temp folder; not started.
+    fn init(bin: PathBuf) -> Instance {
+        let root = is_root();
+        let dir = tempfile::Builder::new()
+            .prefix("bantin-pg-")
+            .tempdir()
+            .unwrap()
+            .keep();
+        if root {
+            run(
+                {
+                    let mut c = Command::new("chown");
+                    c.arg("postgres:postgres").arg(&dir);
+                    c
+                },
+                "chown",
+            );
+        }
+        let data = dir.join("data");
+        let pg_ctl = bin.join("pg_ctl");
+        // The watchdog first, so that even a failed start is cleaned up.
+        let stop = format!(
+            "while kill -0 {pid} 2>/dev/null; do sleep 1; done; {owner}'{pg_ctl}' -D '{data}' -m immediate stop >/dev/null 2>&1; rm -rf '{dir}'",
+            pid = std::process::id(),
+            owner = if root { "runuser -u postgres -- " } else { "" },
+            pg_ctl = pg_ctl.display(),
+            data = data.display(),
+            dir = dir.display(),
+        );
+        // Detached: `setsid -f` (or a background subshell) returns at once and
+        // leaves the loop running on its own, out of the test's process group,
+        // so a Ctrl-C to the tests does not kill it.
+        let detached = |mut cmd: Command| {
+            cmd.stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        let mut setsid = Command::new("setsid");
+        setsid.args(["-f", "sh", "-c", &stop]);
+        let mut background = Command::new("sh");
+        background.args(["-c", &format!("({stop}) &")]);
+        assert!(
+            detached(setsid) || detached(background),
+            "starting the cluster's watchdog"
+        );
+
+        let mut initdb = as_owner(root, &bin.join("initdb"));
+        initdb.arg("-D").arg(&data).args([
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "-N",
+        ]);
+        run(initdb, "initdb");
+        Instance {
+            bin,
+            root,
+            dir,
+            data,
+            port: free_port(),
+        }
+    }
+
+    fn pg_ctl(&self) -> Command {
+        let mut c = as_owner(self.root, &self.bin.join("pg_ctl"));
+        c.arg("-D").arg(&self.data).stdin(Stdio::null());
+        c
+    }
+
+    /// Start the server on its port and wait until it accepts connections.
+    fn start(&self) {
+        let mut start = self.pg_ctl();
+        start
+            .arg("-l")
+            .arg(self.dir.join("log"))
+            .arg("-w")
+            .arg("-o")
+            .arg(format!(
+                "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off",
+                self.port,
+                self.dir.display()
+            ))
+            .arg("start");
+        let started = start.output().expect("running pg_ctl");
+        if !started.status.success() {
+            panic!(
+                "pg_ctl start failed: {}{}\n{}",
+                String::from_utf8_lossy(&started.stdout),
+                String::from_utf8_lossy(&started.stderr),
+                self.log()
+            );
+        }
+    }
+
+    /// Stop the server: `fast` (clients disconnected, a clean shutdown) or
+    /// `immediate`.
+    fn stop(&self, mode: &str) {
+        let mut stop = self.pg_ctl();
+        stop.args(["-m", mode, "-w", "stop"]);
+        run(stop, "pg_ctl stop");
+    }
+
+    /// The server's log so far.
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("log")).unwrap_or_default()
+    }
+}
+
+fn start() -> Option<Cluster> {
+    let instance = Instance::init(programs()?);
+    instance.start();
+    Some(Cluster {
+        port: instance.port,
+    })
+}
+
+/// A cluster of one test's own, which it may stop and start again (the
+/// shared one serves every other test): for outages, and for a server log
+/// that only that test writes to. Stopped and deleted on drop.
+pub struct PrivateCluster {
+    instance: Instance,
+}
+
+impl PrivateCluster {
+    /// A new cluster, started; `None` (after saying so) where PostgreSQL is
+    /// not installed, a panic under `CI`.
+    pub fn start() -> Option<PrivateCluster> {
+        let instance = Instance::init(programs()?);
+        instance.start();
+        Some(PrivateCluster { instance })
+    }
+
+    /// The port it listens on (the same after a restart).
+    pub fn port(&self) -> u16 {
+        self.instance.port
+    }
+
+    /// A fresh, empty database (see [`database`]).
+    pub fn database(&self) -> String {
+        create(self.instance.port, None)
+    }
+
+    /// Stop it (`pg_ctl -m fast`: every client is disconnected).
+    pub fn stop(&self) {
+        self.instance.stop("fast");
+    }
+
+    /// Start it again, on the same port, and wait until it accepts
+    /// connections.
+    pub fn restart(&self) {
+        self.instance.start();
+    }
+
+    /// The server's log so far (every session's errors, deadlocks included).
+    pub fn log(&self) -> String {
+        self.instance.log()
+    }
+}
+
+impl Drop for PrivateCluster {
+    fn drop(&mut self) {
+        let mut stop = self.instance.pg_ctl();
+        let _ = stop
+            .args(["-m", "immediate", "-w", "stop"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    let mut setsid = Command::new("setsid");
-    setsid.args(["-f", "sh", "-c", &stop]);
-    let mut background = Command::new("sh");
-    background.args(["-c", &format!("({stop}) &")]);
-    assert!(
-        detached(setsid) || detached(background),
-        "starting the cluster's watchdog"
-    );
-
-    let mut initdb = as_owner(root, &bin.join("initdb"));
-    initdb.arg("-D").arg(&data).args([
-        "-A",
-        "trust",
-        "-U",
-        "postgres",
-        "-E",
-        "UTF8",
-        "--locale=C",
-        "-N",
-    ]);
-    run(initdb, "initdb");
-    let port = free_port();
-    let mut start = as_owner(root, &pg_ctl);
-    start
-        .arg("-D")
-        .arg(&data)
-        .arg("-l")
-        .arg(dir.join("log"))
-        .arg("-w")
-        .arg("-o")
-        .arg(format!(
-            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off",
-            dir.display()
-        ))
-        .arg("start");
-    let started = start.stdin(Stdio::null()).output().expect("running pg_ctl");
-    if !started.status.success() {
-        let log = std::fs::read_to_string(dir.join("log")).unwrap_or_default();
-        panic!(
-            "pg_ctl start failed: {}{}\n{log}",
-            String::from_utf8_lossy(&started.stdout),
-            String::from_utf8_lossy(&started.stderr)
-        );
+            .status();
+        let _ = std::fs::remove_dir_all(&self.instance.dir);
     }
-    Some(Cluster { port })
 }
 
 /// Whether the PostgreSQL tests can run: the cluster is started (on first

@@ -393,6 +393,11 @@ impl Process {
 
     /// `bantin --store URL --site feeds/site.toml serve --listen 127.0.0.1:0`.
     pub fn start_url(store: &str) -> Process {
+        Process::start_logging(store, "warn")
+    }
+
+    /// [`Process::start_url`] with `RUST_LOG` set to `log`.
+    pub fn start_logging(store: &str, log: &str) -> Process {
         let mut child = std::process::Command::new(bin())
             .arg("--store")
             .arg(store)
@@ -401,7 +406,7 @@ impl Process {
             .args(["serve", "--listen", "127.0.0.1:0"])
             .env_remove("BANTIN_STORE")
             .env_remove("BANTIN_SITE")
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", log)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

@@ -48,6 +48,9 @@ mod pg_cluster;
 /// The PostgreSQL store: the same feeds and suite as SQLite, served live.
 mod postgres;
 
+/// Two replicas, a CMS, imports and removes on one PostgreSQL database.
+mod replicas;
+
 /// Writes cost only the feeds they touch, on both stores.
 mod writes;
 
