@@ -614,3 +614,56 @@ fn drop_off_runtime(cluster: Arc<PrivateCluster>) {
     off_runtime(move || drop(cluster));
 }
 
+/// `bantin remove` with ids in descending order while a CMS transaction,
+/// writing in ascending order as the README asks, holds the smaller one and
+/// then wants the larger: the remove must take rows in the same order as
+/// the CMS, or each waits on the other (PostgreSQL then aborts the CMS with
+/// `deadlock detected`, or the remove gives up after a minute).
+#[test]
+fn a_remove_with_ids_in_any_order_never_deadlocks_with_a_cms() {
+    let Some(url) = crate::pg_cluster::database_with_sample() else {
+        return;
+    };
+    let mut ids: Vec<String> = crate::util::sample_articles()
+        .into_iter()
+        .map(|a| a.id)
+        .collect();
+    ids.sort();
+    let (small, big) = (ids[0].clone(), ids[1].clone());
+    let mut cms = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    cms.batch_execute("SET statement_timeout = '10s'").unwrap();
+    let mut tx = cms.transaction().unwrap();
+    let retitle = "UPDATE articles SET title = 'Sửa bởi CMS' WHERE id = $1";
+    assert_eq!(tx.execute(retitle, &[&small]).unwrap(), 1);
+    let remove = {
+        let (url, small, big) = (url.clone(), small.clone(), big.clone());
+        std::thread::spawn(move || bantin(&url, &["remove", &big, &small]))
+    };
+    // Let the remove start and reach the rows.
+    std::thread::sleep(Duration::from_millis(500));
+    let started = Instant::now();
+    let second = tx.execute(retitle, &[&big]);
+    let waited = started.elapsed();
+    let committed: Result<(), String> = match second {
+        Ok(_) => tx.commit().map_err(|e| pg_error(&e)),
+        Err(e) => Err(pg_error(&e)),
+    };
+    let removed = remove.join().unwrap();
+    assert!(
+        committed.is_ok(),
+        "the CMS transaction failed after waiting {waited:?}: {committed:?}; remove said {}",
+        text(&removed.stderr)
+    );
+    assert!(removed.status.success(), "{}", text(&removed.stderr));
+    assert!(waited < Duration::from_secs(1), "the CMS waited {waited:?}");
+    drop(committed);
+    let left = postgres::Client::connect(&url, postgres::NoTls)
+        .unwrap()
+        .query_one(
+            "SELECT count(*) FROM articles WHERE id = ANY($1)",
+            &[&vec![small, big]],
+        )
+        .unwrap()
+        .get::<_, i64>(0);
+    assert_eq!(left, 0, "the remove did not remove both");
+}

@@ -310,17 +310,26 @@ pub trait Store: Send + Sync {
         w.commit()
     }
 
-    /// Delete `ids` in one transaction; returns the ids that were not there.
+    /// Delete `ids` in one transaction; returns the ids that were not there,
+    /// in the order given.
     fn remove(&self, ids: &[String]) -> Result<Vec<String>, StoreError> {
+        // In ascending id order whatever the order given, as a CMS must
+        // write (README): each delete keeps its rows locked until commit,
+        // and two transactions that lock rows in one order never wait on
+        // each other in a cycle.
+        let mut order: Vec<usize> = (0..ids.len()).collect();
+        order.sort_by(|&a, &b| ids[a].cmp(&ids[b]));
         let mut w = self.writer()?;
-        let mut missing = Vec::new();
-        for id in ids {
-            if !w.delete(id)? {
-                missing.push(id.clone());
-            }
+        let mut missing = vec![false; ids.len()];
+        for i in order {
+            missing[i] = !w.delete(&ids[i])?;
         }
         w.commit()?;
-        Ok(missing)
+        Ok(ids
+            .iter()
+            .zip(missing)
+            .filter_map(|(id, m)| m.then(|| id.clone()))
+            .collect())
     }
 }
 
