@@ -210,14 +210,14 @@ fn cms(url: &str, stop: &AtomicBool, after: usize, last: &LastCommit) -> CmsLog 
             }
             extra += 1;
         }
-        // Two of the newest articles (what a newsroom edits) and one of
+        // One of the newest articles (what a newsroom edits) and two of
         // those being removed: rows the imports and removes lock too.
         let mut targets = BTreeSet::new();
         while targets.len() < 3 {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
-            let n = if targets.len() < 2 {
+            let n = if targets.is_empty() {
                 x % HOT as u64
             } else {
                 (ARTICLES - REMOVED) as u64 + x % REMOVED as u64
@@ -505,35 +505,23 @@ async fn two_replicas_a_cms_imports_and_removes_share_one_database_without_deadl
     let mut sorted: Vec<Duration> = lags.iter().map(|(_, d)| *d).collect();
     sorted.sort();
     let worst = *sorted.last().unwrap();
-    eprintln!(
-        "replicas: {} CMS transactions ({} checked), {} imports of {}, {} removes; \
-         imports gave way {gave_way} times; lag on both replicas median {:?}, worst {worst:?}",
-        cms_log.txns.len(),
-        lags.len(),
-        imports.len(),
-        ARTICLES - REMOVED,
-        removes.len(),
-        sorted[sorted.len() / 2],
-    );
     let mut cms_times: Vec<Duration> = cms_log.txns.iter().map(|t| t.ended - t.started).collect();
     cms_times.sort();
     eprintln!(
-        "CMS transactions took median {:?}, worst {:?}; imports took {:?}; removes {:?}",
+        "replicas: {} CMS transactions (median {:?}, slowest {:?}), imports of {} taking {:?}, \
+         {} removes; imports gave way {gave_way} times; a CMS write on both replicas after \
+         median {:?}, worst {worst:?} ({} checked)",
+        cms_log.txns.len(),
         cms_times[cms_times.len() / 2],
         cms_times.last().unwrap(),
+        ARTICLES - REMOVED,
         imports
             .iter()
             .map(|r| r.ended - r.started)
             .collect::<Vec<_>>(),
-        removes.iter().map(|r| r.ended - r.started).max(),
-    );
-    eprintln!(
-        "{}",
-        log.lines()
-            .filter(|l| l.contains("ERROR"))
-            .take(10)
-            .collect::<Vec<_>>()
-            .join("\n")
+        removes.len(),
+        sorted[sorted.len() / 2],
+        lags.len(),
     );
     assert!(
         worst <= DEADLINE,
