@@ -251,11 +251,6 @@ impl PrivateCluster {
         Some(PrivateCluster { instance })
     }
 
-    /// The port it listens on (the same after a restart).
-    pub fn port(&self) -> u16 {
-        self.instance.port
-    }
-
     /// A fresh, empty database (see [`database`]).
     pub fn database(&self) -> String {
         create(self.instance.port, None)

@@ -51,6 +51,9 @@ mod postgres;
 /// Two replicas, a CMS, imports and removes on one PostgreSQL database.
 mod replicas;
 
+/// PostgreSQL stopped and started again under a running server.
+mod outage;
+
 /// Writes cost only the feeds they touch, on both stores.
 mod writes;
 

@@ -246,7 +246,10 @@ async fn cached(
     match app.get(resource).await {
         Ok(rendered) => conditional(app, resource, &rendered, headers, cors).await,
         Err(CacheError::NotFound(_)) => not_found(),
-        Err(CacheError::Store(e)) if matches!(app.health(), Health::Down(_)) => {
+        // Down, or just gone and the watcher has not read the store since.
+        Err(CacheError::Store(e))
+            if matches!(app.health(), Health::Down(_)) || e.is_unreachable() =>
+        {
             tracing::debug!("serving {resource:?} while the store is down: {e}");
             unavailable()
         }

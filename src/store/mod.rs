@@ -49,6 +49,25 @@ pub enum StoreError {
     Unavailable(String),
 }
 
+impl StoreError {
+    /// Whether the store could not be reached (no connection could be had,
+    /// or the one in use broke, or the server is shutting down) rather than
+    /// a statement failing: worth a retry by the client.
+    pub fn is_unreachable(&self) -> bool {
+        match self {
+            StoreError::Unavailable(_) => true,
+            StoreError::Postgres(e) => {
+                let code = e.code().map_or("", |c| c.code());
+                e.is_closed()
+                    || code.starts_with("08")
+                    || code.starts_with("57P")
+                    || std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>())
+            }
+            StoreError::Open { .. } | StoreError::Backend(_) => false,
+        }
+    }
+}
+
 impl From<::postgres::Error> for StoreError {
     fn from(e: ::postgres::Error) -> StoreError {
         StoreError::Postgres(e)

@@ -60,6 +60,15 @@ const BULK_AFTER: u64 = 10_000;
 /// not hold a request for minutes.
 const READ_STATEMENT_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// How long a read waits for a connection of the pool. While the database
+/// refuses connections the pool keeps trying until then, so this bounds
+/// what a request for a cold feed waits before its 503.
+const READ_WAIT: Duration = Duration::from_millis(1500);
+
+/// The same for the watcher's connection, which no one else uses: a
+/// database gone shows on `/healthz` within a second.
+const LOG_READ_WAIT: Duration = Duration::from_millis(750);
+
 /// A connection and its prepared statements.
 pub(crate) struct PgConn {
     client: Client,
@@ -256,19 +265,19 @@ impl PostgresStore {
             "-c statement_timeout={}",
             READ_STATEMENT_TIMEOUT.as_millis()
         ));
-        let pool = |config: postgres::Config, size: u32| {
+        let pool = |config: postgres::Config, size: u32, wait: Duration| {
             r2d2::Pool::builder()
                 .max_size(size.max(1))
                 .min_idle(Some(0))
-                .connection_timeout(Duration::from_secs(2))
+                .connection_timeout(wait)
                 .build_unchecked(Manager { config })
         };
         Ok(PostgresStore {
             alive: Arc::new(()),
             config: config.clone(),
-            readers: Pool(Some(pool(read_config.clone(), readers))),
-            log_reader: Pool(Some(pool(read_config, 1))),
-            writers: Pool(Some(pool(config, 2))),
+            readers: Pool(Some(pool(read_config.clone(), readers, READ_WAIT))),
+            log_reader: Pool(Some(pool(read_config, 1, LOG_READ_WAIT))),
+            writers: Pool(Some(pool(config, 2, Duration::from_secs(2)))),
         })
     }
 }
