@@ -51,6 +51,9 @@ mod postgres;
 /// Two replicas, a CMS, imports and removes on one PostgreSQL database.
 mod replicas;
 
+/// 100,000 articles imported into PostgreSQL, in CI.
+mod scale;
+
 /// PostgreSQL stopped and started again under a running server.
 mod outage;
 
