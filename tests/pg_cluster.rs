@@ -294,6 +294,13 @@ pub fn available() -> bool {
     CLUSTER.get_or_init(start).is_some()
 }
 
+/// The shared cluster's port (it trusts every local connection, so any
+/// role created there logs in without its password), or `None` when the
+/// tests must skip.
+pub fn port() -> Option<u16> {
+    Some(CLUSTER.get_or_init(start).as_ref()?.port)
+}
+
 /// The URL of a fresh, empty database, or `None` when the tests must skip.
 ///
 /// The database collates by an ICU locale where the server has ICU, so that

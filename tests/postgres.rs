@@ -584,3 +584,47 @@ fn replicas_opening_a_new_database_at_once_apply_the_schema_once() {
         .collect();
     assert_eq!(versions, [1, 2, 3, 4]);
 }
+
+/// A role that may read and write rows but not create tables (README
+/// "Several replicas": the replicas' role) opens a store whose migrations
+/// are all applied, and is refused, creating nothing, by one that is behind.
+#[test]
+fn a_role_without_create_opens_an_up_to_date_store_and_only_that() {
+    let Some(url) = crate::pg_cluster::database_with_sample() else {
+        return;
+    };
+    let db = url.rsplit('/').next().unwrap().to_string();
+    let port = crate::pg_cluster::port().unwrap();
+    let role = format!("rows_only_{db}");
+    let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    admin
+        .batch_execute(&format!(
+            "CREATE ROLE {role} LOGIN;
+             GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role};
+             REVOKE CREATE ON SCHEMA public FROM PUBLIC;"
+        ))
+        .unwrap();
+    let as_role = format!("postgres://{role}@127.0.0.1:{port}/{db}");
+    let out = bantin(&as_role, &["dump", "--format", "json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\"items\""));
+
+    // Behind by one migration: it would have to create; it can't.
+    let fresh = database().unwrap();
+    let fresh_db = fresh.rsplit('/').next().unwrap();
+    postgres::Client::connect(&fresh, postgres::NoTls)
+        .unwrap()
+        .batch_execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+        .unwrap();
+    let out = bantin(
+        &format!("postgres://{role}@127.0.0.1:{port}/{fresh_db}"),
+        &["dump"],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("permission denied"), "{err}");
+}

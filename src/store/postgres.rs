@@ -351,6 +351,24 @@ pub(crate) fn reason(e: &postgres::Error) -> String {
 /// advisory lock: a replica starting at the same moment waits, then finds
 /// them applied.
 fn migrate(client: &mut Client) -> Result<(), postgres::Error> {
+    // Up to date, the usual case: nothing to create or lock. A runtime role
+    // without CREATE on the schema (README "Several replicas") can only
+    // open the store this way: `CREATE TABLE IF NOT EXISTS` below checks
+    // the privilege before it finds the table there.
+    let listed: bool = client
+        .query_one("SELECT to_regclass('bantin_migrations') IS NOT NULL", &[])?
+        .try_get(0)?;
+    if listed {
+        let applied: i32 = client
+            .query_one(
+                "SELECT coalesce(max(version), 0) FROM bantin_migrations",
+                &[],
+            )?
+            .try_get(0)?;
+        if applied as usize >= MIGRATIONS.len() {
+            return Ok(());
+        }
+    }
     let mut tx = client.transaction()?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
     tx.batch_execute(
