@@ -51,6 +51,9 @@ mod postgres;
 /// Two replicas, a CMS, imports and removes on one PostgreSQL database.
 mod replicas;
 
+/// README's roles and grants, nginx configuration and systemd unit, run.
+mod deploy;
+
 /// 100,000 articles imported into PostgreSQL, in CI.
 mod scale;
 
