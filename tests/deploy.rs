@@ -245,6 +245,7 @@ fn the_readmes_roles_and_grants_give_each_role_what_it_needs_and_no_more() {
         )
         .unwrap()
         .get(0);
+    eprintln!("deploy: a replica on {cores} cores held {held} connections");
     assert!(
         held as usize <= cores + 5,
         "a replica holds {held} connections on {cores} cores"

@@ -203,7 +203,7 @@ async fn a_server_rides_out_a_database_outage_and_catches_up_alone() {
     done.store(true, Ordering::SeqCst);
     prober.await.unwrap();
     let log = server.stderr.lock().unwrap().clone();
-    let probes = probes.lock().unwrap();
+    let probes = std::mem::take(&mut *probes.lock().unwrap());
     // When /healthz first said 503, as the polling client saw it.
     let flipped = probes
         .iter()

@@ -347,7 +347,8 @@ pub trait Store: Send + Sync {
         Ok(ids
             .iter()
             .zip(missing)
-            .filter_map(|(id, m)| m.then(|| id.clone()))
+            .filter(|(_, m)| *m)
+            .map(|(id, _)| id.clone())
             .collect())
     }
 }
