@@ -1,6 +1,7 @@
 //! Issue 9, the command line's side: hostile records and closed or full
-//! output streams, run through the real binary. Each test names the row of
-//! the issue's table (and RELIABILITY.md's) it covers.
+//! output streams, run through the real binary, each test on both stores
+//! (`each_store!`). Each test names the row of the issue's table (and
+//! RELIABILITY.md's) it covers.
 //!
 //! - A date of year 10000 in UTC (`9999-12-31T23:59:59-23:59`) or year 0 in
 //!   its own offset is a bad record at import, `FILE:LINE` and the field;
@@ -21,6 +22,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use crate::stores::{StoreKind, each_store, quoted};
 use crate::util::{Sandbox, assert_one_line_error, parse, stderr, stdout};
 
 fn bin() -> PathBuf {
@@ -64,19 +66,15 @@ fn assert_no_panic(out: &Output) {
     assert_ne!(out.status.code(), Some(101), "exit 101 is a panic");
 }
 
+/// The ids in the `articles` table, whether bantin can read the rows or not.
 fn stored_ids(sb: &Sandbox) -> Vec<String> {
-    let conn = rusqlite::Connection::open(sb.db()).unwrap();
-    let mut stmt = conn.prepare("SELECT id FROM articles ORDER BY id").unwrap();
-    stmt.query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap()
+    sb.store().strings("SELECT id FROM articles ORDER BY id")
 }
 
+each_store!(fn a_date_past_year_9999_in_utc_is_a_bad_record_with_its_line);
 /// Row "year 10000": refused at import with the line and the field.
-#[test]
-fn a_date_past_year_9999_in_utc_is_a_bad_record_with_its_line() {
-    let sb = Sandbox::new();
+fn a_date_past_year_9999_in_utc_is_a_bad_record_with_its_line(store: StoreKind) {
+    let sb = Sandbox::on(store);
     let lines = [
         record("ok", ""),
         record("y10000", r#","updated":"9999-12-31T23:59:59-23:59""#),
@@ -105,10 +103,10 @@ fn a_date_past_year_9999_in_utc_is_a_bad_record_with_its_line() {
     assert_eq!(stored_ids(&sb), vec!["ok"]);
 }
 
+each_store!(fn a_cms_row_dated_year_10000_is_reported_by_check_and_left_out_of_feeds);
 /// Row "year 10000", written by a CMS: `check` names it, feeds leave it out.
-#[test]
-fn a_cms_row_dated_year_10000_is_reported_by_check_and_left_out_of_feeds() {
-    let sb = Sandbox::with_sample();
+fn a_cms_row_dated_year_10000_is_reported_by_check_and_left_out_of_feeds(store: StoreKind) {
+    let sb = Sandbox::with_sample_on(store);
     cms_insert(&sb, "cms-y10000", Some("9999-12-31T23:59:59-23:59"), 1);
     let out = sb.run(&["check"]);
     assert_no_panic(&out);
@@ -132,16 +130,13 @@ pub fn cms_insert(sb: &Sandbox, id: &str, updated: Option<&str>, names: usize) {
     let us = chrono::DateTime::parse_from_rfc3339(published)
         .unwrap()
         .timestamp_micros();
-    let mut conn = rusqlite::Connection::open(sb.db()).unwrap();
-    conn.busy_timeout(std::time::Duration::from_secs(5))
-        .unwrap();
-    let tx = conn.transaction().unwrap();
-    tx.execute(
-        "INSERT INTO articles (id, title, authors, published, updated, published_us)
-         VALUES (?1, 'Bài của CMS', '[]', ?2, ?3, ?4)",
-        rusqlite::params![id, published, updated, us],
-    )
-    .unwrap();
+    let updated = updated.map_or("NULL".to_string(), quoted);
+    let mut sql = format!(
+        "BEGIN;
+         INSERT INTO articles (id, title, authors, published, updated, published_us)
+         VALUES ({}, 'Bài của CMS', '[]', '{published}', {updated}, {us});",
+        quoted(id)
+    );
     for i in 0..names {
         let (cat, reg) = if i == 0 {
             ("Kinh tế".to_string(), "Hà Tĩnh".to_string())
@@ -149,23 +144,23 @@ pub fn cms_insert(sb: &Sandbox, id: &str, updated: Option<&str>, names: usize) {
             (format!("Chủ đề {i}"), format!("Vùng {i}"))
         };
         for (table, name) in [("article_categories", cat), ("article_regions", reg)] {
-            tx.execute(
-                &format!(
-                    "INSERT INTO {table} (article_id, slug, name, position, published_us)
-                     VALUES (?1, ?2, ?3, ?4, ?5)"
-                ),
-                rusqlite::params![id, bantin::slug::slugify(&name), name, i as i64, us],
-            )
-            .unwrap();
+            sql.push_str(&format!(
+                "INSERT INTO {table} (article_id, slug, name, position, published_us)
+                 VALUES ({}, {}, {}, {i}, {us});",
+                quoted(id),
+                quoted(&bantin::slug::slugify(&name)),
+                quoted(&name)
+            ));
         }
     }
-    tx.commit().unwrap();
+    sql.push_str("COMMIT;");
+    sb.sql(&sql);
 }
 
+each_store!(fn ids_dot_and_dot_dot_are_bad_records);
 /// Row "ids `.` and `..`".
-#[test]
-fn ids_dot_and_dot_dot_are_bad_records() {
-    let sb = Sandbox::new();
+fn ids_dot_and_dot_dot_are_bad_records(store: StoreKind) {
+    let sb = Sandbox::on(store);
     let file = sb.write(
         "dots.jsonl",
         [record(".", ""), record("..", ""), record("...", "")].join("\n"),
@@ -187,10 +182,10 @@ fn ids_dot_and_dot_dot_are_bad_records() {
     assert_eq!(stored_ids(&sb), vec!["..."]);
 }
 
+each_store!(fn an_article_with_1000_categories_and_regions_is_refused_with_one_line);
 /// Row "1,000 categories and 1,000 regions": one clear line, nothing stored.
-#[test]
-fn an_article_with_1000_categories_and_regions_is_refused_with_one_line() {
-    let sb = Sandbox::new();
+fn an_article_with_1000_categories_and_regions_is_refused_with_one_line(store: StoreKind) {
+    let sb = Sandbox::on(store);
     let names =
         |prefix: &str| -> Vec<String> { (0..1000).map(|i| format!("{prefix} {i}")).collect() };
     let line = serde_json::json!({
@@ -212,11 +207,11 @@ fn an_article_with_1000_categories_and_regions_is_refused_with_one_line() {
     assert!(stored_ids(&sb).is_empty());
 }
 
+each_store!(fn a_cms_row_over_a_limit_is_reported_by_check_and_left_out_of_feeds);
 /// Row "1,000 categories", written by a CMS: check reports it, feeds leave
 /// it out.
-#[test]
-fn a_cms_row_over_a_limit_is_reported_by_check_and_left_out_of_feeds() {
-    let sb = Sandbox::with_sample();
+fn a_cms_row_over_a_limit_is_reported_by_check_and_left_out_of_feeds(store: StoreKind) {
+    let sb = Sandbox::with_sample_on(store);
     cms_insert(&sb, "cms-nhieu-ten", None, 20);
     let out = sb.run(&["check"]);
     assert_no_panic(&out);
@@ -240,10 +235,10 @@ fn a_cms_row_over_a_limit_is_reported_by_check_and_left_out_of_feeds() {
     }
 }
 
+each_store!(fn check_prints_the_sites_limits);
 /// `check` prints the limits in force, as site-file lines.
-#[test]
-fn check_prints_the_sites_limits() {
-    let sb = Sandbox::with_sample();
+fn check_prints_the_sites_limits(store: StoreKind) {
+    let sb = Sandbox::with_sample_on(store);
     let site = sb.write(
         "site.toml",
         "title = \"Báo\"\nbase_url = \"http://x.example\"\nmax_title_bytes = 4000\ncache_bytes = 0\n",
@@ -260,10 +255,10 @@ fn check_prints_the_sites_limits() {
     assert!(text.ends_with("ok\n"), "{text}");
 }
 
+each_store!(fn import_applies_the_site_files_limits_or_specs_defaults_without_one);
 /// The site file's limits apply at import; without a site file, SPEC's.
-#[test]
-fn import_applies_the_site_files_limits_or_specs_defaults_without_one() {
-    let sb = Sandbox::new();
+fn import_applies_the_site_files_limits_or_specs_defaults_without_one(store: StoreKind) {
+    let sb = Sandbox::on(store);
     let site = sb.write(
         "strict-site.toml",
         "title = \"Báo\"\nbase_url = \"http://x.example\"\nmax_summary_bytes = 10\n",
@@ -288,10 +283,10 @@ fn import_applies_the_site_files_limits_or_specs_defaults_without_one() {
     assert_one_line_error(&out, &["missing.toml"]);
 }
 
+each_store!(fn a_50_mb_json_lines_record_is_refused_by_size_and_its_neighbours_imported);
 /// Row "one 50 MB JSON Lines record": refused by its size alone.
-#[test]
-fn a_50_mb_json_lines_record_is_refused_by_size_and_its_neighbours_imported() {
-    let sb = Sandbox::new();
+fn a_50_mb_json_lines_record_is_refused_by_size_and_its_neighbours_imported(store: StoreKind) {
+    let sb = Sandbox::on(store);
     let big = record(
         "lon",
         &format!(r#","body":"{}""#, "a".repeat(50 * 1024 * 1024)),
@@ -327,11 +322,11 @@ fn a_50_mb_json_lines_record_is_refused_by_size_and_its_neighbours_imported() {
     assert_one_line_error(&out, &[&format!("{}:1: file is ", text.display())]);
 }
 
+each_store!(fn a_body_over_max_body_bytes_names_the_field_and_the_limit);
 /// A body just over `max_body_bytes` (small enough to parse) names the
 /// field and the limit.
-#[test]
-fn a_body_over_max_body_bytes_names_the_field_and_the_limit() {
-    let sb = Sandbox::new();
+fn a_body_over_max_body_bytes_names_the_field_and_the_limit(store: StoreKind) {
+    let sb = Sandbox::on(store);
     let file = sb.write(
         "body.jsonl",
         record(
@@ -355,11 +350,11 @@ fn many_bad_records(sb: &Sandbox) -> PathBuf {
     sb.write("bad.jsonl", bad.join("\n"))
 }
 
+each_store!(fn import_into_head_1_ends_without_a_panic_and_writes_nothing);
 /// Row "`bantin import … 2>&1 | head -1`": not a panic but exit 1, and
 /// nothing written (no one could read what was rejected).
-#[test]
-fn import_into_head_1_ends_without_a_panic_and_writes_nothing() {
-    let sb = Sandbox::new();
+fn import_into_head_1_ends_without_a_panic_and_writes_nothing(store: StoreKind) {
+    let sb = Sandbox::on(store);
     let bad = many_bad_records(&sb);
     let good = sb.write("good.jsonl", record("tot", ""));
     let script = format!(
@@ -392,10 +387,10 @@ fn closed_pipe() -> std::io::PipeWriter {
     writer
 }
 
+each_store!(fn check_with_stdout_closed_says_so_in_one_line_and_exits_1);
 /// Row "stdout closed" (`bantin check | head -0`): one line on stderr, exit 1.
-#[test]
-fn check_with_stdout_closed_says_so_in_one_line_and_exits_1() {
-    let sb = Sandbox::with_sample();
+fn check_with_stdout_closed_says_so_in_one_line_and_exits_1(store: StoreKind) {
+    let sb = Sandbox::with_sample_on(store);
     let out = std_cmd(&sb, &["check"])
         .stdout(closed_pipe())
         .stderr(Stdio::piped())
@@ -405,11 +400,11 @@ fn check_with_stdout_closed_says_so_in_one_line_and_exits_1() {
     assert_eq!(out.status.code(), Some(1));
 }
 
+each_store!(fn import_with_stderr_closed_exits_1_and_writes_nothing);
 /// stderr closed: import can't report its bad records, so it stops before
 /// writing, and exits 1 without a panic.
-#[test]
-fn import_with_stderr_closed_exits_1_and_writes_nothing() {
-    let sb = Sandbox::new();
+fn import_with_stderr_closed_exits_1_and_writes_nothing(store: StoreKind) {
+    let sb = Sandbox::on(store);
     let bad = many_bad_records(&sb);
     let out = std_cmd(&sb, &["import", bad.to_str().unwrap()])
         .stderr(closed_pipe())
@@ -420,15 +415,15 @@ fn import_with_stderr_closed_exits_1_and_writes_nothing() {
     assert!(stored_ids(&sb).is_empty());
 }
 
+each_store!(fn a_full_stdout_ends_each_command_with_one_line_and_exit_1);
 /// Row "stdout on a full disk": `dump >/dev/full`, and `remove` and
 /// `import` whose report can't be written.
-#[test]
-fn a_full_stdout_ends_each_command_with_one_line_and_exit_1() {
+fn a_full_stdout_ends_each_command_with_one_line_and_exit_1(store: StoreKind) {
     if !Path::new("/dev/full").exists() {
         eprintln!("skipped: no /dev/full on this system");
         return;
     }
-    let sb = Sandbox::with_sample();
+    let sb = Sandbox::with_sample_on(store);
     let file = sb.write("one.jsonl", record("mot", ""));
     for args in [
         vec!["dump"],

@@ -221,6 +221,34 @@ impl TestStore {
     }
 }
 
+impl TestStore {
+    /// The first column of every row a query returns, as text.
+    pub fn strings(&self, sql: &str) -> Vec<String> {
+        match self {
+            TestStore::Sqlite(path) => {
+                let conn = cms_sqlite(path);
+                let mut stmt = conn.prepare(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+                stmt.query_map([], |r| r.get(0))
+                    .unwrap()
+                    .collect::<Result<_, _>>()
+                    .unwrap()
+            }
+            TestStore::Postgres(url) => {
+                let (url, sql) = (url.clone(), sql.to_string());
+                off_runtime(move || {
+                    postgres::Client::connect(&url, postgres::NoTls)
+                        .unwrap()
+                        .query(sql.as_str(), &[])
+                        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+                        .iter()
+                        .map(|r| r.get(0))
+                        .collect()
+                })
+            }
+        }
+    }
+}
+
 fn cms_sqlite(path: &Path) -> rusqlite::Connection {
     let conn = rusqlite::Connection::open(path).expect("opening the SQLite file as a CMS");
     conn.busy_timeout(Duration::from_secs(5)).unwrap();
