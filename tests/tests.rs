@@ -59,3 +59,6 @@ mod search;
 
 /// The burst window: a burst between two polls reaches the reader whole.
 mod burst;
+
+/// The cache of rendered feeds within `cache_bytes`.
+mod cache_bound;

@@ -597,9 +597,11 @@ impl App {
             .clone()
     }
 
-    /// Renderings held and their bytes.
-    pub fn cache_size(&self) -> (usize, usize) {
-        self.cache.size()
+    /// Renderings held, their bytes, and how many were evicted to keep
+    /// within `cache_bytes`.
+    pub fn cache_size(&self) -> (usize, usize, u64) {
+        let (entries, bytes) = self.cache.size();
+        (entries, bytes, self.cache.evictions())
     }
 }
 

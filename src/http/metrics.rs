@@ -82,7 +82,7 @@ impl Metrics {
     }
 
     /// The exposition text; cache figures are sampled by the caller.
-    pub fn exposition(&self, cache_entries: usize, cache_bytes: usize) -> String {
+    pub fn exposition(&self, cache_entries: usize, cache_bytes: usize, evicted: u64) -> String {
         let mut out = String::new();
         out.push_str("# HELP bantin_http_requests_total HTTP requests answered, by route class and status.\n");
         out.push_str("# TYPE bantin_http_requests_total counter\n");
@@ -132,7 +132,10 @@ impl Metrics {
              bantin_cache_entries {cache_entries}\n\
              # HELP bantin_cache_bytes Bytes held by rendered representations, all codings.\n\
              # TYPE bantin_cache_bytes gauge\n\
-             bantin_cache_bytes {cache_bytes}\n",
+             bantin_cache_bytes {cache_bytes}\n\
+             # HELP bantin_cache_evictions_total Representations evicted (least recently used) to stay within cache_bytes.\n\
+             # TYPE bantin_cache_evictions_total counter\n\
+             bantin_cache_evictions_total {evicted}\n",
             self.refreshes.load(Relaxed),
             self.full_refreshes.load(Relaxed),
             self.invalidations.load(Relaxed),
@@ -152,10 +155,11 @@ mod tests {
         m.request(Route::Feed, 200);
         m.request(Route::Feed, 304);
         m.request(Route::Other, 418);
-        let text = m.exposition(3, 1000);
+        let text = m.exposition(3, 1000, 2);
         assert!(text.contains("bantin_http_requests_total{route=\"feed\",status=\"200\"} 2\n"));
         assert!(text.contains("bantin_http_requests_total{route=\"other\",status=\"other\"} 1\n"));
         assert!(text.contains("bantin_http_not_modified_total 1\n"));
         assert!(text.contains("bantin_cache_entries 3\n"));
+        assert!(text.contains("bantin_cache_evictions_total 2\n"));
     }
 }
