@@ -18,6 +18,7 @@ use super::cache::{Cache, CacheError, Claim, Lookup, Rendered, Resource};
 use super::invalidation::touched;
 use super::metrics::Metrics;
 use super::representation::Representation;
+use super::websub::{Policy, Publisher};
 use crate::article::FeedKey;
 use crate::config::Site;
 use crate::feed::{Archive, Catalog, FeedError, Month};
@@ -92,6 +93,8 @@ pub struct App {
     pub(crate) wake: Arc<tokio::sync::Notify>,
     /// Counters for `/metrics`.
     pub metrics: Metrics,
+    /// WebSub publish pings waiting to go out (sent by `websub::publish`).
+    pub websub: Publisher,
 }
 
 impl App {
@@ -106,6 +109,7 @@ impl App {
         };
         let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
         let cache_bytes = site.limits.cache_bytes;
+        let site_hubs = site.hubs.clone();
         let wake = Arc::new(tokio::sync::Notify::new());
         let ring = wake.clone();
         store.on_commit(Arc::new(move || ring.notify_one()));
@@ -126,7 +130,23 @@ impl App {
             searches: Mutex::new(BTreeSet::new()),
             background: Arc::new(Semaphore::new(workers)),
             metrics: Metrics::default(),
+            websub: Publisher::new(site_hubs, Policy::default()),
         })
+    }
+
+    /// The same server with another way of sending WebSub pings (tests
+    /// shorten the waits).
+    pub fn with_ping_policy(self, policy: Policy) -> App {
+        App {
+            websub: self.websub.with_policy(policy),
+            ..self
+        }
+    }
+
+    /// Whether this replica sends the WebSub pings (see `Store::lead`).
+    /// Blocking.
+    pub fn lead(&self) -> bool {
+        self.store.lead()
     }
 
     /// The catalog requests are answered from.
@@ -272,6 +292,14 @@ impl App {
                         expires,
                     };
                     let rendered = keep_codings(rep, meta, claim.previous.as_ref());
+                    // WebSub: a rendering that replaces another with other
+                    // bytes is a change to tell the hubs of.
+                    if let Some(prev) = &claim.previous
+                        && !prev.rep.same_bytes(&rendered.rep)
+                    {
+                        self.websub
+                            .changed(&self.site, &claim.resource, &self.metrics);
+                    }
                     (claim, rendered)
                 })
                 .collect();
@@ -439,6 +467,9 @@ impl App {
                 state.next_due = snap.next_scheduled(now)?;
                 drop(snap);
                 state.position = next;
+                // Cached feeds are compared when rendered again; the others
+                // are pinged if their catalog entry moved.
+                self.ping_uncached(&super::websub::moved(&old, &catalog));
                 self.catalog.store(Arc::new(catalog));
                 self.metrics.full_refresh();
                 return Ok(self.invalidate_all());
@@ -472,6 +503,7 @@ impl App {
         self.metrics.refresh();
         if renamed {
             // A display name shows in every item that carries it.
+            self.ping_uncached(&touched.feeds.keys().cloned().collect::<Vec<_>>());
             self.metrics.full_refresh();
             return Ok(self.invalidate_all());
         }
@@ -490,6 +522,9 @@ impl App {
                 self.metrics.invalidation();
                 if self.cache.invalidate(&r).is_some() {
                     again.push(r);
+                } else {
+                    // Not cached: nothing to compare with, so a touch is a change.
+                    self.websub.changed(&self.site, &r, &self.metrics);
                 }
             }
         }
@@ -539,6 +574,19 @@ impl App {
             }
         }
         again
+    }
+
+    /// WebSub: ping the formats of these feeds that the cache does not hold
+    /// (those it holds are compared with their new rendering instead).
+    fn ping_uncached(&self, keys: &[FeedKey]) {
+        for key in keys {
+            for format in Format::ALL {
+                let r = Resource::Feed(key.clone(), format);
+                if self.cache.rendered(&r).is_none() {
+                    self.websub.changed(&self.site, &r, &self.metrics);
+                }
+            }
+        }
     }
 
     fn invalidate_all(&self) -> Vec<Resource> {

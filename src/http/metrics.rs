@@ -43,6 +43,15 @@ pub struct Metrics {
     refreshes: AtomicU64,
     full_refreshes: AtomicU64,
     invalidations: AtomicU64,
+    pings_sent: AtomicU64,
+    ping_failures: AtomicU64,
+    pings_given_up: AtomicU64,
+    pings_dropped: AtomicU64,
+    pings_not_leader: AtomicU64,
+    ping_queue: AtomicU64,
+    /// 1 when this replica sent pings at its last batch, 0 when another
+    /// one leads (or none was asked yet).
+    leader: AtomicU64,
 }
 
 impl Metrics {
@@ -79,6 +88,41 @@ impl Metrics {
     /// Count a cached resource dropped because a change touched it.
     pub fn invalidation(&self) {
         self.invalidations.fetch_add(1, Relaxed);
+    }
+
+    /// Count a WebSub publish ping a hub took (2xx).
+    pub fn ping_sent(&self) {
+        self.pings_sent.fetch_add(1, Relaxed);
+    }
+
+    /// Count a try of a ping that failed (no connection, a timeout, not 2xx).
+    pub fn ping_failed(&self) {
+        self.ping_failures.fetch_add(1, Relaxed);
+    }
+
+    /// Count a ping dropped after its last try failed.
+    pub fn ping_given_up(&self) {
+        self.pings_given_up.fetch_add(1, Relaxed);
+    }
+
+    /// Count a ping dropped because the queue was full.
+    pub fn ping_dropped(&self) {
+        self.pings_dropped.fetch_add(1, Relaxed);
+    }
+
+    /// Count pings dropped because another replica sends them.
+    pub fn pings_not_leader(&self, n: u64) {
+        self.pings_not_leader.fetch_add(n, Relaxed);
+    }
+
+    /// Pings queued or on the wire now.
+    pub fn set_ping_queue(&self, n: usize) {
+        self.ping_queue.store(n as u64, Relaxed);
+    }
+
+    /// Whether this replica leads (sends the pings), as last asked.
+    pub fn set_leader(&self, lead: bool) {
+        self.leader.store(u64::from(lead), Relaxed);
     }
 
     /// The exposition text; cache figures are sampled by the caller.
@@ -140,6 +184,37 @@ impl Metrics {
             self.full_refreshes.load(Relaxed),
             self.invalidations.load(Relaxed),
         );
+        let _ = write!(
+            out,
+            "# HELP bantin_websub_pings_sent_total WebSub publish pings a hub took (2xx).\n\
+             # TYPE bantin_websub_pings_sent_total counter\n\
+             bantin_websub_pings_sent_total {}\n\
+             # HELP bantin_websub_ping_failures_total Tries of publish pings that failed (retries included).\n\
+             # TYPE bantin_websub_ping_failures_total counter\n\
+             bantin_websub_ping_failures_total {}\n\
+             # HELP bantin_websub_pings_given_up_total Publish pings dropped after their last try failed.\n\
+             # TYPE bantin_websub_pings_given_up_total counter\n\
+             bantin_websub_pings_given_up_total {}\n\
+             # HELP bantin_websub_pings_dropped_total Publish pings dropped because the queue was full.\n\
+             # TYPE bantin_websub_pings_dropped_total counter\n\
+             bantin_websub_pings_dropped_total {}\n\
+             # HELP bantin_websub_pings_not_leader_total Publish pings dropped because another replica sends them.\n\
+             # TYPE bantin_websub_pings_not_leader_total counter\n\
+             bantin_websub_pings_not_leader_total {}\n\
+             # HELP bantin_websub_queue_length Publish pings queued or on the wire.\n\
+             # TYPE bantin_websub_queue_length gauge\n\
+             bantin_websub_queue_length {}\n\
+             # HELP bantin_websub_leader 1 if this replica sent pings at its last batch, else 0.\n\
+             # TYPE bantin_websub_leader gauge\n\
+             bantin_websub_leader {}\n",
+            self.pings_sent.load(Relaxed),
+            self.ping_failures.load(Relaxed),
+            self.pings_given_up.load(Relaxed),
+            self.pings_dropped.load(Relaxed),
+            self.pings_not_leader.load(Relaxed),
+            self.ping_queue.load(Relaxed),
+            self.leader.load(Relaxed),
+        );
         out
     }
 }
@@ -161,5 +236,30 @@ mod tests {
         assert!(text.contains("bantin_http_not_modified_total 1\n"));
         assert!(text.contains("bantin_cache_entries 3\n"));
         assert!(text.contains("bantin_cache_evictions_total 2\n"));
+    }
+
+    #[test]
+    fn websub_pings_are_counted() {
+        let m = Metrics::default();
+        m.ping_sent();
+        m.ping_failed();
+        m.ping_failed();
+        m.ping_given_up();
+        m.ping_dropped();
+        m.pings_not_leader(4);
+        m.set_ping_queue(7);
+        m.set_leader(true);
+        let text = m.exposition(0, 0, 0);
+        for line in [
+            "bantin_websub_pings_sent_total 1\n",
+            "bantin_websub_ping_failures_total 2\n",
+            "bantin_websub_pings_given_up_total 1\n",
+            "bantin_websub_pings_dropped_total 1\n",
+            "bantin_websub_pings_not_leader_total 4\n",
+            "bantin_websub_queue_length 7\n",
+            "bantin_websub_leader 1\n",
+        ] {
+            assert!(text.contains(line), "{line}");
+        }
     }
 }

@@ -305,6 +305,13 @@ async fn conditional(
     if cors {
         builder = builder.header(header::ACCESS_CONTROL_ALLOW_ORIGIN, "*");
     }
+    // WebSub (SPEC "For aggregators"): a subscription feed names its hubs
+    // and itself; archives name no hub.
+    if let Resource::Feed(key, format) = resource {
+        for link in super::websub::links(&app.site, key, *format) {
+            builder = builder.header(header::LINK, link);
+        }
+    }
     let response = match evaluate(headers, &etag, rep.last_modified) {
         Outcome::NotModified => builder
             .status(StatusCode::NOT_MODIFIED)

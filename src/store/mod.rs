@@ -291,6 +291,15 @@ pub trait Store: Send + Sync {
         false
     }
 
+    /// Whether this process leads the servers sharing the store: the one
+    /// that sends WebSub publish pings (the others drop theirs). Blocking;
+    /// asked at most once a second, and only when a ping waits. A backend
+    /// one server reads at a time (SQLite) always leads; PostgreSQL hands
+    /// the lead to one session at a time, and to another when it ends.
+    fn lead(&self) -> bool {
+        true
+    }
+
     /// Begin a write transaction. Writers queue (one at a time).
     fn writer(&self) -> Result<Box<dyn Writer + '_>, StoreError>;
 

@@ -52,6 +52,10 @@ const MIGRATION_LOCK: i64 = 0x6261_6e74_696e;
 /// once.
 const COUNTS_LOCK: i64 = 0x6261_6e74_696e_6300;
 
+/// The advisory lock the WebSub leader holds ("bantinw"), for as long as
+/// its session lives: one replica pings the hubs (see [`Leader`]).
+const LEAD_LOCK: i64 = 0x6261_6e74_696e_7700;
+
 /// A writer that has put more articles than this (or a quarter of the store,
 /// if more) stops logging row by row (see the SQLite store).
 const BULK_AFTER: u64 = 10_000;
@@ -209,9 +213,91 @@ impl Drop for Pool {
     }
 }
 
+/// The session that holds (or tries for) [`LEAD_LOCK`]: a connection of
+/// its own, since a session lock lives as long as the session and pooled
+/// connections come and go. When the leader's process dies its session
+/// ends (at once on a clean exit; after the TCP keepalives fail, about ten
+/// seconds, when the host vanishes), the lock is free, and the next replica
+/// that asks takes it.
+struct Leader {
+    config: postgres::Config,
+    session: std::sync::Mutex<Option<LeadSession>>,
+}
+
+struct LeadSession {
+    client: Client,
+    /// Whether this session holds the lock.
+    holds: bool,
+}
+
+impl Leader {
+    /// Whether we hold the lock, taking it if it is free. A lost session
+    /// is made again (once per call); any failure means "not leading".
+    fn lead(&self) -> bool {
+        let mut slot = self.session.lock().unwrap_or_else(|e| e.into_inner());
+        for _ in 0..2 {
+            let session = match slot.as_mut() {
+                Some(s) => s,
+                None => match self.config.connect(NoTls) {
+                    Ok(client) => slot.insert(LeadSession {
+                        client,
+                        holds: false,
+                    }),
+                    Err(e) => {
+                        tracing::debug!("leading (WebSub pings): {}", reason(&e));
+                        return false;
+                    }
+                },
+            };
+            let asked = if session.holds {
+                // A live session still holds its lock: one round trip.
+                session.client.simple_query("").map(|_| true)
+            } else {
+                session
+                    .client
+                    .query_one("SELECT pg_try_advisory_lock($1)", &[&LEAD_LOCK])
+                    .and_then(|row| row.try_get::<_, bool>(0))
+            };
+            match asked {
+                Ok(holds) => {
+                    if holds && !session.holds {
+                        tracing::info!("this replica now sends the WebSub pings");
+                    }
+                    session.holds = holds;
+                    return holds;
+                }
+                Err(e) => {
+                    if session.holds {
+                        tracing::warn!(
+                            "lost the session that held the WebSub lead: {}",
+                            reason(&e)
+                        );
+                    } else {
+                        tracing::debug!("leading (WebSub pings): {}", reason(&e));
+                    }
+                    if let Some(s) = slot.take() {
+                        drop_client(s.client);
+                    }
+                }
+            }
+        }
+        false
+    }
+}
+
+impl Drop for Leader {
+    fn drop(&mut self) {
+        let slot = self.session.get_mut().unwrap_or_else(|e| e.into_inner());
+        if let Some(s) = slot.take() {
+            drop_client(s.client);
+        }
+    }
+}
+
 /// A PostgreSQL article store.
 pub struct PostgresStore {
     config: postgres::Config,
+    leader: Leader,
     /// Listener threads stop once this is gone (the store is dropped).
     alive: Arc<()>,
     readers: Pool,
@@ -264,6 +350,10 @@ impl PostgresStore {
                 .build_unchecked(Manager { config })
         };
         Ok(PostgresStore {
+            leader: Leader {
+                config: config.clone(),
+                session: std::sync::Mutex::new(None),
+            },
             alive: Arc::new(()),
             config: config.clone(),
             readers: Pool(Some(pool(read_config.clone(), readers))),
@@ -1212,6 +1302,10 @@ impl Store for PostgresStore {
             .name("bantin-listen".into())
             .spawn(move || listen(config, alive, wake))
             .is_ok()
+    }
+
+    fn lead(&self) -> bool {
+        self.leader.lead()
     }
 
     fn writer(&self) -> Result<Box<dyn Writer + '_>, StoreError> {
