@@ -62,3 +62,6 @@ mod burst;
 
 /// The cache of rendered feeds within `cache_bytes`.
 mod cache_bound;
+
+/// WebSub: Link headers, publish pings to a real hub, retries, one leader.
+mod websub;

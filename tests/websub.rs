@@ -1,0 +1,443 @@
+//! WebSub (SPEC "For aggregators", issue 10 item 3), end to end over real
+//! sockets, with a real hub and a real subscriber (Flask-WebSub, run by
+//! `tests/websub_hub.py`) on loopback:
+//!
+//! - a subscription feed's response names each hub and itself in `Link`
+//!   headers (a keyword feed's with its `?q=`); an archive's names none;
+//!   the subscriber discovers hub and topic from them;
+//! - a write to the store makes `bantin serve` send the hub exactly one
+//!   publish (`hub.mode=publish&hub.url=…`, form-encoded) per changed feed
+//!   and format, and none for cached feeds the write did not touch; the
+//!   hub fetches the feed and the subscriber receives the new bytes;
+//! - a write that gives the same bytes again sends no publish;
+//! - a hub that refuses connections is tried again with growing waits,
+//!   given up after the last try, counted in `/metrics`, and never holds
+//!   up requests or later writes; `bantin serve` logs it once, not once
+//!   per retry;
+//! - with two replicas on one PostgreSQL store, only one pings (and the
+//!   lead passes to another replica when its holder's session ends).
+//!
+//! Without python3 and Flask-WebSub (`pip install flask-websub celery`) the
+//! hub tests say they skipped; with `CI` set they fail instead.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bantin::article::{Article, FeedKey};
+use bantin::http::app::App;
+use bantin::http::websub::Policy;
+use bantin::store::Store;
+use bantin::store::postgres::PostgresStore;
+use chrono::Utc;
+use tokio::sync::oneshot;
+
+use crate::server::{
+    Backend, Sample, bin, client, get, metric, off_runtime, site, test_limits, wait_until,
+};
+use crate::util::article;
+
+/// Generous: the machine running the tests is shared and loaded.
+const DEADLINE: Duration = Duration::from_secs(60);
+
+/// Long enough after the last expected publish for a duplicate (or a
+/// stray ping) to show: several of the sender's one-second batches.
+const SETTLE: Duration = Duration::from_secs(4);
+
+/// Whether python3 can run Flask-WebSub with Celery; `false` (after saying
+/// so) outside CI, a failure under `CI`.
+fn hub_available() -> bool {
+    let ok = Command::new("python3")
+        .args(["-c", "import flask_websub, celery"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have Flask-WebSub: pip install flask-websub celery"
+        );
+        eprintln!("SKIPPED: python3 with flask-websub and celery is not installed");
+    }
+    ok
+}
+
+/// `tests/websub_hub.py`: the hub at `{base}/hub`, the subscriber's
+/// callbacks, and the test routes. Stops when dropped.
+struct Hub {
+    child: Child,
+    base: String,
+}
+
+impl Hub {
+    fn start() -> Hub {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/websub_hub.py");
+        let mut child = Command::new("python3")
+            .arg(script)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting websub_hub.py");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(base) = line.strip_prefix("listening on ") {
+                    let _ = tx.send(base.to_string());
+                }
+            }
+        });
+        let base = rx
+            .recv_timeout(DEADLINE)
+            .expect("websub_hub.py says where it listens");
+        Hub { child, base }
+    }
+
+    /// The hub's URL, as the site file names it.
+    fn url(&self) -> String {
+        format!("{}/hub", self.base)
+    }
+
+    /// Subscribe the subscriber to what `feed_url` advertises; returns the
+    /// (hub, topic) it discovered.
+    async fn subscribe(&self, feed_url: &str) -> (String, String) {
+        let resp = client()
+            .post(format!("{}/test/subscribe", self.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("url={}", form_value(feed_url)))
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status();
+        let body = resp.text().await.unwrap();
+        assert!(status.is_success(), "subscribing: {status} {body}");
+        let found: serde_json::Value = serde_json::from_str(&body).unwrap();
+        (
+            found["hub_url"].as_str().unwrap().to_string(),
+            found["topic_url"].as_str().unwrap().to_string(),
+        )
+    }
+
+    async fn events(&self) -> serde_json::Value {
+        let text = get(&client(), &format!("{}/test/events", self.base), &[])
+            .await
+            .text();
+        serde_json::from_str(&text).unwrap()
+    }
+
+    /// The `hub.url` of every publish the hub received, in order.
+    async fn published(&self) -> Vec<String> {
+        self.events().await["publishes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["form"]["hub.url"][0].as_str().unwrap_or("").to_string())
+            .collect()
+    }
+
+    /// The bodies the subscriber received for `topic`, in order.
+    async fn delivered(&self, topic: &str) -> Vec<Vec<u8>> {
+        use base64::Engine;
+        self.events().await["notifications"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|n| n["topic"] == topic)
+            .map(|n| {
+                base64::engine::general_purpose::STANDARD
+                    .decode(n["body"].as_str().unwrap())
+                    .unwrap()
+            })
+            .collect()
+    }
+}
+
+impl Drop for Hub {
+    fn drop(&mut self) {
+        // Closing its standard input stops it; kill it in case it hangs.
+        drop(self.child.stdin.take());
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `s` as a form value.
+fn form_value(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+/// `bantin::http::server::run` in this process, with the sample site's
+/// `hubs` and `base_url` set (the server binds first, so that `base_url`
+/// can be its own address and the hub can fetch what it advertises).
+struct Served {
+    base: String,
+    app: Arc<App>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Served {
+    /// Serve `store` with these hubs; `base_url` is the server's own
+    /// address unless given (replicas behind one name share theirs).
+    async fn start(
+        store: Box<dyn Store>,
+        hubs: Vec<String>,
+        base_url: Option<String>,
+        policy: Policy,
+    ) -> Served {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let mut site = site();
+        site.base_url = base_url.unwrap_or_else(|| base.clone());
+        site.hubs = hubs;
+        // Off the runtime: the PostgreSQL client blocks on a runtime of its own.
+        let app = tokio::task::spawn_blocking(move || App::new(site, store))
+            .await
+            .unwrap()
+            .expect("building the app")
+            .with_ping_policy(policy);
+        let app = Arc::new(app);
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(bantin::http::server::run(
+            app.clone(),
+            listener,
+            test_limits(),
+            async move {
+                let _ = rx.await;
+            },
+        ));
+        Served {
+            base,
+            app,
+            shutdown: Some(tx),
+            task,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// The absolute URL the feed is known by (`base_url` + path).
+    fn topic(&self, path: &str) -> String {
+        format!("{}{path}", self.app.site.base_url)
+    }
+
+    async fn metric(&self, name: &str) -> u64 {
+        metric(&client(), &self.base, name).await
+    }
+
+    async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        tokio::time::timeout(Duration::from_secs(10), &mut self.task)
+            .await
+            .expect("server stops within 10 s")
+            .unwrap();
+    }
+}
+
+/// The paths of a feed in every format.
+fn paths(key: &FeedKey) -> Vec<String> {
+    ["rss", "atom", "json"]
+        .iter()
+        .map(|ext| format!("/feeds/{}.{ext}", key.path()))
+        .collect()
+}
+
+/// A new article of *Kinh tế* in *Đức Thọ*, published a minute ago, and
+/// the feeds it is in (so the feeds a write of it touches).
+fn news(id: &str) -> (Article, Vec<FeedKey>) {
+    let at = (Utc::now() - chrono::Duration::minutes(1)).to_rfc3339();
+    let a = article(id, &["Kinh tế"], &["Đức Thọ"], &at);
+    let keys = vec![
+        FeedKey::All,
+        FeedKey::Category("kinh-te".into()),
+        FeedKey::Region("duc-tho".into()),
+        FeedKey::CategoryRegion("kinh-te".into(), "duc-tho".into()),
+    ];
+    (a, keys)
+}
+
+/// Feeds of the sample the article of [`news`] is not in.
+fn untouched() -> Vec<FeedKey> {
+    vec![
+        FeedKey::Category("xa-hoi".into()),
+        FeedKey::Region("ky-anh".into()),
+    ]
+}
+
+fn count(urls: &[String]) -> BTreeMap<String, usize> {
+    let mut m = BTreeMap::new();
+    for u in urls {
+        *m.entry(u.clone()).or_default() += 1;
+    }
+    m
+}
+
+/// Wait until the hub has `n` publishes (or the deadline), then a while
+/// more so that any extra one shows too.
+async fn publishes(hub: &Hub, n: usize) -> Vec<String> {
+    wait_until(DEADLINE, || async { hub.published().await.len() >= n }).await;
+    tokio::time::sleep(SETTLE).await;
+    hub.published().await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_write_publishes_each_changed_feed_once_and_the_subscriber_gets_it() {
+    if !hub_available() {
+        return;
+    }
+    let hub = Hub::start();
+    let sample = Sample::new();
+    let server = Served::start(
+        Box::new(sample.open()),
+        vec![hub.url()],
+        None,
+        Policy::default(),
+    )
+    .await;
+    let c = client();
+
+    // Link headers: each hub, then the feed itself, as the feed names it.
+    let reply = get(&c, &server.url("/feeds/category/kinh-te.atom"), &[]).await;
+    assert_eq!(reply.status, 200);
+    let links: Vec<String> = reply
+        .headers
+        .get_all("link")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect();
+    let own = server.topic("/feeds/category/kinh-te.atom");
+    assert_eq!(
+        links,
+        [
+            format!("<{}>; rel=\"hub\"", hub.url()),
+            format!("<{own}>; rel=\"self\"")
+        ]
+    );
+    assert!(reply.text().contains(&format!("href=\"{own}\"")));
+    let search = get(&c, &server.url("/feeds/search.json?q=B%C3%83O+l%C5%A9"), &[]).await;
+    let self_link = search.headers.get_all("link").iter().last().unwrap();
+    assert_eq!(
+        self_link.to_str().unwrap(),
+        format!(
+            "<{}>; rel=\"self\"",
+            server.topic("/feeds/search.json?q=bao+lu")
+        )
+    );
+    // An archive names no hub: the JSON feed's next_url is its newest month.
+    let json: serde_json::Value = serde_json::from_str(
+        &get(&c, &server.url("/feeds/category/xa-hoi.json"), &[])
+            .await
+            .text(),
+    )
+    .unwrap();
+    let archive = json["next_url"].as_str().expect("the feed links its archive");
+    let archive_path = archive.strip_prefix(&server.app.site.base_url).unwrap();
+    let archived = get(&c, &server.url(archive_path), &[]).await;
+    assert_eq!(archived.status, 200);
+    assert!(archived.headers.get("link").is_none());
+
+    // The subscriber finds hub and topic in those headers and subscribes.
+    let (found_hub, topic) = hub.subscribe(&server.topic("/feeds/category/kinh-te.atom")).await;
+    assert_eq!((found_hub.as_str(), topic.as_str()), (hub.url().as_str(), own.as_str()));
+
+    // Cache every format of the feeds the write touches but one, and of
+    // feeds it does not touch: the cached ones are compared byte for byte,
+    // the uncached one is pinged because it was touched.
+    let (new, touched) = news("websub-moi");
+    let uncached = "/feeds/all.json".to_string();
+    for key in touched.iter().chain(&untouched()) {
+        for path in paths(key) {
+            if path != uncached {
+                assert_eq!(get(&c, &server.url(&path), &[]).await.status, 200, "{path}");
+            }
+        }
+    }
+    assert!(hub.published().await.is_empty(), "nothing changed yet");
+
+    let store = sample.open();
+    tokio::task::spawn_blocking(move || store.upsert(&[new]).unwrap())
+        .await
+        .unwrap();
+    let expected: Vec<String> = touched
+        .iter()
+        .flat_map(paths)
+        .map(|p| server.topic(&p))
+        .collect();
+    let got = publishes(&hub, expected.len()).await;
+    assert_eq!(
+        count(&got),
+        count(&expected),
+        "one publish per changed feed and format"
+    );
+    let events = hub.events().await;
+    for p in events["publishes"].as_array().unwrap() {
+        assert_eq!(p["content_type"], "application/x-www-form-urlencoded");
+        let url = p["form"]["hub.url"][0].as_str().unwrap();
+        assert_eq!(
+            p["body"].as_str().unwrap(),
+            format!("hub.mode=publish&hub.url={}", form_urlencoded_value(url))
+        );
+    }
+
+    // The hub fetched the feed and the subscriber got the new bytes.
+    let current = get(&c, &server.url("/feeds/category/kinh-te.atom"), &[]).await;
+    assert!(current.text().contains("websub-moi"));
+    let delivered = wait_until(DEADLINE, || async { !hub.delivered(&topic).await.is_empty() }).await;
+    assert!(delivered.is_some(), "no content reached the subscriber");
+    assert_eq!(hub.delivered(&topic).await, [current.body.clone()]);
+    assert_eq!(server.metric("bantin_websub_pings_sent_total").await, 12);
+    assert_eq!(server.metric("bantin_websub_ping_failures_total").await, 0);
+    assert_eq!(server.metric("bantin_websub_queue_length").await, 0);
+    assert_eq!(server.metric("bantin_websub_leader").await, 1);
+
+    // A CMS rewrites the article as it was (bantin's own writer skips
+    // unchanged articles, the store's triggers do not): every feed it is
+    // in is touched, all are cached now, and they render the same bytes,
+    // so no hub hears of it.
+    for path in paths(&FeedKey::All) {
+        get(&c, &server.url(&path), &[]).await;
+    }
+    let renders = server.metric("bantin_renders_total").await;
+    let before = hub.published().await.len();
+    let db = sample.db();
+    tokio::task::spawn_blocking(move || {
+        rusqlite::Connection::open(db)
+            .unwrap()
+            .execute_batch("UPDATE articles SET title = title WHERE id = 'websub-moi'")
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let rendered = wait_until(DEADLINE, || async {
+        server.metric("bantin_renders_total").await >= renders + 12
+    })
+    .await;
+    assert!(rendered.is_some(), "the write was not rendered again");
+    tokio::time::sleep(SETTLE).await;
+    assert_eq!(hub.published().await.len(), before, "same bytes, no publish");
+    assert_eq!(hub.delivered(&topic).await.len(), 1);
+    server.stop().await;
+}
+
+/// A form value as `application/x-www-form-urlencoded` writes it.
+fn form_urlencoded_value(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => {
+                out.push(b as char)
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
