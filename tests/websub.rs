@@ -21,7 +21,7 @@
 //! hub tests say they skipped; with `CI` set they fail instead.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -35,7 +35,7 @@ use chrono::Utc;
 use tokio::sync::oneshot;
 
 use crate::server::{
-    Backend, Sample, bin, client, get, metric, off_runtime, site, test_limits, wait_until,
+    Backend, Sample, bin, client, get, metric, site, test_limits, wait_until,
 };
 use crate::util::article;
 
@@ -440,4 +440,300 @@ fn form_urlencoded_value(s: &str) -> String {
         }
     }
     out
+}
+
+/// The WebSub lines of a server's `/metrics`, for failure messages.
+async fn websub_metrics(base: &str) -> String {
+    get(&client(), &format!("{base}/metrics"), &[])
+        .await
+        .text()
+        .lines()
+        .filter(|l| l.starts_with("bantin_websub"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// An http URL on loopback where nothing listens: connections are refused.
+fn refused_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    format!("http://127.0.0.1:{port}/")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hub_that_is_down_is_retried_with_backoff_counted_and_never_blocks() {
+    let sample = Sample::new();
+    // Short waits so that the test sees the last try: 0.4 s, 0.8 s, 1.6 s.
+    let policy = Policy {
+        every: Duration::from_millis(100),
+        first_retry: Duration::from_millis(400),
+        max_tries: 4,
+        ..Policy::default()
+    };
+    let server = Served::start(Box::new(sample.open()), vec![refused_url()], None, policy).await;
+    let c = client();
+    let (new, touched) = news("hub-down");
+    let pings = (touched.len() * 3) as u64;
+    let started = Instant::now();
+    let store = sample.open();
+    tokio::task::spawn_blocking(move || store.upsert(&[new]).unwrap())
+        .await
+        .unwrap();
+
+    // The write is served whatever the hub does, and requests answer
+    // while the pings wait for their next try.
+    let shown = wait_until(DEADLINE, || async {
+        get(&c, &server.url("/feeds/all.rss"), &[])
+            .await
+            .text()
+            .contains("hub-down")
+    })
+    .await;
+    assert!(shown.is_some(), "the write never showed");
+    let retrying = wait_until(DEADLINE, || async {
+        server.metric("bantin_websub_ping_failures_total").await >= pings
+    })
+    .await;
+    assert!(retrying.is_some(), "the pings were never tried");
+    assert!(server.metric("bantin_websub_queue_length").await > 0);
+    let asked = Instant::now();
+    let reply = get(&c, &server.url("/feeds/region/duc-tho.atom"), &[]).await;
+    assert_eq!(reply.status, 200);
+    assert!(reply.text().contains("hub-down"));
+    assert!(asked.elapsed() < Duration::from_secs(10), "{:?}", asked.elapsed());
+
+    let gave_up = wait_until(DEADLINE, || async {
+        server.metric("bantin_websub_pings_given_up_total").await >= pings
+    })
+    .await;
+    assert!(
+        gave_up.is_some(),
+        "the pings were never given up:\n{}",
+        websub_metrics(&server.base).await
+    );
+    // Four tries each, with 0.4 + 0.8 + 1.6 s of waiting between them.
+    assert!(
+        started.elapsed() >= Duration::from_millis(2800),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(server.metric("bantin_websub_pings_given_up_total").await, pings);
+    assert_eq!(server.metric("bantin_websub_ping_failures_total").await, 4 * pings);
+    assert_eq!(server.metric("bantin_websub_pings_sent_total").await, 0);
+    assert_eq!(server.metric("bantin_websub_queue_length").await, 0);
+
+    // A later change is queued and tried like the first.
+    let (later, _) = news("hub-still-down");
+    let store = sample.open();
+    tokio::task::spawn_blocking(move || store.upsert(&[later]).unwrap())
+        .await
+        .unwrap();
+    let tried = wait_until(DEADLINE, || async {
+        server.metric("bantin_websub_ping_failures_total").await > 4 * pings
+    })
+    .await;
+    assert!(tried.is_some(), "a later change was never pinged");
+    server.stop().await;
+}
+
+/// `bantin serve` on port 0 with the sample site and these hubs, its
+/// stderr kept; killed on drop.
+struct Binary {
+    child: Child,
+    base: String,
+    stderr: Arc<std::sync::Mutex<String>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Binary {
+    fn start(db: &std::path::Path, hubs: &[String]) -> Binary {
+        let dir = tempfile::tempdir().unwrap();
+        let site_file = dir.path().join("site.toml");
+        // Top-level keys come before the file's tables.
+        let listed: Vec<String> = hubs.iter().map(|h| format!("{h:?}")).collect();
+        let text = format!(
+            "hubs = [{}]\n{}",
+            listed.join(", "),
+            std::fs::read_to_string(crate::server::site_path()).unwrap()
+        );
+        std::fs::write(&site_file, text).unwrap();
+        let mut child = Command::new(bin())
+            .arg("--store")
+            .arg(format!("sqlite:{}", db.display()))
+            .arg("--site")
+            .arg(&site_file)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env_remove("BANTIN_STORE")
+            .env_remove("BANTIN_SITE")
+            // Info: the level a newsroom runs at; retries must stay quiet there.
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starting bantin serve");
+        let stderr = child.stderr.take().unwrap();
+        let seen = Arc::new(std::sync::Mutex::new(String::new()));
+        let sink = seen.clone();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(rest) = line.split(" on http://").nth(1) {
+                    let _ = tx.send(rest.trim_end_matches('/').to_string());
+                }
+                let mut s = sink.lock().unwrap();
+                s.push_str(&line);
+                s.push('\n');
+            }
+        });
+        let hostport = rx
+            .recv_timeout(DEADLINE)
+            .unwrap_or_else(|_| panic!("bantin serve did not start: {}", seen.lock().unwrap()));
+        Binary {
+            child,
+            base: format!("http://{hostport}"),
+            stderr: seen,
+            _dir: dir,
+        }
+    }
+
+    fn log_lines(&self, needle: &str) -> Vec<String> {
+        self.stderr
+            .lock()
+            .unwrap()
+            .lines()
+            .filter(|l| l.contains(needle))
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bantin_serve_logs_a_hub_that_is_down_once_not_per_retry() {
+    let sample = Sample::new();
+    let hub = refused_url();
+    let server = Binary::start(&sample.db(), std::slice::from_ref(&hub));
+    let c = client();
+    let (new, touched) = news("log-quiet");
+    let pings = (touched.len() * 3) as u64;
+    // An external write, as a newsroom's import is.
+    let file = sample.path("news.jsonl");
+    std::fs::write(
+        &file,
+        crate::server::jsonl_article("log-quiet", "Kinh tế", "Đức Thọ", &new.published.to_rfc3339()),
+    )
+    .unwrap();
+    sample
+        .bantin_async(&["import", file.to_str().unwrap()])
+        .await;
+    // Every ping tried twice at least: the first try and a retry 2 s later.
+    let retried = wait_until(DEADLINE, || async {
+        metric(&c, &server.base, "bantin_websub_ping_failures_total").await >= 2 * pings
+    })
+    .await;
+    assert!(
+        retried.is_some(),
+        "no retries; stderr:\n{}",
+        server.stderr.lock().unwrap()
+    );
+    assert_eq!(
+        metric(&c, &server.base, "bantin_websub_pings_sent_total").await,
+        0
+    );
+    let lines = server.log_lines("WebSub");
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    assert!(lines[0].contains(&hub) && lines[0].contains("retrying with backoff"), "{}", lines[0]);
+}
+
+/// Wait up to `limit` for `check` (blocking).
+fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if check() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+#[test]
+fn one_postgresql_replica_leads_and_another_takes_over_when_its_session_ends() {
+    let Some(url) = crate::pg_cluster::database() else {
+        return;
+    };
+    let a = PostgresStore::open(&url).unwrap();
+    let b = PostgresStore::open(&url).unwrap();
+    assert!(a.lead(), "the first to ask leads");
+    assert!(!b.lead(), "only one leads");
+    assert!(a.lead() && !b.lead(), "and keeps leading");
+
+    // A replica that stops: its session ends and the lock with it.
+    drop(a);
+    assert!(eventually(DEADLINE, || b.lead()), "nobody took over");
+
+    // A replica whose connection dies (killed by the server here): the
+    // lead passes to the next one that asks, and the old leader, back,
+    // finds it taken.
+    let c = PostgresStore::open(&url).unwrap();
+    assert!(!c.lead());
+    let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let killed = admin
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_locks
+             WHERE locktype = 'advisory' AND granted
+               AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(killed.len(), 1, "one session holds the lead");
+    assert!(eventually(DEADLINE, || c.lead()), "nobody took over");
+    assert!(!b.lead(), "two leaders");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_replicas_on_one_postgresql_store_publish_once() {
+    if !hub_available() {
+        return;
+    }
+    let Some(backend) = Backend::postgres() else {
+        return;
+    };
+    let hub = Hub::start();
+    let first = Served::start(backend.store(2), vec![hub.url()], None, Policy::default()).await;
+    // Replicas behind one name: both advertise the first's address.
+    let second = Served::start(
+        backend.store(2),
+        vec![hub.url()],
+        Some(first.app.site.base_url.clone()),
+        Policy::default(),
+    )
+    .await;
+    let (new, touched) = news("hai-ban-sao");
+    backend.upsert(vec![new]);
+    let expected: Vec<String> = touched
+        .iter()
+        .flat_map(paths)
+        .map(|p| first.topic(&p))
+        .collect();
+    let got = publishes(&hub, expected.len()).await;
+    assert_eq!(count(&got), count(&expected), "one publish per feed, not per replica");
+    let mut leaders = 0;
+    let mut dropped = 0;
+    for server in [&first, &second] {
+        leaders += server.metric("bantin_websub_leader").await;
+        dropped += server.metric("bantin_websub_pings_not_leader_total").await;
+    }
+    assert_eq!(leaders, 1);
+    assert_eq!(dropped, expected.len() as u64, "the other replica drops its pings");
+    first.stop().await;
+    second.stop().await;
 }
