@@ -34,9 +34,7 @@ use bantin::store::postgres::PostgresStore;
 use chrono::Utc;
 use tokio::sync::oneshot;
 
-use crate::server::{
-    Backend, Sample, bin, client, get, metric, site, test_limits, wait_until,
-};
+use crate::server::{Backend, Sample, bin, client, get, metric, site, test_limits, wait_until};
 use crate::util::article;
 
 /// Generous: the machine running the tests is shared and loaded.
@@ -322,7 +320,12 @@ async fn a_write_publishes_each_changed_feed_once_and_the_subscriber_gets_it() {
         ]
     );
     assert!(reply.text().contains(&format!("href=\"{own}\"")));
-    let search = get(&c, &server.url("/feeds/search.json?q=B%C3%83O+l%C5%A9"), &[]).await;
+    let search = get(
+        &c,
+        &server.url("/feeds/search.json?q=B%C3%83O+l%C5%A9"),
+        &[],
+    )
+    .await;
     let self_link = search.headers.get_all("link").iter().last().unwrap();
     assert_eq!(
         self_link.to_str().unwrap(),
@@ -338,24 +341,34 @@ async fn a_write_publishes_each_changed_feed_once_and_the_subscriber_gets_it() {
             .text(),
     )
     .unwrap();
-    let archive = json["next_url"].as_str().expect("the feed links its archive");
+    let archive = json["next_url"]
+        .as_str()
+        .expect("the feed links its archive");
     let archive_path = archive.strip_prefix(&server.app.site.base_url).unwrap();
     let archived = get(&c, &server.url(archive_path), &[]).await;
     assert_eq!(archived.status, 200);
     assert!(archived.headers.get("link").is_none());
 
     // The subscriber finds hub and topic in those headers and subscribes.
-    let (found_hub, topic) = hub.subscribe(&server.topic("/feeds/category/kinh-te.atom")).await;
-    assert_eq!((found_hub.as_str(), topic.as_str()), (hub.url().as_str(), own.as_str()));
+    let (found_hub, topic) = hub
+        .subscribe(&server.topic("/feeds/category/kinh-te.atom"))
+        .await;
+    assert_eq!(
+        (found_hub.as_str(), topic.as_str()),
+        (hub.url().as_str(), own.as_str())
+    );
 
-    // Cache every format of the feeds the write touches but one, and of
+    // Cache every format of the feeds the write touches but two, and of
     // feeds it does not touch: the cached ones are compared byte for byte,
-    // the uncached one is pinged because it was touched.
+    // an uncached one is pinged because it was touched. The other is asked
+    // for right after the write, before the server has read its change
+    // log (most runs): rendered with the write already, it compares equal
+    // when rendered again, yet must be pinged.
     let (new, touched) = news("websub-moi");
-    let uncached = "/feeds/all.json".to_string();
+    let uncached = ["/feeds/all.json", "/feeds/region/duc-tho.json"];
     for key in touched.iter().chain(&untouched()) {
         for path in paths(key) {
-            if path != uncached {
+            if !uncached.contains(&path.as_str()) {
                 assert_eq!(get(&c, &server.url(&path), &[]).await.status, 200, "{path}");
             }
         }
@@ -366,6 +379,8 @@ async fn a_write_publishes_each_changed_feed_once_and_the_subscriber_gets_it() {
     tokio::task::spawn_blocking(move || store.upsert(&[new]).unwrap())
         .await
         .unwrap();
+    let early = get(&c, &server.url(uncached[1]), &[]).await;
+    assert!(early.text().contains("websub-moi"));
     let expected: Vec<String> = touched
         .iter()
         .flat_map(paths)
@@ -390,7 +405,10 @@ async fn a_write_publishes_each_changed_feed_once_and_the_subscriber_gets_it() {
     // The hub fetched the feed and the subscriber got the new bytes.
     let current = get(&c, &server.url("/feeds/category/kinh-te.atom"), &[]).await;
     assert!(current.text().contains("websub-moi"));
-    let delivered = wait_until(DEADLINE, || async { !hub.delivered(&topic).await.is_empty() }).await;
+    let delivered = wait_until(DEADLINE, || async {
+        !hub.delivered(&topic).await.is_empty()
+    })
+    .await;
     assert!(delivered.is_some(), "no content reached the subscriber");
     assert_eq!(hub.delivered(&topic).await, [current.body.clone()]);
     assert_eq!(server.metric("bantin_websub_pings_sent_total").await, 12);
@@ -422,7 +440,11 @@ async fn a_write_publishes_each_changed_feed_once_and_the_subscriber_gets_it() {
     .await;
     assert!(rendered.is_some(), "the write was not rendered again");
     tokio::time::sleep(SETTLE).await;
-    assert_eq!(hub.published().await.len(), before, "same bytes, no publish");
+    assert_eq!(
+        hub.published().await.len(),
+        before,
+        "same bytes, no publish"
+    );
     assert_eq!(hub.delivered(&topic).await.len(), 1);
     server.stop().await;
 }
@@ -501,7 +523,11 @@ async fn a_hub_that_is_down_is_retried_with_backoff_counted_and_never_blocks() {
     let reply = get(&c, &server.url("/feeds/region/duc-tho.atom"), &[]).await;
     assert_eq!(reply.status, 200);
     assert!(reply.text().contains("hub-down"));
-    assert!(asked.elapsed() < Duration::from_secs(10), "{:?}", asked.elapsed());
+    assert!(
+        asked.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        asked.elapsed()
+    );
 
     let gave_up = wait_until(DEADLINE, || async {
         server.metric("bantin_websub_pings_given_up_total").await >= pings
@@ -518,8 +544,14 @@ async fn a_hub_that_is_down_is_retried_with_backoff_counted_and_never_blocks() {
         "{:?}",
         started.elapsed()
     );
-    assert_eq!(server.metric("bantin_websub_pings_given_up_total").await, pings);
-    assert_eq!(server.metric("bantin_websub_ping_failures_total").await, 4 * pings);
+    assert_eq!(
+        server.metric("bantin_websub_pings_given_up_total").await,
+        pings
+    );
+    assert_eq!(
+        server.metric("bantin_websub_ping_failures_total").await,
+        4 * pings
+    );
     assert_eq!(server.metric("bantin_websub_pings_sent_total").await, 0);
     assert_eq!(server.metric("bantin_websub_queue_length").await, 0);
 
@@ -628,7 +660,12 @@ async fn bantin_serve_logs_a_hub_that_is_down_once_not_per_retry() {
     let file = sample.path("news.jsonl");
     std::fs::write(
         &file,
-        crate::server::jsonl_article("log-quiet", "Kinh tế", "Đức Thọ", &new.published.to_rfc3339()),
+        crate::server::jsonl_article(
+            "log-quiet",
+            "Kinh tế",
+            "Đức Thọ",
+            &new.published.to_rfc3339(),
+        ),
     )
     .unwrap();
     sample
@@ -650,7 +687,11 @@ async fn bantin_serve_logs_a_hub_that_is_down_once_not_per_retry() {
     );
     let lines = server.log_lines("WebSub");
     assert_eq!(lines.len(), 1, "{lines:#?}");
-    assert!(lines[0].contains(&hub) && lines[0].contains("retrying with backoff"), "{}", lines[0]);
+    assert!(
+        lines[0].contains(&hub) && lines[0].contains("retrying with backoff"),
+        "{}",
+        lines[0]
+    );
 }
 
 /// Wait up to `limit` for `check` (blocking).
@@ -725,7 +766,11 @@ async fn two_replicas_on_one_postgresql_store_publish_once() {
         .map(|p| first.topic(&p))
         .collect();
     let got = publishes(&hub, expected.len()).await;
-    assert_eq!(count(&got), count(&expected), "one publish per feed, not per replica");
+    assert_eq!(
+        count(&got),
+        count(&expected),
+        "one publish per feed, not per replica"
+    );
     let mut leaders = 0;
     let mut dropped = 0;
     for server in [&first, &second] {
@@ -733,7 +778,11 @@ async fn two_replicas_on_one_postgresql_store_publish_once() {
         dropped += server.metric("bantin_websub_pings_not_leader_total").await;
     }
     assert_eq!(leaders, 1);
-    assert_eq!(dropped, expected.len() as u64, "the other replica drops its pings");
+    assert_eq!(
+        dropped,
+        expected.len() as u64,
+        "the other replica drops its pings"
+    );
     first.stop().await;
     second.stop().await;
 }

@@ -254,8 +254,9 @@ impl App {
         }
         for ((key, month), group) in docs {
             let started = Instant::now();
-            let feed = match self.load(&catalog, &key, month) {
-                Ok(feed) => feed,
+            let (feed, generation) = match self.load(&catalog, &key, month) {
+                // WebSub: the read of the change log this snapshot follows.
+                Ok(feed) => (feed, self.websub.generation()),
                 Err(e) => {
                     for (_, claim) in group {
                         claim.complete(Err(e.clone()));
@@ -294,11 +295,11 @@ impl App {
                     let rendered = keep_codings(rep, meta, claim.previous.as_ref());
                     // WebSub: a rendering that replaces another with other
                     // bytes is a change to tell the hubs of.
-                    if let Some(prev) = &claim.previous
-                        && !prev.rep.same_bytes(&rendered.rep)
-                    {
+                    self.websub.rendered(&claim.resource, generation);
+                    if let Some(prev) = &claim.previous {
+                        let same = prev.rep.same_bytes(&rendered.rep);
                         self.websub
-                            .changed(&self.site, &claim.resource, &self.metrics);
+                            .replaced(&self.site, &claim.resource, same, &self.metrics);
                     }
                     (claim, rendered)
                 })
@@ -446,6 +447,7 @@ impl App {
     /// catalog and the cache. Returns the resources to render again. Blocking.
     pub fn poll(&self) -> Result<Vec<Resource>, StoreError> {
         let mut state = self.watch_state();
+        let generation = self.websub.poll_begins();
         let now = Utc::now();
         // Another file at a SQLite store's path: nothing we knew holds.
         let reopened = self.store.revalidate()?;
@@ -469,7 +471,7 @@ impl App {
                 state.position = next;
                 // Cached feeds are compared when rendered again; the others
                 // are pinged if their catalog entry moved.
-                self.ping_uncached(&super::websub::moved(&old, &catalog));
+                self.ping_touched(&super::websub::moved(&old, &catalog), generation);
                 self.catalog.store(Arc::new(catalog));
                 self.metrics.full_refresh();
                 return Ok(self.invalidate_all());
@@ -503,7 +505,8 @@ impl App {
         self.metrics.refresh();
         if renamed {
             // A display name shows in every item that carries it.
-            self.ping_uncached(&touched.feeds.keys().cloned().collect::<Vec<_>>());
+            let keys: Vec<FeedKey> = touched.feeds.keys().cloned().collect();
+            self.ping_touched(&keys, generation);
             self.metrics.full_refresh();
             return Ok(self.invalidate_all());
         }
@@ -520,11 +523,11 @@ impl App {
                     continue;
                 }
                 self.metrics.invalidation();
-                if self.cache.invalidate(&r).is_some() {
+                let held = self.cache.invalidate(&r).is_some();
+                self.websub
+                    .touched(&self.site, &r, generation, held, &self.metrics);
+                if held {
                     again.push(r);
-                } else {
-                    // Not cached: nothing to compare with, so a touch is a change.
-                    self.websub.changed(&self.site, &r, &self.metrics);
                 }
             }
         }
@@ -576,15 +579,15 @@ impl App {
         again
     }
 
-    /// WebSub: ping the formats of these feeds that the cache does not hold
-    /// (those it holds are compared with their new rendering instead).
-    fn ping_uncached(&self, keys: &[FeedKey]) {
+    /// WebSub: these feeds are touched, before the cache is invalidated
+    /// whole (the renderings it holds are compared when rendered again).
+    fn ping_touched(&self, keys: &[FeedKey], generation: u64) {
         for key in keys {
             for format in Format::ALL {
                 let r = Resource::Feed(key.clone(), format);
-                if self.cache.rendered(&r).is_none() {
-                    self.websub.changed(&self.site, &r, &self.metrics);
-                }
+                let held = self.cache.rendered(&r).is_some();
+                self.websub
+                    .touched(&self.site, &r, generation, held, &self.metrics);
             }
         }
     }
