@@ -216,9 +216,9 @@ impl Drop for Pool {
 /// The session that holds (or tries for) [`LEAD_LOCK`]: a connection of
 /// its own, since a session lock lives as long as the session and pooled
 /// connections come and go. When the leader's process dies its session
-/// ends (at once on a clean exit; after the TCP keepalives fail, about ten
-/// seconds, when the host vanishes), the lock is free, and the next replica
-/// that asks takes it.
+/// ends (at once when its socket closes; when its host vanishes, after the
+/// server's keepalive probes go unanswered, about ten seconds), the lock is
+/// free, and the next replica that asks takes it.
 struct Leader {
     config: postgres::Config,
     session: std::sync::Mutex<Option<LeadSession>>,
@@ -342,6 +342,13 @@ impl PostgresStore {
             "-c statement_timeout={}",
             READ_STATEMENT_TIMEOUT.as_millis()
         ));
+        // The leader's session must end soon after its host vanishes, so
+        // that another replica takes the lead: the server probes it (by
+        // default it would wait two hours of silence).
+        let mut lead_config = config.clone();
+        lead_config.options(
+            "-c tcp_keepalives_idle=5 -c tcp_keepalives_interval=1 -c tcp_keepalives_count=3",
+        );
         let pool = |config: postgres::Config, size: u32| {
             r2d2::Pool::builder()
                 .max_size(size.max(1))
@@ -351,7 +358,7 @@ impl PostgresStore {
         };
         Ok(PostgresStore {
             leader: Leader {
-                config: config.clone(),
+                config: lead_config,
                 session: std::sync::Mutex::new(None),
             },
             alive: Arc::new(()),
