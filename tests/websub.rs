@@ -326,7 +326,7 @@ async fn a_write_publishes_each_changed_feed_once_and_the_subscriber_gets_it() {
         &[],
     )
     .await;
-    let self_link = search.headers.get_all("link").iter().last().unwrap();
+    let self_link = search.headers.get_all("link").iter().next_back().unwrap();
     assert_eq!(
         self_link.to_str().unwrap(),
         format!(
@@ -410,7 +410,10 @@ async fn a_write_publishes_each_changed_feed_once_and_the_subscriber_gets_it() {
     })
     .await;
     assert!(delivered.is_some(), "no content reached the subscriber");
-    assert_eq!(hub.delivered(&topic).await, [current.body.clone()]);
+    assert_eq!(
+        hub.delivered(&topic).await,
+        std::slice::from_ref(&current.body)
+    );
     assert_eq!(server.metric("bantin_websub_pings_sent_total").await, 12);
     assert_eq!(server.metric("bantin_websub_ping_failures_total").await, 0);
     assert_eq!(server.metric("bantin_websub_queue_length").await, 0);
