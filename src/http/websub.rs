@@ -488,8 +488,11 @@ async fn ping(client: &HttpClient, hub: &str, url: &str, timeout: Duration) -> R
     let exchange = async {
         let response = client.request(request).await.map_err(|e| causes(&e))?;
         let status = response.status();
-        // Read the answer (a hub says little) so the connection can be reused.
-        let _ = response.into_body().collect().await;
+        // Read the answer so the connection can be reused; a hub says
+        // little, and one that says more is not read past 64 KiB.
+        let _ = http_body_util::Limited::new(response.into_body(), 64 * 1024)
+            .collect()
+            .await;
         if status.is_success() {
             Ok(())
         } else {
