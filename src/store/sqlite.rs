@@ -14,7 +14,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
-use super::row::{ARTICLE_COLUMNS, AuthorAudit, RawArticle, RawLink, audit_article, table};
+use super::row::{ARTICLE_COLUMNS, RawArticle, RawLink, audit_article, audit_authors, table};
 use super::{
     Change, Changes, LogPosition, Pair, Placement, Position, Problem, SlugUse, Snapshot, Store,
     StoreError, Writer, facet_code, instant, logged_facet, micros,
@@ -980,26 +980,42 @@ impl Store for SqliteStore {
     }
 
     fn audit(&self) -> Result<Vec<Problem>, StoreError> {
+        let mut problems = Vec::new();
+        self.audit_with(&|_| None, &mut |p| problems.push(p))?;
+        Ok(problems)
+    }
+
+    fn audit_with(
+        &self,
+        admit: &dyn Fn(&Article) -> Option<String>,
+        report: &mut dyn FnMut(Problem),
+    ) -> Result<(), StoreError> {
         let snap = SqliteSnapshot::begin(self.pools.load().readers.get()?)?;
         let conn = &snap.conn;
-        let mut problems = Vec::new();
+        // SQLite steps through the rows one at a time: nothing piles up.
         let mut stmt = conn.prepare(&format!(
             "SELECT {ARTICLE_COLUMNS}, a.published_us FROM articles a ORDER BY a.id"
         ))?;
         let rows = stmt.query_map([], |r| Ok((raw_article(r)?, r.get::<_, i64>(10)?)))?;
-        let mut authors = AuthorAudit::default();
-        let mut undecoded = std::collections::BTreeSet::new();
         for row in rows {
             let (raw, published_us) = row?;
             let id = raw.id.clone();
             let decoded = snap.decode(raw);
-            match &decoded {
-                Ok(a) => authors.expect(a),
-                Err(_) => {
-                    undecoded.insert(id.clone());
+            if let Ok(a) = &decoded {
+                let stored = snap.links(Facet::Author, &a.id, "slug")?;
+                if let Some(p) = audit_authors(a, &stored) {
+                    report(p);
+                }
+                if let Some(reason) = admit(a) {
+                    report(Problem {
+                        id: a.id.clone(),
+                        reason: format!("{reason} (left out of feeds)"),
+                    });
                 }
             }
-            problems.extend(audit_article(id, decoded, published_us));
+            if let Some(p) = audit_article(id, decoded, published_us) {
+                report(p);
+            }
         }
         for facet in Facet::ALL {
             let sql = format!(
@@ -1018,16 +1034,13 @@ impl Store for SqliteStore {
                 })
             })?;
             for row in rows {
-                let link = row?;
-                if facet == Facet::Author {
-                    authors.found(&link.article_id, &link.slug);
-                }
-                link.audit(facet, &mut problems);
+                row?.audit(facet, report);
             }
         }
-        problems.extend(authors.problems(&undecoded));
-        problems.extend(audit_catalog(conn)?);
-        Ok(problems)
+        for p in audit_catalog(conn)? {
+            report(p);
+        }
+        Ok(())
     }
 
     fn trim_log(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
