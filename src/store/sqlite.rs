@@ -1156,6 +1156,18 @@ mod tests {
             assert!(!text.contains("SCAN "), "{key:?} scans: {text}");
             assert!(text.contains("USING"), "{key:?} uses no index: {text}");
         }
+        // Keyword feeds: FTS5 hands matches over newest number first (no
+        // sort of every match), each joined by primary key.
+        let plan: Vec<String> = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {}", search_sql()))
+            .unwrap()
+            .query_map(params![0i64, "\"x\"", 50i64], |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let text = plan.join(" | ");
+        assert!(!text.contains("TEMP B-TREE"), "keyword feeds sort: {text}");
+        assert!(text.contains("INTEGER PRIMARY KEY"), "{text}");
         for facet in [Facet::Category, Facet::Region] {
             for sql in [newest_sql(facet), scheduled_names_sql(facet)] {
                 let plan: Vec<String> = conn
