@@ -26,7 +26,7 @@ use fallible_iterator::FallibleIterator;
 use postgres::types::ToSql;
 use postgres::{Client, NoTls, Row, Statement};
 
-use super::row::{ARTICLE_COLUMNS, AuthorAudit, RawArticle, RawLink, audit_article, table};
+use super::row::{ARTICLE_COLUMNS, RawArticle, RawLink, audit_article, audit_authors, table};
 use super::{
     Change, Changes, LogPosition, Pair, Placement, Position, Problem, SlugUse, Snapshot, Store,
     StoreError, Writer, facet_code, instant, logged_facet, micros,
@@ -945,6 +945,9 @@ impl Snapshot for PgSnapshot {
     }
 }
 
+/// Articles `check` reads at a time.
+const AUDIT_PAGE: usize = 1000;
+
 /// Records a writer keeps in memory before copying them to the server.
 const COPY_BATCH: usize = 1000;
 
@@ -1320,31 +1323,59 @@ impl Store for PostgresStore {
     }
 
     fn audit(&self) -> Result<Vec<Problem>, StoreError> {
+        let mut problems = Vec::new();
+        self.audit_with(&|_| None, &mut |p| problems.push(p))?;
+        Ok(problems)
+    }
+
+    fn audit_with(
+        &self,
+        admit: &dyn Fn(&Article) -> Option<String>,
+        report: &mut dyn FnMut(Problem),
+    ) -> Result<(), StoreError> {
         let snap = PgSnapshot::begin(self.writers.get()?)?;
         let mut conn = snap.conn();
-        let rows = conn.query(
-            &format!("SELECT {ARTICLE_COLUMNS}, a.published_us FROM articles a ORDER BY a.id"),
-            &[],
-        )?;
-        let mut problems = Vec::new();
-        let mut raws = Vec::with_capacity(rows.len());
-        let mut published = HashMap::new();
-        for r in &rows {
-            let raw = raw_article(r)?;
-            published.insert(raw.id.clone(), r.try_get::<_, i64>(10)?);
-            raws.push(raw);
-        }
-        let mut authors = AuthorAudit::default();
-        let mut undecoded = std::collections::BTreeSet::new();
-        for (id, decoded) in conn.decode_all(raws, None)? {
-            let published_us = published.get(&id).copied().unwrap_or_default();
-            match &decoded {
-                Ok(a) => authors.expect(a),
-                Err(_) => {
-                    undecoded.insert(id.clone());
+        // A page of articles at a time, in id order, each page's links in
+        // two queries: memory stays bounded however many articles there are.
+        let mut after = String::new();
+        loop {
+            let rows = conn.query(
+                &format!(
+                    "SELECT {ARTICLE_COLUMNS}, a.published_us FROM articles a
+                     WHERE a.id > $1 ORDER BY a.id LIMIT {AUDIT_PAGE}"
+                ),
+                &[&after],
+            )?;
+            let Some(last) = rows.last() else { break };
+            after = last.try_get(0)?;
+            let mut raws = Vec::with_capacity(rows.len());
+            let mut published = HashMap::new();
+            for r in &rows {
+                let raw = raw_article(r)?;
+                published.insert(raw.id.clone(), r.try_get::<_, i64>(10)?);
+                raws.push(raw);
+            }
+            let ids: Vec<String> = raws.iter().map(|r| r.id.clone()).collect();
+            let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+            let mut authors = conn.links(Facet::Author, "slug", Some(&refs))?;
+            for (id, decoded) in conn.decode_all(raws, Some(&refs))? {
+                let published_us = published.get(&id).copied().unwrap_or_default();
+                if let Ok(a) = &decoded {
+                    let stored = authors.remove(&a.id).unwrap_or_default();
+                    if let Some(p) = audit_authors(a, &stored) {
+                        report(p);
+                    }
+                    if let Some(reason) = admit(a) {
+                        report(Problem {
+                            id: a.id.clone(),
+                            reason: format!("{reason} (left out of feeds)"),
+                        });
+                    }
+                }
+                if let Some(p) = audit_article(id, decoded, published_us) {
+                    report(p);
                 }
             }
-            problems.extend(audit_article(id, decoded, published_us));
         }
         for facet in Facet::ALL {
             let sql = format!(
@@ -1352,21 +1383,21 @@ impl Store for PostgresStore {
                  JOIN articles a ON a.id = f.article_id ORDER BY f.article_id, f.slug",
                 table(facet)
             );
-            for r in conn.query(&sql, &[])? {
-                let link = RawLink {
+            // Streamed as the server sends them, not collected.
+            let stmt = conn.statement(&sql)?;
+            let no_params: [&(dyn ToSql + Sync); 0] = [];
+            let mut rows = conn.client.query_raw(&stmt, no_params)?;
+            while let Some(r) = rows.next()? {
+                RawLink {
                     article_id: r.try_get(0)?,
                     slug: r.try_get(1)?,
                     name: r.try_get(2)?,
                     published_us: r.try_get(3)?,
                     article_published_us: r.try_get(4)?,
-                };
-                if facet == Facet::Author {
-                    authors.found(&link.article_id, &link.slug);
                 }
-                link.audit(facet, &mut problems);
+                .audit(facet, report);
             }
         }
-        problems.extend(authors.problems(&undecoded));
         let stale = conn.query(
             "WITH stored AS (
                  SELECT kind, a, b, sum(delta)::bigint AS n FROM bantin_counts GROUP BY kind, a, b
@@ -1385,7 +1416,7 @@ impl Store for PostgresStore {
         )?;
         if let Some(r) = stale.first() {
             let differ: String = r.try_get(0)?;
-            problems.push(Problem {
+            report(Problem {
                 id: String::new(),
                 reason: format!(
                     "bantin_counts is out of step with the article tables (first difference: {differ:?}); \
@@ -1393,7 +1424,7 @@ impl Store for PostgresStore {
                 ),
             });
         }
-        Ok(problems)
+        Ok(())
     }
 
     fn trim_log(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
