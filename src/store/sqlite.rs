@@ -406,7 +406,12 @@ impl SqliteSnapshot {
     /// The ids of the newest `limit` articles up to `upto` holding every
     /// word of `words` (folded, space-separated), newest first (ties by id,
     /// descending).
-    fn search_ids(&self, words: &str, upto: i64, limit: i64) -> Result<Vec<String>, rusqlite::Error> {
+    fn search_ids(
+        &self,
+        words: &str,
+        upto: i64,
+        limit: i64,
+    ) -> Result<Vec<String>, rusqlite::Error> {
         // Each word a quoted FTS5 string: the words are letters and digits,
         // but quoting keeps FTS5's own operators (AND, NEAR) plain words.
         let query: Vec<String> = words.split(' ').map(|w| format!("\"{w}\"")).collect();
