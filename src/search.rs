@@ -3,6 +3,7 @@
 //! marks and `đ`/`Đ` are folded (`Bão lũ` → `bao lu`), as the stores fold
 //! the text they index (SQLite's FTS5 `unicode61 remove_diacritics 2` after
 //! replacing `đ`; PostgreSQL's `bantin_fold`), so the same words match.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use unicode_normalization::UnicodeNormalization;
 

@@ -5,6 +5,7 @@
 //! request reads it without a lock. Renders run on blocking threads, each in
 //! one read transaction of the store's pool, and outlive the request that
 //! started them (see `cache.rs`).
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};

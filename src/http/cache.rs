@@ -13,6 +13,7 @@
 //! watcher has seen is in every representation stored after it. The old
 //! rendering is kept aside until the new one is made, so that identical
 //! bytes keep their computed codings (and their ETags are the same anyway).
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::sync::{Arc, Mutex, MutexGuard};
 

@@ -1,6 +1,7 @@
 //! Counters for `/metrics`, in the Prometheus text exposition format.
 //! Plain atomics in fixed tables: recording a request costs two relaxed
 //! increments and no lock.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -65,7 +66,9 @@ impl Metrics {
             .iter()
             .position(|&x| x == status)
             .unwrap_or(STATUSES.len() - 1);
-        self.requests[r][s].fetch_add(1, Relaxed);
+        if let Some(cell) = self.requests.get(r).and_then(|row| row.get(s)) {
+            cell.fetch_add(1, Relaxed);
+        }
     }
 
     /// Count `resources` rendered from one store read, and its time.
@@ -130,9 +133,9 @@ impl Metrics {
         let mut out = String::new();
         out.push_str("# HELP bantin_http_requests_total HTTP requests answered, by route class and status.\n");
         out.push_str("# TYPE bantin_http_requests_total counter\n");
-        for (r, (_, route)) in ROUTES.iter().enumerate() {
-            for (s, status) in STATUSES.iter().enumerate() {
-                let n = self.requests[r][s].load(Relaxed);
+        for ((_, route), row) in ROUTES.iter().zip(&self.requests) {
+            for (status, cell) in STATUSES.iter().zip(row) {
+                let n = cell.load(Relaxed);
                 if n > 0 {
                     let status = if *status == 0 {
                         "other".to_string()
@@ -146,8 +149,12 @@ impl Metrics {
                 }
             }
         }
-        let not_modified: u64 = (0..ROUTES.len())
-            .map(|r| self.requests[r][1].load(Relaxed))
+        // STATUSES[1] is 304.
+        let not_modified: u64 = self
+            .requests
+            .iter()
+            .filter_map(|row| row.get(1))
+            .map(|cell| cell.load(Relaxed))
             .sum();
         let renders = self.renders.load(Relaxed);
         let seconds = self.render_micros.load(Relaxed) as f64 / 1e6;

@@ -35,6 +35,7 @@
 //! store's lead ([`crate::store::Store::lead`]) sends; the others drop
 //! their pings. Every replica renders the same bytes from the same store,
 //! so the leader's pings are the ones all of them would send.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
