@@ -237,7 +237,7 @@ class Server:
         self._log = open(self.log_path, "wb")
         self.started = time.monotonic()
         self.proc = subprocess.Popen(
-            [BIN, "--site", SITE, "--store", f"sqlite:{store}", "serve",
+            [BIN, "--site", SITE, "--store", store if "://" in store else f"sqlite:{store}", "serve",
              "--listen", f"127.0.0.1:{self.port}"],
             stdout=self._log, stderr=self._log, env=env)
         on_exit(self.stop)

@@ -27,11 +27,15 @@ while kill -0 "$pid" 2>/dev/null; do
     fi
     if (( now - changed >= quiet )); then
         echo "plateau: cov $last_cov unchanged for ${quiet}s at t=$((now - start))s"
-        kill -INT "$pid"
+        # SIGINT the fuzzer itself (cargo-fuzz's child): cargo-fuzz does
+        # not pass the signal on, and libFuzzer prints its stats on it.
+        kill -INT $(pgrep -P "$pid") 2>/dev/null || kill -INT "$pid"
         break
     fi
 done
 wait "$pid"; rc=$?
+# libFuzzer exits 1 when interrupted, as when it crashes: tell them apart.
+if grep -aq 'run interrupted' "$log"; then rc=0; fi
 grep -aE '^#[0-9]+' "$log" | tail -1
 grep -aE 'stat::|panicked|SUMMARY|artifact_prefix|Test unit written' "$log"
 echo "exit $rc, wall $(( $(date +%s) - start ))s, log $log"

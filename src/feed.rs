@@ -4,6 +4,7 @@
 //!
 //! Nothing here reads the clock except through the `now` it is handed, and
 //! nothing iterates a hash map, so the same store gives the same feed.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -3,6 +3,7 @@
 //! marks and `đ`/`Đ` are folded (`Bão lũ` → `bao lu`), as the stores fold
 //! the text they index (SQLite's FTS5 `unicode61 remove_diacritics 2` after
 //! replacing `đ`; PostgreSQL's `bantin_fold`), so the same words match.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use unicode_normalization::UnicodeNormalization;
 
@@ -44,28 +45,27 @@ pub fn words(query: &str) -> Vec<String> {
 /// feed whatever their tokenizers make of markup.
 pub fn matches(article: &crate::article::Article, words: &[&str]) -> bool {
     use crate::article::Body;
-    let body = match &article.body {
-        Body::None => String::new(),
-        Body::Text(t) => t.clone(),
-        Body::Html(h) => crate::text::html_text(h),
+    let mut missing: Vec<&str> = words.to_vec();
+    let mut look = |text: &str| {
+        if !missing.is_empty() {
+            let folded = fold(text);
+            for word in folded.split(|c: char| !c.is_alphanumeric()) {
+                missing.retain(|w| *w != word);
+                if missing.is_empty() {
+                    break;
+                }
+            }
+        }
     };
-    let text = format!(
-        "{} {} {}",
-        article.title,
-        article.summary.as_deref().unwrap_or(""),
-        body
-    );
-    let have: std::collections::HashSet<String> = self::words_all(&text).into_iter().collect();
-    words.iter().all(|w| have.contains(*w))
-}
-
-/// Every folded word of `text` (no cap, duplicates kept).
-fn words_all(text: &str) -> Vec<String> {
-    fold(text)
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(str::to_string)
-        .collect()
+    // Cheapest first: most matches are found before the body.
+    look(&article.title);
+    look(article.summary.as_deref().unwrap_or(""));
+    match &article.body {
+        Body::None => {}
+        Body::Text(t) => look(t),
+        Body::Html(h) => look(&crate::text::html_text(h)),
+    }
+    missing.is_empty()
 }
 
 /// Why a query is refused.

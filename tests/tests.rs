@@ -74,3 +74,9 @@ mod search;
 
 /// The burst window: a burst between two polls reaches the reader whole.
 mod burst;
+
+/// The cache of rendered feeds within `cache_bytes`.
+mod cache_bound;
+
+/// WebSub: Link headers, publish pings to a real hub, retries, one leader.
+mod websub;

@@ -4,24 +4,31 @@
 -- has one), contentless (the text is not stored twice) and without
 -- positions (`detail=none`: a feed needs every word, not phrases). Its
 -- tokenizer folds case and tone marks; the triggers fold `đ`, which Unicode
--- does not decompose. FTS rows are numbered by `bantin_search_ids`, whose
--- INTEGER PRIMARY KEY survives VACUUM (an `articles` rowid may not). The
--- triggers run for every writer, bulk imports included, so the index is
--- never behind the articles. A CMS needs an SQLite with FTS5 (Debian's,
--- Python's and most builds have it).
+-- does not decompose. A CMS needs an SQLite with FTS5 (Debian's, Python's
+-- and most builds have it). The triggers run for every writer, bulk imports
+-- included, so the index is never behind the articles.
+--
+-- FTS rows are numbered by `bantin_search_ids` (its INTEGER PRIMARY KEY
+-- survives VACUUM; an `articles` rowid may not) in publishing order: n is
+-- the article's second (counted from year 1, so always positive) times 2^20,
+-- plus its rank among the articles of that second. FTS5 walks its matches
+-- by number, newest first, and stops at the feed's limit: a common word
+-- costs a few dozen rows, a rare one its few matches, never a scan.
 
 CREATE TABLE bantin_search_ids (
     n            INTEGER PRIMARY KEY,
     article_id   TEXT NOT NULL UNIQUE,
     published_us INTEGER NOT NULL
 );
--- Matches in feed order without reading the (large) article rows.
-CREATE INDEX bantin_search_recent ON bantin_search_ids (published_us DESC, article_id DESC);
 CREATE VIRTUAL TABLE bantin_search USING fts5(
     words, content='', detail=none, tokenize='unicode61 remove_diacritics 2'
 );
 
-INSERT INTO bantin_search_ids (article_id, published_us) SELECT id, published_us FROM articles;
+INSERT INTO bantin_search_ids (n, article_id, published_us)
+    SELECT ((a.published_us + 62135596800000000) / 1000000) * 1048576 + row_number() OVER (
+               PARTITION BY (a.published_us + 62135596800000000) / 1000000 ORDER BY a.id) - 1,
+           a.id, a.published_us
+    FROM articles a;
 INSERT INTO bantin_search (rowid, words)
     SELECT i.n, replace(replace(a.title || ' ' || coalesce(a.summary, '') || ' ' ||
             CASE WHEN trim(coalesce(a.content_html, '')) <> '' THEN a.content_html ELSE coalesce(a.body, '') END,
@@ -30,21 +37,27 @@ INSERT INTO bantin_search (rowid, words)
 
 CREATE TRIGGER bantin_search_inserted AFTER INSERT ON articles
 BEGIN
-    INSERT INTO bantin_search_ids (article_id, published_us) VALUES (NEW.id, NEW.published_us);
+    INSERT INTO bantin_search_ids (n, article_id, published_us)
+        VALUES ((SELECT coalesce(max(n) + 1, ((NEW.published_us + 62135596800000000) / 1000000) * 1048576) FROM bantin_search_ids
+            WHERE n >= ((NEW.published_us + 62135596800000000) / 1000000) * 1048576 AND n < ((NEW.published_us + 62135596800000000) / 1000000) * 1048576 + 1048576), NEW.id, NEW.published_us);
     INSERT INTO bantin_search (rowid, words)
         VALUES ((SELECT n FROM bantin_search_ids WHERE article_id = NEW.id), replace(replace(NEW.title || ' ' || coalesce(NEW.summary, '') || ' ' ||
             CASE WHEN trim(coalesce(NEW.content_html, '')) <> '' THEN NEW.content_html ELSE coalesce(NEW.body, '') END,
             'đ', 'd'), 'Đ', 'D'));
 END;
 
--- A contentless index forgets a row by being told its words again.
+-- A contentless index forgets a row by being told its words again; an
+-- article whose date moved gets a new number.
 CREATE TRIGGER bantin_search_updated AFTER UPDATE OF id, title, summary, body, content_html, published_us ON articles
 BEGIN
     INSERT INTO bantin_search (bantin_search, rowid, words)
         VALUES ('delete', (SELECT n FROM bantin_search_ids WHERE article_id = OLD.id), replace(replace(OLD.title || ' ' || coalesce(OLD.summary, '') || ' ' ||
             CASE WHEN trim(coalesce(OLD.content_html, '')) <> '' THEN OLD.content_html ELSE coalesce(OLD.body, '') END,
             'đ', 'd'), 'Đ', 'D'));
-    UPDATE bantin_search_ids SET article_id = NEW.id, published_us = NEW.published_us WHERE article_id = OLD.id;
+    DELETE FROM bantin_search_ids WHERE article_id = OLD.id;
+    INSERT INTO bantin_search_ids (n, article_id, published_us)
+        VALUES ((SELECT coalesce(max(n) + 1, ((NEW.published_us + 62135596800000000) / 1000000) * 1048576) FROM bantin_search_ids
+            WHERE n >= ((NEW.published_us + 62135596800000000) / 1000000) * 1048576 AND n < ((NEW.published_us + 62135596800000000) / 1000000) * 1048576 + 1048576), NEW.id, NEW.published_us);
     INSERT INTO bantin_search (rowid, words)
         VALUES ((SELECT n FROM bantin_search_ids WHERE article_id = NEW.id), replace(replace(NEW.title || ' ' || coalesce(NEW.summary, '') || ' ' ||
             CASE WHEN trim(coalesce(NEW.content_html, '')) <> '' THEN NEW.content_html ELSE coalesce(NEW.body, '') END,

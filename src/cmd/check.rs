@@ -6,13 +6,9 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use chrono::{DateTime, Utc};
-
 use super::output::{err, out};
-use crate::article::FeedKey;
 use crate::config::{Site, StoreUrl};
 use crate::limits::SiteLimits;
-use crate::store::Store;
 
 /// Report every problem found; exit 1 if there is any.
 pub fn check(url: &StoreUrl, site_path: &Path) -> anyhow::Result<ExitCode> {
@@ -29,16 +25,28 @@ pub fn check(url: &StoreUrl, site_path: &Path) -> anyhow::Result<ExitCode> {
         print_limits(site_path, &site.limits)?;
     }
     let store = super::open_store(url)?;
-    for p in store.audit()? {
-        if p.id.is_empty() {
-            err(format_args!("{url}: {}", p.reason))?;
-        } else {
-            err(format_args!("{url}: article {:?}: {}", p.id, p.reason))?;
-        }
+    // Every stored article over a limit too (scheduled ones included: they
+    // would be left out when their time comes), in the same pass.
+    let limits = site.as_ref().map(|s| s.limits);
+    let admit = |a: &crate::article::Article| {
+        limits.and_then(|l| crate::limits::exceeded(a, &l).map(|e| e.to_string()))
+    };
+    let mut failed_write = None;
+    store.audit_with(&admit, &mut |p| {
         problems += 1;
+        let written = if p.id.is_empty() {
+            err(format_args!("{url}: {}", p.reason))
+        } else {
+            err(format_args!("{url}: article {:?}: {}", p.id, p.reason))
+        };
+        if let Err(e) = written {
+            failed_write.get_or_insert(e);
+        }
+    })?;
+    if let Some(e) = failed_write {
+        return Err(e);
     }
     if let Some(site) = &site {
-        problems += over_limits(store.as_ref(), url, &site.limits)?;
         let now = chrono::Utc::now();
         let snap = store.snapshot()?;
         let catalog = crate::feed::Catalog::load(snap.as_ref(), site, now)?;
@@ -73,27 +81,4 @@ fn print_limits(site_path: &Path, l: &SiteLimits) -> anyhow::Result<()> {
         out(format_args!("  {key} = {value}"))?;
     }
     Ok(())
-}
-
-/// Report every stored article over a limit (scheduled ones included: they
-/// would be left out when their time comes); returns how many there are.
-/// Rows that don't decode at all are `audit`'s to report.
-fn over_limits(store: &dyn Store, url: &StoreUrl, limits: &SiteLimits) -> anyhow::Result<usize> {
-    // Every row: published up to the last instant SPEC allows, no limit
-    // (i64::MAX, which both backends take as a row count).
-    let end: DateTime<Utc> = "9999-12-31T23:59:59.999999Z".parse()?;
-    let articles = store
-        .snapshot()?
-        .feed(&FeedKey::All, end, i64::MAX as usize)?;
-    let mut found = 0;
-    for a in &articles {
-        if let Some(e) = crate::limits::exceeded(a, limits) {
-            err(format_args!(
-                "{url}: article {:?}: {e} (left out of feeds)",
-                a.id
-            ))?;
-            found += 1;
-        }
-    }
-    Ok(found)
 }

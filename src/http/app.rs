@@ -5,6 +5,7 @@
 //! request reads it without a lock. Renders run on blocking threads, each in
 //! one read transaction of the store's pool, and outlive the request that
 //! started them (see `cache.rs`).
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -18,6 +19,7 @@ use super::cache::{Cache, CacheError, Claim, Lookup, Rendered, Resource};
 use super::invalidation::touched;
 use super::metrics::Metrics;
 use super::representation::Representation;
+use super::websub::{Policy, Publisher};
 use crate::article::FeedKey;
 use crate::config::Site;
 use crate::feed::{Archive, Catalog, FeedError, Month};
@@ -92,6 +94,8 @@ pub struct App {
     pub(crate) wake: Arc<tokio::sync::Notify>,
     /// Counters for `/metrics`.
     pub metrics: Metrics,
+    /// WebSub publish pings waiting to go out (sent by `websub::publish`).
+    pub websub: Publisher,
 }
 
 impl App {
@@ -106,6 +110,7 @@ impl App {
         };
         let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
         let cache_bytes = site.limits.cache_bytes;
+        let site_hubs = site.hubs.clone();
         let wake = Arc::new(tokio::sync::Notify::new());
         let ring = wake.clone();
         store.on_commit(Arc::new(move || ring.notify_one()));
@@ -126,7 +131,23 @@ impl App {
             searches: Mutex::new(BTreeSet::new()),
             background: Arc::new(Semaphore::new(workers)),
             metrics: Metrics::default(),
+            websub: Publisher::new(site_hubs, Policy::default()),
         })
+    }
+
+    /// The same server with another way of sending WebSub pings (tests
+    /// shorten the waits).
+    pub fn with_ping_policy(self, policy: Policy) -> App {
+        App {
+            websub: self.websub.with_policy(policy),
+            ..self
+        }
+    }
+
+    /// Whether this replica sends the WebSub pings (see `Store::lead`).
+    /// Blocking.
+    pub fn lead(&self) -> bool {
+        self.store.lead()
     }
 
     /// The catalog requests are answered from.
@@ -234,8 +255,9 @@ impl App {
         }
         for ((key, month), group) in docs {
             let started = Instant::now();
-            let feed = match self.load(&catalog, &key, month) {
-                Ok(feed) => feed,
+            let (feed, generation) = match self.load(&catalog, &key, month) {
+                // WebSub: the read of the change log this snapshot follows.
+                Ok(feed) => (feed, self.websub.generation()),
                 Err(e) => {
                     for (_, claim) in group {
                         claim.complete(Err(e.clone()));
@@ -272,6 +294,14 @@ impl App {
                         expires,
                     };
                     let rendered = keep_codings(rep, meta, claim.previous.as_ref());
+                    // WebSub: a rendering that replaces another with other
+                    // bytes is a change to tell the hubs of.
+                    self.websub.rendered(&claim.resource, generation);
+                    if let Some(prev) = &claim.previous {
+                        let same = prev.rep.same_bytes(&rendered.rep);
+                        self.websub
+                            .replaced(&self.site, &claim.resource, same, &self.metrics);
+                    }
                     (claim, rendered)
                 })
                 .collect();
@@ -418,6 +448,7 @@ impl App {
     /// catalog and the cache. Returns the resources to render again. Blocking.
     pub fn poll(&self) -> Result<Vec<Resource>, StoreError> {
         let mut state = self.watch_state();
+        let generation = self.websub.poll_begins();
         let now = Utc::now();
         // Another file at a SQLite store's path: nothing we knew holds.
         let reopened = self.store.revalidate()?;
@@ -439,6 +470,9 @@ impl App {
                 state.next_due = snap.next_scheduled(now)?;
                 drop(snap);
                 state.position = next;
+                // Cached feeds are compared when rendered again; the others
+                // are pinged if their catalog entry moved.
+                self.ping_touched(&super::websub::moved(&old, &catalog), generation);
                 self.catalog.store(Arc::new(catalog));
                 self.metrics.full_refresh();
                 return Ok(self.invalidate_all());
@@ -472,6 +506,8 @@ impl App {
         self.metrics.refresh();
         if renamed {
             // A display name shows in every item that carries it.
+            let keys: Vec<FeedKey> = touched.feeds.keys().cloned().collect();
+            self.ping_touched(&keys, generation);
             self.metrics.full_refresh();
             return Ok(self.invalidate_all());
         }
@@ -488,7 +524,10 @@ impl App {
                     continue;
                 }
                 self.metrics.invalidation();
-                if self.cache.invalidate(&r).is_some() {
+                let held = self.cache.invalidate(&r).is_some();
+                self.websub
+                    .touched(&self.site, &r, generation, held, &self.metrics);
+                if held {
                     again.push(r);
                 }
             }
@@ -539,6 +578,19 @@ impl App {
             }
         }
         again
+    }
+
+    /// WebSub: these feeds are touched, before the cache is invalidated
+    /// whole (the renderings it holds are compared when rendered again).
+    fn ping_touched(&self, keys: &[FeedKey], generation: u64) {
+        for key in keys {
+            for format in Format::ALL {
+                let r = Resource::Feed(key.clone(), format);
+                let held = self.cache.rendered(&r).is_some();
+                self.websub
+                    .touched(&self.site, &r, generation, held, &self.metrics);
+            }
+        }
     }
 
     fn invalidate_all(&self) -> Vec<Resource> {
@@ -597,9 +649,11 @@ impl App {
             .clone()
     }
 
-    /// Renderings held and their bytes.
-    pub fn cache_size(&self) -> (usize, usize) {
-        self.cache.size()
+    /// Renderings held, their bytes, and how many were evicted to keep
+    /// within `cache_bytes`.
+    pub fn cache_size(&self) -> (usize, usize, u64) {
+        let (entries, bytes) = self.cache.size();
+        (entries, bytes, self.cache.evictions())
     }
 }
 

@@ -13,6 +13,7 @@
 //! watcher has seen is in every representation stored after it. The old
 //! rendering is kept aside until the new one is made, so that identical
 //! bytes keep their computed codings (and their ETags are the same anyway).
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -217,18 +218,32 @@ pub enum Lookup {
 #[derive(Clone)]
 pub struct Cache {
     slots: moka::sync::Cache<Resource, Arc<Slot>>,
+    evictions: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Cache {
     /// A cache holding at most `max_bytes` of rendered bytes (all codings).
     pub fn new(max_bytes: u64) -> Cache {
+        let evictions = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counted = evictions.clone();
         Cache {
             slots: moka::sync::Cache::builder()
                 .max_capacity(max_bytes)
                 .weigher(|_, slot: &Arc<Slot>| slot.weight())
                 .eviction_policy(moka::policy::EvictionPolicy::lru())
+                .eviction_listener(move |_, _, cause| {
+                    if cause == moka::notification::RemovalCause::Size {
+                        counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                })
                 .build(),
+            evictions,
         }
+    }
+
+    /// Resources evicted so far to keep within the size.
+    pub fn evictions(&self) -> u64 {
+        self.evictions.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn slot(&self, resource: &Resource) -> Arc<Slot> {
@@ -320,6 +335,8 @@ impl Cache {
 
     /// Renderings held and their bytes, all codings.
     pub fn size(&self) -> (usize, usize) {
+        // Evictions are done lazily by moka: settle them before counting.
+        self.slots.run_pending_tasks();
         let mut entries = 0;
         let mut bytes = 0;
         for (_, slot) in self.slots.iter() {

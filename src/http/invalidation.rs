@@ -7,6 +7,7 @@
 //! region. "Before" comes from the change log's old rows, "after" from where
 //! the article stands now ([`Placement`]). An article that was never visible
 //! (scheduled, before and after) touches nothing until it comes due.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -1,6 +1,7 @@
 //! Counters for `/metrics`, in the Prometheus text exposition format.
 //! Plain atomics in fixed tables: recording a request costs two relaxed
 //! increments and no lock.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -43,6 +44,15 @@ pub struct Metrics {
     refreshes: AtomicU64,
     full_refreshes: AtomicU64,
     invalidations: AtomicU64,
+    pings_sent: AtomicU64,
+    ping_failures: AtomicU64,
+    pings_given_up: AtomicU64,
+    pings_dropped: AtomicU64,
+    pings_not_leader: AtomicU64,
+    ping_queue: AtomicU64,
+    /// 1 when this replica sent pings at its last batch, 0 when another
+    /// one leads (or none was asked yet).
+    leader: AtomicU64,
 }
 
 impl Metrics {
@@ -56,7 +66,9 @@ impl Metrics {
             .iter()
             .position(|&x| x == status)
             .unwrap_or(STATUSES.len() - 1);
-        self.requests[r][s].fetch_add(1, Relaxed);
+        if let Some(cell) = self.requests.get(r).and_then(|row| row.get(s)) {
+            cell.fetch_add(1, Relaxed);
+        }
     }
 
     /// Count `resources` rendered from one store read, and its time.
@@ -81,14 +93,49 @@ impl Metrics {
         self.invalidations.fetch_add(1, Relaxed);
     }
 
+    /// Count a WebSub publish ping a hub took (2xx).
+    pub fn ping_sent(&self) {
+        self.pings_sent.fetch_add(1, Relaxed);
+    }
+
+    /// Count a try of a ping that failed (no connection, a timeout, not 2xx).
+    pub fn ping_failed(&self) {
+        self.ping_failures.fetch_add(1, Relaxed);
+    }
+
+    /// Count a ping dropped after its last try failed.
+    pub fn ping_given_up(&self) {
+        self.pings_given_up.fetch_add(1, Relaxed);
+    }
+
+    /// Count a ping dropped because the queue was full.
+    pub fn ping_dropped(&self) {
+        self.pings_dropped.fetch_add(1, Relaxed);
+    }
+
+    /// Count pings dropped because another replica sends them.
+    pub fn pings_not_leader(&self, n: u64) {
+        self.pings_not_leader.fetch_add(n, Relaxed);
+    }
+
+    /// Pings queued or on the wire now.
+    pub fn set_ping_queue(&self, n: usize) {
+        self.ping_queue.store(n as u64, Relaxed);
+    }
+
+    /// Whether this replica leads (sends the pings), as last asked.
+    pub fn set_leader(&self, lead: bool) {
+        self.leader.store(u64::from(lead), Relaxed);
+    }
+
     /// The exposition text; cache figures are sampled by the caller.
-    pub fn exposition(&self, cache_entries: usize, cache_bytes: usize) -> String {
+    pub fn exposition(&self, cache_entries: usize, cache_bytes: usize, evicted: u64) -> String {
         let mut out = String::new();
         out.push_str("# HELP bantin_http_requests_total HTTP requests answered, by route class and status.\n");
         out.push_str("# TYPE bantin_http_requests_total counter\n");
-        for (r, (_, route)) in ROUTES.iter().enumerate() {
-            for (s, status) in STATUSES.iter().enumerate() {
-                let n = self.requests[r][s].load(Relaxed);
+        for ((_, route), row) in ROUTES.iter().zip(&self.requests) {
+            for (status, cell) in STATUSES.iter().zip(row) {
+                let n = cell.load(Relaxed);
                 if n > 0 {
                     let status = if *status == 0 {
                         "other".to_string()
@@ -102,8 +149,12 @@ impl Metrics {
                 }
             }
         }
-        let not_modified: u64 = (0..ROUTES.len())
-            .map(|r| self.requests[r][1].load(Relaxed))
+        // STATUSES[1] is 304.
+        let not_modified: u64 = self
+            .requests
+            .iter()
+            .filter_map(|row| row.get(1))
+            .map(|cell| cell.load(Relaxed))
             .sum();
         let renders = self.renders.load(Relaxed);
         let seconds = self.render_micros.load(Relaxed) as f64 / 1e6;
@@ -132,10 +183,44 @@ impl Metrics {
              bantin_cache_entries {cache_entries}\n\
              # HELP bantin_cache_bytes Bytes held by rendered representations, all codings.\n\
              # TYPE bantin_cache_bytes gauge\n\
-             bantin_cache_bytes {cache_bytes}\n",
+             bantin_cache_bytes {cache_bytes}\n\
+             # HELP bantin_cache_evictions_total Representations evicted (least recently used) to stay within cache_bytes.\n\
+             # TYPE bantin_cache_evictions_total counter\n\
+             bantin_cache_evictions_total {evicted}\n",
             self.refreshes.load(Relaxed),
             self.full_refreshes.load(Relaxed),
             self.invalidations.load(Relaxed),
+        );
+        let _ = write!(
+            out,
+            "# HELP bantin_websub_pings_sent_total WebSub publish pings a hub took (2xx).\n\
+             # TYPE bantin_websub_pings_sent_total counter\n\
+             bantin_websub_pings_sent_total {}\n\
+             # HELP bantin_websub_ping_failures_total Tries of publish pings that failed (retries included).\n\
+             # TYPE bantin_websub_ping_failures_total counter\n\
+             bantin_websub_ping_failures_total {}\n\
+             # HELP bantin_websub_pings_given_up_total Publish pings dropped after their last try failed.\n\
+             # TYPE bantin_websub_pings_given_up_total counter\n\
+             bantin_websub_pings_given_up_total {}\n\
+             # HELP bantin_websub_pings_dropped_total Publish pings dropped because the queue was full.\n\
+             # TYPE bantin_websub_pings_dropped_total counter\n\
+             bantin_websub_pings_dropped_total {}\n\
+             # HELP bantin_websub_pings_not_leader_total Publish pings dropped because another replica sends them.\n\
+             # TYPE bantin_websub_pings_not_leader_total counter\n\
+             bantin_websub_pings_not_leader_total {}\n\
+             # HELP bantin_websub_queue_length Publish pings queued or on the wire.\n\
+             # TYPE bantin_websub_queue_length gauge\n\
+             bantin_websub_queue_length {}\n\
+             # HELP bantin_websub_leader 1 if this replica sent pings at its last batch, else 0.\n\
+             # TYPE bantin_websub_leader gauge\n\
+             bantin_websub_leader {}\n",
+            self.pings_sent.load(Relaxed),
+            self.ping_failures.load(Relaxed),
+            self.pings_given_up.load(Relaxed),
+            self.pings_dropped.load(Relaxed),
+            self.pings_not_leader.load(Relaxed),
+            self.ping_queue.load(Relaxed),
+            self.leader.load(Relaxed),
         );
         out
     }
@@ -152,10 +237,36 @@ mod tests {
         m.request(Route::Feed, 200);
         m.request(Route::Feed, 304);
         m.request(Route::Other, 418);
-        let text = m.exposition(3, 1000);
+        let text = m.exposition(3, 1000, 2);
         assert!(text.contains("bantin_http_requests_total{route=\"feed\",status=\"200\"} 2\n"));
         assert!(text.contains("bantin_http_requests_total{route=\"other\",status=\"other\"} 1\n"));
         assert!(text.contains("bantin_http_not_modified_total 1\n"));
         assert!(text.contains("bantin_cache_entries 3\n"));
+        assert!(text.contains("bantin_cache_evictions_total 2\n"));
+    }
+
+    #[test]
+    fn websub_pings_are_counted() {
+        let m = Metrics::default();
+        m.ping_sent();
+        m.ping_failed();
+        m.ping_failed();
+        m.ping_given_up();
+        m.ping_dropped();
+        m.pings_not_leader(4);
+        m.set_ping_queue(7);
+        m.set_leader(true);
+        let text = m.exposition(0, 0, 0);
+        for line in [
+            "bantin_websub_pings_sent_total 1\n",
+            "bantin_websub_ping_failures_total 2\n",
+            "bantin_websub_pings_given_up_total 1\n",
+            "bantin_websub_pings_dropped_total 1\n",
+            "bantin_websub_pings_not_leader_total 4\n",
+            "bantin_websub_queue_length 7\n",
+            "bantin_websub_leader 1\n",
+        ] {
+            assert!(text.contains(line), "{line}");
+        }
     }
 }

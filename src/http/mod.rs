@@ -2,7 +2,8 @@
 //! caching sections say. One file per concern, met by a request in this
 //! order: [`server`] (connections and limits) → [`router`] (limits, method,
 //! route) → [`app`] and [`cache`] (the catalog, rendered representations;
-//! [`watch`] and [`invalidation`] keep them in step with the store) → [`encoding`] (which
+//! [`watch`] and [`invalidation`] keep them in step with the store; [`websub`]
+//! tells hubs what changed) → [`encoding`] (which
 //! coding) → [`conditional`] (304 or not). [`representation`] and [`etag`]
 //! are shared with `bantin build`.
 
@@ -17,3 +18,4 @@ pub mod representation;
 pub mod router;
 pub mod server;
 pub mod watch;
+pub mod websub;

@@ -113,9 +113,9 @@ async fn respond<B>(app: &Arc<App>, req: &Request<B>) -> (Route, Response<Body>)
             }
         },
         Route::Metrics => {
-            let (entries, bytes) = app.cache_size();
+            let (entries, bytes, evicted) = app.cache_size();
             let mut r = plain(StatusCode::OK, "");
-            *r.body_mut() = Full::new(Bytes::from(app.metrics.exposition(entries, bytes)));
+            *r.body_mut() = Full::new(Bytes::from(app.metrics.exposition(entries, bytes, evicted)));
             r.headers_mut().insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
@@ -307,6 +307,13 @@ async fn conditional(
     }
     if cors {
         builder = builder.header(header::ACCESS_CONTROL_ALLOW_ORIGIN, "*");
+    }
+    // WebSub (SPEC "For aggregators"): a subscription feed names its hubs
+    // and itself; archives name no hub.
+    if let Resource::Feed(key, format) = resource {
+        for link in super::websub::links(&app.site, key, *format) {
+            builder = builder.header(header::LINK, link);
+        }
     }
     let response = match evaluate(headers, &etag, rep.last_modified) {
         Outcome::NotModified => builder

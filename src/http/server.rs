@@ -110,6 +110,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) {
     let watcher = tokio::spawn(super::watch::watch(app.clone()));
+    let publisher = tokio::spawn(super::websub::publish(app.clone()));
     serve(
         listener,
         limits,
@@ -118,6 +119,7 @@ pub async fn run(
     )
     .await;
     watcher.abort();
+    publisher.abort();
 }
 
 type Body = Full<Bytes>;

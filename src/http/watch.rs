@@ -4,6 +4,7 @@
 //! the cache, and hands the invalidated resources to background renders.
 //! It never waits for those renders: a write made while earlier ones are
 //! being rendered is read at the next poll.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::sync::Arc;
 

@@ -45,7 +45,7 @@ pub fn parse(bytes: &[u8], limits: &SiteLimits) -> Vec<Result<Article, (usize, S
 }
 
 /// One record (a line without its end), checked against `limits`.
-pub fn parse_record(line: &[u8], limits: &SiteLimits) -> Result<Article, String> {
+fn parse_record(line: &[u8], limits: &SiteLimits) -> Result<Article, String> {
     let most = limits.max_record_bytes();
     if line.len() > most {
         return Err(format!(

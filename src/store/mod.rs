@@ -310,12 +310,38 @@ pub trait Store: Send + Sync {
         false
     }
 
+    /// Whether this process leads the servers sharing the store: the one
+    /// that sends WebSub publish pings (the others drop theirs). Blocking;
+    /// asked at most once a second, and only when a ping waits. A backend
+    /// one server reads at a time (SQLite) always leads; PostgreSQL hands
+    /// the lead to one session at a time, and to another when it ends.
+    fn lead(&self) -> bool {
+        true
+    }
+
     /// Begin a write transaction. Writers queue (one at a time).
     fn writer(&self) -> Result<Box<dyn Writer + '_>, StoreError>;
 
     /// Rows that break the documented schema rules (bad dates, slugs, JSON,
-    /// catalog counts out of step).
+    /// catalog counts out of step), all at once.
     fn audit(&self) -> Result<Vec<Problem>, StoreError>;
+
+    /// Every row checked against the schema rules and, for articles that
+    /// decode, `admit` (the site's limits: `Some(reason)` for one over a
+    /// limit), each problem handed to `report` as it is found. The backends
+    /// read a page of rows at a time, so memory stays the same whatever the
+    /// store holds; this default (for test doubles) checks no limit.
+    fn audit_with(
+        &self,
+        admit: &dyn Fn(&Article) -> Option<String>,
+        report: &mut dyn FnMut(Problem),
+    ) -> Result<(), StoreError> {
+        let _ = admit;
+        for p in self.audit()? {
+            report(p);
+        }
+        Ok(())
+    }
 
     /// Delete change-log rows written before `before`; returns how many.
     fn trim_log(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;

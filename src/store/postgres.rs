@@ -26,7 +26,7 @@ use fallible_iterator::FallibleIterator;
 use postgres::types::ToSql;
 use postgres::{Client, NoTls, Row, Statement};
 
-use super::row::{ARTICLE_COLUMNS, AuthorAudit, RawArticle, RawLink, audit_article, table};
+use super::row::{ARTICLE_COLUMNS, RawArticle, RawLink, audit_article, audit_authors, table};
 use super::{
     Change, Changes, LogPosition, Pair, Placement, Position, Problem, SlugUse, Snapshot, Store,
     StoreError, Writer, facet_code, instant, logged_facet, micros,
@@ -51,6 +51,10 @@ const MIGRATION_LOCK: i64 = 0x6261_6e74_696e;
 /// `bantin_rebuild()` in SQL too, so that a rebuild and a fold never run at
 /// once.
 const COUNTS_LOCK: i64 = 0x6261_6e74_696e_6300;
+
+/// The advisory lock the WebSub leader holds ("bantinw"), for as long as
+/// its session lives: one replica pings the hubs (see [`Leader`]).
+const LEAD_LOCK: i64 = 0x6261_6e74_696e_7700;
 
 /// A writer that has put more articles than this (or a quarter of the store,
 /// if more) stops logging row by row (see the SQLite store).
@@ -218,9 +222,91 @@ impl Drop for Pool {
     }
 }
 
+/// The session that holds (or tries for) [`LEAD_LOCK`]: a connection of
+/// its own, since a session lock lives as long as the session and pooled
+/// connections come and go. When the leader's process dies its session
+/// ends (at once when its socket closes; when its host vanishes, after the
+/// server's keepalive probes go unanswered, about ten seconds), the lock is
+/// free, and the next replica that asks takes it.
+struct Leader {
+    config: postgres::Config,
+    session: std::sync::Mutex<Option<LeadSession>>,
+}
+
+struct LeadSession {
+    client: Client,
+    /// Whether this session holds the lock.
+    holds: bool,
+}
+
+impl Leader {
+    /// Whether we hold the lock, taking it if it is free. A lost session
+    /// is made again (once per call); any failure means "not leading".
+    fn lead(&self) -> bool {
+        let mut slot = self.session.lock().unwrap_or_else(|e| e.into_inner());
+        for _ in 0..2 {
+            let session = match slot.as_mut() {
+                Some(s) => s,
+                None => match self.config.connect(NoTls) {
+                    Ok(client) => slot.insert(LeadSession {
+                        client,
+                        holds: false,
+                    }),
+                    Err(e) => {
+                        tracing::debug!("leading (WebSub pings): {}", reason(&e));
+                        return false;
+                    }
+                },
+            };
+            let asked = if session.holds {
+                // A live session still holds its lock: one round trip.
+                session.client.simple_query("").map(|_| true)
+            } else {
+                session
+                    .client
+                    .query_one("SELECT pg_try_advisory_lock($1)", &[&LEAD_LOCK])
+                    .and_then(|row| row.try_get::<_, bool>(0))
+            };
+            match asked {
+                Ok(holds) => {
+                    if holds && !session.holds {
+                        tracing::info!("this replica now sends the WebSub pings");
+                    }
+                    session.holds = holds;
+                    return holds;
+                }
+                Err(e) => {
+                    if session.holds {
+                        tracing::warn!(
+                            "lost the session that held the WebSub lead: {}",
+                            reason(&e)
+                        );
+                    } else {
+                        tracing::debug!("leading (WebSub pings): {}", reason(&e));
+                    }
+                    if let Some(s) = slot.take() {
+                        drop_client(s.client);
+                    }
+                }
+            }
+        }
+        false
+    }
+}
+
+impl Drop for Leader {
+    fn drop(&mut self) {
+        let slot = self.session.get_mut().unwrap_or_else(|e| e.into_inner());
+        if let Some(s) = slot.take() {
+            drop_client(s.client);
+        }
+    }
+}
+
 /// A PostgreSQL article store.
 pub struct PostgresStore {
     config: postgres::Config,
+    leader: Leader,
     /// Listener threads stop once this is gone (the store is dropped).
     alive: Arc<()>,
     readers: Pool,
@@ -265,6 +351,13 @@ impl PostgresStore {
             "-c statement_timeout={}",
             READ_STATEMENT_TIMEOUT.as_millis()
         ));
+        // The leader's session must end soon after its host vanishes, so
+        // that another replica takes the lead: the server probes it (by
+        // default it would wait two hours of silence).
+        let mut lead_config = config.clone();
+        lead_config.options(
+            "-c tcp_keepalives_idle=5 -c tcp_keepalives_interval=1 -c tcp_keepalives_count=3",
+        );
         let pool = |config: postgres::Config, size: u32, wait: Duration| {
             r2d2::Pool::builder()
                 .max_size(size.max(1))
@@ -273,6 +366,10 @@ impl PostgresStore {
                 .build_unchecked(Manager { config })
         };
         Ok(PostgresStore {
+            leader: Leader {
+                config: lead_config,
+                session: std::sync::Mutex::new(None),
+            },
             alive: Arc::new(()),
             config: config.clone(),
             readers: Pool(Some(pool(read_config.clone(), readers, READ_WAIT))),
@@ -875,6 +972,9 @@ impl Snapshot for PgSnapshot {
     }
 }
 
+/// Articles `check` reads at a time.
+const AUDIT_PAGE: usize = 1000;
+
 /// Records a writer keeps in memory before copying them to the server.
 const COPY_BATCH: usize = 1000;
 
@@ -1241,36 +1341,68 @@ impl Store for PostgresStore {
             .is_ok()
     }
 
+    fn lead(&self) -> bool {
+        self.leader.lead()
+    }
+
     fn writer(&self) -> Result<Box<dyn Writer + '_>, StoreError> {
         Ok(Box::new(PgWriter::begin(self.writers.get()?)?))
     }
 
     fn audit(&self) -> Result<Vec<Problem>, StoreError> {
+        let mut problems = Vec::new();
+        self.audit_with(&|_| None, &mut |p| problems.push(p))?;
+        Ok(problems)
+    }
+
+    fn audit_with(
+        &self,
+        admit: &dyn Fn(&Article) -> Option<String>,
+        report: &mut dyn FnMut(Problem),
+    ) -> Result<(), StoreError> {
         let snap = PgSnapshot::begin(self.writers.get()?)?;
         let mut conn = snap.conn();
-        let rows = conn.query(
-            &format!("SELECT {ARTICLE_COLUMNS}, a.published_us FROM articles a ORDER BY a.id"),
-            &[],
-        )?;
-        let mut problems = Vec::new();
-        let mut raws = Vec::with_capacity(rows.len());
-        let mut published = HashMap::new();
-        for r in &rows {
-            let raw = raw_article(r)?;
-            published.insert(raw.id.clone(), r.try_get::<_, i64>(10)?);
-            raws.push(raw);
-        }
-        let mut authors = AuthorAudit::default();
-        let mut undecoded = std::collections::BTreeSet::new();
-        for (id, decoded) in conn.decode_all(raws, None)? {
-            let published_us = published.get(&id).copied().unwrap_or_default();
-            match &decoded {
-                Ok(a) => authors.expect(a),
-                Err(_) => {
-                    undecoded.insert(id.clone());
+        // A page of articles at a time, in id order, each page's links in
+        // two queries: memory stays bounded however many articles there are.
+        let mut after = String::new();
+        loop {
+            let rows = conn.query(
+                &format!(
+                    "SELECT {ARTICLE_COLUMNS}, a.published_us FROM articles a
+                     WHERE a.id > $1 ORDER BY a.id LIMIT {AUDIT_PAGE}"
+                ),
+                &[&after],
+            )?;
+            let Some(last) = rows.last() else { break };
+            after = last.try_get(0)?;
+            let mut raws = Vec::with_capacity(rows.len());
+            let mut published = HashMap::new();
+            for r in &rows {
+                let raw = raw_article(r)?;
+                published.insert(raw.id.clone(), r.try_get::<_, i64>(10)?);
+                raws.push(raw);
+            }
+            let ids: Vec<String> = raws.iter().map(|r| r.id.clone()).collect();
+            let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+            let mut authors = conn.links(Facet::Author, "slug", Some(&refs))?;
+            for (id, decoded) in conn.decode_all(raws, Some(&refs))? {
+                let published_us = published.get(&id).copied().unwrap_or_default();
+                if let Ok(a) = &decoded {
+                    let stored = authors.remove(&a.id).unwrap_or_default();
+                    if let Some(p) = audit_authors(a, &stored) {
+                        report(p);
+                    }
+                    if let Some(reason) = admit(a) {
+                        report(Problem {
+                            id: a.id.clone(),
+                            reason: format!("{reason} (left out of feeds)"),
+                        });
+                    }
+                }
+                if let Some(p) = audit_article(id, decoded, published_us) {
+                    report(p);
                 }
             }
-            problems.extend(audit_article(id, decoded, published_us));
         }
         for facet in Facet::ALL {
             let sql = format!(
@@ -1278,21 +1410,21 @@ impl Store for PostgresStore {
                  JOIN articles a ON a.id = f.article_id ORDER BY f.article_id, f.slug",
                 table(facet)
             );
-            for r in conn.query(&sql, &[])? {
-                let link = RawLink {
+            // Streamed as the server sends them, not collected.
+            let stmt = conn.statement(&sql)?;
+            let no_params: [&(dyn ToSql + Sync); 0] = [];
+            let mut rows = conn.client.query_raw(&stmt, no_params)?;
+            while let Some(r) = rows.next()? {
+                RawLink {
                     article_id: r.try_get(0)?,
                     slug: r.try_get(1)?,
                     name: r.try_get(2)?,
                     published_us: r.try_get(3)?,
                     article_published_us: r.try_get(4)?,
-                };
-                if facet == Facet::Author {
-                    authors.found(&link.article_id, &link.slug);
                 }
-                link.audit(facet, &mut problems);
+                .audit(facet, report);
             }
         }
-        problems.extend(authors.problems(&undecoded));
         let stale = conn.query(
             "WITH stored AS (
                  SELECT kind, a, b, sum(delta)::bigint AS n FROM bantin_counts GROUP BY kind, a, b
@@ -1311,7 +1443,7 @@ impl Store for PostgresStore {
         )?;
         if let Some(r) = stale.first() {
             let differ: String = r.try_get(0)?;
-            problems.push(Problem {
+            report(Problem {
                 id: String::new(),
                 reason: format!(
                     "bantin_counts is out of step with the article tables (first difference: {differ:?}); \
@@ -1319,7 +1451,7 @@ impl Store for PostgresStore {
                 ),
             });
         }
-        Ok(problems)
+        Ok(())
     }
 
     fn trim_log(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {

@@ -111,7 +111,7 @@ pub(crate) struct RawLink {
 impl RawLink {
     /// What `check` reports about this link row: a slug that is not the
     /// name's, or a `published_us` copy out of step with the article's.
-    pub fn audit(self, facet: Facet, problems: &mut Vec<Problem>) {
+    pub fn audit(self, facet: Facet, report: &mut dyn FnMut(Problem)) {
         let RawLink {
             article_id: id,
             slug,
@@ -121,7 +121,7 @@ impl RawLink {
         } = self;
         let want = crate::slug::slugify(&name);
         if want != slug {
-            problems.push(Problem {
+            report(Problem {
                 id: id.clone(),
                 reason: format!(
                     "{}: name {name:?} has slug {want:?}, the row says {slug:?}",
@@ -130,7 +130,7 @@ impl RawLink {
             });
         }
         if link_us != article_us {
-            problems.push(Problem {
+            report(Problem {
                 id,
                 reason: format!(
                     "{}: published_us {link_us} differs from the article's {article_us}",
@@ -143,55 +143,17 @@ impl RawLink {
 
 /// `articles.authors` against `article_authors`: a CMS writes both (README
 /// "The store's schema"); `check` reports an article whose two disagree.
-#[derive(Default)]
-pub(crate) struct AuthorAudit {
-    want: std::collections::BTreeMap<String, Vec<String>>,
-    have: std::collections::BTreeMap<String, Vec<String>>,
-}
-
-impl AuthorAudit {
-    /// The author slugs a decoded article's list gives.
-    pub fn expect(&mut self, article: &Article) {
-        let slugs: Vec<String> = super::sqlite::author_links(&article.authors)
-            .into_iter()
-            .map(|(slug, _)| slug)
-            .collect();
-        if !slugs.is_empty() {
-            self.want.insert(article.id.clone(), slugs);
-        }
-    }
-
-    /// An `article_authors` row.
-    pub fn found(&mut self, article_id: &str, slug: &str) {
-        self.have
-            .entry(article_id.to_string())
-            .or_default()
-            .push(slug.to_string());
-    }
-
-    /// One problem per article whose author rows differ from its list
-    /// (articles that do not decode are reported already).
-    pub fn problems(mut self, undecoded: &std::collections::BTreeSet<String>) -> Vec<Problem> {
-        let mut ids: std::collections::BTreeSet<String> = self.want.keys().cloned().collect();
-        ids.extend(self.have.keys().cloned());
-        let mut out = Vec::new();
-        for id in ids {
-            if undecoded.contains(&id) {
-                continue;
-            }
-            let mut want = self.want.remove(&id).unwrap_or_default();
-            let mut have = self.have.remove(&id).unwrap_or_default();
-            want.sort();
-            have.sort();
-            if want != have {
-                out.push(Problem {
-                    id,
-                    reason: format!(
-                        "article_authors has {have:?} where the authors list gives {want:?}"
-                    ),
-                });
-            }
-        }
-        out
-    }
+/// `stored` are the article's `article_authors` slugs.
+pub(crate) fn audit_authors(article: &Article, stored: &[String]) -> Option<Problem> {
+    let mut want: Vec<String> = super::sqlite::author_links(&article.authors)
+        .into_iter()
+        .map(|(slug, _)| slug)
+        .collect();
+    let mut have = stored.to_vec();
+    want.sort();
+    have.sort();
+    (want != have).then(|| Problem {
+        id: article.id.clone(),
+        reason: format!("article_authors has {have:?} where the authors list gives {want:?}"),
+    })
 }

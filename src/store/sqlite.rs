@@ -14,7 +14,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
-use super::row::{ARTICLE_COLUMNS, AuthorAudit, RawArticle, RawLink, audit_article, table};
+use super::row::{ARTICLE_COLUMNS, RawArticle, RawLink, audit_article, audit_authors, table};
 use super::{
     Change, Changes, LogPosition, Pair, Placement, Position, Problem, SlugUse, Snapshot, Store,
     StoreError, Writer, facet_code, instant, logged_facet, micros,
@@ -283,25 +283,34 @@ fn feed_sql(key: &FeedKey) -> String {
     }
 }
 
-/// How many of the newest articles a keyword feed looks through, one index
-/// probe each, before it asks the index for every match instead: a common
-/// word fills the feed from the newest few hundred, a rare one has few
-/// matches to sort.
-const SEARCH_WINDOW: i64 = 2000;
+/// The FTS row number of the first article of the second holding `?`
+/// (µs): seconds from year 1, times 2^20 (see migration 004).
+const SEARCH_SECOND: &str = "((?1 + 62135596800000000) / 1000000) * 1048576";
 
-/// Keyword feed, first try: the newest [`SEARCH_WINDOW`] articles up to
-/// `?1`, each probed in the index for `?2`; at most `?3`.
-const SEARCH_RECENT_SQL: &str = "SELECT w.article_id FROM (
-        SELECT n, article_id, published_us FROM bantin_search_ids INDEXED BY bantin_search_recent
-        WHERE published_us <= ?1 ORDER BY published_us DESC, article_id DESC LIMIT ?4) w
-    WHERE EXISTS (SELECT 1 FROM bantin_search WHERE bantin_search MATCH ?2 AND rowid = w.n)
-    ORDER BY w.published_us DESC, w.article_id DESC LIMIT ?3";
+/// A keyword feed's matches, newest number first: `?2` the FTS5 query, `?1`
+/// now (µs), `?3` how many. FTS5 walks its doclists by number from the top
+/// and stops at the limit.
+fn search_sql() -> String {
+    format!(
+        "SELECT i.article_id, i.published_us FROM bantin_search s
+         JOIN bantin_search_ids i ON i.n = s.rowid
+         WHERE bantin_search MATCH ?2 AND s.rowid < {SEARCH_SECOND} + 1048576
+           AND i.published_us <= ?1
+         ORDER BY s.rowid DESC LIMIT ?3"
+    )
+}
 
-/// Keyword feed, second try: every match of `?2` up to `?1`, newest `?3`.
-const SEARCH_ALL_SQL: &str = "SELECT i.article_id FROM bantin_search s
-    JOIN bantin_search_ids i ON i.n = s.rowid
-    WHERE bantin_search MATCH ?2 AND i.published_us <= ?1
-    ORDER BY i.published_us DESC, i.article_id DESC LIMIT ?3";
+/// The matches of one second (`?1`, µs, any instant in it) for `?2`: to
+/// order a feed's last second exactly (by instant, then id) whatever order
+/// the articles of that second were numbered in.
+fn search_second_sql() -> String {
+    format!(
+        "SELECT i.article_id, i.published_us FROM bantin_search s
+         JOIN bantin_search_ids i ON i.n = s.rowid
+         WHERE bantin_search MATCH ?2
+           AND s.rowid >= {SEARCH_SECOND} AND s.rowid < {SEARCH_SECOND} + 1048576"
+    )
+}
 
 /// The `published_us` of a feed's newest article before `?1`
 /// (`newest = true`), or of its oldest from `?1` to `?2`; slugs follow.
@@ -395,7 +404,8 @@ impl SqliteSnapshot {
     }
 
     /// The ids of the newest `limit` articles up to `upto` holding every
-    /// word of `words` (folded, space-separated), newest first.
+    /// word of `words` (folded, space-separated), newest first (ties by id,
+    /// descending).
     fn search_ids(
         &self,
         words: &str,
@@ -406,18 +416,31 @@ impl SqliteSnapshot {
         // but quoting keeps FTS5's own operators (AND, NEAR) plain words.
         let query: Vec<String> = words.split(' ').map(|w| format!("\"{w}\"")).collect();
         let query = query.join(" ");
-        let found: Vec<String> = self
+        let row = |r: &Row<'_>| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?));
+        let mut found: Vec<(String, i64)> = self
             .conn
-            .prepare_cached(SEARCH_RECENT_SQL)?
-            .query_map(params![upto, query, limit, SEARCH_WINDOW], |r| r.get(0))?
+            .prepare_cached(&search_sql())?
+            .query_map(params![upto, query, limit], row)?
             .collect::<Result<_, _>>()?;
-        if found.len() as i64 >= limit {
-            return Ok(found);
+        // Numbers order seconds; within the last second, take all its
+        // matches and order them as SPEC does.
+        if let Some(&(_, last)) = found.last()
+            && found.len() as i64 >= limit
+        {
+            let second: Vec<(String, i64)> = self
+                .conn
+                .prepare_cached(&search_second_sql())?
+                .query_map(params![last, query], row)?
+                .collect::<Result<_, _>>()?;
+            for hit in second {
+                if hit.1 <= upto && !found.iter().any(|(id, _)| *id == hit.0) {
+                    found.push(hit);
+                }
+            }
         }
-        self.conn
-            .prepare_cached(SEARCH_ALL_SQL)?
-            .query_map(params![upto, query, limit], |r| r.get(0))?
-            .collect()
+        found.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| b.0.cmp(&a.0)));
+        found.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        Ok(found.into_iter().map(|(id, _)| id).collect())
     }
 
     fn head_seq(&self) -> Result<i64, rusqlite::Error> {
@@ -980,26 +1003,42 @@ impl Store for SqliteStore {
     }
 
     fn audit(&self) -> Result<Vec<Problem>, StoreError> {
+        let mut problems = Vec::new();
+        self.audit_with(&|_| None, &mut |p| problems.push(p))?;
+        Ok(problems)
+    }
+
+    fn audit_with(
+        &self,
+        admit: &dyn Fn(&Article) -> Option<String>,
+        report: &mut dyn FnMut(Problem),
+    ) -> Result<(), StoreError> {
         let snap = SqliteSnapshot::begin(self.pools.load().readers.get()?)?;
         let conn = &snap.conn;
-        let mut problems = Vec::new();
+        // SQLite steps through the rows one at a time: nothing piles up.
         let mut stmt = conn.prepare(&format!(
             "SELECT {ARTICLE_COLUMNS}, a.published_us FROM articles a ORDER BY a.id"
         ))?;
         let rows = stmt.query_map([], |r| Ok((raw_article(r)?, r.get::<_, i64>(10)?)))?;
-        let mut authors = AuthorAudit::default();
-        let mut undecoded = std::collections::BTreeSet::new();
         for row in rows {
             let (raw, published_us) = row?;
             let id = raw.id.clone();
             let decoded = snap.decode(raw);
-            match &decoded {
-                Ok(a) => authors.expect(a),
-                Err(_) => {
-                    undecoded.insert(id.clone());
+            if let Ok(a) = &decoded {
+                let stored = snap.links(Facet::Author, &a.id, "slug")?;
+                if let Some(p) = audit_authors(a, &stored) {
+                    report(p);
+                }
+                if let Some(reason) = admit(a) {
+                    report(Problem {
+                        id: a.id.clone(),
+                        reason: format!("{reason} (left out of feeds)"),
+                    });
                 }
             }
-            problems.extend(audit_article(id, decoded, published_us));
+            if let Some(p) = audit_article(id, decoded, published_us) {
+                report(p);
+            }
         }
         for facet in Facet::ALL {
             let sql = format!(
@@ -1018,16 +1057,13 @@ impl Store for SqliteStore {
                 })
             })?;
             for row in rows {
-                let link = row?;
-                if facet == Facet::Author {
-                    authors.found(&link.article_id, &link.slug);
-                }
-                link.audit(facet, &mut problems);
+                row?.audit(facet, report);
             }
         }
-        problems.extend(authors.problems(&undecoded));
-        problems.extend(audit_catalog(conn)?);
-        Ok(problems)
+        for p in audit_catalog(conn)? {
+            report(p);
+        }
+        Ok(())
     }
 
     fn trim_log(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
@@ -1125,6 +1161,18 @@ mod tests {
             assert!(!text.contains("SCAN "), "{key:?} scans: {text}");
             assert!(text.contains("USING"), "{key:?} uses no index: {text}");
         }
+        // Keyword feeds: FTS5 hands matches over newest number first (no
+        // sort of every match), each joined by primary key.
+        let plan: Vec<String> = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {}", search_sql()))
+            .unwrap()
+            .query_map(params![0i64, "\"x\"", 50i64], |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let text = plan.join(" | ");
+        assert!(!text.contains("TEMP B-TREE"), "keyword feeds sort: {text}");
+        assert!(text.contains("INTEGER PRIMARY KEY"), "{text}");
         for facet in [Facet::Category, Facet::Region] {
             for sql in [newest_sql(facet), scheduled_names_sql(facet)] {
                 let plan: Vec<String> = conn
