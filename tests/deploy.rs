@@ -355,17 +355,19 @@ fn nginx_in_front(store: &str, http: &Http) {
         "nginx -t: {}",
         String::from_utf8_lossy(&test.stderr)
     );
-    let mut server = Command::new(nginx)
-        .arg("-p")
-        .arg(dir.path())
-        .arg("-c")
-        .arg(dir.path().join("nginx.conf"))
-        .args(["-g", "daemon off;"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let _server = Nginx(
+        Command::new(nginx)
+            .arg("-p")
+            .arg(dir.path())
+            .arg("-c")
+            .arg(dir.path().join("nginx.conf"))
+            .args(["-g", "daemon off;"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let front = format!("http://127.0.0.1:{port}");
     let started = Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -389,9 +391,29 @@ fn nginx_in_front(store: &str, http: &Http) {
         assert_eq!(r.status, 200, "through nginx with a replica gone");
         assert_eq!(r.etag(), direct.etag());
     }
-    let _ = server.kill();
-    let _ = server.wait();
     drop(second);
+}
+
+/// nginx's master process, stopped on drop (a test that fails too): TERM,
+/// so that it stops its workers (a KILL would leave them running).
+struct Nginx(std::process::Child);
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.0.id().to_string())
+            .status();
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(5) {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 #[test]
