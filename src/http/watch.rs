@@ -32,7 +32,9 @@ pub async fn watch(app: Arc<App>) {
             Ok(Err(e)) => app.set_health(Health::Down(e.to_string())),
             Err(e) => tracing::error!("the change-log reader died: {e}"),
         }
+        // Not awaited: a trim waiting for a connection (the store down, an
+        // import holding SQLite's lock) must not hold the next read.
         let a = app.clone();
-        let _ = tokio::task::spawn_blocking(move || a.trim()).await;
+        tokio::task::spawn_blocking(move || a.trim());
     }
 }
