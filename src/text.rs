@@ -6,6 +6,8 @@
 //! The way back, HTML to words, makes the excerpt that stands in for a
 //! missing lede.
 
+use std::borrow::Cow;
+
 /// Whether a character may appear in a feed. Tab, LF and CR stay; every other
 /// control character and every Unicode noncharacter goes.
 fn is_allowed(c: char) -> bool {
@@ -20,50 +22,287 @@ fn is_allowed(c: char) -> bool {
     !((0xFDD0..=0xFDEF).contains(&cp) || (cp & 0xFFFE) == 0xFFFE)
 }
 
-/// `s` without the characters a feed must not carry.
-pub fn clean(s: &str) -> String {
-    s.chars().filter(|&c| is_allowed(c)).collect()
+// The passes below run over every byte of every item of every render, so
+// they look at bytes, not chars, and copy runs of text whole: building a
+// `String` a `char` at a time (encode, grow, push) cost more than the rest
+// of a render. A byte that can't start a character of interest is skipped
+// at the cost of one table look-up; only the rare bytes that can (ASCII
+// controls and space, and the lead bytes of C1 controls, of non-ASCII
+// whitespace and of noncharacters) have their character decoded and
+// classified by the same `char` predicates as before, so the passes give
+// exactly what `chars().filter(..)` and `split_whitespace()` gave.
+
+/// Bytes that may start a character that is dropped ([`is_allowed`]) or is
+/// whitespace (`char::is_whitespace`): ASCII controls, space and DEL; `C2`
+/// (U+0080..U+00BF: C1 controls, NEL, NBSP); `E1` (U+1680), `E2` (U+2000..),
+/// `E3` (U+3000); `EF` (U+FDD0.., U+FFFE/F); `F0`..`F4` (the noncharacters
+/// of planes 1-16). Continuation bytes are never in it, so a scan that
+/// steps a byte at a time only stops at character boundaries.
+const SPECIAL: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b <= 0x20 {
+        t[b] = true;
+        b += 1;
+    }
+    t[0x7F] = true;
+    t[0xC2] = true;
+    t[0xE1] = true;
+    t[0xE2] = true;
+    t[0xE3] = true;
+    t[0xEF] = true;
+    let mut b = 0xF0;
+    while b <= 0xF4 {
+        t[b] = true;
+        b += 1;
+    }
+    t
+};
+
+/// What a character is to the passes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Class {
+    /// Kept as it is.
+    Keep,
+    /// Whitespace (and allowed): separates words.
+    Space,
+    /// Not allowed in a feed: dropped, separating nothing.
+    Drop,
+}
+
+/// The class and UTF-8 length of the character at byte `i` of `s`, which
+/// must be a character boundary.
+fn class_at(s: &str, i: usize) -> (Class, usize) {
+    let b = s.as_bytes()[i];
+    if !SPECIAL[usize::from(b)] {
+        return (Class::Keep, 1);
+    }
+    let Some(c) = s[i..].chars().next() else {
+        return (Class::Keep, 1);
+    };
+    let class = if !is_allowed(c) {
+        // Before whitespace: VT, FF and NEL are whitespace but dropped,
+        // and a dropped character separates nothing.
+        Class::Drop
+    } else if c.is_whitespace() {
+        Class::Space
+    } else {
+        Class::Keep
+    };
+    (class, c.len_utf8())
+}
+
+/// The next character of `s` from byte `from` on that is not
+/// [`Class::Keep`]: its offset, class and length.
+fn next_special(s: &str, from: usize) -> Option<(usize, Class, usize)> {
+    let bytes = s.as_bytes();
+    let mut i = from;
+    while i < bytes.len() {
+        if SPECIAL[usize::from(bytes[i])] {
+            let (class, n) = class_at(s, i);
+            if class != Class::Keep {
+                return Some((i, class, n));
+            }
+            i += n;
+        } else {
+            i += 1;
+        }
+    }
+    None
+}
+
+/// The next character of `s` from byte `from` on that is dropped.
+fn next_dropped(s: &str, from: usize) -> Option<(usize, usize)> {
+    let mut i = from;
+    while let Some((at, class, n)) = next_special(s, i) {
+        if class == Class::Drop {
+            return Some((at, n));
+        }
+        i = at + n;
+    }
+    None
+}
+
+/// `s` without the characters a feed must not carry; borrowed when it has
+/// none (the usual case).
+pub fn clean(s: &str) -> Cow<'_, str> {
+    match next_dropped(s, 0) {
+        None => Cow::Borrowed(s),
+        Some(_) => {
+            let mut out = String::with_capacity(s.len());
+            clean_into(s, &mut out);
+            Cow::Owned(out)
+        }
+    }
+}
+
+/// `s` without the characters a feed must not carry, reusing `s` when it
+/// has none.
+pub fn clean_owned(s: String) -> String {
+    let cleaned = match clean(&s) {
+        Cow::Borrowed(_) => None,
+        Cow::Owned(c) => Some(c),
+    };
+    cleaned.unwrap_or(s)
+}
+
+/// Append `s` without the characters a feed must not carry.
+pub fn clean_into(s: &str, out: &mut String) {
+    let mut start = 0;
+    while let Some((at, n)) = next_dropped(s, start) {
+        out.push_str(&s[start..at]);
+        start = at + n;
+    }
+    out.push_str(&s[start..]);
+}
+
+/// The words of `s` once cleaned, each handed over in one or more pieces
+/// (a dropped character splits a word into pieces but does not end it):
+/// `piece(text, first)` where `first` tells whether the piece starts a
+/// word after an earlier one (so the caller writes its separator). The
+/// same words as `clean(s).split_whitespace()`.
+fn for_each_word(s: &str, mut piece: impl FnMut(&str, bool)) {
+    let mut wrote_word = false;
+    let mut i = 0;
+    let len = s.len();
+    while i < len {
+        // Skip whitespace (dropped characters there start an empty word).
+        while i < len {
+            match class_at(s, i) {
+                (Class::Space, n) => i += n,
+                _ => break,
+            }
+        }
+        if i >= len {
+            break;
+        }
+        // One word: up to the next whitespace or the end, in pieces
+        // between dropped characters.
+        let mut started = false;
+        let mut start = i;
+        let end = loop {
+            match next_special(s, i) {
+                Some((at, Class::Drop, n)) => {
+                    if at > start {
+                        piece(&s[start..at], !started && wrote_word);
+                        started = true;
+                    }
+                    start = at + n;
+                    i = at + n;
+                }
+                Some((at, _, _)) => break at,
+                None => break len,
+            }
+        };
+        if end > start {
+            piece(&s[start..end], !started && wrote_word);
+            started = true;
+        }
+        wrote_word |= started;
+        i = end;
+    }
 }
 
 /// `s` cleaned and folded onto one line: for titles, names and other fields
 /// that readers show on a single line.
 pub fn clean_line(s: &str) -> String {
-    clean(s).split_whitespace().collect::<Vec<_>>().join(" ")
+    let mut out = String::with_capacity(s.len());
+    push_line(s, &mut out);
+    out
+}
+
+/// Append `s` cleaned and folded onto one line ([`clean_line`]).
+pub fn push_line(s: &str, out: &mut String) {
+    for_each_word(s, |piece, gap| {
+        if gap {
+            out.push(' ');
+        }
+        out.push_str(piece);
+    });
+}
+
+/// What replaces a character in HTML text and attribute values; `None`
+/// for the characters written as they are.
+const fn html_escape(b: u8) -> Option<&'static str> {
+    match b {
+        b'&' => Some("&amp;"),
+        b'<' => Some("&lt;"),
+        b'>' => Some("&gt;"),
+        b'"' => Some("&quot;"),
+        b'\'' => Some("&#39;"),
+        _ => None,
+    }
 }
 
 /// Escape text for use in HTML content or attribute values.
 pub fn escape_html(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + s.len() / 8);
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
+    escape_html_into(s, &mut out);
     out
 }
 
-/// The paragraphs of a plain text: blank-line separated, each trimmed, with
-/// its inner line breaks folded to spaces.
-pub fn paragraphs(s: &str) -> Vec<String> {
-    let s = s.replace("\r\n", "\n");
-    s.split("\n\n")
-        .map(|p| p.split_whitespace().collect::<Vec<_>>().join(" "))
-        .filter(|p| !p.is_empty())
-        .collect()
+/// Append `s` escaped for HTML content or attribute values.
+pub fn escape_html_into(s: &str, out: &mut String) {
+    let mut start = 0;
+    // The five are ASCII, so every match is a character boundary.
+    for (i, b) in s.bytes().enumerate() {
+        if let Some(with) = html_escape(b) {
+            out.push_str(&s[start..i]);
+            out.push_str(with);
+            start = i + 1;
+        }
+    }
+    out.push_str(&s[start..]);
+}
+
+/// Each blank-line separated block of `s` (CRLF read as LF), unfolded.
+fn for_each_paragraph(s: &str, mut each: impl FnMut(&str)) {
+    let s: Cow<'_, str> = if s.contains('\r') {
+        Cow::Owned(s.replace("\r\n", "\n"))
+    } else {
+        Cow::Borrowed(s)
+    };
+    let mut start = 0;
+    // Non-overlapping matches, left to right, as `str::split` cuts:
+    // `a\n\n\nb` is `a` and `\nb`.
+    for at in memchr::memmem::find_iter(s.as_bytes(), b"\n\n") {
+        each(&s[start..at]);
+        start = at + 2;
+    }
+    each(&s[start..]);
 }
 
 /// A plain text body as HTML: one escaped `<p>` per paragraph.
 pub fn paragraphs_to_html(s: &str) -> String {
-    paragraphs(&clean(s))
-        .iter()
-        .map(|p| format!("<p>{}</p>", escape_html(p)))
-        .collect::<Vec<_>>()
-        .join("\n")
+    let mut out = String::with_capacity(s.len() + s.len() / 16 + 64);
+    push_paragraphs_html(s, &mut out);
+    out
+}
+
+/// Append a plain text body as HTML ([`paragraphs_to_html`]).
+pub fn push_paragraphs_html(s: &str, out: &mut String) {
+    let text = clean(s);
+    let first = out.len();
+    for_each_paragraph(&text, |p| {
+        let mark = out.len();
+        if mark > first {
+            out.push('\n');
+        }
+        out.push_str("<p>");
+        let words = out.len();
+        for_each_word(p, |piece, gap| {
+            if gap {
+                out.push(' ');
+            }
+            escape_html_into(piece, out);
+        });
+        if out.len() == words {
+            // An empty paragraph is no paragraph.
+            out.truncate(mark);
+        } else {
+            out.push_str("</p>");
+        }
+    });
 }
 
 /// The words of an excerpt, as WordPress's `wp_trim_excerpt` counts them:
@@ -138,24 +377,25 @@ pub fn html_text(html: &str) -> String {
             rest = after.find("-->").map_or("", |end| &after[end + 3..]);
             continue;
         }
-        // The tag ends at the first `>` outside a quoted attribute value.
+        // The tag ends at the first `>` outside a quoted attribute value
+        // (both ASCII: a byte scan stops on character boundaries).
         let mut quoted = false;
         let end = rest
-            .char_indices()
-            .find(|&(_, c)| {
-                if c == '"' {
+            .bytes()
+            .position(|b| {
+                if b == b'"' {
                     quoted = !quoted;
                 }
-                c == '>' && !quoted
+                b == b'>' && !quoted
             })
-            .map_or(rest.len(), |(i, _)| i + 1);
-        let name: String = rest[1..end]
-            .trim_start_matches('/')
-            .chars()
-            .take_while(char::is_ascii_alphanumeric)
-            .collect::<String>()
-            .to_ascii_lowercase();
-        if BREAKING.contains(&name.as_str()) {
+            .map_or(rest.len(), |i| i + 1);
+        let tag = rest[1..end].trim_start_matches('/');
+        let name_len = tag
+            .bytes()
+            .position(|b| !b.is_ascii_alphanumeric())
+            .unwrap_or(tag.len());
+        let name = &tag[..name_len];
+        if BREAKING.iter().any(|b| b.eq_ignore_ascii_case(name)) {
             out.push(' ');
         }
         rest = &rest[end..];
@@ -207,6 +447,109 @@ fn decode_into(text: &str, out: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// The passes as they were written before they worked on bytes: a
+    /// `char` at a time. The byte passes must give exactly these bytes.
+    mod reference {
+        pub fn clean(s: &str) -> String {
+            s.chars().filter(|&c| super::is_allowed(c)).collect()
+        }
+
+        pub fn clean_line(s: &str) -> String {
+            clean(s).split_whitespace().collect::<Vec<_>>().join(" ")
+        }
+
+        pub fn escape_html(s: &str) -> String {
+            let mut out = String::new();
+            for c in s.chars() {
+                match c {
+                    '&' => out.push_str("&amp;"),
+                    '<' => out.push_str("&lt;"),
+                    '>' => out.push_str("&gt;"),
+                    '"' => out.push_str("&quot;"),
+                    '\'' => out.push_str("&#39;"),
+                    _ => out.push(c),
+                }
+            }
+            out
+        }
+
+        pub fn paragraphs_to_html(s: &str) -> String {
+            let s = clean(s).replace("\r\n", "\n");
+            s.split("\n\n")
+                .map(|p| p.split_whitespace().collect::<Vec<_>>().join(" "))
+                .filter(|p| !p.is_empty())
+                .map(|p| format!("<p>{}</p>", escape_html(&p)))
+                .collect::<Vec<_>>()
+                .join("\n")
+        }
+    }
+
+    /// Text rich in what the passes treat specially: every kind of
+    /// whitespace and dropped character, the HTML specials, CR/LF runs,
+    /// Vietnamese, emoji, and any character at all.
+    fn tricky_text() -> impl Strategy<Value = String> {
+        let special = prop::sample::select(vec![
+            ' ',
+            '\t',
+            '\n',
+            '\n',
+            '\r',
+            '\u{0}',
+            '\u{1}',
+            '\u{b}',
+            '\u{c}',
+            '\u{1f}',
+            '\u{7f}',
+            '\u{80}',
+            '\u{85}',
+            '\u{9f}',
+            '\u{a0}',
+            '\u{a9}',
+            '\u{1680}',
+            '\u{2000}',
+            '\u{200a}',
+            '\u{200b}',
+            '\u{2028}',
+            '\u{2029}',
+            '\u{202f}',
+            '\u{205f}',
+            '\u{3000}',
+            '\u{fdd0}',
+            '\u{fdef}',
+            '\u{fdf0}',
+            '\u{fffd}',
+            '\u{fffe}',
+            '\u{ffff}',
+            '\u{1fffe}',
+            '\u{1ffff}',
+            '\u{10fffe}',
+            '\u{10ffff}',
+            '\u{1f33e}',
+            '&',
+            '<',
+            '>',
+            '"',
+            '\'',
+            'a',
+            'Đ',
+            'ệ',
+            'ữ',
+        ]);
+        prop::collection::vec(prop_oneof![4 => special, 1 => any::<char>()], 0..80)
+            .prop_map(|v| v.into_iter().collect())
+    }
+
+    proptest! {
+        #[test]
+        fn byte_passes_give_what_the_char_passes_gave(s in tricky_text()) {
+            prop_assert_eq!(clean(&s), reference::clean(&s));
+            prop_assert_eq!(clean_line(&s), reference::clean_line(&s));
+            prop_assert_eq!(escape_html(&s), reference::escape_html(&s));
+            prop_assert_eq!(paragraphs_to_html(&s), reference::paragraphs_to_html(&s));
+        }
+    }
 
     #[test]
     fn controls_and_noncharacters_are_dropped_but_newlines_stay() {
