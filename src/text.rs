@@ -27,37 +27,54 @@ fn is_allowed(c: char) -> bool {
 // `String` a `char` at a time (encode, grow, push) cost more than the rest
 // of a render. A byte that can't start a character of interest is skipped
 // at the cost of one table look-up; only the rare bytes that can (ASCII
-// controls and space, and the lead bytes of C1 controls, of non-ASCII
-// whitespace and of noncharacters) have their character decoded and
-// classified by the same `char` predicates as before, so the passes give
-// exactly what `chars().filter(..)` and `split_whitespace()` gave.
+// controls, and the lead bytes of C1 controls, of non-ASCII whitespace and
+// of noncharacters) have their character decoded and classified by the
+// same `char` predicates as before, so the passes give exactly what
+// `chars().filter(..)` and `split_whitespace()` gave (a property test
+// below holds them to it).
 
-/// Bytes that may start a character that is dropped ([`is_allowed`]) or is
-/// whitespace (`char::is_whitespace`): ASCII controls, space and DEL; `C2`
-/// (U+0080..U+00BF: C1 controls, NEL, NBSP); `E1` (U+1680), `E2` (U+2000..),
-/// `E3` (U+3000); `EF` (U+FDD0.., U+FFFE/F); `F0`..`F4` (the noncharacters
-/// of planes 1-16). Continuation bytes are never in it, so a scan that
-/// steps a byte at a time only stops at character boundaries.
-const SPECIAL: [bool; 256] = {
+/// A table of the bytes in `ranges` (inclusive).
+const fn byte_table(ranges: &[(u8, u8)]) -> [bool; 256] {
     let mut t = [false; 256];
-    let mut b = 0;
-    while b <= 0x20 {
-        t[b] = true;
-        b += 1;
-    }
-    t[0x7F] = true;
-    t[0xC2] = true;
-    t[0xE1] = true;
-    t[0xE2] = true;
-    t[0xE3] = true;
-    t[0xEF] = true;
-    let mut b = 0xF0;
-    while b <= 0xF4 {
-        t[b] = true;
-        b += 1;
+    let mut r = 0;
+    while r < ranges.len() {
+        let (lo, hi) = ranges[r];
+        let mut b = lo as usize;
+        while b <= hi as usize {
+            t[b] = true;
+            b += 1;
+        }
+        r += 1;
     }
     t
-};
+}
+
+/// Bytes that may start a character [`is_allowed`] refuses: the ASCII
+/// controls but tab, LF and CR, and DEL; `C2` (U+0080..U+009F, the C1
+/// controls); `EF` (U+FDD0..U+FDEF, U+FFFE, U+FFFF); `F0`..`F4` (the
+/// noncharacters of planes 1 to 16). No continuation byte is in it, so a
+/// scan that steps a byte at a time stops only at character boundaries.
+const DROPPABLE: [bool; 256] = byte_table(&[
+    (0x00, 0x08),
+    (0x0B, 0x0C),
+    (0x0E, 0x1F),
+    (0x7F, 0x7F),
+    (0xC2, 0xC2),
+    (0xEF, 0xEF),
+    (0xF0, 0xF4),
+]);
+
+/// [`DROPPABLE`] and the bytes that may start whitespace
+/// (`char::is_whitespace`): ASCII space, tab, LF, CR; `C2` (NEL, NBSP),
+/// `E1` (U+1680), `E2` (U+2000.., U+2028.., U+205F), `E3` (U+3000).
+const SPECIAL: [bool; 256] = byte_table(&[
+    (0x00, 0x20),
+    (0x7F, 0x7F),
+    (0xC2, 0xC2),
+    (0xE1, 0xE3),
+    (0xEF, 0xEF),
+    (0xF0, 0xF4),
+]);
 
 /// What a character is to the passes.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -73,9 +90,15 @@ enum Class {
 /// The class and UTF-8 length of the character at byte `i` of `s`, which
 /// must be a character boundary.
 fn class_at(s: &str, i: usize) -> (Class, usize) {
-    let b = s.as_bytes()[i];
-    if !SPECIAL[usize::from(b)] {
-        return (Class::Keep, 1);
+    let bytes = s.as_bytes();
+    let b = bytes[i];
+    match b {
+        b' ' | b'\t' | b'\n' | b'\r' => return (Class::Space, 1),
+        // Vietnamese letters with two marks (U+1EA0..U+1EF9) lead with E1;
+        // the one whitespace there is U+1680, E1 9A 80.
+        0xE1 if bytes.get(i + 1) != Some(&0x9A) => return (Class::Keep, 3),
+        _ if !SPECIAL[usize::from(b)] => return (Class::Keep, 1),
+        _ => {}
     }
     let Some(c) = s[i..].chars().next() else {
         return (Class::Keep, 1);
@@ -111,14 +134,22 @@ fn next_special(s: &str, from: usize) -> Option<(usize, Class, usize)> {
     None
 }
 
-/// The next character of `s` from byte `from` on that is dropped.
+/// The next character of `s` from byte `from` on that is dropped: its
+/// offset and length.
 fn next_dropped(s: &str, from: usize) -> Option<(usize, usize)> {
+    let bytes = s.as_bytes();
     let mut i = from;
-    while let Some((at, class, n)) = next_special(s, i) {
-        if class == Class::Drop {
-            return Some((at, n));
+    while i < bytes.len() {
+        if DROPPABLE[usize::from(bytes[i])]
+            && let Some(c) = s[i..].chars().next()
+        {
+            if !is_allowed(c) {
+                return Some((i, c.len_utf8()));
+            }
+            i += c.len_utf8();
+        } else {
+            i += 1;
         }
-        i = at + n;
     }
     None
 }
@@ -156,17 +187,38 @@ pub fn clean_into(s: &str, out: &mut String) {
     out.push_str(&s[start..]);
 }
 
-/// The words of `s` once cleaned, each handed over in one or more pieces
-/// (a dropped character splits a word into pieces but does not end it):
-/// `piece(text, first)` where `first` tells whether the piece starts a
-/// word after an earlier one (so the caller writes its separator). The
-/// same words as `clean(s).split_whitespace()`.
-fn for_each_word(s: &str, mut piece: impl FnMut(&str, bool)) {
-    let mut wrote_word = false;
-    let mut i = 0;
+/// `s` cleaned and folded onto one line, handed to `run` in pieces whose
+/// concatenation is `clean(s).split_whitespace().join(" ")`. Each piece is
+/// a slice of `s` or a `" "` standing for a run of whitespace: text whose
+/// words are already one ASCII space apart comes in one piece, so that a
+/// caller escaping it does so in one pass.
+fn fold_line(s: &str, mut run: impl FnMut(&str)) {
+    let bytes = s.as_bytes();
     let len = s.len();
+    // The slice of `s` not yet handed over, and whether a word was written.
+    let mut pending: Option<(usize, usize)> = None;
+    let mut wrote = false;
+    // A kept span [a, b) of a word; `new_word` when a word starts with it.
+    let mut span = |a: usize, b: usize, new_word: bool| {
+        match pending {
+            // The single space between two words is the separator itself.
+            Some((p, e)) if new_word && a == e + 1 && bytes[e] == b' ' => pending = Some((p, b)),
+            _ => {
+                if let Some((p, e)) = pending {
+                    run(&s[p..e]);
+                }
+                if new_word && wrote {
+                    run(" ");
+                }
+                pending = Some((a, b));
+            }
+        }
+        wrote = true;
+    };
+    let mut i = 0;
     while i < len {
-        // Skip whitespace (dropped characters there start an empty word).
+        // Skip whitespace (a dropped character there starts a word with
+        // no span, which writes nothing).
         while i < len {
             match class_at(s, i) {
                 (Class::Space, n) => i += n,
@@ -176,16 +228,16 @@ fn for_each_word(s: &str, mut piece: impl FnMut(&str, bool)) {
         if i >= len {
             break;
         }
-        // One word: up to the next whitespace or the end, in pieces
+        // One word: up to the next whitespace or the end, in spans
         // between dropped characters.
-        let mut started = false;
+        let mut new_word = true;
         let mut start = i;
         let end = loop {
             match next_special(s, i) {
                 Some((at, Class::Drop, n)) => {
                     if at > start {
-                        piece(&s[start..at], !started && wrote_word);
-                        started = true;
+                        span(start, at, new_word);
+                        new_word = false;
                     }
                     start = at + n;
                     i = at + n;
@@ -195,11 +247,12 @@ fn for_each_word(s: &str, mut piece: impl FnMut(&str, bool)) {
             }
         };
         if end > start {
-            piece(&s[start..end], !started && wrote_word);
-            started = true;
+            span(start, end, new_word);
         }
-        wrote_word |= started;
         i = end;
+    }
+    if let Some((p, e)) = pending {
+        run(&s[p..e]);
     }
 }
 
@@ -213,12 +266,7 @@ pub fn clean_line(s: &str) -> String {
 
 /// Append `s` cleaned and folded onto one line ([`clean_line`]).
 pub fn push_line(s: &str, out: &mut String) {
-    for_each_word(s, |piece, gap| {
-        if gap {
-            out.push(' ');
-        }
-        out.push_str(piece);
-    });
+    fold_line(s, |piece| out.push_str(piece));
 }
 
 /// What replaces a character in HTML text and attribute values; `None`
@@ -290,12 +338,7 @@ pub fn push_paragraphs_html(s: &str, out: &mut String) {
         }
         out.push_str("<p>");
         let words = out.len();
-        for_each_word(p, |piece, gap| {
-            if gap {
-                out.push(' ');
-            }
-            escape_html_into(piece, out);
-        });
+        fold_line(p, |piece| escape_html_into(piece, out));
         if out.len() == words {
             // An empty paragraph is no paragraph.
             out.truncate(mark);
@@ -504,6 +547,8 @@ mod tests {
             '\u{7f}',
             '\u{80}',
             '\u{85}',
+            '\u{1681}',
+            '\u{1ea0}',
             '\u{9f}',
             '\u{a0}',
             '\u{a9}',
