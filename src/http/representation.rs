@@ -38,21 +38,27 @@ const ZSTD_LEVEL: i32 = 15;
 
 // gzip is what nearly every aggregator asks for, and the first gzip request
 // for a feed waits for its compression, so its level is set by the cold
-// first-byte budget (10 ms, render included). Measured on the all feed of
-// the 10k bench corpus (206,067 bytes of RSS) with `target/release/examples/
-// codings all.rss 30` (fastest of 30 runs, on the shared 2-core machine):
+// first-byte budget (10 ms, render included: the render alone takes about
+// 4 ms of CPU). Measured on the all feed of the 10k bench corpus (206,067
+// bytes of RSS) with `target/release/examples/codings all.rss 40` (fastest
+// of 40 runs, on the shared 2-core machine; the miniz_oxide column is the
+// same example built before the switch, 30 runs):
 //
 //   level   miniz_oxide           zlib-rs
-//   1       0.92 ms, 85,291 B     0.44 ms, 91,287 B
-//   6       13.3 ms, 59,428 B     3.38 ms, 59,318 B
-//   9       16.0 ms, 58,995 B     6.63 ms, 58,946 B
-//   decoding it again: 0.36 ms (miniz_oxide), 0.16 ms (zlib-rs)
+//   1       0.92 ms, 85,291 B     0.45 ms, 91,287 B
+//   5                             2.33 ms, 60,236 B
+//   6       13.3 ms, 59,428 B     3.42 ms, 59,318 B
+//   7                             9.29 ms, 59,024 B
+//   9       16.0 ms, 58,995 B     14.3 ms, 58,946 B
+//   decoding level 6 again: 0.36 ms (miniz_oxide), 0.16 ms (zlib-rs)
 //
 // So flate2 runs on zlib-rs (Cargo.toml), at level 6, zlib's own default:
-// within 0.7% of level 9's size at half its time, where level 1 is half as
-// big again. zlib-rs picks SIMD code by CPU (match comparison, hash
-// sliding), but every variant computes the same matches and its hash is
-// plain arithmetic, so every replica writes the same bytes.
+// within 0.7% of level 9's size at a quarter of its time; level 1 is half
+// as big again, and every cached copy is sent many times. (Level 5 would
+// save a millisecond for 1.5% more bytes.) zlib-rs picks SIMD code by CPU
+// (match comparison, hash sliding), but every variant finds the same
+// matches and its hash is plain arithmetic, so every replica writes the
+// same bytes.
 const GZIP_LEVEL: u32 = 6;
 
 /// A resource, its validators, and its codings as far as asked for.
