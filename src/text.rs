@@ -193,6 +193,12 @@ pub fn clean_into(s: &str, out: &mut String) {
 /// words are already one ASCII space apart comes in one piece, so that a
 /// caller escaping it does so in one pass.
 fn fold_line(s: &str, mut run: impl FnMut(&str)) {
+    if is_folded(s) {
+        if !s.is_empty() {
+            run(s);
+        }
+        return;
+    }
     let bytes = s.as_bytes();
     let len = s.len();
     // The slice of `s` not yet handed over, and whether a word was written.
@@ -256,6 +262,39 @@ fn fold_line(s: &str, mut run: impl FnMut(&str)) {
     }
 }
 
+/// Whether `s` is one clean line already (what most titles and paragraphs
+/// are): no dropped character, and no whitespace but single ASCII spaces
+/// between words. One pass, without the bookkeeping of [`fold_line`].
+fn is_folded(s: &str) -> bool {
+    let bytes = s.as_bytes();
+    if bytes.first() == Some(&b' ') || bytes.last() == Some(&b' ') {
+        return false;
+    }
+    let mut after_space = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b' ' {
+            if after_space {
+                return false;
+            }
+            after_space = true;
+            i += 1;
+            continue;
+        }
+        after_space = false;
+        if SPECIAL[usize::from(b)] {
+            match class_at(s, i) {
+                (Class::Keep, n) => i += n,
+                _ => return false,
+            }
+        } else {
+            i += 1;
+        }
+    }
+    true
+}
+
 /// `s` cleaned and folded onto one line: for titles, names and other fields
 /// that readers show on a single line.
 pub fn clean_line(s: &str) -> String {
@@ -269,16 +308,24 @@ pub fn push_line(s: &str, out: &mut String) {
     fold_line(s, |piece| out.push_str(piece));
 }
 
-/// What replaces a character in HTML text and attribute values; `None`
-/// for the characters written as they are.
-const fn html_escape(b: u8) -> Option<&'static str> {
+/// The bytes [`escape_html_into`] replaces.
+const HTML_SPECIAL: [bool; 256] = byte_table(&[
+    (b'&', b'&'),
+    (b'<', b'<'),
+    (b'>', b'>'),
+    (b'"', b'"'),
+    (b'\'', b'\''),
+]);
+
+/// What replaces a byte of [`HTML_SPECIAL`] in HTML text and attribute
+/// values.
+fn html_escape(b: u8) -> &'static str {
     match b {
-        b'&' => Some("&amp;"),
-        b'<' => Some("&lt;"),
-        b'>' => Some("&gt;"),
-        b'"' => Some("&quot;"),
-        b'\'' => Some("&#39;"),
-        _ => None,
+        b'&' => "&amp;",
+        b'<' => "&lt;",
+        b'>' => "&gt;",
+        b'"' => "&quot;",
+        _ => "&#39;",
     }
 }
 
@@ -293,10 +340,10 @@ pub fn escape_html(s: &str) -> String {
 pub fn escape_html_into(s: &str, out: &mut String) {
     let mut start = 0;
     // The five are ASCII, so every match is a character boundary.
-    for (i, b) in s.bytes().enumerate() {
-        if let Some(with) = html_escape(b) {
+    for (i, &b) in s.as_bytes().iter().enumerate() {
+        if HTML_SPECIAL[usize::from(b)] {
             out.push_str(&s[start..i]);
-            out.push_str(with);
+            out.push_str(html_escape(b));
             start = i + 1;
         }
     }
@@ -586,7 +633,46 @@ mod tests {
             .prop_map(|v| v.into_iter().collect())
     }
 
+    /// Text that is mostly one clean line already (words one space
+    /// apart), with now and then what makes it not: what the fast path of
+    /// [`fold_line`] must tell apart.
+    fn line_like_text() -> impl Strategy<Value = String> {
+        let word = prop::sample::select(vec![
+            "a",
+            "Đức",
+            "Thọ",
+            "ệ",
+            "“x”",
+            "—",
+            "…",
+            "&",
+            "<b>",
+            "\u{a0}",
+            "\u{1680}",
+            "\u{1681}",
+            "\u{2028}",
+            "\u{3000}",
+            "\u{85}",
+            "\u{0}",
+            "x\ty",
+            "\u{fffe}",
+            "🌾",
+            "\u{1fffe}",
+        ]);
+        let gap = prop::sample::select(vec![" ", " ", " ", " ", "  ", "\n", ""]);
+        prop::collection::vec((word, gap), 0..12)
+            .prop_map(|v| v.into_iter().flat_map(|(w, g)| [w, g]).collect::<String>())
+    }
+
     proptest! {
+        #[test]
+        fn byte_passes_give_what_the_char_passes_gave_on_lines(s in line_like_text()) {
+            prop_assert_eq!(clean_line(&s), reference::clean_line(&s));
+            prop_assert_eq!(paragraphs_to_html(&s), reference::paragraphs_to_html(&s));
+            let trimmed = s.trim_end_matches(char::is_whitespace);
+            prop_assert_eq!(clean_line(trimmed), reference::clean_line(trimmed));
+        }
+
         #[test]
         fn byte_passes_give_what_the_char_passes_gave(s in tricky_text()) {
             prop_assert_eq!(clean(&s), reference::clean(&s));
@@ -622,6 +708,12 @@ mod tests {
     #[test]
     fn clean_line_folds_whitespace() {
         assert_eq!(clean_line("  a\n b\tc  "), "a b c");
+        // What the fast path takes as it is, and what it leaves to the
+        // full pass.
+        assert!(is_folded("Đức Thọ 🌾 “x” — ề"));
+        for not in ["a  b", " a", "a ", "a\u{a0}b", "a\u{0}b", "a\nb", "a\u{1680}b"] {
+            assert!(!is_folded(not), "{not:?}");
+        }
     }
 
     #[test]
