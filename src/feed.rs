@@ -14,7 +14,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use crate::article::{Article, Body, Facet, FeedKey};
 use crate::config::{Named, Site};
 use crate::store::{Pair, SlugUse, Snapshot, StoreError};
-use crate::text::{clean_line, clean_owned, escape_html_into, excerpt, html_text};
+use crate::text::{clean, clean_line, escape_html_into, excerpt, html_text};
 
 /// RFC 3986 unreserved characters stay; everything else in an id is encoded.
 const ID_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
@@ -592,14 +592,16 @@ fn item<'a>(site: &Site, catalog: &Catalog, a: &'a Article, terms: &mut Terms<'a
         let mut html = String::with_capacity(figure_len + body.map_or(0, str::len));
         if let Some(src) = &image {
             html.push_str("<figure><img src=\"");
-            escape_html_into(src, &mut html);
+            escape_html_into(&clean(src), &mut html);
             html.push_str("\" alt=\"\"></figure>");
             if body.is_some() {
                 html.push('\n');
             }
         }
+        // Bodies come clean: paragraphs from cleaned text, sanitized HTML
+        // cleaned by the sanitizer.
         html.push_str(body.unwrap_or(""));
-        clean_owned(html)
+        html
     });
     // A slug the catalog does not have yet (an article newer than the
     // catalog a render started with) shows under the article's own name.

@@ -69,8 +69,9 @@ fn builder(base: &ammonia::Url) -> Arc<ammonia::Builder<'static>> {
 
 /// Safe HTML for a feed: `html` cleaned of control characters and of
 /// everything outside ammonia's allow-list, relative URLs made absolute
-/// against `base`. The same input gives the same output, from the memo
-/// when it was sanitized before.
+/// against `base`, and cleaned again (html5ever decodes a reference like
+/// `&#1;` into the character itself, and writes it as such). The same input
+/// gives the same output, from the memo when it was sanitized before.
 pub fn sanitize_html(html: &str, base: &ammonia::Url) -> Arc<str> {
     let mut hash = Sha256::new();
     hash.update(base.as_str().as_bytes());
@@ -80,8 +81,8 @@ pub fn sanitize_html(html: &str, base: &ammonia::Url) -> Arc<str> {
     let mut key = [0u8; 16];
     key.copy_from_slice(&digest[..16]);
     memo().get_with(key, || {
-        let clean = builder(base).clean(&crate::text::clean(html)).to_string();
-        Arc::from(clean.trim())
+        let sanitized = builder(base).clean(&crate::text::clean(html)).to_string();
+        Arc::from(crate::text::clean(sanitized.trim()))
     })
 }
 
@@ -124,6 +125,14 @@ mod tests {
         );
         assert!(clean.contains(r#"href="https://e.org/a""#));
         assert!(clean.contains(r#"src="https://e.org/i.jpg""#));
+    }
+
+    #[test]
+    fn characters_a_feed_must_not_carry_are_dropped_even_as_references() {
+        // HTML maps references to 0x80..0x9F through Windows-1252 (`&#x85;`
+        // is `…`); others to controls and noncharacters stay what they say.
+        let clean = sanitize_html("<p>a&#1;b&#x85;c\u{2}d</p>&#xFFFE;");
+        assert_eq!(clean, "<p>ab…cd</p>");
     }
 
     #[test]
