@@ -52,14 +52,17 @@ const ZSTD_LEVEL: i32 = 15;
 //   9       16.0 ms, 58,995 B     14.3 ms, 58,946 B
 //   decoding level 6 again: 0.36 ms (miniz_oxide), 0.16 ms (zlib-rs)
 //
-// So flate2 runs on zlib-rs (Cargo.toml), at level 6, zlib's own default:
-// within 0.7% of level 9's size at a quarter of its time; level 1 is half
-// as big again, and every cached copy is sent many times. (Level 5 would
-// save a millisecond for 1.5% more bytes.) zlib-rs picks SIMD code by CPU
+// So flate2 runs on zlib-rs (Cargo.toml), at level 5: a cold gzip answer
+// costs the render (about 4 ms of CPU) plus the compression, and at level 6
+// (zlib's default) the first byte came at a median of 9.8 ms on this shared
+// machine (bench/cold.py, load 4), too close to the 10 ms budget; level 5
+// saves a millisecond for 1.5% more bytes, and is still within 2.2% of
+// level 9's size at a sixth of its time. Level 1 is half as big again, and
+// every cached copy is sent many times. zlib-rs picks SIMD code by CPU
 // (match comparison, hash sliding), but every variant finds the same
 // matches and its hash is plain arithmetic, so every replica writes the
 // same bytes.
-const GZIP_LEVEL: u32 = 6;
+const GZIP_LEVEL: u32 = 5;
 
 /// A resource, its validators, and its codings as far as asked for.
 #[derive(Debug)]
