@@ -64,6 +64,14 @@ const ZSTD_LEVEL: i32 = 15;
 // same bytes.
 const GZIP_LEVEL: u32 = 5;
 
+/// The compressors and their settings, for what records which bytes they
+/// made (`bantin build`'s manifest).
+pub fn coding_settings() -> String {
+    format!(
+        "gzip zlib-rs {GZIP_LEVEL}, br {BROTLI_QUALITY} window {BROTLI_WINDOW}, zstd {ZSTD_LEVEL}"
+    )
+}
+
 /// A resource, its validators, and its codings as far as asked for.
 #[derive(Debug)]
 pub struct Representation {
