@@ -161,7 +161,7 @@ fn probe() -> String {
         state ^= state >> 17;
         state ^= state << 5;
         out.push_str(WORDS[state as usize % WORDS.len()]);
-        out.push(if state % 7 == 0 { '\n' } else { ' ' });
+        out.push(if state.is_multiple_of(7) { '\n' } else { ' ' });
     }
     out
 }
