@@ -6,7 +6,8 @@
 //! nothing iterates a hash map, so the same store gives the same feed.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, FixedOffset, Utc};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
@@ -14,7 +15,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use crate::article::{Article, Body, Facet, FeedKey};
 use crate::config::{MAX_FEED_ITEMS, Named, Site};
 use crate::store::{Pair, SlugUse, Snapshot, StoreError};
-use crate::text::{clean, clean_line, escape_html, excerpt, html_text};
+use crate::text::{clean, clean_line, escape_html_into, excerpt, html_text};
 
 /// RFC 3986 unreserved characters stay; everything else in an id is encoded.
 const ID_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
@@ -597,10 +598,11 @@ pub fn load_alone(
 /// Shape stored articles (already selected and ordered) into a feed.
 pub fn shape(site: &Site, catalog: &Catalog, key: &FeedKey, articles: &[Article]) -> Feed {
     let (title, description) = heading(site, catalog, key);
+    let mut terms = Terms::new();
     let items: Vec<Item> = articles
         .iter()
         .filter(|a| crate::limits::admitted(a, &site.limits))
-        .map(|a| item(site, catalog, a))
+        .map(|a| item(site, catalog, a, &mut terms))
         .collect();
     Feed {
         key: key.clone(),
@@ -669,25 +671,34 @@ fn heading(site: &Site, catalog: &Catalog, key: &FeedKey) -> (String, String) {
     (clean_line(&title), clean_line(&description))
 }
 
-fn item(site: &Site, catalog: &Catalog, a: &Article) -> Item {
-    let encoded_id = utf8_percent_encode(&a.id, ID_ENCODE).to_string();
-    let link = a
-        .url
-        .clone()
-        .unwrap_or_else(|| format!("{}/articles/{encoded_id}", site.base_url));
+/// The terms made so far in one render, by facet and stored name: the
+/// items of a feed share a handful of names, and each costs a
+/// normalization, a transliteration and a catalog look-up.
+type Terms<'a> = HashMap<(Facet, &'a str), Term>;
+
+fn item<'a>(site: &Site, catalog: &Catalog, a: &'a Article, terms: &mut Terms<'a>) -> Item {
+    let encoded_id: Cow<'_, str> = utf8_percent_encode(&a.id, ID_ENCODE).into();
+    let link = match &a.url {
+        Some(url) => url.clone(),
+        None => format!("{}/articles/{encoded_id}", site.base_url),
+    };
     let image = a.image.clone();
-    let body = match &a.body {
+    // Plain paragraphs are cheap to write again; sanitized HTML comes from
+    // the sanitizer's memo when an earlier render made it.
+    let paragraphs;
+    let sanitized;
+    let body: Option<&str> = match &a.body {
         Body::None => None,
-        Body::Text(t) => Some(crate::text::paragraphs_to_html(t)),
-        Body::Html(h) => Some(crate::sanitize::sanitize_html(h, &site.base)),
+        Body::Text(t) => {
+            paragraphs = crate::text::paragraphs_to_html(t);
+            Some(paragraphs.as_str())
+        }
+        Body::Html(h) => {
+            sanitized = crate::sanitize::sanitize_html(h, &site.base);
+            Some(&*sanitized)
+        }
     }
     .filter(|h| !h.is_empty());
-    let figure = image.as_ref().map(|src| {
-        format!(
-            "<figure><img src=\"{}\" alt=\"\"></figure>",
-            escape_html(src)
-        )
-    });
     let lede = a
         .summary
         .as_deref()
@@ -695,43 +706,57 @@ fn item(site: &Site, catalog: &Catalog, a: &Article) -> Item {
         .filter(|s| !s.is_empty());
     let title = clean_line(&a.title);
     let summary = lede
-        .or_else(|| body.as_deref().and_then(|b| excerpt(&html_text(b))))
-        .or_else(|| (body.is_some() || figure.is_some()).then(|| title.clone()));
-    let content_html = match (figure, body) {
-        (Some(f), Some(b)) => Some(format!("{f}\n{b}")),
-        (f, b) => f.or(b),
-    };
+        .or_else(|| body.and_then(|b| excerpt(&html_text(b))))
+        .or_else(|| (body.is_some() || image.is_some()).then(|| title.clone()));
+    let content_html = (body.is_some() || image.is_some()).then(|| {
+        let figure_len = image.as_ref().map_or(0, |src| src.len() + 48);
+        let mut html = String::with_capacity(figure_len + body.map_or(0, str::len));
+        if let Some(src) = &image {
+            html.push_str("<figure><img src=\"");
+            escape_html_into(&clean(src), &mut html);
+            html.push_str("\" alt=\"\"></figure>");
+            if body.is_some() {
+                html.push('\n');
+            }
+        }
+        // Bodies come clean: paragraphs from cleaned text, sanitized HTML
+        // cleaned by the sanitizer.
+        html.push_str(body.unwrap_or(""));
+        html
+    });
     // A slug the catalog does not have yet (an article newer than the
     // catalog a render started with) shows under the article's own name.
-    let term = |facet: Facet, name: &String| {
-        let slug = crate::slug::slugify(name);
-        let shown = catalog.facet(facet).get(&slug).map_or(name, |e| &e.name);
-        Term {
-            facet,
-            name: clean_line(shown),
-            slug,
-        }
+    let mut term = |facet: Facet, name: &'a String| {
+        terms
+            .entry((facet, name.as_str()))
+            .or_insert_with(|| {
+                let slug = crate::slug::slugify(name);
+                let shown = catalog.facet(facet).get(&slug).map_or(name, |e| &e.name);
+                Term {
+                    facet,
+                    name: clean_line(shown),
+                    slug,
+                }
+            })
+            .clone()
     };
-    let mut terms: Vec<Term> = a
-        .categories
-        .iter()
-        .map(|n| term(Facet::Category, n))
-        .collect();
-    terms.extend(a.regions.iter().map(|n| term(Facet::Region, n)));
+    let mut item_terms: Vec<Term> = Vec::with_capacity(a.categories.len() + a.regions.len());
+    item_terms.extend(a.categories.iter().map(|n| term(Facet::Category, n)));
+    item_terms.extend(a.regions.iter().map(|n| term(Facet::Region, n)));
     let published = a.published.with_timezone(&site.offset);
     Item {
         guid: format!("{}{encoded_id}", site.id_prefix),
         link,
         title,
         summary,
-        content_html: content_html.map(|h| clean(&h)),
+        content_html,
         authors: a
             .authors
             .iter()
             .map(|n| clean_line(n))
             .filter(|n| !n.is_empty())
             .collect(),
-        terms,
+        terms: item_terms,
         published,
         updated: a.updated.with_timezone(&site.offset).max(published),
         image,

@@ -4,9 +4,16 @@
 //!   region, each category/region pair) in all three formats, `index.html`
 //!   and `feeds.opml`, each with `.gz` and `.br` siblings, and nothing else;
 //! - every file is byte for byte what the server sends for its URL (`/` for
-//!   `index.html`) with `Accept-Encoding` identity, gzip and br.
+//!   `index.html`) with `Accept-Encoding` identity, gzip and br;
+//! - a build over an earlier one (issue 7, item 4) gives the tree a fresh
+//!   build gives, byte for byte; rewrites (new inode) only the files whose
+//!   bytes changed, none when nothing did; removes the files of feeds that
+//!   are gone, and their empty folders; never touches a file it did not
+//!   write, even one named like a feed; and says what it did:
+//!   `written N, unchanged M, removed K`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -65,8 +72,13 @@ fn expected_files(categories: &[&str], regions: &[&str], authors: &[&str]) -> BT
     docs.extend(["index.html".to_string(), "feeds.opml".to_string()]);
     docs.iter()
         .flat_map(|d| [d.clone(), format!("{d}.gz"), format!("{d}.br")])
+        // bantin's record of what it wrote, for the next build.
+        .chain([MANIFEST.to_string()])
         .collect()
 }
+
+/// The manifest `bantin build` keeps in its output folder.
+const MANIFEST: &str = ".bantin-build";
 
 each_store!(async fn build_writes_every_feed_page_and_opml_with_gz_and_br_and_nothing_else);
 async fn build_writes_every_feed_page_and_opml_with_gz_and_br_and_nothing_else(store: StoreKind) {
@@ -91,7 +103,7 @@ async fn build_writes_every_feed_page_and_opml_with_gz_and_br_and_nothing_else(s
     // Every sibling holds its file's bytes in its coding.
     for rel in files_under(&out)
         .iter()
-        .filter(|f| !f.ends_with(".gz") && !f.ends_with(".br"))
+        .filter(|f| !f.ends_with(".gz") && !f.ends_with(".br") && *f != MANIFEST)
     {
         let plain = std::fs::read(out.join(rel)).unwrap();
         assert!(!plain.is_empty(), "{rel} is empty");
@@ -122,7 +134,7 @@ async fn build_of_the_sample_mirrors_its_url_space(store: StoreKind) {
     let c = client();
     let docs: Vec<String> = files_under(&out)
         .into_iter()
-        .filter(|f| !f.ends_with(".gz") && !f.ends_with(".br"))
+        .filter(|f| !f.ends_with(".gz") && !f.ends_with(".br") && *f != MANIFEST)
         .collect();
     let out = Arc::new(out);
     let base = Arc::new(server.base.clone());
@@ -151,4 +163,179 @@ async fn build_of_the_sample_mirrors_its_url_space(store: StoreKind) {
             t.await.unwrap();
         }
     }
+}
+
+/// Every file under `dir` with its inode and bytes: what a rewrite changes
+/// (a rename gives a new inode) and what a reader sees.
+fn tree(dir: &Path) -> BTreeMap<String, (u64, Vec<u8>)> {
+    files_under(dir)
+        .into_iter()
+        .map(|rel| {
+            let path = dir.join(&rel);
+            let ino = std::fs::metadata(&path).unwrap().ino();
+            (rel, (ino, std::fs::read(&path).unwrap()))
+        })
+        .collect()
+}
+
+/// The bytes of every file under `dir`.
+fn contents(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    tree(dir).into_iter().map(|(k, (_, b))| (k, b)).collect()
+}
+
+/// `bantin build --out DIR`, returning what it printed.
+fn build_into(sample: &Sample, dir: &Path) -> String {
+    let out = sample.bantin_ok(&["build", "--out", dir.to_str().unwrap()]);
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// A fresh build of `sample` into a new folder `name`, as the reference.
+fn fresh(sample: &Sample, name: &str) -> BTreeMap<String, Vec<u8>> {
+    let dir = sample.path(name);
+    build_into(sample, &dir);
+    contents(&dir)
+}
+
+fn import(sample: &Sample, name: &str, lines: &[String]) {
+    let file = sample.path(name);
+    std::fs::write(&file, lines.concat()).unwrap();
+    sample.bantin_ok(&["import", file.to_str().unwrap()]);
+}
+
+#[test]
+fn an_incremental_build_rewrites_only_changed_files_removes_gone_feeds_and_equals_a_fresh_one() {
+    let sample = Sample::empty();
+    import(
+        &sample,
+        "few.jsonl",
+        &[
+            jsonl_article("a1", "Kinh tế", "Đức Thọ", "2020-10-01T08:00:00+07:00"),
+            jsonl_article("a2", "Kinh tế", "Kỳ Anh", "2020-10-02T08:00:00+07:00"),
+            jsonl_article("a3", "Thể thao", "Đức Thọ", "2020-10-03T08:00:00+07:00"),
+        ],
+    );
+    let out = sample.path("out");
+    // Files of the user's beside bantin's, one named like a feed.
+    std::fs::create_dir_all(out.join("feeds/category")).unwrap();
+    std::fs::write(out.join("notes.txt"), "mine").unwrap();
+    std::fs::write(out.join("feeds/category/mine.rss"), "mine too").unwrap();
+    let mine = |t: &BTreeMap<String, (u64, Vec<u8>)>| {
+        for rel in ["notes.txt", "feeds/category/mine.rss"] {
+            assert!(t.contains_key(rel), "{rel} was removed");
+        }
+    };
+    let without_mine = |mut t: BTreeMap<String, Vec<u8>>| {
+        t.remove("notes.txt");
+        t.remove("feeds/category/mine.rss");
+        t
+    };
+
+    let said = build_into(&sample, &out);
+    let first = tree(&out);
+    let files = first.len() - 2 - 1; // not the user's, not the manifest
+    assert_eq!(said, format!("written {files}, unchanged 0, removed 0"));
+    mine(&first);
+
+    // Nothing changed: nothing is written.
+    let said = build_into(&sample, &out);
+    assert_eq!(said, format!("written 0, unchanged {files}, removed 0"));
+    assert_eq!(tree(&out), first, "a build with no change rewrote files");
+
+    // One new article in Kinh tế / Đức Thọ: its feeds change (all, the
+    // category, the region, the pair), and the pages that count articles.
+    import(
+        &sample,
+        "new.jsonl",
+        &[jsonl_article(
+            "a4",
+            "Kinh tế",
+            "Đức Thọ",
+            "2020-10-04T08:00:00+07:00",
+        )],
+    );
+    let said = build_into(&sample, &out);
+    let second = tree(&out);
+    mine(&second);
+    assert_eq!(without_mine(contents(&out)), fresh(&sample, "fresh-2"));
+    let rewritten: BTreeSet<&str> = first
+        .iter()
+        .filter(|(rel, (ino, _))| second[*rel].0 != *ino)
+        .map(|(rel, _)| rel.as_str())
+        .collect();
+    let changed: BTreeSet<&str> = first
+        .iter()
+        .filter(|(rel, (_, bytes))| second[*rel].1 != *bytes)
+        .map(|(rel, _)| rel.as_str())
+        .collect();
+    assert_eq!(
+        rewritten, changed,
+        "rewritten files are exactly the changed ones"
+    );
+    let changed_docs: BTreeSet<String> = changed
+        .iter()
+        .map(|rel| rel.trim_end_matches(".gz").trim_end_matches(".br"))
+        .filter(|rel| *rel != MANIFEST)
+        .map(str::to_string)
+        .collect();
+    let mut expected: BTreeSet<String> = ["index.html", "feeds.opml"].map(String::from).into();
+    for stem in [
+        "all",
+        "category/kinh-te",
+        "region/duc-tho",
+        "category/kinh-te/region/duc-tho",
+    ] {
+        expected.extend(EXTS.map(|ext| format!("feeds/{stem}.{ext}")));
+    }
+    assert_eq!(changed_docs, expected);
+    let written = changed.len() - usize::from(changed.contains(MANIFEST));
+    assert_eq!(
+        said,
+        format!(
+            "written {written}, unchanged {}, removed 0",
+            files - written
+        )
+    );
+
+    // Thể thao loses its only article: its feeds go, pair folders too.
+    sample.bantin_ok(&["remove", "a3"]);
+    let said = build_into(&sample, &out);
+    let third = tree(&out);
+    mine(&third);
+    assert_eq!(without_mine(contents(&out)), fresh(&sample, "fresh-3"));
+    let gone: Vec<&String> = second.keys().filter(|k| !third.contains_key(*k)).collect();
+    // The category feed and its two pair feeds, 3 formats, 3 files each.
+    assert_eq!(gone.len(), 3 * 3 * 3, "{gone:?}");
+    assert!(
+        gone.iter()
+            .all(|g| g.starts_with("feeds/category/the-thao"))
+    );
+    assert!(
+        !out.join("feeds/category/the-thao").exists(),
+        "an empty folder stayed"
+    );
+    assert!(said.ends_with(", removed 27"), "{said}");
+}
+
+#[test]
+fn a_build_that_finds_a_file_changed_by_hand_writes_it_back() {
+    let sample = Sample::empty();
+    import(
+        &sample,
+        "one.jsonl",
+        &[jsonl_article(
+            "a1",
+            "Kinh tế",
+            "Đức Thọ",
+            "2020-10-01T08:00:00+07:00",
+        )],
+    );
+    let out = sample.path("out");
+    build_into(&sample, &out);
+    let reference = contents(&out);
+    std::fs::write(out.join("feeds/all.rss"), "edited").unwrap();
+    std::fs::write(out.join("feeds/all.rss.gz"), "edited").unwrap();
+    std::fs::remove_file(out.join("feeds/all.atom.br")).unwrap();
+    let said = build_into(&sample, &out);
+    assert!(said.starts_with("written 3, "), "{said}");
+    assert_eq!(contents(&out), reference);
 }

@@ -8,9 +8,18 @@
 //! a coding's bytes are a pure function of the identity bytes, so its tag
 //! still changes exactly when its bytes do, and a revalidation (304) never
 //! needs the coding to be computed.
+//!
+//! Memory: the identity bytes are held only until a compressed coding is.
+//! A feed is some 200 KB of XML and 60 KB gzipped, and nearly every client
+//! asks for a coding, so holding identity beside it would more than double
+//! what every cached feed costs (624 feeds: 125 MB of identity beside 37 MB
+//! of gzip). A client that asks for identity after that gets it decoded
+//! from the held coding that decodes fastest (zstd, then gzip, then br),
+//! which costs about a millisecond per request (see BENCHMARKS.md); such
+//! clients are rare.
 
-use std::io::Write;
-use std::sync::OnceLock;
+use std::io::{Read, Write};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -27,6 +36,42 @@ const BROTLI_QUALITY: u32 = 9;
 const BROTLI_WINDOW: u32 = 22;
 const ZSTD_LEVEL: i32 = 15;
 
+// gzip is what nearly every aggregator asks for, and the first gzip request
+// for a feed waits for its compression, so its level is set by the cold
+// first-byte budget (10 ms, render included: the render alone takes about
+// 4 ms of CPU). Measured on the all feed of the 10k bench corpus (206,067
+// bytes of RSS) with `target/release/examples/codings all.rss 40` (fastest
+// of 40 runs, on the shared 2-core machine; the miniz_oxide column is the
+// same example built before the switch, 30 runs):
+//
+//   level   miniz_oxide           zlib-rs
+//   1       0.92 ms, 85,291 B     0.45 ms, 91,287 B
+//   5                             2.33 ms, 60,236 B
+//   6       13.3 ms, 59,428 B     3.42 ms, 59,318 B
+//   7                             9.29 ms, 59,024 B
+//   9       16.0 ms, 58,995 B     14.3 ms, 58,946 B
+//   decoding level 6 again: 0.36 ms (miniz_oxide), 0.16 ms (zlib-rs)
+//
+// So flate2 runs on zlib-rs (Cargo.toml), at level 5: a cold gzip answer
+// costs the render (about 4 ms of CPU) plus the compression, and at level 6
+// (zlib's default) the first byte came at a median of 9.8 ms on this shared
+// machine (bench/cold.py, load 4), too close to the 10 ms budget; level 5
+// saves a millisecond for 1.5% more bytes, and is still within 2.2% of
+// level 9's size at a sixth of its time. Level 1 is half as big again, and
+// every cached copy is sent many times. zlib-rs picks SIMD code by CPU
+// (match comparison, hash sliding), but every variant finds the same
+// matches and its hash is plain arithmetic, so every replica writes the
+// same bytes.
+const GZIP_LEVEL: u32 = 5;
+
+/// The compressors and their settings, for what records which bytes they
+/// made (`bantin build`'s manifest).
+pub fn coding_settings() -> String {
+    format!(
+        "gzip zlib-rs {GZIP_LEVEL}, br {BROTLI_QUALITY} window {BROTLI_WINDOW}, zstd {ZSTD_LEVEL}"
+    )
+}
+
 /// A resource, its validators, and its codings as far as asked for.
 #[derive(Debug)]
 pub struct Representation {
@@ -35,7 +80,14 @@ pub struct Representation {
     /// `Last-Modified`, whole seconds; `None` for an empty feed.
     pub last_modified: Option<SystemTime>,
     tag: String,
-    identity: Bytes,
+    /// The quoted ETag of each coding (`Coding::index` order), made once:
+    /// every response carries one.
+    etags: [String; 4],
+    /// The identity body's length.
+    identity_len: usize,
+    /// The identity body, until a compressed coding holds it (see the
+    /// module doc). Never `None` while every `encoded` slot is empty.
+    identity: Mutex<Option<Bytes>>,
     /// br, zstd, gzip (`Coding::index` order, identity excluded).
     encoded: [OnceLock<Bytes>; 3],
 }
@@ -47,49 +99,79 @@ impl Representation {
         body: Vec<u8>,
         last_modified: Option<DateTime<FixedOffset>>,
     ) -> Self {
+        let tag = content_tag(&body);
         Representation {
+            etags: Coding::PREFERENCE.map(|c| etag(&tag, c)),
             content_type,
             last_modified: last_modified.map(|d| {
                 // Before 1970 a feed still has a date; HTTP dates can't say it.
                 UNIX_EPOCH + Duration::from_secs(d.timestamp().max(0) as u64)
             }),
-            tag: content_tag(&body),
-            identity: Bytes::from(body),
+            tag,
+            identity_len: body.len(),
+            identity: Mutex::new(Some(Bytes::from(body))),
             encoded: Default::default(),
         }
     }
 
     /// The strong ETag of a coding, quoted.
     pub fn etag(&self, coding: Coding) -> String {
-        etag(&self.tag, coding)
+        self.etags[coding.index()].clone()
     }
 
-    /// The identity body.
-    pub fn identity(&self) -> &Bytes {
-        &self.identity
+    fn held_identity(&self) -> Option<Bytes> {
+        self.identity
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
-    /// The body in a coding if it is computed already.
+    /// The identity body: the bytes held, or decoded from a held coding.
+    /// Decoding takes about a millisecond: call it off the async threads.
+    pub fn identity(&self) -> Bytes {
+        if let Some(b) = self.held_identity() {
+            return b;
+        }
+        // Fastest to decode first.
+        for coding in [Coding::Zstd, Coding::Gzip, Coding::Br] {
+            if let Some(encoded) = self.ready(coding) {
+                return decompress(coding, &encoded, self.identity_len);
+            }
+        }
+        // Unreachable: identity is dropped only once a coding is set. Were
+        // it reached, an empty body is the least wrong answer.
+        tracing::error!("a representation holds neither identity nor a coding");
+        Bytes::new()
+    }
+
+    /// The body in a coding if it is at hand, without compressing or
+    /// decoding anything.
     pub fn ready(&self, coding: Coding) -> Option<Bytes> {
         match slot(coding) {
-            None => Some(self.identity.clone()),
+            None => self.held_identity(),
             Some(i) => self.encoded.get(i).and_then(OnceLock::get).cloned(),
         }
     }
 
-    /// The body in a coding, compressing it now if it was not yet. May take
-    /// tens of milliseconds: call it off the async threads. Concurrent
-    /// callers for one coding compress it once.
+    /// The body in a coding, compressing (or, for identity, decoding) it
+    /// now if it is not at hand. May take milliseconds: call it off the
+    /// async threads. Concurrent callers for one coding compress it once.
     pub fn body(&self, coding: Coding) -> Bytes {
         match slot(coding).and_then(|i| self.encoded.get(i)) {
-            None => self.identity.clone(),
-            Some(cell) => cell
-                .get_or_init(|| Bytes::from(compress(coding, &self.identity)))
-                .clone(),
+            None => self.identity(),
+            Some(cell) => {
+                let body = cell
+                    .get_or_init(|| Bytes::from(compress(coding, &self.identity())))
+                    .clone();
+                // Held in a coding now: the identity bytes can go.
+                *self.identity.lock().unwrap_or_else(|e| e.into_inner()) = None;
+                body
+            }
         }
     }
 
-    /// The codings computed so far (identity always).
+    /// The codings at hand: the compressed ones computed so far, and
+    /// identity while its bytes are held.
     pub fn codings(&self) -> Vec<Coding> {
         Coding::PREFERENCE
             .into_iter()
@@ -97,9 +179,9 @@ impl Representation {
             .collect()
     }
 
-    /// Bytes held, all computed codings together.
+    /// Bytes held, all codings together.
     pub fn size(&self) -> usize {
-        self.identity.len()
+        self.held_identity().map_or(0, |b| b.len())
             + self
                 .encoded
                 .iter()
@@ -108,9 +190,16 @@ impl Representation {
                 .sum::<usize>()
     }
 
-    /// Whether `other` has the same bytes (then its codings can be reused).
+    /// The identity body's length, whether held or not.
+    pub fn identity_len(&self) -> usize {
+        self.identity_len
+    }
+
+    /// Whether `other` has the same bytes (then its codings can be reused):
+    /// the same 128 bits of SHA-256 and the same length. Comparing the
+    /// bytes themselves would mean decoding them.
     pub fn same_bytes(&self, other: &Representation) -> bool {
-        self.tag == other.tag && self.identity == other.identity
+        self.tag == other.tag && self.identity_len == other.identity_len
     }
 }
 
@@ -131,7 +220,10 @@ pub fn compress(coding: Coding, body: &[u8]) -> Vec<u8> {
     let out = match coding {
         Coding::Identity => Ok(body.to_vec()),
         Coding::Gzip => {
-            let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+            let mut enc = flate2::write::GzEncoder::new(
+                Vec::with_capacity(body.len() / 3),
+                flate2::Compression::new(GZIP_LEVEL),
+            );
             enc.write_all(body).and_then(|()| enc.finish())
         }
         Coding::Br => {
@@ -149,6 +241,33 @@ pub fn compress(coding: Coding, body: &[u8]) -> Vec<u8> {
         tracing::error!("compressing {coding:?} in memory failed: {e}");
         Vec::new()
     })
+}
+
+/// The identity bytes of `body` in a coding we made, `len` bytes long.
+/// Decoding our own output can't fail; were it to, an empty body is
+/// returned and logged.
+fn decompress(coding: Coding, body: &[u8], len: usize) -> Bytes {
+    let mut out = Vec::with_capacity(len);
+    let read = match coding {
+        Coding::Identity => {
+            out.extend_from_slice(body);
+            Ok(0)
+        }
+        Coding::Gzip => flate2::read::GzDecoder::new(body).read_to_end(&mut out),
+        Coding::Br => brotli::Decompressor::new(body, 4096).read_to_end(&mut out),
+        Coding::Zstd => zstd::stream::copy_decode(body, &mut out).map(|()| 0),
+    };
+    match read {
+        Ok(_) if out.len() == len => Bytes::from(out),
+        Ok(_) => {
+            tracing::error!("decoding {coding:?}: {} bytes, not {len}", out.len());
+            Bytes::new()
+        }
+        Err(e) => {
+            tracing::error!("decoding {coding:?} in memory failed: {e}");
+            Bytes::new()
+        }
+    }
 }
 
 #[cfg(test)]
@@ -185,7 +304,48 @@ mod tests {
             };
             assert_eq!(decoded, body, "{c:?}");
         }
-        assert_eq!(rep.codings().len(), 4);
+        // Held in three codings: identity is no longer kept, but decoded.
+        assert_eq!(rep.codings(), vec![Coding::Br, Coding::Zstd, Coding::Gzip]);
+        assert_eq!(rep.identity(), body);
+    }
+
+    #[test]
+    fn identity_is_dropped_once_a_coding_holds_it_and_decoded_from_any() {
+        let body = "<item>Quốc phòng – An ninh &amp; 🌾</item>\n"
+            .repeat(300)
+            .into_bytes();
+        for coding in [Coding::Br, Coding::Zstd, Coding::Gzip] {
+            let rep = Representation::new("x", body.clone(), None);
+            assert_eq!(rep.ready(Coding::Identity).as_deref(), Some(&body[..]));
+            assert_eq!(rep.size(), body.len());
+            let encoded = rep.body(coding);
+            assert_eq!(rep.ready(Coding::Identity), None, "{coding:?}");
+            assert_eq!(rep.codings(), vec![coding]);
+            assert_eq!(
+                rep.size(),
+                encoded.len(),
+                "{coding:?}: only the coding is held"
+            );
+            assert_eq!(rep.body(Coding::Identity), body, "{coding:?}");
+            assert_eq!(rep.identity_len(), body.len());
+            // Another coding is made from the decoded identity, and the
+            // tags never needed any of it.
+            let other = if coding == Coding::Gzip {
+                Coding::Br
+            } else {
+                Coding::Gzip
+            };
+            let fresh = Representation::new("x", body.clone(), None);
+            assert_eq!(
+                rep.body(other),
+                fresh.body(other),
+                "{coding:?} then {other:?}"
+            );
+            assert_eq!(rep.etag(other), fresh.etag(other));
+            assert!(rep.same_bytes(&fresh));
+        }
+        let shorter = Representation::new("x", body[1..].to_vec(), None);
+        assert!(!shorter.same_bytes(&Representation::new("x", body, None)));
     }
 
     #[test]

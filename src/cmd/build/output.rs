@@ -1,0 +1,423 @@
+//! Where `bantin build` puts its files, so that a build over an earlier one
+//! touches only what changed.
+//!
+//! Each document is written with its `.gz` and `.br` siblings. A file whose
+//! bytes on disk are already the ones to write is left alone (its inode and
+//! mtime too, so rsync, caches and `If-Modified-Since` see no change);
+//! another is written to a temporary file in the same folder and renamed
+//! over the old one, so a reader (nginx serving the folder) sees the old
+//! file or the new one, never half of one.
+//!
+//! The folder keeps a manifest, `.bantin-build`: the documents this build
+//! wrote, each with the content tag of its bytes and its siblings' lengths,
+//! and a fingerprint of the compressors. It serves two ends:
+//! - removal: files of documents the last build wrote and this one did not
+//!   (a category whose last article went) are removed, and only those:
+//!   a file bantin did not write is never touched. A folder built before
+//!   there were manifests gets one now; files of feeds gone before that
+//!   stay, as bantin can't tell them from someone else's.
+//! - speed: a document whose bytes are unchanged, made by compressors that
+//!   give the same bytes as last time, keeps its siblings without
+//!   compressing it again (brotli at the server's quality costs tens of
+//!   milliseconds a feed, most of a build).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use anyhow::Context;
+
+use crate::http::encoding::Coding;
+use crate::http::etag::content_tag;
+use crate::http::representation::compress;
+
+/// The manifest's name in the output folder.
+pub(super) const MANIFEST: &str = ".bantin-build";
+
+/// The first line of a manifest, naming its format.
+const MANIFEST_HEADER: &str = "bantin build manifest 1";
+
+/// The codings written beside each document, and their suffixes.
+const SIBLINGS: [(Coding, &str); 2] = [(Coding::Gzip, ".gz"), (Coding::Br, ".br")];
+
+/// Files counted by what the build did with them.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Counts {
+    /// Created or replaced.
+    pub written: usize,
+    /// Already holding the right bytes.
+    pub unchanged: usize,
+    /// Removed: their documents are no more.
+    pub removed: usize,
+}
+
+/// What the manifest records of one document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Entry {
+    /// The content tag of the document's identity bytes.
+    tag: String,
+    /// The lengths of its siblings, in [`SIBLINGS`] order.
+    siblings: [u64; 2],
+}
+
+/// What a build wrote: its compressors' fingerprint and its documents, by
+/// path relative to the folder (`/`-separated).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+struct Manifest {
+    fingerprint: String,
+    docs: BTreeMap<String, Entry>,
+}
+
+impl Manifest {
+    fn to_text(&self) -> String {
+        let mut text = format!("{MANIFEST_HEADER}\ncodings {}\n", self.fingerprint);
+        for (rel, e) in &self.docs {
+            let [gz, br] = e.siblings;
+            text.push_str(&format!("{}\t{gz}\t{br}\t{rel}\n", e.tag));
+        }
+        text
+    }
+
+    /// The manifest in `text`; `None` if it is not one this version wrote,
+    /// or names a path outside the folder.
+    fn parse(text: &str) -> Option<Manifest> {
+        let mut lines = text.lines();
+        if lines.next()? != MANIFEST_HEADER {
+            return None;
+        }
+        let fingerprint = lines.next()?.strip_prefix("codings ")?.to_string();
+        let mut docs = BTreeMap::new();
+        for line in lines {
+            let mut fields = line.splitn(4, '\t');
+            let tag = fields.next()?.to_string();
+            let gz = fields.next()?.parse().ok()?;
+            let br = fields.next()?.parse().ok()?;
+            let rel = fields.next()?;
+            if !is_inside(rel) {
+                return None;
+            }
+            docs.insert(
+                rel.to_string(),
+                Entry {
+                    tag,
+                    siblings: [gz, br],
+                },
+            );
+        }
+        Some(Manifest { fingerprint, docs })
+    }
+}
+
+/// Whether `rel` is a plain relative path below the folder: no root, no
+/// `.` or `..`, no empty segment. A manifest is a file anyone with write
+/// access to the folder can edit; it must not make bantin remove files
+/// elsewhere.
+fn is_inside(rel: &str) -> bool {
+    !rel.is_empty()
+        && !rel.contains(['\\', '\0'])
+        && rel
+            .split('/')
+            .all(|seg| !seg.is_empty() && seg != "." && seg != "..")
+}
+
+/// A sample for [`codings_fingerprint`]: 16 KB of feed-like text, words
+/// drawn by a fixed pseudo-random sequence, varied enough that compression
+/// levels and compressor versions write it differently (a test holds it
+/// to telling gzip levels apart).
+fn probe() -> String {
+    const WORDS: [&str; 24] = [
+        "<item>",
+        "</item>",
+        "<title>",
+        "</title>",
+        "Quốc",
+        "phòng",
+        "An",
+        "ninh",
+        "&amp;",
+        "Hà",
+        "Tĩnh",
+        "Đức",
+        "Thọ",
+        "lúa",
+        "mưa",
+        "lũ",
+        "đường",
+        "sá",
+        "2024",
+        "tỉnh",
+        "huyện",
+        "🌾",
+        "bản",
+        "tin",
+    ];
+    let mut state: u32 = 0x2545_f491;
+    let mut out = String::with_capacity(16 * 1024);
+    while out.len() < 16 * 1024 {
+        // xorshift32: the same sequence everywhere.
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        out.push_str(WORDS[state as usize % WORDS.len()]);
+        out.push(if state.is_multiple_of(7) { '\n' } else { ' ' });
+    }
+    out
+}
+
+/// A fingerprint of the compressors: their settings, and the content tag
+/// of what they make of [`probe`]. Another level, or another version of a
+/// compressor that writes other bytes, changes it, and then every sibling
+/// is compressed again rather than trusted.
+fn codings_fingerprint() -> String {
+    let probe = probe();
+    let mut all = crate::http::representation::coding_settings().into_bytes();
+    for (coding, _) in SIBLINGS {
+        all.extend(compress(coding, probe.as_bytes()));
+    }
+    content_tag(&all)
+}
+
+/// The output folder of one build.
+pub(super) struct Output {
+    dir: PathBuf,
+    previous: Manifest,
+    next: Mutex<Manifest>,
+    written: AtomicUsize,
+    unchanged: AtomicUsize,
+}
+
+impl Output {
+    /// Open (creating it if need be) the folder, reading what the last
+    /// build there wrote.
+    pub(super) fn open(dir: &Path) -> anyhow::Result<Output> {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let manifest = dir.join(MANIFEST);
+        let previous = match std::fs::read_to_string(&manifest) {
+            Ok(text) => Manifest::parse(&text).unwrap_or_else(|| {
+                eprintln!(
+                    "bantin: {} is not a manifest this bantin can read; \
+                     no file of an earlier build will be removed",
+                    manifest.display()
+                );
+                Manifest::default()
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Manifest::default(),
+            Err(e) => {
+                return Err(
+                    anyhow::Error::new(e).context(format!("reading {}", manifest.display()))
+                );
+            }
+        };
+        Ok(Output {
+            dir: dir.to_path_buf(),
+            previous,
+            next: Mutex::new(Manifest {
+                fingerprint: codings_fingerprint(),
+                docs: BTreeMap::new(),
+            }),
+            written: AtomicUsize::new(0),
+            unchanged: AtomicUsize::new(0),
+        })
+    }
+
+    fn count(&self, written: bool) {
+        let counter = if written {
+            &self.written
+        } else {
+            &self.unchanged
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn next(&self) -> std::sync::MutexGuard<'_, Manifest> {
+        self.next.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Put one document, `rel` being its `/`-separated path in the folder:
+    /// its identity bytes and its siblings, each written only if its bytes
+    /// differ from the file's. Callable from several threads at once.
+    pub(super) fn put(&self, rel: &str, body: &[u8]) -> anyhow::Result<()> {
+        let path = self.dir.join(rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating {}", parent.display()))?;
+        }
+        let tag = content_tag(body);
+        let identity_same = holds(&path, body);
+        let fingerprint_same = self.previous.fingerprint == self.next().fingerprint;
+        // The siblings can be trusted without compressing: the same bytes,
+        // made into them last time by compressors that make the same bytes,
+        // and they are still there at the lengths they were written.
+        let kept = self.previous.docs.get(rel).filter(|e| {
+            identity_same
+                && fingerprint_same
+                && e.tag == tag
+                && SIBLINGS.iter().zip(e.siblings).all(|((_, suffix), len)| {
+                    std::fs::metadata(sibling(&path, suffix)).is_ok_and(|m| m.len() == len)
+                })
+        });
+        let siblings = match kept {
+            Some(e) => {
+                for _ in SIBLINGS {
+                    self.count(false);
+                }
+                e.siblings
+            }
+            None => {
+                // Siblings first: when the document itself changes, its
+                // codings are in place already.
+                let mut lens = [0; 2];
+                for (len, (coding, suffix)) in lens.iter_mut().zip(SIBLINGS) {
+                    let bytes = compress(coding, body);
+                    let written = place(&sibling(&path, suffix), &bytes)?;
+                    self.count(written);
+                    *len = bytes.len() as u64;
+                }
+                lens
+            }
+        };
+        let written = if identity_same {
+            false
+        } else {
+            place(&path, body)?
+        };
+        self.count(written);
+        self.next()
+            .docs
+            .insert(rel.to_string(), Entry { tag, siblings });
+        Ok(())
+    }
+
+    /// Remove the files of documents the last build wrote and this one did
+    /// not, and record what this build wrote. Returns the counts.
+    pub(super) fn finish(self) -> anyhow::Result<Counts> {
+        let next = self.next.into_inner().unwrap_or_else(|e| e.into_inner());
+        let mut removed = 0;
+        for rel in self.previous.docs.keys() {
+            if next.docs.contains_key(rel) {
+                continue;
+            }
+            let path = self.dir.join(rel);
+            for suffix in ["", ".gz", ".br"] {
+                let file = sibling(&path, suffix);
+                match std::fs::remove_file(&file) {
+                    Ok(()) => removed += 1,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => {
+                        return Err(
+                            anyhow::Error::new(e).context(format!("removing {}", file.display()))
+                        );
+                    }
+                }
+            }
+            prune_empty_parents(&self.dir, &path);
+        }
+        place(&self.dir.join(MANIFEST), next.to_text().as_bytes())?;
+        Ok(Counts {
+            written: self.written.into_inner(),
+            unchanged: self.unchanged.into_inner(),
+            removed,
+        })
+    }
+}
+
+/// `path` with `suffix` added to its file name.
+fn sibling(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// Whether the file at `path` holds exactly `bytes` (a missing or
+/// unreadable file does not). The length is compared first, so a changed
+/// file is rarely read whole.
+fn holds(path: &Path, bytes: &[u8]) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() == bytes.len() as u64)
+        && std::fs::read(path).is_ok_and(|old| old == bytes)
+}
+
+/// Make the file at `path` hold `bytes`, unless it does already: write a
+/// temporary file beside it, then rename it over `path`. Returns whether it
+/// wrote.
+fn place(path: &Path, bytes: &[u8]) -> anyhow::Result<bool> {
+    if holds(path, bytes) {
+        return Ok(false);
+    }
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    // A fixed name: a build that died leaves at most one per file, and the
+    // next build writes over it.
+    let tmp = path.with_file_name(format!(".{name}.bantin-tmp"));
+    let written = std::fs::File::create(&tmp)
+        .and_then(|mut f| f.write_all(bytes))
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(anyhow::Error::new(e).context(format!("writing {}", path.display())));
+    }
+    Ok(true)
+}
+
+/// Remove the folders between `path` and `root` that are empty now (those
+/// of a pair feed whose category went), never `root` itself.
+fn prune_empty_parents(root: &Path, path: &Path) {
+    let mut dir = path.parent();
+    while let Some(d) = dir {
+        if d == root || !d.starts_with(root) || std::fs::remove_dir(d).is_err() {
+            break;
+        }
+        dir = d.parent();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manifests_read_back_and_refuse_paths_outside_the_folder() {
+        let m = Manifest {
+            fingerprint: "f".into(),
+            docs: BTreeMap::from([(
+                "feeds/category/kinh-te.rss".to_string(),
+                Entry {
+                    tag: "t".into(),
+                    siblings: [10, 9],
+                },
+            )]),
+        };
+        assert_eq!(Manifest::parse(&m.to_text()), Some(m));
+        for bad in ["../x", "/etc/passwd", "a//b", "a/./b", "a\\b", ""] {
+            let text = format!("{MANIFEST_HEADER}\ncodings f\nt\t1\t1\t{bad}\n");
+            assert_eq!(Manifest::parse(&text), None, "{bad:?}");
+        }
+        assert_eq!(Manifest::parse("something else\n"), None);
+    }
+
+    #[test]
+    fn the_fingerprint_is_stable_and_its_probe_tells_gzip_levels_apart() {
+        use std::io::Write;
+        assert_eq!(codings_fingerprint(), codings_fingerprint());
+        let gzip = |level| {
+            let mut enc =
+                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(level));
+            enc.write_all(probe().as_bytes()).unwrap();
+            enc.finish().unwrap()
+        };
+        let outputs: Vec<Vec<u8>> = (1..=6).map(gzip).collect();
+        for (i, a) in outputs.iter().enumerate() {
+            for b in &outputs[i + 1..] {
+                assert_ne!(
+                    a,
+                    b,
+                    "gzip level {} writes the probe as another level does",
+                    i + 1
+                );
+            }
+        }
+    }
+}
