@@ -17,9 +17,10 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use bantin::article::FeedKey;
+use bantin::article::{Article, FeedKey};
+use chrono::{FixedOffset, Utc};
 
-use crate::server::{EXTS, Sample, Server, client, decode, feed_path, get, jsonl_article};
+use crate::server::{EXTS, Sample, Server, belongs, client, decode, feed_path, get, jsonl_article};
 use crate::stores::{StoreKind, each_store};
 
 /// Every file under `dir`, as `/`-separated paths relative to it.
@@ -53,9 +54,15 @@ async fn build(sample: &Sample) -> PathBuf {
     out
 }
 
-/// The files SPEC wants for these slugs: every feed in every format, the
-/// page and the OPML list, each with its `.gz` and `.br`.
-fn expected_files(categories: &[&str], regions: &[&str], authors: &[&str]) -> BTreeSet<String> {
+/// The files SPEC wants for these slugs: every feed in every format, each
+/// month of each feed that has articles (`months`), the page and the OPML
+/// list, each with its `.gz` and `.br`.
+fn expected_files(
+    categories: &[&str],
+    regions: &[&str],
+    authors: &[&str],
+    months: impl Fn(&FeedKey) -> BTreeSet<String>,
+) -> BTreeSet<String> {
     let mut keys = vec![FeedKey::All];
     keys.extend(categories.iter().map(|c| FeedKey::Category(c.to_string())));
     keys.extend(regions.iter().map(|r| FeedKey::Region(r.to_string())));
@@ -69,11 +76,37 @@ fn expected_files(categories: &[&str], regions: &[&str], authors: &[&str]) -> BT
         .iter()
         .flat_map(|k| EXTS.map(|e| feed_path(k, e).trim_start_matches('/').to_string()))
         .collect();
+    for key in &keys {
+        for month in months(key) {
+            docs.extend(EXTS.map(|e| archive_path(key, &month, e)));
+        }
+    }
     docs.extend(["index.html".to_string(), "feeds.opml".to_string()]);
     docs.iter()
         .flat_map(|d| [d.clone(), format!("{d}.gz"), format!("{d}.br")])
         // bantin's record of what it wrote, for the next build.
         .chain([MANIFEST.to_string()])
+        .collect()
+}
+
+/// A month's archive document of a feed, relative to the output folder.
+fn archive_path(key: &FeedKey, month: &str, ext: &str) -> String {
+    format!("feeds/{}/archive/{month}.{ext}", key.path())
+}
+
+/// The months (`YYYY-MM` at the site's offset) that have articles of
+/// `key`, among `articles` published by now.
+fn months_of(articles: &[Article], key: &FeedKey) -> BTreeSet<String> {
+    let offset = FixedOffset::east_opt(7 * 3600).unwrap();
+    articles
+        .iter()
+        .filter(|a| a.published <= Utc::now() && belongs(a, key))
+        .map(|a| {
+            a.published
+                .with_timezone(&offset)
+                .format("%Y-%m")
+                .to_string()
+        })
         .collect()
 }
 
@@ -98,7 +131,20 @@ async fn build_writes_every_feed_page_and_opml_with_gz_and_br_and_nothing_else(s
     let out = build(&sample).await;
     assert_eq!(
         files_under(&out),
-        expected_files(&["kinh-te", "the-thao"], &["duc-tho", "ky-anh"], &[])
+        expected_files(
+            &["kinh-te", "the-thao"],
+            &["duc-tho", "ky-anh"],
+            &[],
+            |key| {
+                // The pair without an article has no month.
+                match key {
+                    FeedKey::CategoryRegion(c, r) if c == "the-thao" && r == "ky-anh" => {
+                        BTreeSet::new()
+                    }
+                    _ => BTreeSet::from(["2020-10".to_string()]),
+                }
+            }
+        )
     );
     // Every sibling holds its file's bytes in its coding.
     for rel in files_under(&out)
@@ -119,7 +165,8 @@ async fn build_of_the_sample_mirrors_its_url_space(store: StoreKind) {
     let sample = Sample::on(store);
     let out = build(&sample).await;
     let (mut cats, mut regs, mut authors) = (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
-    for a in crate::server::sample_articles() {
+    let articles = crate::server::sample_articles();
+    for a in &articles {
         cats.extend(a.categories.iter().map(|n| bantin::slug::slugify(n)));
         regs.extend(a.regions.iter().map(|n| bantin::slug::slugify(n)));
         authors.extend(a.authors.iter().map(|n| bantin::slug::slugify(n)));
@@ -127,7 +174,8 @@ async fn build_of_the_sample_mirrors_its_url_space(store: StoreKind) {
     let cats: Vec<&str> = cats.iter().map(String::as_str).collect();
     let regs: Vec<&str> = regs.iter().map(String::as_str).collect();
     let authors: Vec<&str> = authors.iter().map(String::as_str).collect();
-    assert_eq!(files_under(&out), expected_files(&cats, &regs, &authors));
+    let expected = expected_files(&cats, &regs, &authors, |key| months_of(&articles, key));
+    assert_eq!(files_under(&out), expected);
 
     // Every document is what the server sends for its URL, in each coding.
     let server = Server::sample(&sample).await;
@@ -178,9 +226,35 @@ fn tree(dir: &Path) -> BTreeMap<String, (u64, Vec<u8>)> {
         .collect()
 }
 
-/// The bytes of every file under `dir`.
+/// The bytes of every file under `dir` but the manifest (which records
+/// when and from what log position it was built).
 fn contents(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    tree(dir).into_iter().map(|(k, (_, b))| (k, b)).collect()
+    tree(dir)
+        .into_iter()
+        .filter(|(k, _)| k != MANIFEST)
+        .map(|(k, (_, b))| (k, b))
+        .collect()
+}
+
+/// A [`tree`] but the manifest, which every build rewrites (it records
+/// where in the change log the build stood).
+fn without_manifest(
+    mut tree: BTreeMap<String, (u64, Vec<u8>)>,
+) -> BTreeMap<String, (u64, Vec<u8>)> {
+    tree.remove(MANIFEST);
+    tree
+}
+
+/// Assert two folders' [`contents`] are the same, naming the files that
+/// differ rather than dumping their bytes.
+#[track_caller]
+fn assert_same(got: &BTreeMap<String, Vec<u8>>, want: &BTreeMap<String, Vec<u8>>) {
+    let names: BTreeSet<&String> = got.keys().chain(want.keys()).collect();
+    let differ: Vec<&String> = names
+        .into_iter()
+        .filter(|n| got.get(*n) != want.get(*n))
+        .collect();
+    assert!(differ.is_empty(), "these files differ: {differ:?}");
 }
 
 /// `bantin build --out DIR`, returning what it printed.
@@ -239,7 +313,10 @@ fn an_incremental_build_rewrites_only_changed_files_removes_gone_feeds_and_equal
     // Nothing changed: nothing is written.
     let said = build_into(&sample, &out);
     assert_eq!(said, format!("written 0, unchanged {files}, removed 0"));
-    assert_eq!(tree(&out), first, "a build with no change rewrote files");
+    assert!(
+        without_manifest(tree(&out)) == without_manifest(first.clone()),
+        "a build with no change rewrote files"
+    );
 
     // One new article in Kinh tế / Đức Thọ: its feeds change (all, the
     // category, the region, the pair), and the pages that count articles.
@@ -256,7 +333,7 @@ fn an_incremental_build_rewrites_only_changed_files_removes_gone_feeds_and_equal
     let said = build_into(&sample, &out);
     let second = tree(&out);
     mine(&second);
-    assert_eq!(without_mine(contents(&out)), fresh(&sample, "fresh-2"));
+    assert_same(&without_mine(contents(&out)), &fresh(&sample, "fresh-2"));
     let rewritten: BTreeSet<&str> = first
         .iter()
         .filter(|(rel, (ino, _))| second[*rel].0 != *ino)
@@ -285,6 +362,8 @@ fn an_incremental_build_rewrites_only_changed_files_removes_gone_feeds_and_equal
         "category/kinh-te/region/duc-tho",
     ] {
         expected.extend(EXTS.map(|ext| format!("feeds/{stem}.{ext}")));
+        // The month's archive holds the article too.
+        expected.extend(EXTS.map(|ext| format!("feeds/{stem}/archive/2020-10.{ext}")));
     }
     assert_eq!(changed_docs, expected);
     let written = changed.len() - usize::from(changed.contains(MANIFEST));
@@ -301,10 +380,12 @@ fn an_incremental_build_rewrites_only_changed_files_removes_gone_feeds_and_equal
     let said = build_into(&sample, &out);
     let third = tree(&out);
     mine(&third);
-    assert_eq!(without_mine(contents(&out)), fresh(&sample, "fresh-3"));
+    assert_same(&without_mine(contents(&out)), &fresh(&sample, "fresh-3"));
     let gone: Vec<&String> = second.keys().filter(|k| !third.contains_key(*k)).collect();
-    // The category feed and its two pair feeds, 3 formats, 3 files each.
-    assert_eq!(gone.len(), 3 * 3 * 3, "{gone:?}");
+    // The category feed and its two pair feeds, and the archives of the
+    // category and of the pair that had the article: 3 formats, 3 files
+    // each.
+    assert_eq!(gone.len(), 5 * 3 * 3, "{gone:?}");
     assert!(
         gone.iter()
             .all(|g| g.starts_with("feeds/category/the-thao"))
@@ -313,7 +394,7 @@ fn an_incremental_build_rewrites_only_changed_files_removes_gone_feeds_and_equal
         !out.join("feeds/category/the-thao").exists(),
         "an empty folder stayed"
     );
-    assert!(said.ends_with(", removed 27"), "{said}");
+    assert!(said.ends_with(", removed 45"), "{said}");
 }
 
 #[test]
@@ -337,5 +418,170 @@ fn a_build_that_finds_a_file_changed_by_hand_writes_it_back() {
     std::fs::remove_file(out.join("feeds/all.atom.br")).unwrap();
     let said = build_into(&sample, &out);
     assert!(said.starts_with("written 3, "), "{said}");
-    assert_eq!(contents(&out), reference);
+    assert_same(&contents(&out), &reference);
+}
+
+/// The files under `out` whose bytes differ between two trees, or that one
+/// of them lacks, by document (siblings folded in), manifest aside.
+fn changed_documents(
+    before: &BTreeMap<String, (u64, Vec<u8>)>,
+    after: &BTreeMap<String, (u64, Vec<u8>)>,
+) -> BTreeSet<String> {
+    let keys: BTreeSet<&String> = before.keys().chain(after.keys()).collect();
+    keys.into_iter()
+        .filter(|rel| before.get(*rel).map(|(_, b)| b) != after.get(*rel).map(|(_, b)| b))
+        .map(|rel| {
+            rel.trim_end_matches(".gz")
+                .trim_end_matches(".br")
+                .to_string()
+        })
+        .filter(|rel| rel != MANIFEST)
+        .collect()
+}
+
+each_store!(fn an_incremental_build_changes_only_the_archive_months_a_write_reaches);
+fn an_incremental_build_changes_only_the_archive_months_a_write_reaches(store: StoreKind) {
+    // Four months of Kinh tế in Đức Thọ, one of Thể thao.
+    let sample = Sample::empty_on(store);
+    import(
+        &sample,
+        "months.jsonl",
+        &[
+            jsonl_article("a1", "Kinh tế", "Đức Thọ", "2020-07-15T08:00:00+07:00"),
+            jsonl_article("a2", "Kinh tế", "Đức Thọ", "2020-08-15T08:00:00+07:00"),
+            jsonl_article("a3", "Kinh tế", "Đức Thọ", "2020-09-15T08:00:00+07:00"),
+            jsonl_article("a4", "Kinh tế", "Đức Thọ", "2020-10-15T08:00:00+07:00"),
+            jsonl_article("b1", "Thể thao", "Đức Thọ", "2020-08-20T08:00:00+07:00"),
+        ],
+    );
+    let out = sample.path("out");
+    build_into(&sample, &out);
+    let first = tree(&out);
+    let archive = |stem: &str, month: &str| -> Vec<String> {
+        EXTS.map(|ext| format!("feeds/{stem}/archive/{month}.{ext}"))
+            .to_vec()
+    };
+    let feed =
+        |stem: &str| -> Vec<String> { EXTS.map(|ext| format!("feeds/{stem}.{ext}")).to_vec() };
+    assert!(first.contains_key(&archive("category/the-thao", "2020-08")[0]));
+
+    // A second article in August, in Kinh tế: August of its four feeds
+    // changes, and their subscription feeds, and `/` (counts); nothing
+    // else, not July or September (their links to August stay), not Thể
+    // thao, not the OPML list (no feed came or went, none has a new
+    // newest article).
+    import(
+        &sample,
+        "august.jsonl",
+        &[jsonl_article(
+            "a5",
+            "Kinh tế",
+            "Đức Thọ",
+            "2020-08-16T08:00:00+07:00",
+        )],
+    );
+    build_into(&sample, &out);
+    let second = tree(&out);
+    assert_same(&contents(&out), &fresh(&sample, "fresh-1"));
+    let mut expected: BTreeSet<String> = ["index.html", "feeds.opml"].map(String::from).into();
+    for stem in [
+        "all",
+        "category/kinh-te",
+        "region/duc-tho",
+        "category/kinh-te/region/duc-tho",
+    ] {
+        expected.extend(feed(stem));
+        expected.extend(archive(stem, "2020-08"));
+    }
+    expected.remove("feeds.opml");
+    assert_eq!(changed_documents(&first, &second), expected);
+
+    // September loses its only article: its documents go, and August and
+    // October, which linked to it, now link to each other.
+    sample.bantin_ok(&["remove", "a3"]);
+    build_into(&sample, &out);
+    let third = tree(&out);
+    assert_same(&contents(&out), &fresh(&sample, "fresh-2"));
+    let mut expected: BTreeSet<String> = ["index.html", "feeds.opml"].map(String::from).into();
+    for stem in [
+        "all",
+        "category/kinh-te",
+        "region/duc-tho",
+        "category/kinh-te/region/duc-tho",
+    ] {
+        expected.extend(feed(stem));
+        for month in ["2020-09", "2020-10"] {
+            expected.extend(archive(stem, month));
+        }
+        // August's `next-archive`; JSON Feed links only the older month.
+        expected.extend(
+            archive(stem, "2020-08")
+                .into_iter()
+                .filter(|rel| !rel.ends_with(".json")),
+        );
+    }
+    expected.remove("feeds.opml");
+    assert_eq!(changed_documents(&second, &third), expected);
+    for stem in [
+        "all",
+        "category/kinh-te",
+        "region/duc-tho",
+        "category/kinh-te/region/duc-tho",
+    ] {
+        for rel in archive(stem, "2020-09") {
+            assert!(!third.contains_key(&rel), "{rel} stayed");
+        }
+    }
+
+    // Nothing changed since: the archives are all kept.
+    let said = build_into(&sample, &out);
+    assert!(said.starts_with("written 0, "), "{said}");
+    assert!(
+        without_manifest(tree(&out)) == without_manifest(third),
+        "a build with no change rewrote files"
+    );
+}
+
+#[test]
+fn a_build_with_another_site_file_renders_every_archive_again() {
+    let sample = Sample::empty();
+    import(
+        &sample,
+        "one.jsonl",
+        &[jsonl_article(
+            "a1",
+            "Kinh tế",
+            "Đức Thọ",
+            "2020-07-15T08:00:00+07:00",
+        )],
+    );
+    let out = sample.path("out");
+    build_into(&sample, &out);
+    // The same store, with the site renamed: every document names the site.
+    let mut site = crate::server::site_toml();
+    site.insert("title".into(), "Báo khác".into());
+    let site_file = sample.path("other.toml");
+    std::fs::write(&site_file, toml::to_string(&site).unwrap()).unwrap();
+    let with_site = |dir: &Path| {
+        let out = std::process::Command::new(crate::server::bin())
+            .args(["--store", &sample.store_url(), "--site"])
+            .arg(&site_file)
+            .args(["build", "--out"])
+            .arg(dir)
+            .env_remove("BANTIN_STORE")
+            .env_remove("BANTIN_SITE")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    with_site(&out);
+    let reference = sample.path("reference");
+    with_site(&reference);
+    assert_same(&contents(&out), &contents(&reference));
+    let july = std::fs::read_to_string(out.join("feeds/all/archive/2020-07.rss")).unwrap();
+    assert!(july.contains("Báo khác"), "{july}");
 }

@@ -8,8 +8,10 @@
 //! snapshot; the documents are compressed and written by a few threads
 //! while the next job renders.
 
+mod archives;
 mod output;
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::{Mutex, mpsc};
@@ -18,31 +20,74 @@ use anyhow::Context;
 
 use crate::article::FeedKey;
 use crate::config::{Site, StoreUrl};
-use crate::feed::Catalog;
+use crate::feed::{Catalog, Month};
 use crate::render::{Format, render};
 use crate::store::Snapshot;
 
+use archives::{Plan, Since};
 use output::Output;
 
 /// A unit of a build: documents made from one read of the snapshot.
-/// (Archives will be one more kind: a feed's month, in every format.)
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Job {
     /// A feed in every format.
     Feed(FeedKey),
     /// `index.html` and `feeds.opml`.
     Pages,
+    /// A month of a feed (its archive document) in every format.
+    Archive(FeedKey, Month),
 }
 
 /// A document to write: its `/`-separated path under the output folder and
 /// its identity bytes.
 type Document = (String, Vec<u8>);
 
-/// Every job of a build, in the order the documents are written.
-fn jobs(catalog: &Catalog) -> Vec<Job> {
-    let mut jobs: Vec<Job> = catalog.keys().into_iter().map(Job::Feed).collect();
+/// Every job of a build, in the order the documents are written. The
+/// archive documents that need no render ([`archives`]) are kept in
+/// `output` on the way.
+fn jobs(source: &Source<'_>, output: &Output, plan: &Plan) -> anyhow::Result<Vec<Job>> {
+    let keys = source.catalog.keys();
+    let mut jobs: Vec<Job> = keys.iter().cloned().map(Job::Feed).collect();
     jobs.push(Job::Pages);
-    jobs
+    let nothing = BTreeSet::new();
+    for key in &keys {
+        let before = archives::months_in(output.previous_under(&archives::folder(key)), key);
+        let reached = match plan {
+            Plan::All => None,
+            Plan::Touched(touched) => Some(touched.get(key).unwrap_or(&nothing)),
+        };
+        // No change reached the feed: its archives are as the last build
+        // left them, if they still are.
+        if reached.is_some_and(BTreeSet::is_empty) && keep_months(output, key, &before) {
+            continue;
+        }
+        let now = archives::months(source.snap, source.site, key, source.now)?;
+        let render = match reached {
+            None => now.iter().copied().collect(),
+            Some(reached) => archives::to_render(&now, &before, reached),
+        };
+        for month in now {
+            if render.contains(&month) || !keep_months(output, key, &BTreeSet::from([month])) {
+                jobs.push(Job::Archive(key.clone(), month));
+            }
+        }
+    }
+    Ok(jobs)
+}
+
+/// Keep the archive documents of these months of a feed, in every format,
+/// as the last build wrote them: all of them, or (when one can't be kept)
+/// none.
+fn keep_months(output: &Output, key: &FeedKey, months: &BTreeSet<Month>) -> bool {
+    let paths = || {
+        months
+            .iter()
+            .flat_map(|m| Format::ALL.map(|f| archives::path(key, *m, f)))
+    };
+    if !paths().all(|rel| output.can_keep(&rel)) {
+        return false;
+    }
+    paths().all(|rel| output.keep(&rel))
 }
 
 /// What the documents are made from: one snapshot, one catalog, one instant.
@@ -72,6 +117,25 @@ impl Source<'_> {
                         let rel = format!("feeds/{}.{}", key.path(), format.ext());
                         (rel, render(&feed, format))
                     })
+                    .collect()
+            }
+            Job::Archive(key, month) => {
+                let feed = crate::feed::load_archive(
+                    self.snap,
+                    self.site,
+                    self.catalog,
+                    key,
+                    *month,
+                    self.now,
+                )?;
+                // None only if the month has no article, which the job's
+                // making found it has, in the same snapshot.
+                let Some(feed) = feed else {
+                    return Ok(Vec::new());
+                };
+                Format::ALL
+                    .into_iter()
+                    .map(|format| (archives::path(key, *month, format), render(&feed, format)))
                     .collect()
             }
             Job::Pages => vec![
@@ -104,7 +168,17 @@ pub fn build(url: &StoreUrl, site_path: &Path, out: &Path) -> anyhow::Result<Exi
         now,
     };
     let output = Output::open(out)?;
-    write_all(&source, &jobs(&catalog), &output)?;
+    let head = snap.log_head()?;
+    let inputs = archives::inputs(url, &site, &catalog);
+    let plan = archives::plan(snap.as_ref(), &site, output.previous_since(), &inputs, now)?;
+    let jobs = jobs(&source, &output, &plan)?;
+    write_all(&source, &jobs, &output)?;
+    let since = Since {
+        inputs,
+        as_of: now,
+        head,
+    };
+    output.set_since(since.to_text());
     let counts = output.finish()?;
     super::output::out(format_args!(
         "written {}, unchanged {}, removed {}",

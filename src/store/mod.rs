@@ -124,6 +124,33 @@ pub struct Problem {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogPosition(pub(crate) Position);
 
+impl LogPosition {
+    /// The position as one line of text, for a reader that keeps it between
+    /// runs (`bantin build`'s manifest); [`LogPosition::parse`] reads it.
+    pub fn to_text(&self) -> String {
+        match &self.0 {
+            Position::Seq(seq) => format!("seq {seq}"),
+            Position::Snapshot(snapshot) => format!("snapshot {snapshot}"),
+        }
+    }
+
+    /// A position written by [`LogPosition::to_text`]; `None` for any other
+    /// text (a hand-edited file must not reach the store as SQL input of
+    /// the wrong shape).
+    pub fn parse(text: &str) -> Option<LogPosition> {
+        if let Some(seq) = text.strip_prefix("seq ") {
+            return seq.parse().ok().map(|s| LogPosition(Position::Seq(s)));
+        }
+        let snapshot = text.strip_prefix("snapshot ")?;
+        // pg_snapshot's text form: xmin:xmax:xip,xip,...
+        let well_formed = snapshot.split(':').count() == 3
+            && snapshot
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b == b':' || b == b',');
+        well_formed.then(|| LogPosition(Position::Snapshot(snapshot.to_string())))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Position {
     /// SQLite: the last `seq` read (one writer at a time, so `seq` order is

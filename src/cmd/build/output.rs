@@ -37,7 +37,11 @@ use crate::http::representation::compress;
 pub(super) const MANIFEST: &str = ".bantin-build";
 
 /// The first line of a manifest, naming its format.
-const MANIFEST_HEADER: &str = "bantin build manifest 1";
+const MANIFEST_HEADER: &str = "bantin build manifest 2";
+
+/// The first line of the manifests of builds before archives, read as
+/// ones with no [`Manifest::since`].
+const MANIFEST_HEADER_1: &str = "bantin build manifest 1";
 
 /// The codings written beside each document, and their suffixes.
 const SIBLINGS: [(Coding, &str); 2] = [(Coding::Gzip, ".gz"), (Coding::Br, ".br")];
@@ -67,12 +71,16 @@ struct Entry {
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 struct Manifest {
     fingerprint: String,
+    /// What the build's documents were made from (see
+    /// [`super::archives::Since`]), one line; `None` when not known.
+    since: Option<String>,
     docs: BTreeMap<String, Entry>,
 }
 
 impl Manifest {
     fn to_text(&self) -> String {
         let mut text = format!("{MANIFEST_HEADER}\ncodings {}\n", self.fingerprint);
+        text.push_str(&format!("since {}\n", self.since.as_deref().unwrap_or("-")));
         for (rel, e) in &self.docs {
             let [gz, br] = e.siblings;
             text.push_str(&format!("{}\t{gz}\t{br}\t{rel}\n", e.tag));
@@ -84,10 +92,19 @@ impl Manifest {
     /// or names a path outside the folder.
     fn parse(text: &str) -> Option<Manifest> {
         let mut lines = text.lines();
-        if lines.next()? != MANIFEST_HEADER {
-            return None;
-        }
+        let version = match lines.next()? {
+            MANIFEST_HEADER => 2,
+            MANIFEST_HEADER_1 => 1,
+            _ => return None,
+        };
         let fingerprint = lines.next()?.strip_prefix("codings ")?.to_string();
+        let since = match version {
+            1 => None,
+            _ => match lines.next()?.strip_prefix("since ")? {
+                "-" => None,
+                line => Some(line.to_string()),
+            },
+        };
         let mut docs = BTreeMap::new();
         for line in lines {
             let mut fields = line.splitn(4, '\t');
@@ -106,7 +123,11 @@ impl Manifest {
                 },
             );
         }
-        Some(Manifest { fingerprint, docs })
+        Some(Manifest {
+            fingerprint,
+            since,
+            docs,
+        })
     }
 }
 
@@ -215,6 +236,7 @@ impl Output {
             previous,
             next: Mutex::new(Manifest {
                 fingerprint: codings_fingerprint(),
+                since: None,
                 docs: BTreeMap::new(),
             }),
             written: AtomicUsize::new(0),
@@ -233,6 +255,59 @@ impl Output {
 
     fn next(&self) -> std::sync::MutexGuard<'_, Manifest> {
         self.next.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// What the last build's documents were made from, as it recorded it.
+    pub(super) fn previous_since(&self) -> Option<&str> {
+        self.previous.since.as_deref()
+    }
+
+    /// Record what this build's documents are made from.
+    pub(super) fn set_since(&self, since: String) {
+        self.next().since = Some(since);
+    }
+
+    /// The documents the last build wrote whose paths start with `prefix`.
+    pub(super) fn previous_under<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = &'a str> {
+        self.previous
+            .docs
+            .range::<str, _>((
+                std::ops::Bound::Included(prefix),
+                std::ops::Bound::Unbounded,
+            ))
+            .map(|(rel, _)| rel.as_str())
+            .take_while(move |rel| rel.starts_with(prefix))
+    }
+
+    /// Whether [`Output::keep`] would keep `rel`: the last build wrote it,
+    /// and its files are still there, the siblings at the lengths written.
+    pub(super) fn can_keep(&self, rel: &str) -> bool {
+        let Some(entry) = self.previous.docs.get(rel) else {
+            return false;
+        };
+        let path = self.dir.join(rel);
+        std::fs::metadata(&path).is_ok_and(|m| m.is_file())
+            && SIBLINGS
+                .iter()
+                .zip(entry.siblings)
+                .all(|((_, suffix), len)| {
+                    std::fs::metadata(sibling(&path, suffix)).is_ok_and(|m| m.len() == len)
+                })
+    }
+
+    /// Keep a document of the last build as it is, without its bytes: the
+    /// caller knows they would come out the same. `false` (and nothing
+    /// kept) if the last build did not write it or its files are not as
+    /// it left them (lengths differ, a file is gone): render it then.
+    pub(super) fn keep(&self, rel: &str) -> bool {
+        let Some(entry) = self.previous.docs.get(rel).filter(|_| self.can_keep(rel)) else {
+            return false;
+        };
+        for _ in 0..=SIBLINGS.len() {
+            self.count(false);
+        }
+        self.next().docs.insert(rel.to_string(), entry.clone());
+        true
     }
 
     /// Put one document, `rel` being its `/`-separated path in the folder:
@@ -314,7 +389,13 @@ impl Output {
             }
             prune_empty_parents(&self.dir, &path);
         }
-        place(&self.dir.join(MANIFEST), next.to_text().as_bytes())?;
+        // Left alone when unchanged, as any other file: a build that
+        // changed nothing changes nothing in the folder.
+        let manifest = self.dir.join(MANIFEST);
+        let text = next.to_text();
+        if !holds(&manifest, text.as_bytes()) {
+            place(&manifest, text.as_bytes())?;
+        }
         Ok(Counts {
             written: self.written.into_inner(),
             unchanged: self.unchanged.into_inner(),
@@ -382,6 +463,7 @@ mod tests {
     fn manifests_read_back_and_refuse_paths_outside_the_folder() {
         let m = Manifest {
             fingerprint: "f".into(),
+            since: Some("seq 12\t2024-11-01T00:00:00Z\tabc".into()),
             docs: BTreeMap::from([(
                 "feeds/category/kinh-te.rss".to_string(),
                 Entry {
@@ -392,7 +474,7 @@ mod tests {
         };
         assert_eq!(Manifest::parse(&m.to_text()), Some(m));
         for bad in ["../x", "/etc/passwd", "a//b", "a/./b", "a\\b", ""] {
-            let text = format!("{MANIFEST_HEADER}\ncodings f\nt\t1\t1\t{bad}\n");
+            let text = format!("{MANIFEST_HEADER}\ncodings f\nsince -\nt\t1\t1\t{bad}\n");
             assert_eq!(Manifest::parse(&text), None, "{bad:?}");
         }
         assert_eq!(Manifest::parse("something else\n"), None);
