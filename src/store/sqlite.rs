@@ -15,11 +15,12 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
 use super::row::{ARTICLE_COLUMNS, AuthorAudit, RawArticle, RawLink, audit_article, table};
+use super::staging::{Preparing, Staged};
 use super::{
     Change, Changes, LogPosition, Pair, Placement, Position, Problem, SlugUse, Snapshot, Store,
     StoreError, Writer, facet_code, instant, logged_facet, micros,
 };
-use crate::article::{Article, Body, Facet, FeedKey};
+use crate::article::{Article, Facet, FeedKey};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` counts them.
 const MIGRATIONS: &[&str] = &[
@@ -27,6 +28,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/002_change_log.sql"),
     include_str!("../../migrations/sqlite/003_authors.sql"),
     include_str!("../../migrations/sqlite/004_search.sql"),
+    include_str!("../../migrations/sqlite/005_search_own.sql"),
 ];
 
 /// The catalog tables made again from the article tables, and "everything
@@ -784,7 +786,7 @@ const WRITER_CACHE_KIB: i64 = 64 * 1024;
 const STAGE_TABLES: &str = "CREATE TEMP TABLE IF NOT EXISTS bantin_stage (
         id TEXT PRIMARY KEY NOT NULL, title TEXT NOT NULL, summary TEXT, body TEXT,
         content_html TEXT, authors TEXT NOT NULL, published TEXT NOT NULL, updated TEXT,
-        published_us INTEGER NOT NULL, url TEXT, image TEXT);
+        published_us INTEGER NOT NULL, url TEXT, image TEXT, words TEXT NOT NULL);
     CREATE TEMP TABLE IF NOT EXISTS bantin_stage_links (
         facet TEXT NOT NULL, article_id TEXT NOT NULL, slug TEXT NOT NULL, name TEXT NOT NULL,
         position INTEGER NOT NULL, PRIMARY KEY (facet, article_id, slug)) WITHOUT ROWID;";
@@ -806,18 +808,32 @@ const MERGE_ARTICLES: &str = "INSERT INTO articles (id, title, summary, body, co
               excluded.authors, excluded.published, excluded.updated, excluded.published_us,
               excluded.url, excluded.image)";
 
-/// A batch's link rows of one facet: the rows an article no longer has go,
-/// the others are written only where they differ, so that an unchanged
-/// link logs nothing. `{t}` is the link table, `{f}` the facet's letter.
-const MERGE_LINKS: &str = "DELETE FROM {t} WHERE article_id IN (SELECT id FROM temp.bantin_stage)
-      AND NOT EXISTS (SELECT 1 FROM temp.bantin_stage_links s
-                      WHERE s.facet = '{f}' AND s.article_id = {t}.article_id AND s.slug = {t}.slug);
-    INSERT INTO {t} (article_id, slug, name, position, published_us)
+/// A batch's link rows of one facet that the articles no longer have.
+/// `{t}` is the link table, `{f}` the facet's letter.
+const UNLINK: &str = "DELETE FROM {t} WHERE article_id IN (SELECT id FROM temp.bantin_stage)
+    AND NOT EXISTS (SELECT 1 FROM temp.bantin_stage_links s
+                    WHERE s.facet = '{f}' AND s.article_id = {t}.article_id AND s.slug = {t}.slug)";
+
+/// A batch's link rows of one facet, written only where they differ, so
+/// that an unchanged link logs nothing.
+const LINK: &str = "INSERT INTO {t} (article_id, slug, name, position, published_us)
     SELECT s.article_id, s.slug, s.name, s.position, a.published_us
     FROM temp.bantin_stage_links s JOIN temp.bantin_stage a ON a.id = s.article_id
     WHERE s.facet = '{f}' ORDER BY s.article_id, s.slug
     ON CONFLICT (article_id, slug) DO UPDATE SET name = excluded.name, position = excluded.position
     WHERE name IS NOT excluded.name OR position IS NOT excluded.position";
+
+/// The keyword-index rows of a batch's new articles (migration 5: bantin's
+/// writer indexes what it inserts; updates are the triggers'). An article
+/// without a `bantin_search_ids` row after the batch's insert is new.
+const SEARCH_IDS: &str = "INSERT INTO bantin_search_ids (article_id, published_us)
+    SELECT s.id, s.published_us FROM temp.bantin_stage s
+    WHERE NOT EXISTS (SELECT 1 FROM bantin_search_ids i WHERE i.article_id = s.id) ORDER BY s.rowid";
+
+/// Their words, for the rows numbered after `?1` (the highest number before).
+const SEARCH_WORDS: &str = "INSERT INTO bantin_search (rowid, words)
+    SELECT i.n, s.words FROM bantin_search_ids i JOIN temp.bantin_stage s ON s.id = i.article_id
+    WHERE i.n > ?1";
 
 /// A write transaction on the store's one writer connection. Puts are
 /// staged ([`STAGE_ARTICLES`] at a time) and written set-wise: the same
@@ -836,6 +852,8 @@ struct SqliteWriter {
     staged_bytes: usize,
     /// The connection's page cache size to restore, in its pragma's terms.
     cache_size: i64,
+    /// The thread making staging rows, from the first put on.
+    preparing: Option<Preparing>,
     done: bool,
 }
 
@@ -859,9 +877,15 @@ impl SqliteWriter {
             staged: std::collections::HashSet::new(),
             staged_bytes: 0,
             cache_size,
+            preparing: None,
             done: false,
         };
         w.conn.execute_batch(STAGE_TABLES)?;
+        // New articles are indexed by this writer (migration 5).
+        w.conn.execute(
+            "INSERT OR IGNORE INTO bantin_search_own (one) VALUES (1)",
+            [],
+        )?;
         let stored: i64 = w
             .conn
             .query_row("SELECT articles FROM bantin_totals", [], |r| r.get(0))
@@ -887,16 +911,8 @@ impl SqliteWriter {
         Ok(())
     }
 
-    /// Stage an article and its link rows.
-    fn stage(&mut self, a: &Article) -> Result<(), rusqlite::Error> {
-        let (body, html) = match &a.body {
-            Body::None => (None, None),
-            Body::Text(t) => (Some(t.as_str()), None),
-            Body::Html(h) => (None, Some(h.as_str())),
-        };
-        let authors = serde_json::to_string(&a.authors).unwrap_or_else(|_| "[]".to_string());
-        let published_us = micros(a.published.to_utc());
-        let updated = (a.updated != a.published).then(|| a.updated.to_rfc3339());
+    /// Stage an article and its link rows; write the batch when it is full.
+    fn stage(&mut self, a: Staged) -> Result<(), StoreError> {
         if !self.staged.insert(a.id.clone()) {
             // Put twice in one batch: the last put wins, links included.
             self.conn
@@ -906,44 +922,46 @@ impl SqliteWriter {
         self.conn
             .prepare_cached(
                 "INSERT OR REPLACE INTO temp.bantin_stage (id, title, summary, body, content_html,
-                     authors, published, updated, published_us, url, image)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                     authors, published, updated, published_us, url, image, words)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             )?
             .execute(params![
                 a.id,
                 a.title,
                 a.summary,
-                body,
-                html,
-                authors,
-                a.published.to_rfc3339(),
-                updated,
-                published_us,
+                a.body,
+                a.content_html,
+                a.authors,
+                a.published,
+                a.updated,
+                a.published_us,
                 a.url,
-                a.image
+                a.image,
+                a.words,
             ])?;
-        self.staged_bytes += a.id.len()
-            + a.title.len()
-            + a.summary.as_ref().map_or(0, String::len)
-            + body.or(html).map_or(0, str::len);
         let mut link = self.conn.prepare_cached(
-            "INSERT OR IGNORE INTO temp.bantin_stage_links (facet, article_id, slug, name, position)
+            "INSERT INTO temp.bantin_stage_links (facet, article_id, slug, name, position)
              VALUES (?1, ?2, ?3, ?4, ?5)",
         )?;
-        for facet in Facet::ALL {
-            let f = facet_code(facet);
-            // Two names of one article may share a slug: the first one
-            // counts (IGNORE); a byline name with no letter or digit has
-            // no feed.
-            let mut position = 0i64;
-            for name in a.names(facet) {
-                let slug = crate::slug::slugify(name);
-                if !slug.is_empty() && link.execute(params![f, a.id, slug, name, position])? > 0 {
-                    position += 1;
-                }
-            }
+        for (facet, slug, name, position) in &a.links {
+            link.execute(params![facet, a.id, slug, name, position])?;
+        }
+        drop(link);
+        self.staged_bytes += a.bytes();
+        if self.staged.len() >= STAGE_ARTICLES || self.staged_bytes >= STAGE_BYTES {
+            self.flush()?;
         }
         Ok(())
+    }
+
+    /// Stage every article still being prepared, and write them all.
+    fn flush_all(&mut self) -> Result<(), StoreError> {
+        if let Some(mut preparing) = self.preparing.take() {
+            let drained = preparing.drain(|a| self.stage(a));
+            self.preparing = Some(preparing);
+            drained?;
+        }
+        Ok(self.flush()?)
     }
 
     /// Write the staged batch into the article tables, set-wise.
@@ -954,14 +972,22 @@ impl SqliteWriter {
         if !self.bulk && self.puts > self.bulk_after {
             self.enter_bulk()?;
         }
+        let numbered: i64 = self
+            .conn
+            .prepare_cached("SELECT coalesce(max(n), 0) FROM bantin_search_ids")?
+            .query_row([], |r| r.get(0))?;
         self.conn.prepare_cached(MERGE_ARTICLES)?.execute([])?;
+        self.conn.prepare_cached(SEARCH_IDS)?.execute([])?;
+        self.conn
+            .prepare_cached(SEARCH_WORDS)?
+            .execute([numbered])?;
         for facet in Facet::ALL {
-            let sql = MERGE_LINKS
-                .replace("{t}", table(facet))
-                .replace("{f}", facet_code(facet));
-            let (delete, insert) = sql.split_once(';').unwrap_or((&sql, ""));
-            self.conn.prepare_cached(delete)?.execute([])?;
-            self.conn.prepare_cached(insert)?.execute([])?;
+            for sql in [UNLINK, LINK] {
+                let sql = sql
+                    .replace("{t}", table(facet))
+                    .replace("{f}", facet_code(facet));
+                self.conn.prepare_cached(&sql)?.execute([])?;
+            }
         }
         self.conn
             .prepare_cached("DELETE FROM temp.bantin_stage")?
@@ -991,16 +1017,25 @@ impl Drop for SqliteWriter {
 impl Writer for SqliteWriter {
     fn put(&mut self, a: &Article) -> Result<(), StoreError> {
         self.puts += 1;
-        self.stage(a)?;
-        if self.staged.len() >= STAGE_ARTICLES || self.staged_bytes >= STAGE_BYTES {
-            self.flush()?;
-        }
-        Ok(())
+        let mut preparing = match self.preparing.take() {
+            Some(p) => p,
+            None => Preparing::start()?,
+        };
+        let mut staged = || -> Result<(), StoreError> {
+            preparing.send(a.clone(), |row| self.stage(row))?;
+            while let Some(row) = preparing.ready() {
+                self.stage(row?)?;
+            }
+            Ok(())
+        };
+        let done = staged();
+        self.preparing = Some(preparing);
+        done
     }
 
     fn delete(&mut self, id: &str) -> Result<bool, StoreError> {
         // What was put before must be in before it can be deleted.
-        self.flush()?;
+        self.flush_all()?;
         let n = self
             .conn
             .prepare_cached("DELETE FROM articles WHERE id = ?1")?
@@ -1009,11 +1044,13 @@ impl Writer for SqliteWriter {
     }
 
     fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
-        self.flush()?;
+        self.flush_all()?;
         if self.bulk {
             self.leave_bulk()?;
         }
-        self.conn.execute_batch("COMMIT")?;
+        // Never committed: other connections' inserts keep their trigger.
+        self.conn
+            .execute_batch("DELETE FROM bantin_search_own; COMMIT")?;
         self.done = true;
         Ok(())
     }
