@@ -10,7 +10,7 @@ use std::borrow::Cow;
 
 /// Whether a character may appear in a feed. Tab, LF and CR stay; every other
 /// control character and every Unicode noncharacter goes.
-fn is_allowed(c: char) -> bool {
+pub(crate) fn is_allowed(c: char) -> bool {
     if matches!(c, '\t' | '\n' | '\r') {
         return true;
     }

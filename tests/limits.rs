@@ -200,14 +200,18 @@ async fn header_section_beyond_what_the_server_buffers_is_431(store: StoreKind) 
     );
 }
 
-each_store!(async fn a_request_head_beyond_the_read_buffer_is_refused_with_431_and_the_server_lives_on);
-async fn a_request_head_beyond_the_read_buffer_is_refused_with_431_and_the_server_lives_on(
+each_store!(async fn a_request_head_beyond_the_read_buffer_is_refused_and_the_server_lives_on);
+async fn a_request_head_beyond_the_read_buffer_is_refused_and_the_server_lives_on(
     store: StoreKind,
 ) {
     // Up to hyper's 128 KiB head buffer a long URI gets SPEC's 414 (see the
     // tests above). Past it we stop buffering rather than hold an unbounded
     // head per connection, and hyper answers 431 for the whole head; a
-    // deliberate bound, noted in the README.
+    // deliberate bound, noted in the README. Where the bound falls depends
+    // on how the bytes arrive: a read can bring the whole head at once
+    // (hyper grows its buffer by reads, then checks), and then the URI
+    // gets its 414. Either way the request is refused and the server
+    // stays up.
     let sample = Sample::on(store);
     let server = Server::sample(&sample).await;
     let mut s = connect(&server).await;
@@ -221,8 +225,8 @@ async fn a_request_head_beyond_the_read_buffer_is_refused_with_431_and_the_serve
         .expect("the server closes");
     let text = String::from_utf8_lossy(&got);
     assert!(
-        text.starts_with("HTTP/1.1 431"),
-        "a 200 KiB URI: want 431, got {:?}",
+        text.starts_with("HTTP/1.1 431") || text.starts_with("HTTP/1.1 414"),
+        "a 200 KiB URI: want 431 (or 414), got {:?}",
         text.lines().next()
     );
     assert_eq!(

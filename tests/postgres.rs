@@ -138,6 +138,8 @@ fn every_file_builds_the_same_bytes_from_both_stores() {
     }
     let differ: Vec<&String> = files
         .iter()
+        // bantin's manifest records each store's own log position.
+        .filter(|f| *f != ".bantin-build")
         .filter(|f| {
             std::fs::read(outs[0].join(f)).unwrap() != std::fs::read(outs[1].join(f)).unwrap()
         })

@@ -34,6 +34,10 @@ mod build;
 /// Reading article files: slugs, the text layout, JSON Lines, folders.
 mod import;
 
+/// Imports bigger than memory: killed halfway, --strict at the end, the
+/// keyword index bantin writes, the progress line.
+mod import_scale;
+
 /// Issue 9 on the command line: hostile records, limits, closed streams.
 mod robustness;
 

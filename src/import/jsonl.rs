@@ -32,26 +32,144 @@ struct JsonArticle {
 
 /// Each non-blank line's article, or its 1-based line number and the reason.
 pub fn parse(bytes: &[u8], limits: &SiteLimits) -> Vec<Result<Article, (usize, String)>> {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let mut out = Vec::new();
-    for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
+    Records::new(bytes, limits).collect()
+}
+
+/// The records of a JSON Lines stream, read a line at a time into one
+/// reused buffer: each non-blank line's article, or its 1-based line number
+/// and the reason. A line longer than any record within the limits is
+/// skipped as it streams by (never held whole) and reported by its size. A
+/// read error is reported at the line it interrupted, and ends the stream.
+pub struct Records<'l, R> {
+    reader: R,
+    limits: &'l SiteLimits,
+    /// Lines read so far.
+    line: usize,
+    /// The current line, without its end; at most `limits.max_record_bytes()`
+    /// and a carriage return long.
+    buf: Vec<u8>,
+    ended: bool,
+}
+
+/// What reading one line gave.
+struct Line {
+    /// Its length without the newline (and without a leading BOM on the
+    /// first line), whether or not all of it was kept.
+    len: usize,
+    /// Whether it holds nothing but ASCII white space.
+    blank: bool,
+}
+
+impl<'l, R: std::io::BufRead> Records<'l, R> {
+    /// The records of `reader`, checked against `limits`.
+    pub fn new(reader: R, limits: &'l SiteLimits) -> Records<'l, R> {
+        Records {
+            reader,
+            limits,
+            line: 0,
+            buf: Vec::new(),
+            ended: false,
         }
-        out.push(parse_record(line, limits).map_err(|reason| (i + 1, reason)));
     }
-    out
+
+    /// Read the next line into `buf` (cleared first), keeping no more of it
+    /// than a record within the limits can take; `None` at the end.
+    fn read_line(&mut self) -> std::io::Result<Option<Line>> {
+        // Room for the longest record and a carriage return: a longer line
+        // is refused by its length alone.
+        let keep = self.limits.max_record_bytes().saturating_add(1);
+        self.buf.clear();
+        let (mut len, mut blank, mut last) = (0usize, true, None);
+        loop {
+            let chunk = match self.reader.fill_buf() {
+                Ok(chunk) => chunk,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if chunk.is_empty() {
+                break;
+            }
+            let (part, end) = match memchr::memchr(b'\n', chunk) {
+                Some(i) => (chunk.get(..i).unwrap_or_default(), Some(i + 1)),
+                None => (chunk, None),
+            };
+            if blank {
+                blank = part.iter().all(u8::is_ascii_whitespace);
+            }
+            len += part.len();
+            last = part.last().copied().or(last).or(Some(b'\n'));
+            let room = keep.saturating_sub(self.buf.len()).min(part.len());
+            self.buf
+                .extend_from_slice(part.get(..room).unwrap_or_default());
+            let used = end.unwrap_or(part.len());
+            self.reader.consume(used);
+            if end.is_some() {
+                break;
+            }
+        }
+        if last.is_none() {
+            return Ok(None);
+        }
+        if last == Some(b'\r') {
+            len -= 1;
+            if self.buf.len() > len {
+                self.buf.pop();
+            }
+        }
+        if self.line == 0 && self.buf.starts_with(BOM) {
+            self.buf.drain(..BOM.len());
+            len -= BOM.len();
+            blank = len == self.buf.len() && self.buf.iter().all(u8::is_ascii_whitespace);
+        }
+        Ok(Some(Line { len, blank }))
+    }
+}
+
+/// The byte order mark a file may begin with.
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+impl<R: std::io::BufRead> Iterator for Records<'_, R> {
+    type Item = Result<Article, (usize, String)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while !self.ended {
+            let read = self.read_line();
+            self.line += 1;
+            let line = match read {
+                Ok(Some(line)) => line,
+                Ok(None) => break,
+                Err(e) => {
+                    self.ended = true;
+                    return Some(Err((self.line, format!("read error: {e}"))));
+                }
+            };
+            if line.blank {
+                continue;
+            }
+            let most = self.limits.max_record_bytes();
+            if line.len > most {
+                return Some(Err((self.line, too_big(line.len, most))));
+            }
+            return Some(
+                parse_record(&self.buf, self.limits).map_err(|reason| (self.line, reason)),
+            );
+        }
+        self.ended = true;
+        None
+    }
+}
+
+fn too_big(len: usize, most: usize) -> String {
+    format!(
+        "record is {len} bytes, more than any article within the site's limits can take ({most} bytes; see max_body_bytes)"
+    )
 }
 
 /// One record (a line without its end), checked against `limits`.
 fn parse_record(line: &[u8], limits: &SiteLimits) -> Result<Article, String> {
     let most = limits.max_record_bytes();
     if line.len() > most {
-        return Err(format!(
-            "record is {} bytes, more than any article within the site's limits can take ({most} bytes; see max_body_bytes)",
-            line.len()
-        ));
+        return Err(too_big(line.len(), most));
     }
     let article = parse_line(line)?;
     match crate::limits::exceeded(&article, limits) {

@@ -12,9 +12,11 @@
 //! - the change log ([`Changes`]), written by triggers whoever writes the
 //!   article tables, read by the server from its last [`LogPosition`].
 
+mod fts_text;
 pub mod postgres;
 mod row;
 pub mod sqlite;
+mod staging;
 
 use std::sync::Arc;
 
