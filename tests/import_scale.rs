@@ -363,3 +363,75 @@ fn a_terminal_gets_a_progress_line_and_a_pipe_gets_none() {
     );
     assert_eq!(String::from_utf8_lossy(&out.stderr), "");
 }
+
+/// Articles whose stored words are not the set `bantin_words` gives.
+fn words_out_of_step(url: &str) -> Vec<String> {
+    let mut db = postgres::Client::connect(url, postgres::NoTls).unwrap();
+    db.query(
+        "SELECT id FROM articles WHERE words IS NULL
+             OR NOT (words @> bantin_words(title, summary, body, content_html)
+                     AND words <@ bantin_words(title, summary, body, content_html))
+         ORDER BY id",
+        &[],
+    )
+    .unwrap()
+    .iter()
+    .map(|r| r.get(0))
+    .collect()
+}
+
+#[test]
+fn postgres_words_are_bantin_words_whoever_writes() {
+    let Some(url) = crate::server::off_runtime(crate::pg_cluster::database) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // Text in many scripts, marks composed and not, HTML, the sample.
+    let texts = [
+        "Đường ĐƯỜNG đường, Hà-Tĩnh: bão số 3!",
+        "Đu\u{31b}\u{300}o\u{31b}ng decomposed, İstanbul ǅemal Straße Æsir œuvre ĳ",
+        "日本語のテキスト 한국어 ΣΊΣΥΦΟΣ Ελληνικά русский ЙОД",
+        "a\u{a0}b\u{2014}c\u{2019}d 1\u{2009}000 x²³ ½ ① 🇻🇳 e\u{200d}f",
+    ];
+    let lines: Vec<String> = texts
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            serde_json::json!({"id": format!("w{i}"), "title": t, "summary": t,
+                "content_html": format!("<p>{t} &amp; <b>x</b></p>"),
+                "categories": ["Kinh tế"], "published": "2020-01-01T00:00:00Z"})
+            .to_string()
+        })
+        .collect();
+    let file = dir.path().join("words.jsonl");
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    let out = run(&url, &["import", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{out:?}");
+    let sample = run(
+        &url,
+        &["import", crate::server::articles_path().to_str().unwrap()],
+    );
+    assert!(sample.status.success(), "{sample:?}");
+    assert_eq!(words_out_of_step(&url), Vec::<String>::new());
+    // A CMS writes no words: the trigger makes them, and again when the
+    // text changes.
+    let mut db = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    db.batch_execute(
+        "INSERT INTO articles (id, title, body, published, published_us)
+             VALUES ('cms', 'Xuồng cứu hộ', 'đến Hương Khê', '2020-01-02T00:00:00Z', 1577923200000000);
+         UPDATE articles SET content_html = '<p>Lũ rút ở Vũ Quang: Xuôi</p>' WHERE id = 'w0';
+         UPDATE articles SET words = ARRAY['sai'] WHERE id = 'w1';",
+    )
+    .unwrap();
+    assert_eq!(words_out_of_step(&url), Vec::<String>::new());
+    let found: Vec<String> = db
+        .query(
+            "SELECT id FROM articles WHERE words @> ARRAY['xuoi', 'quang'] ORDER BY id",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(found, ["w0"]);
+}

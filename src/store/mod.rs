@@ -13,6 +13,7 @@
 //!   article tables, read by the server from its last [`LogPosition`].
 
 mod fts_text;
+mod pg_words;
 pub mod postgres;
 mod row;
 pub mod sqlite;

@@ -26,6 +26,7 @@ use fallible_iterator::FallibleIterator;
 use postgres::types::ToSql;
 use postgres::{Client, NoTls, Row, Statement};
 
+use super::pg_words::Words;
 use super::row::{ARTICLE_COLUMNS, RawArticle, RawLink, audit_article, audit_authors, table};
 use super::{
     Change, Changes, LogPosition, Pair, Placement, Position, Problem, SlugUse, Snapshot, Store,
@@ -41,6 +42,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/002_change_log.sql"),
     include_str!("../../migrations/postgres/003_authors.sql"),
     include_str!("../../migrations/postgres/004_search.sql"),
+    include_str!("../../migrations/postgres/005_search_words.sql"),
 ];
 
 /// The advisory lock that migrations run under ("bantin" in ASCII), so that
@@ -559,13 +561,13 @@ fn feed_sql(key: &FeedKey) -> String {
              WHERE f.slug = $4 AND f.published_us <= $1 AND f.published_us >= $2
              ORDER BY f.published_us DESC, f.article_id DESC LIMIT $3"
         ),
-        // Every word (`$4`, an array) in the index of migration 004; the
+        // Every word (`$4`, an array) in the index of migration 5; the
         // planner walks `articles_feed` when the words are common and the
         // GIN index when they are rare.
         FeedKey::Search(_) => format!(
             "SELECT {cols} FROM articles a
              WHERE a.published_us <= $1 AND a.published_us >= $2
-               AND bantin_words(a.title, a.summary, a.body, a.content_html) @> $4::text[]
+               AND a.words @> $4::text[]
              ORDER BY a.published_us DESC, a.id DESC LIMIT $3"
         ),
     }
@@ -1002,6 +1004,8 @@ struct StagedArticle {
     published_us: i64,
     url: Option<String>,
     image: Option<String>,
+    /// The article's words (migration 5), `None` for the database to make.
+    words: Option<Vec<String>>,
 }
 
 /// A link row waiting to be copied.
@@ -1025,6 +1029,8 @@ struct PgWriter {
     links: Vec<StagedLink>,
     staged: u64,
     bulk_after: u64,
+    /// What `bantin_words` makes of each character, learned as met.
+    words: Words,
     done: bool,
 }
 
@@ -1053,10 +1059,11 @@ impl PgWriter {
     fn begin(mut conn: r2d2::PooledConnection<Manager>) -> Result<PgWriter, postgres::Error> {
         conn.client.batch_execute(
             "BEGIN;
+             SET LOCAL bantin.words = 'given';
              CREATE TEMP TABLE bantin_stage (
                  seq BIGINT, id TEXT COLLATE \"C\", title TEXT, summary TEXT, body TEXT,
                  content_html TEXT, authors TEXT, published TEXT, updated TEXT,
-                 published_us BIGINT, url TEXT, image TEXT) ON COMMIT DROP;
+                 published_us BIGINT, url TEXT, image TEXT, words TEXT[]) ON COMMIT DROP;
              CREATE TEMP TABLE bantin_stage_links (
                  seq BIGINT, facet TEXT, article_id TEXT COLLATE \"C\", slug TEXT COLLATE \"C\",
                  name TEXT COLLATE \"C\", position INTEGER) ON COMMIT DROP;",
@@ -1073,6 +1080,7 @@ impl PgWriter {
             links: Vec::new(),
             staged: 0,
             bulk_after: BULK_AFTER.max(stored.max(0) as u64 / 4),
+            words: Words::default(),
             done: false,
         })
     }
@@ -1084,7 +1092,7 @@ impl PgWriter {
         if !self.articles.is_empty() {
             let sink = self.conn.client.copy_in(
                 "COPY bantin_stage (seq, id, title, summary, body, content_html, authors, published,
-                                    updated, published_us, url, image) FROM STDIN (FORMAT binary)",
+                                    updated, published_us, url, image, words) FROM STDIN (FORMAT binary)",
             )?;
             let t = Type::TEXT;
             let types = [
@@ -1100,6 +1108,7 @@ impl PgWriter {
                 Type::INT8,
                 t.clone(),
                 t,
+                Type::TEXT_ARRAY,
             ];
             let mut copy = BinaryCopyInWriter::new(sink, &types);
             for a in self.articles.drain(..) {
@@ -1116,6 +1125,7 @@ impl PgWriter {
                     &a.published_us,
                     &a.url,
                     &a.image,
+                    &a.words,
                 ])?;
             }
             copy.finish()?;
@@ -1197,20 +1207,26 @@ impl PgWriter {
              ANALYZE bantin_last; ANALYZE bantin_stage_links;",
         )?;
         if bulk {
-            self.conn
-                .client
-                .batch_execute("SET LOCAL bantin.bulk = 'on'")?;
+            // The keyword index takes a bulk's words into its pending list
+            // and sorts them into the tree in a few large batches, instead
+            // of a flush every 4 MB (most of a large import's time).
+            self.conn.client.batch_execute(
+                "SET LOCAL bantin.bulk = 'on';
+                 SET LOCAL gin_pending_list_limit = '1GB';
+                 SET LOCAL work_mem = '256MB'",
+            )?;
         }
         let mut sql = String::from(
             "INSERT INTO articles (id, title, summary, body, content_html, authors, published, updated,
-                                   published_us, url, image)
+                                   published_us, url, image, words)
                  SELECT id, title, summary, body, content_html, authors, published, updated,
-                        published_us, url, image FROM bantin_last ORDER BY id
+                        published_us, url, image, words FROM bantin_last ORDER BY id
              ON CONFLICT (id) DO UPDATE SET
                title = excluded.title, summary = excluded.summary, body = excluded.body,
                content_html = excluded.content_html, authors = excluded.authors,
                published = excluded.published, updated = excluded.updated,
-               published_us = excluded.published_us, url = excluded.url, image = excluded.image
+               published_us = excluded.published_us, url = excluded.url, image = excluded.image,
+               words = excluded.words
              WHERE (articles.title, articles.summary, articles.body, articles.content_html, articles.authors,
                     articles.published, articles.updated, articles.published_us, articles.url, articles.image)
                IS DISTINCT FROM (excluded.title, excluded.summary, excluded.body, excluded.content_html,
@@ -1232,7 +1248,13 @@ impl PgWriter {
                  WHERE ({t}.name, {t}.position) IS DISTINCT FROM (excluded.name, excluded.position);"
             ));
         }
-        self.yielding(|conn| conn.client.batch_execute(&sql))?;
+        // One statement at a time: a slow one shows by itself in the
+        // server's log (`log_min_duration_statement`).
+        self.yielding(|conn| {
+            sql.split_terminator(';')
+                .filter(|s| !s.trim().is_empty())
+                .try_for_each(|s| conn.client.batch_execute(s))
+        })?;
         if bulk {
             self.conn
                 .client
@@ -1256,11 +1278,37 @@ impl Writer for PgWriter {
             Body::Html(h) => (None, Some(text(h).into_owned())),
         };
         let published_us = micros(a.published.to_utc());
+        let title = text(&a.title).into_owned();
+        let summary = a.summary.as_deref().map(|s| text(s).into_owned());
+        // The words of the text as stored (migration 5's trigger reads the
+        // same columns): the HTML if any, else the plain body, as
+        // `bantin_words` chooses (SQL's `trim` takes spaces only).
+        let conn = &mut self.conn;
+        let words = self.words.of(
+            [
+                &title,
+                summary.as_deref().unwrap_or(""),
+                html.as_deref()
+                    .filter(|h| !h.trim_matches(' ').is_empty())
+                    .or(body.as_deref())
+                    .unwrap_or(""),
+            ],
+            &mut |probes: &[String]| {
+                conn.query(
+                    "SELECT bantin_words(p, NULL, NULL, NULL) FROM unnest($1::text[])
+                     WITH ORDINALITY AS x (p, i) ORDER BY i",
+                    &[&probes],
+                )?
+                .iter()
+                .map(|r| Ok(r.try_get::<_, Option<Vec<String>>>(0)?.unwrap_or_default()))
+                .collect()
+            },
+        )?;
         self.articles.push(StagedArticle {
             seq,
             id: a.id.clone(),
-            title: text(&a.title).into_owned(),
-            summary: a.summary.as_deref().map(|s| text(s).into_owned()),
+            title,
+            summary,
             body,
             content_html: html,
             authors: serde_json::to_string(&a.authors).unwrap_or_else(|_| "[]".to_string()),
@@ -1269,6 +1317,7 @@ impl Writer for PgWriter {
             published_us,
             url: a.url.clone(),
             image: a.image.clone(),
+            words,
         });
         for facet in Facet::ALL {
             let names = a.names(facet);
