@@ -2,9 +2,8 @@
 -- article are stored (`articles.words`) and indexed, instead of computed by
 -- the index of version 4 for every row written.
 --
--- `bantin_words` costs milliseconds per article (its `translate` compares
--- each character with every letter of its table): an import of a million
--- articles spent hours in it. Now whoever writes an article gives its words
+-- `bantin_words` costs about half a millisecond per 3 KB article: an
+-- import of a million articles spent most of its time in it. Now whoever writes an article gives its words
 -- or lets this trigger compute them with `bantin_words`, as before:
 -- - a CMS writes the article tables as before and never this column; the
 --   trigger computes the words of every row it inserts, and of every row
