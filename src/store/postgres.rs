@@ -1066,8 +1066,23 @@ impl PgWriter {
                  published_us BIGINT, url TEXT, image TEXT, words TEXT[]) ON COMMIT DROP;
              CREATE TEMP TABLE bantin_stage_links (
                  seq BIGINT, facet TEXT, article_id TEXT COLLATE \"C\", slug TEXT COLLATE \"C\",
-                 name TEXT COLLATE \"C\", position INTEGER) ON COMMIT DROP;",
+                 name TEXT COLLATE \"C\", position INTEGER) ON COMMIT DROP;
+             ALTER TABLE bantin_stage ALTER COLUMN body SET STORAGE EXTERNAL,
+                 ALTER COLUMN content_html SET STORAGE EXTERNAL;",
         )?;
+        // Staged rows are read once: compressing their bodies (pglz, on
+        // every 3 KB body) would be spent for nothing. Stored ones are
+        // compressed with LZ4 where the server has it, several times
+        // faster than pglz; reading either needs nothing of the reader.
+        if let Err(e) = conn
+            .client
+            .batch_execute("SAVEPOINT bantin_lz4; SET LOCAL default_toast_compression = 'lz4'")
+        {
+            tracing::debug!("no LZ4 compression here: {}", reason(&e));
+            conn.client
+                .batch_execute("ROLLBACK TO SAVEPOINT bantin_lz4")?;
+        }
+        conn.client.batch_execute("RELEASE SAVEPOINT bantin_lz4")?;
         let stored = conn
             .one_i64(
                 "SELECT coalesce(sum(delta), 0)::bigint FROM bantin_counts WHERE kind = 't'",
