@@ -4,6 +4,7 @@
 multi-word queries, each asked once (a query is cold the first time).
 
     BENCH_DIR=/work/benchdata bench/search.sh [--articles 1000000] [--runs 3]
+    bench/search.sh --store postgres://USER@HOST:PORT/DB   # a store of your own
 """
 import argparse
 import os
@@ -43,10 +44,12 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--articles", type=int, default=1_000_000)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--store", help="search this store URL (e.g. a PostgreSQL database "
+                    "that bench/pg-import.sh filled) instead of a copy of the bench store")
     args = ap.parse_args()
     B.ensure_binary()
     B.header("bench/search.sh " + " ".join(sys.argv[1:]))
-    store = B.work_copy(args.articles)
+    store = args.store or B.work_copy(args.articles)
     results = {q: [] for _, q in QUERIES}
     for run in range(args.runs):
         # A fresh server each run: every query is cold.
@@ -59,7 +62,8 @@ def main():
             results[q].append(ttfb * 1000)
         s.stop()
     for kind, q in QUERIES:
-        B.row(f"search cold first byte ({B.size_label(args.articles)}, {kind}: {q!r})",
+        where = "PostgreSQL, " if store.startswith("postgres") else ""
+        B.row(f"search cold first byte ({where}{B.size_label(args.articles)}, {kind}: {q!r})",
               B.spread(results[q], "{:.1f}") + " ms")
 
 
