@@ -23,7 +23,9 @@ QUERIES = [
     ("two common", "Hà Tĩnh"),
     ("three words", "nhà nước hươu"),
     ("two words", "phòng chống"),
-    ("rare", "vaccine"),
+    ("uncommon, 8,156 matches at 1M", "34"),
+    ("rare, 1,345 matches at 1M", "877"),
+    ("not in the corpus", "vaccine"),
     ("absent", "zzzzq"),
 ]
 

@@ -561,16 +561,40 @@ fn feed_sql(key: &FeedKey) -> String {
              WHERE f.slug = $4 AND f.published_us <= $1 AND f.published_us >= $2
              ORDER BY f.published_us DESC, f.article_id DESC LIMIT $3"
         ),
-        // Every word (`$4`, an array) in the index of migration 5; the
-        // planner walks `articles_feed` when the words are common and the
-        // GIN index when they are rare.
+        // Every word (`$4`, an array) in the index of migration 5: see
+        // `search_sql`, which this is the first step of.
         FeedKey::Search(_) => format!(
-            "SELECT {cols} FROM articles a
-             WHERE a.published_us <= $1 AND a.published_us >= $2
-               AND a.words @> $4::text[]
+            "SELECT {cols} FROM (
+                 SELECT * FROM articles a
+                 WHERE a.published_us <= $1 AND a.published_us >= $2
+                 ORDER BY a.published_us DESC, a.id DESC LIMIT {SEARCH_PROBE}) a
+             WHERE a.words @> $4::text[]
              ORDER BY a.published_us DESC, a.id DESC LIMIT $3"
         ),
     }
+}
+
+/// How many of the newest articles a keyword feed probes before it asks
+/// the GIN index (as SQLite's store does): a common word fills the feed
+/// there.
+const SEARCH_PROBE: usize = 2_000;
+
+/// A keyword feed's second step, when the probe found too few: every match
+/// from the GIN index, then sorted. Not left to the planner: it reads
+/// `words @> …` as matching 0.5% of the rows whatever the word (array
+/// statistics keep the common elements only), and so walks the date index
+/// for a rare word too, through all million articles (measured: past the 2 s
+/// statement timeout). The materialized list costs O(matches), and only
+/// words too rare to fill a feed from the newest 2,000 articles get here.
+fn search_sql() -> String {
+    let cols = ARTICLE_COLUMNS;
+    format!(
+        "WITH m AS MATERIALIZED (
+             SELECT id, published_us FROM articles
+             WHERE words @> $4::text[] AND published_us <= $1 AND published_us >= $2)
+         SELECT {cols} FROM m JOIN articles a ON a.id = m.id
+         ORDER BY m.published_us DESC, m.id DESC LIMIT $3"
+    )
 }
 
 /// See the SQLite store: a feed's newest article before `$1`, or its oldest
@@ -689,9 +713,12 @@ impl Snapshot for PgSnapshot {
                 let wanted: Vec<&str> = words.split(' ').collect();
                 let limit = usize::try_from(limit).unwrap_or(usize::MAX);
                 return super::verified_search(words, limit, |ask| {
-                    let ask = i64::try_from(ask).unwrap_or(i64::MAX);
+                    let ask_sql = i64::try_from(ask).unwrap_or(i64::MAX);
                     let mut conn = self.conn();
-                    let rows = conn.query(&sql, &[&upto, &from, &ask, &wanted])?;
+                    let mut rows = conn.query(&sql, &[&upto, &from, &ask_sql, &wanted])?;
+                    if rows.len() < ask {
+                        rows = conn.query(&search_sql(), &[&upto, &from, &ask_sql, &wanted])?;
+                    }
                     self.decode_rows(&mut conn, &rows)
                 });
             }
