@@ -397,21 +397,23 @@ fn an_incremental_build_rewrites_only_changed_files_removes_gone_feeds_and_equal
     assert!(said.ends_with(", removed 45"), "{said}");
 }
 
-#[test]
-fn a_build_that_finds_a_file_changed_by_hand_writes_it_back() {
+/// An SQLite store holding one article published at `published`, built
+/// into its folder `out`, which is returned.
+fn one_article_built(published: &str) -> (Sample, PathBuf) {
     let sample = Sample::empty();
     import(
         &sample,
         "one.jsonl",
-        &[jsonl_article(
-            "a1",
-            "Kinh tế",
-            "Đức Thọ",
-            "2020-10-01T08:00:00+07:00",
-        )],
+        &[jsonl_article("a1", "Kinh tế", "Đức Thọ", published)],
     );
     let out = sample.path("out");
     build_into(&sample, &out);
+    (sample, out)
+}
+
+#[test]
+fn a_build_that_finds_a_file_changed_by_hand_writes_it_back() {
+    let (sample, out) = one_article_built("2020-10-01T08:00:00+07:00");
     let reference = contents(&out);
     std::fs::write(out.join("feeds/all.rss"), "edited").unwrap();
     std::fs::write(out.join("feeds/all.rss.gz"), "edited").unwrap();
@@ -544,19 +546,7 @@ fn an_incremental_build_changes_only_the_archive_months_a_write_reaches(store: S
 
 #[test]
 fn a_build_with_another_site_file_renders_every_archive_again() {
-    let sample = Sample::empty();
-    import(
-        &sample,
-        "one.jsonl",
-        &[jsonl_article(
-            "a1",
-            "Kinh tế",
-            "Đức Thọ",
-            "2020-07-15T08:00:00+07:00",
-        )],
-    );
-    let out = sample.path("out");
-    build_into(&sample, &out);
+    let (sample, out) = one_article_built("2020-07-15T08:00:00+07:00");
     // The same store, with the site renamed: every document names the site.
     let mut site = crate::server::site_toml();
     site.insert("title".into(), "Báo khác".into());
