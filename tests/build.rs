@@ -575,3 +575,54 @@ fn a_build_with_another_site_file_renders_every_archive_again() {
     let july = std::fs::read_to_string(out.join("feeds/all/archive/2020-07.rss")).unwrap();
     assert!(july.contains("Báo khác"), "{july}");
 }
+
+each_store!(fn an_article_coming_due_between_builds_joins_its_archive_month);
+fn an_article_coming_due_between_builds_joins_its_archive_month(store: StoreKind) {
+    // One article now, one scheduled a few seconds ahead in the same
+    // feeds: no log row says when the second comes due, only the clock,
+    // and no name comes or goes (which would make the build render all).
+    let sample = Sample::empty_on(store);
+    let now = Utc::now();
+    let at = |t: chrono::DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let due = now + chrono::Duration::seconds(3);
+    import(
+        &sample,
+        "two.jsonl",
+        &[
+            jsonl_article(
+                "now",
+                "Kinh tế",
+                "Đức Thọ",
+                &at(now - chrono::Duration::minutes(1)),
+            ),
+            jsonl_article("later", "Kinh tế", "Đức Thọ", &at(due)),
+        ],
+    );
+    let out = sample.path("out");
+    build_into(&sample, &out);
+    let month = due
+        .with_timezone(&FixedOffset::east_opt(7 * 3600).unwrap())
+        .format("%Y-%m")
+        .to_string();
+    let archive = |stem: &str| {
+        std::fs::read_to_string(out.join(format!("feeds/{stem}/archive/{month}.rss")))
+            .unwrap_or_default()
+    };
+    assert!(!archive("category/kinh-te").contains("Tin thử later"));
+    while Utc::now() <= due + chrono::Duration::seconds(1) {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    build_into(&sample, &out);
+    for stem in [
+        "all",
+        "category/kinh-te",
+        "region/duc-tho",
+        "category/kinh-te/region/duc-tho",
+    ] {
+        assert!(
+            archive(stem).contains("Tin thử later"),
+            "{stem}'s {month} lacks it once due"
+        );
+    }
+    assert_same(&contents(&out), &fresh(&sample, "fresh"));
+}
