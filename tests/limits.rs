@@ -99,6 +99,26 @@ async fn read_to_close(stream: &mut TcpStream, limit: Duration) -> Option<Vec<u8
     }
 }
 
+/// Read until the first line of an answer is in, the connection closes, or
+/// `limit` passes; what was read (`None` on the deadline). For refusals of
+/// oversized heads: whether the server then closes depends on whether hyper
+/// or bantin refused it (hyper answers 431 and closes when its buffer
+/// fills; when one read brought the whole head, bantin's router answers and
+/// the connection may stay open).
+async fn read_first_line(stream: &mut TcpStream, limit: Duration) -> Option<Vec<u8>> {
+    let deadline = tokio::time::Instant::now() + limit;
+    let mut out = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !out.windows(2).any(|w| w == b"\r\n") {
+        match tokio::time::timeout_at(deadline, stream.read(&mut chunk)).await {
+            Err(_) => return None,
+            Ok(Ok(0)) | Ok(Err(_)) => break,
+            Ok(Ok(n)) => out.extend_from_slice(&chunk[..n]),
+        }
+    }
+    Some(out)
+}
+
 /// A GET request head for `path`, keep-alive.
 fn request(path: &str) -> Vec<u8> {
     format!("GET {path} HTTP/1.1\r\nHost: bantin.test\r\n\r\n").into_bytes()
@@ -189,9 +209,9 @@ async fn header_section_beyond_what_the_server_buffers_is_431(store: StoreKind) 
     );
     // The server may answer and close before it has read all of it.
     let _ = s.write_all(head.as_bytes()).await;
-    let got = read_to_close(&mut s, PATIENCE)
+    let got = read_first_line(&mut s, PATIENCE)
         .await
-        .expect("the server closes");
+        .expect("the server answers");
     let text = String::from_utf8_lossy(&got);
     assert!(text.starts_with("HTTP/1.1 431"), "got {text:?}");
     assert_eq!(
@@ -220,9 +240,9 @@ async fn a_request_head_beyond_the_read_buffer_is_refused_and_the_server_lives_o
         "u".repeat(200 * 1024)
     );
     let _ = s.write_all(head.as_bytes()).await;
-    let got = read_to_close(&mut s, PATIENCE)
+    let got = read_first_line(&mut s, PATIENCE)
         .await
-        .expect("the server closes");
+        .expect("the server answers");
     let text = String::from_utf8_lossy(&got);
     assert!(
         text.starts_with("HTTP/1.1 431") || text.starts_with("HTTP/1.1 414"),
