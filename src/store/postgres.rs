@@ -27,7 +27,7 @@ use postgres::types::ToSql;
 use postgres::{Client, NoTls, Row, Statement};
 
 use super::pg_words::Words;
-use super::row::{ARTICLE_COLUMNS, RawArticle, RawLink, audit_article, audit_authors, table};
+use super::row::{ARTICLE_COLUMNS, RawArticle, RawLink, audit_row, table};
 use super::{
     Change, Changes, LogPosition, Pair, Placement, Position, Problem, SlugUse, Snapshot, Store,
     StoreError, Writer, facet_code, instant, logged_facet, micros,
@@ -1477,21 +1477,8 @@ impl Store for PostgresStore {
             let mut authors = conn.links(Facet::Author, "slug", Some(&refs))?;
             for (id, decoded) in conn.decode_all(raws, Some(&refs))? {
                 let published_us = published.get(&id).copied().unwrap_or_default();
-                if let Ok(a) = &decoded {
-                    let stored = authors.remove(&a.id).unwrap_or_default();
-                    if let Some(p) = audit_authors(a, &stored) {
-                        report(p);
-                    }
-                    if let Some(reason) = admit(a) {
-                        report(Problem {
-                            id: a.id.clone(),
-                            reason: format!("{reason} (left out of feeds)"),
-                        });
-                    }
-                }
-                if let Some(p) = audit_article(id, decoded, published_us) {
-                    report(p);
-                }
+                let stored = |id: &str| Ok::<_, StoreError>(authors.remove(id).unwrap_or_default());
+                audit_row(id, decoded, published_us, stored, admit, report)?;
             }
         }
         for facet in Facet::ALL {

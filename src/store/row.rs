@@ -69,7 +69,7 @@ impl RawArticle {
 /// The problem `check` reports about an `articles` row, given what decoding
 /// it gave: it does not decode, or its `published_us` is not the instant of
 /// `published`.
-pub(crate) fn audit_article(
+fn audit_article(
     id: String,
     decoded: Result<Article, String>,
     published_us: i64,
@@ -86,6 +86,35 @@ pub(crate) fn audit_article(
         }),
         Ok(_) => None,
     }
+}
+
+/// Every problem `check` reports about one `articles` row, in order: its
+/// author links against its byline (`stored_authors` reads them, asked
+/// only of a row that decodes), a limit it is over (`admit`), and
+/// [`audit_article`]'s. Both stores' checks go through here.
+pub(crate) fn audit_row<E>(
+    id: String,
+    decoded: Result<Article, String>,
+    published_us: i64,
+    stored_authors: impl FnOnce(&str) -> Result<Vec<String>, E>,
+    admit: &dyn Fn(&Article) -> Option<String>,
+    report: &mut dyn FnMut(Problem),
+) -> Result<(), E> {
+    if let Ok(a) = &decoded {
+        if let Some(p) = audit_authors(a, &stored_authors(&a.id)?) {
+            report(p);
+        }
+        if let Some(reason) = admit(a) {
+            report(Problem {
+                id: a.id.clone(),
+                reason: format!("{reason} (left out of feeds)"),
+            });
+        }
+    }
+    if let Some(p) = audit_article(id, decoded, published_us) {
+        report(p);
+    }
+    Ok(())
 }
 
 /// The link table of a facet.
@@ -144,7 +173,7 @@ impl RawLink {
 /// `articles.authors` against `article_authors`: a CMS writes both (README
 /// "The store's schema"); `check` reports an article whose two disagree.
 /// `stored` are the article's `article_authors` slugs.
-pub(crate) fn audit_authors(article: &Article, stored: &[String]) -> Option<Problem> {
+fn audit_authors(article: &Article, stored: &[String]) -> Option<Problem> {
     let mut want: Vec<String> = super::sqlite::author_links(&article.authors)
         .into_iter()
         .map(|(slug, _)| slug)

@@ -14,7 +14,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
-use super::row::{ARTICLE_COLUMNS, RawArticle, RawLink, audit_article, audit_authors, table};
+use super::row::{ARTICLE_COLUMNS, RawArticle, RawLink, audit_row, table};
 use super::staging::{Preparing, Staged};
 use super::{
     Change, Changes, LogPosition, Pair, Placement, Position, Problem, SlugUse, Snapshot, Store,
@@ -1142,21 +1142,8 @@ impl Store for SqliteStore {
             let (raw, published_us) = row?;
             let id = raw.id.clone();
             let decoded = snap.decode(raw);
-            if let Ok(a) = &decoded {
-                let stored = snap.links(Facet::Author, &a.id, "slug")?;
-                if let Some(p) = audit_authors(a, &stored) {
-                    report(p);
-                }
-                if let Some(reason) = admit(a) {
-                    report(Problem {
-                        id: a.id.clone(),
-                        reason: format!("{reason} (left out of feeds)"),
-                    });
-                }
-            }
-            if let Some(p) = audit_article(id, decoded, published_us) {
-                report(p);
-            }
+            let stored = |id: &str| snap.links(Facet::Author, id, "slug");
+            audit_row(id, decoded, published_us, stored, admit, report)?;
         }
         for facet in Facet::ALL {
             let sql = format!(
