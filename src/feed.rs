@@ -77,6 +77,91 @@ pub struct Catalog {
     pub authors: BTreeMap<String, Entry>,
     /// Category/region pairs sharing visible articles, by (category, region).
     pub pairs: BTreeMap<(String, String), Pair>,
+    /// Visible articles over the site's limits: stored and counted by the
+    /// store's catalog tables, but left out of feeds, so left out here too.
+    held: Vec<Held>,
+}
+
+/// A visible article over a site limit (SPEC "Limits"), as the catalog
+/// needs it to uncount it: which names it carries, and when it was
+/// published (a feed's newest article may be it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Held {
+    id: String,
+    published: DateTime<Utc>,
+    /// (facet, slug, name) for each name it carries.
+    names: Vec<(Facet, String, String)>,
+}
+
+impl Held {
+    /// The visible articles of the store's held list (migration 6) that
+    /// are over the site's own limits: the list may name a few that no
+    /// longer are, or that another site's stricter limits held.
+    fn read(snap: &dyn Snapshot, site: &Site, now: DateTime<Utc>) -> Result<Vec<Held>, StoreError> {
+        let mut held = Vec::new();
+        for a in snap.held()? {
+            let published = a.published.to_utc();
+            if published > now || crate::limits::exceeded(&a, &site.limits).is_none() {
+                continue;
+            }
+            let mut names = Vec::new();
+            for (facet, list) in [
+                (Facet::Category, &a.categories),
+                (Facet::Region, &a.regions),
+            ] {
+                for name in list {
+                    names.push((facet, crate::slug::slugify(name), name.clone()));
+                }
+            }
+            for (slug, name) in crate::store::sqlite::author_links(&a.authors) {
+                names.push((Facet::Author, slug, name));
+            }
+            held.push(Held {
+                id: a.id,
+                published,
+                names,
+            });
+        }
+        Ok(held)
+    }
+
+    /// The name it carries under `slug`, if it carries the slug.
+    fn name(&self, facet: Facet, slug: &str) -> Option<&str> {
+        self.names
+            .iter()
+            .find(|(f, s, _)| *f == facet && s == slug)
+            .map(|(_, _, n)| n.as_str())
+    }
+
+    fn slugs(&self) -> impl Iterator<Item = (Facet, &str)> {
+        self.names.iter().map(|(f, s, _)| (*f, s.as_str()))
+    }
+
+    fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.slugs()
+            .filter(|(f, _)| *f == Facet::Category)
+            .flat_map(move |(_, c)| {
+                self.slugs()
+                    .filter(|(f, _)| *f == Facet::Region)
+                    .map(move |(_, r)| (c, r))
+            })
+    }
+}
+
+/// The newest `published` instant of a feed once `held` is left out, where
+/// the store's own answer was one of theirs: a look at as many articles
+/// more as there are held ones.
+fn newest_unheld(
+    snap: &dyn Snapshot,
+    key: &FeedKey,
+    now: DateTime<Utc>,
+    held: &[&Held],
+) -> Result<Option<DateTime<Utc>>, StoreError> {
+    let articles = snap.feed(key, now, held.len().saturating_add(1))?;
+    Ok(articles
+        .iter()
+        .find(|a| !held.iter().any(|h| h.id == a.id))
+        .map(|a| a.published.to_utc()))
 }
 
 /// The parts of a catalog that a change may have moved.
@@ -97,20 +182,23 @@ impl Catalog {
         site: &Site,
         now: DateTime<Utc>,
     ) -> Result<Catalog, StoreError> {
-        let (total, newest) = snap.total(now)?;
         let mut catalog = Catalog {
             as_of: now,
-            total,
-            newest,
+            held: Held::read(snap, site, now)?,
             ..Catalog::default()
         };
+        catalog.put_total(snap)?;
         for facet in Facet::ALL {
             for slug in snap.slugs(facet)? {
                 catalog.put_slug(snap, site, facet, &slug)?;
             }
         }
         for (category, region) in snap.pair_keys()? {
-            catalog.put_pair(snap, &category, &region)?;
+            // A pair of a slug no visible article carries has none either:
+            // no query for it (one held row can carry a million pairs).
+            if catalog.categories.contains_key(&category) && catalog.regions.contains_key(&region) {
+                catalog.put_pair(snap, &category, &region)?;
+            }
         }
         Ok(catalog)
     }
@@ -127,8 +215,23 @@ impl Catalog {
     ) -> Result<(Catalog, bool), StoreError> {
         let mut next = self.clone();
         next.as_of = now;
+        next.held = Held::read(snap, site, now)?;
+        // An article held or let go since (a write, a limit, its time
+        // coming) moves what it carries, whatever the log said.
+        let mut touch = Cow::Borrowed(touch);
+        for h in self.held.iter().chain(&next.held) {
+            let both = self.held.contains(h) && next.held.contains(h);
+            if !both {
+                let t = touch.to_mut();
+                t.total = true;
+                t.slugs.extend(h.slugs().map(|(f, s)| (f, s.to_string())));
+                t.pairs
+                    .extend(h.pairs().map(|(c, r)| (c.to_string(), r.to_string())));
+            }
+        }
+        let touch = touch.as_ref();
         if touch.total {
-            (next.total, next.newest) = snap.total(now)?;
+            next.put_total(snap)?;
         }
         let mut renamed = false;
         for (facet, slug) in &touch.slugs {
@@ -143,6 +246,19 @@ impl Catalog {
         Ok((next, renamed))
     }
 
+    /// Read the article count and the newest article again.
+    fn put_total(&mut self, snap: &dyn Snapshot) -> Result<(), StoreError> {
+        let (total, newest) = snap.total(self.as_of)?;
+        let held: Vec<&Held> = self.held.iter().collect();
+        self.total = total.saturating_sub(held.len() as u64);
+        self.newest = if held.iter().any(|h| Some(h.published) == newest) {
+            newest_unheld(snap, &FeedKey::All, self.as_of, &held)?
+        } else {
+            newest
+        };
+        Ok(())
+    }
+
     /// Read one slug again: its entry, or none if no visible article has it.
     fn put_slug(
         &mut self,
@@ -151,7 +267,33 @@ impl Catalog {
         facet: Facet,
         slug: &str,
     ) -> Result<(), StoreError> {
-        let uses = snap.slug_use(facet, slug, self.as_of)?;
+        let mut uses = snap.slug_use(facet, slug, self.as_of)?;
+        let held: Vec<&Held> = self
+            .held
+            .iter()
+            .filter(|h| h.name(facet, slug).is_some())
+            .collect();
+        if !held.is_empty() {
+            for name in held.iter().filter_map(|h| h.name(facet, slug)) {
+                // Stored names as written; the article's, normalized.
+                if let Some(use_) = uses
+                    .names
+                    .iter_mut()
+                    .find(|(n, count)| *count > 0 && crate::slug::normalize_name(n) == name)
+                {
+                    use_.1 -= 1;
+                }
+            }
+            uses.names.retain(|(_, n)| *n > 0);
+            if uses.articles() > 0 && held.iter().any(|h| Some(h.published) == uses.newest) {
+                let key = match facet {
+                    Facet::Category => FeedKey::Category(slug.to_string()),
+                    Facet::Region => FeedKey::Region(slug.to_string()),
+                    Facet::Author => FeedKey::Author(slug.to_string()),
+                };
+                uses.newest = newest_unheld(snap, &key, self.as_of, &held)?;
+            }
+        }
         let none = BTreeMap::new();
         let overrides = match facet {
             Facet::Category => &site.categories,
@@ -183,7 +325,20 @@ impl Catalog {
         region: &str,
     ) -> Result<(), StoreError> {
         let key = (category.to_string(), region.to_string());
-        match snap.pair(category, region, self.as_of)? {
+        let held: Vec<&Held> = self
+            .held
+            .iter()
+            .filter(|h| h.pairs().any(|p| p == (category, region)))
+            .collect();
+        let mut pair = snap.pair(category, region, self.as_of)?;
+        if let Some(p) = pair.as_mut().filter(|_| !held.is_empty()) {
+            p.articles = p.articles.saturating_sub(held.len() as u64);
+            if p.articles > 0 && held.iter().any(|h| Some(h.published) == p.newest) {
+                let feed = FeedKey::CategoryRegion(key.0.clone(), key.1.clone());
+                p.newest = newest_unheld(snap, &feed, self.as_of, &held)?;
+            }
+        }
+        match pair.filter(|p| p.articles > 0) {
             Some(p) => {
                 self.pairs.insert(key, p);
             }
@@ -564,6 +719,7 @@ pub fn load_alone(
 ) -> Result<Feed, FeedError> {
     let mut catalog = Catalog {
         as_of: now,
+        held: Held::read(snap, site, now)?,
         ..Catalog::default()
     };
     let add = |catalog: &mut Catalog, facet: Facet, slug: &str| -> Result<(), StoreError> {

@@ -122,6 +122,35 @@ fn a_cms_row_dated_year_10000_is_reported_by_check_and_left_out_of_feeds(store: 
     }
 }
 
+/// The link rows of `names` categories and as many regions for article
+/// `id` published at `us`, as a CMS writes them: the first of each the
+/// sample's "Kinh tế" and "Hà Tĩnh", the others `label(i)`.
+pub fn cms_link_rows(
+    id: &str,
+    us: i64,
+    names: usize,
+    label: impl Fn(usize) -> (String, String),
+) -> String {
+    let mut sql = String::new();
+    for i in 0..names {
+        let (cat, reg) = if i == 0 {
+            ("Kinh tế".to_string(), "Hà Tĩnh".to_string())
+        } else {
+            label(i)
+        };
+        for (table, name) in [("article_categories", cat), ("article_regions", reg)] {
+            sql.push_str(&format!(
+                "INSERT INTO {table} (article_id, slug, name, position, published_us)
+                 VALUES ({}, {}, {}, {i}, {us});",
+                quoted(id),
+                quoted(&bantin::slug::slugify(&name)),
+                quoted(&name)
+            ));
+        }
+    }
+    sql
+}
+
 /// Write an article straight into the documented schema, as a CMS would,
 /// with `names` categories and as many regions, published 2020-10-05 and
 /// `updated` as given.
@@ -137,22 +166,9 @@ pub fn cms_insert(sb: &Sandbox, id: &str, updated: Option<&str>, names: usize) {
          VALUES ({}, 'Bài của CMS', '[]', '{published}', {updated}, {us});",
         quoted(id)
     );
-    for i in 0..names {
-        let (cat, reg) = if i == 0 {
-            ("Kinh tế".to_string(), "Hà Tĩnh".to_string())
-        } else {
-            (format!("Chủ đề {i}"), format!("Vùng {i}"))
-        };
-        for (table, name) in [("article_categories", cat), ("article_regions", reg)] {
-            sql.push_str(&format!(
-                "INSERT INTO {table} (article_id, slug, name, position, published_us)
-                 VALUES ({}, {}, {}, {i}, {us});",
-                quoted(id),
-                quoted(&bantin::slug::slugify(&name)),
-                quoted(&name)
-            ));
-        }
-    }
+    sql.push_str(&cms_link_rows(id, us, names, |i| {
+        (format!("Chủ đề {i}"), format!("Vùng {i}"))
+    }));
     sql.push_str("COMMIT;");
     sb.sql(&sql);
 }

@@ -41,6 +41,9 @@ mod import_scale;
 /// Issue 9 on the command line: hostile records, limits, closed streams.
 mod robustness;
 
+/// Rows a CMS writes over a limit: out of `/`, the OPML list and counts.
+mod held;
+
 /// A real feed reader (Python's feedparser) subscribing over HTTP.
 mod reader;
 /// Selection, order, limits and display names, as dumps show them.

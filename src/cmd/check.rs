@@ -25,6 +25,9 @@ pub fn check(url: &StoreUrl, site_path: &Path) -> anyhow::Result<ExitCode> {
         print_limits(site_path, &site.limits)?;
     }
     let store = super::open_store(url)?;
+    if let Some(site) = &site {
+        super::adopt_limits(store.as_ref(), site, url);
+    }
     // Every stored article over a limit too (scheduled ones included: they
     // would be left out when their time comes), in the same pass.
     let limits = site.as_ref().map(|s| s.limits);

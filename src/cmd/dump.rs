@@ -19,6 +19,7 @@ pub fn dump(
 ) -> anyhow::Result<ExitCode> {
     let site = super::load_site(site)?;
     let store = super::open_store(url)?;
+    super::adopt_limits(store.as_ref(), &site, url);
     let now = chrono::Utc::now();
     let snap = store.snapshot()?;
     let feed = match crate::feed::load_alone(

@@ -86,6 +86,23 @@ fn open_store_with(url: &StoreUrl, readers: u32) -> anyhow::Result<Box<dyn Store
     crate::store::open(url, readers).with_context(|| format!("opening store {url}"))
 }
 
+/// Make the site's limits the ones the store's triggers hold CMS rows to
+/// (`Store::adopt_limits`), so that the catalog leaves out what feeds
+/// leave out. A store that can't take them now (an import holds the SQLite
+/// file's write lock, a read-only role) keeps its own: said in one line,
+/// and the command goes on.
+fn adopt_limits(store: &dyn Store, site: &Site, url: &StoreUrl) {
+    match store.adopt_limits(&site.limits) {
+        Ok(true) => tracing::info!("{url}: the site's limits adopted; every article tested again"),
+        Ok(false) => {}
+        Err(e) => {
+            let _ = output::err(format_args!(
+                "bantin: warning: {url} keeps its own limits for rows a CMS writes: {e}"
+            ));
+        }
+    }
+}
+
 /// Exit code 1: the command ran but something it was given was bad.
 fn failed() -> ExitCode {
     ExitCode::from(1)

@@ -36,6 +36,7 @@ pub fn serve(url: &StoreUrl, site_path: &Path, listen: SocketAddr) -> anyhow::Re
             batch.rejected.len()
         ));
     }
+    super::adopt_limits(store.as_ref(), &site, url);
     let app = Arc::new(App::new(site, store)?);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

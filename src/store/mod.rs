@@ -25,6 +25,7 @@ use chrono::{DateTime, Utc};
 
 use crate::article::{Article, Facet, FeedKey};
 use crate::config::StoreUrl;
+use crate::limits::SiteLimits;
 
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]
@@ -299,6 +300,15 @@ pub trait Snapshot {
 
     /// Where each of `ids` stands now; ids not in the store are left out.
     fn placements(&self, ids: &[String]) -> Result<Vec<Placement>, StoreError>;
+
+    /// The articles the store's triggers found over its limits
+    /// (`bantin_held`, migration 6), decoded, in id order: every stored
+    /// article over them and perhaps a few that no longer are, which the
+    /// caller tells apart with the site's own limits. Rows that don't
+    /// decode are left out.
+    fn held(&self) -> Result<Vec<Article>, StoreError> {
+        Ok(Vec::new())
+    }
 }
 
 /// One write transaction. Dropped without [`Writer::commit`], it writes
@@ -371,6 +381,15 @@ pub trait Store: Send + Sync {
             report(p);
         }
         Ok(())
+    }
+
+    /// Make `limits` the ones the store's triggers test rows a CMS writes
+    /// against (`bantin_limits`); when they differ from the stored ones,
+    /// every article is tested again (a scan of the store, once). Returns
+    /// whether they differed.
+    fn adopt_limits(&self, limits: &SiteLimits) -> Result<bool, StoreError> {
+        let _ = limits;
+        Ok(false)
     }
 
     /// Delete change-log rows written before `before`; returns how many.
@@ -468,6 +487,53 @@ pub(crate) fn facet_code(facet: Facet) -> &'static str {
         Facet::Author => "u",
     }
 }
+
+/// The limits as `bantin_limits` holds them, in its column order.
+pub(crate) fn limit_columns(limits: &SiteLimits) -> [i64; 5] {
+    let n = |v: usize| i64::try_from(v).unwrap_or(i64::MAX);
+    [
+        n(limits.max_id_bytes),
+        n(limits.max_title_bytes),
+        n(limits.max_summary_bytes),
+        n(limits.max_body_bytes),
+        n(limits.max_names_per_article),
+    ]
+}
+
+/// `bantin_limits`' row, read back: the limits a writer tests its own
+/// articles against for `bantin_held` (the triggers skip a bulk write).
+pub(crate) const STORE_LIMITS_SQL: &str = "SELECT max_id_bytes, max_title_bytes, max_summary_bytes,
+    max_body_bytes, max_names_per_article FROM bantin_limits";
+
+/// The limits of a row of [`STORE_LIMITS_SQL`]; the others as SPEC's.
+pub(crate) fn limits_of_columns(c: [i64; 5]) -> SiteLimits {
+    let n = |v: i64| usize::try_from(v).unwrap_or(0);
+    SiteLimits {
+        max_id_bytes: n(c[0]),
+        max_title_bytes: n(c[1]),
+        max_summary_bytes: n(c[2]),
+        max_body_bytes: n(c[3]),
+        max_names_per_article: n(c[4]),
+        ..SiteLimits::default()
+    }
+}
+
+/// Set `bantin_limits` to the five parameters when it differs (the
+/// statement's row count says whether it did); `p` is the backend's
+/// placeholder prefix (`?` or `$`). Then [`REHOLD_SQL`].
+pub(crate) fn adopt_limits_sql(p: char) -> String {
+    format!(
+        "UPDATE bantin_limits SET
+             max_id_bytes = {p}1, max_title_bytes = {p}2, max_summary_bytes = {p}3,
+             max_body_bytes = {p}4, max_names_per_article = {p}5
+         WHERE (max_id_bytes, max_title_bytes, max_summary_bytes, max_body_bytes, max_names_per_article)
+               <> ({p}1, {p}2, {p}3, {p}4, {p}5)"
+    )
+}
+
+/// `bantin_held` made again under the limits just adopted.
+pub(crate) const REHOLD_SQL: &str = "DELETE FROM bantin_held;
+    INSERT INTO bantin_held (article_id) SELECT article_id FROM bantin_over;";
 
 /// A log row's `facet` column: `Ok(None)` for an article row, `Err(())` for
 /// "everything".

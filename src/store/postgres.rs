@@ -34,6 +34,7 @@ use super::{
 };
 use crate::article::{Article, Body, Facet, FeedKey};
 use crate::config::StoreUrl;
+use crate::limits::SiteLimits;
 
 /// Schema migrations, applied in order; `bantin_migrations` lists the
 /// versions applied.
@@ -43,6 +44,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/003_authors.sql"),
     include_str!("../../migrations/postgres/004_search.sql"),
     include_str!("../../migrations/postgres/005_search_words.sql"),
+    include_str!("../../migrations/postgres/006_limits.sql"),
 ];
 
 /// The advisory lock that migrations run under ("bantin" in ASCII), so that
@@ -999,6 +1001,18 @@ impl Snapshot for PgSnapshot {
         }
         Ok(out)
     }
+
+    fn held(&self) -> Result<Vec<Article>, StoreError> {
+        let mut conn = self.conn();
+        let rows = conn.query(
+            &format!(
+                "SELECT {ARTICLE_COLUMNS} FROM bantin_held h JOIN articles a ON a.id = h.article_id
+                 ORDER BY a.id"
+            ),
+            &[],
+        )?;
+        self.decode_rows(&mut conn, &rows)
+    }
 }
 
 /// Articles `check` reads at a time.
@@ -1058,6 +1072,8 @@ struct PgWriter {
     bulk_after: u64,
     /// What `bantin_words` makes of each character, learned as met.
     words: Words,
+    /// The store's limits, as in the SQLite writer.
+    limits: SiteLimits,
     done: bool,
 }
 
@@ -1116,7 +1132,19 @@ impl PgWriter {
                 &[],
             )?
             .unwrap_or(0);
+        let row = conn.query(super::STORE_LIMITS_SQL, &[])?;
+        let limits = match row.first() {
+            Some(r) => super::limits_of_columns([
+                r.try_get(0)?,
+                r.try_get(1)?,
+                r.try_get(2)?,
+                r.try_get(3)?,
+                r.try_get(4)?,
+            ]),
+            None => SiteLimits::default(),
+        };
         Ok(PgWriter {
+            limits,
             conn,
             articles: Vec::new(),
             links: Vec::new(),
@@ -1312,6 +1340,12 @@ impl PgWriter {
 impl Writer for PgWriter {
     fn put(&mut self, a: &Article) -> Result<(), StoreError> {
         self.staged += 1;
+        if crate::limits::exceeded(a, &self.limits).is_some() {
+            self.conn.execute(
+                "INSERT INTO bantin_held (article_id) VALUES ($1) ON CONFLICT DO NOTHING",
+                &[&a.id],
+            )?;
+        }
         let seq = i64::try_from(self.staged).unwrap_or(i64::MAX);
         let (body, html) = match &a.body {
             Body::None => (None, None),
@@ -1529,6 +1563,36 @@ impl Store for PostgresStore {
             });
         }
         Ok(())
+    }
+
+    fn adopt_limits(&self, limits: &SiteLimits) -> Result<bool, StoreError> {
+        let mut conn = self.writers.get()?;
+        let stored = conn.query(super::STORE_LIMITS_SQL, &[])?;
+        if let Some(r) = stored.first() {
+            let stored: [i64; 5] = [
+                r.try_get(0)?,
+                r.try_get(1)?,
+                r.try_get(2)?,
+                r.try_get(3)?,
+                r.try_get(4)?,
+            ];
+            if stored == super::limit_columns(limits) {
+                return Ok(false);
+            }
+        }
+        let mut tx = conn.client.transaction()?;
+        // A scan of every article when the limits changed: not a request's
+        // read, so not under its timeout.
+        tx.batch_execute("SET LOCAL statement_timeout = 0")?;
+        let values = super::limit_columns(limits);
+        let params: Vec<&(dyn ToSql + Sync)> =
+            values.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
+        let changed = tx.execute(&super::adopt_limits_sql('$'), &params)? > 0;
+        if changed {
+            tx.batch_execute(super::REHOLD_SQL)?;
+        }
+        tx.commit()?;
+        Ok(changed)
     }
 
     fn trim_log(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {

@@ -21,6 +21,7 @@ use super::{
     StoreError, Writer, facet_code, instant, logged_facet, micros,
 };
 use crate::article::{Article, Facet, FeedKey};
+use crate::limits::SiteLimits;
 
 /// Schema migrations, applied in order; `PRAGMA user_version` counts them.
 const MIGRATIONS: &[&str] = &[
@@ -29,6 +30,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/003_authors.sql"),
     include_str!("../../migrations/sqlite/004_search.sql"),
     include_str!("../../migrations/sqlite/005_search_own.sql"),
+    include_str!("../../migrations/sqlite/006_limits.sql"),
 ];
 
 /// The catalog tables made again from the article tables, and "everything
@@ -788,6 +790,23 @@ impl Snapshot for SqliteSnapshot {
         }
         Ok(out)
     }
+
+    fn held(&self) -> Result<Vec<Article>, StoreError> {
+        let sql = format!(
+            "SELECT {ARTICLE_COLUMNS} FROM bantin_held h JOIN articles a ON a.id = h.article_id
+             ORDER BY a.id"
+        );
+        let raws: Vec<RawArticle> = self
+            .conn
+            .prepare_cached(&sql)?
+            .query_map([], raw_article)?
+            .collect::<Result<_, _>>()?;
+        // A row that doesn't decode is already out of every feed.
+        Ok(raws
+            .into_iter()
+            .filter_map(|raw| self.decode(raw).ok())
+            .collect())
+    }
 }
 
 /// Articles a writer stages before writing them in one go. Each statement
@@ -877,6 +896,9 @@ struct SqliteWriter {
     cache_size: i64,
     /// The thread making staging rows, from the first put on.
     preparing: Option<Preparing>,
+    /// The store's limits (`bantin_limits`): an article over them (within
+    /// the importer's own) is listed in `bantin_held` by the writer.
+    limits: SiteLimits,
     done: bool,
 }
 
@@ -901,8 +923,13 @@ impl SqliteWriter {
             staged_bytes: 0,
             cache_size,
             preparing: None,
+            limits: SiteLimits::default(),
             done: false,
         };
+        w.limits =
+            super::limits_of_columns(w.conn.query_row(super::STORE_LIMITS_SQL, [], |r| {
+                Ok([r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?])
+            })?);
         w.conn.execute_batch(STAGE_TABLES)?;
         // New articles are indexed by this writer (migration 5).
         w.conn.execute(
@@ -1040,6 +1067,12 @@ impl Drop for SqliteWriter {
 impl Writer for SqliteWriter {
     fn put(&mut self, a: &Article) -> Result<(), StoreError> {
         self.puts += 1;
+        if crate::limits::exceeded(a, &self.limits).is_some() {
+            self.conn.execute(
+                "INSERT OR IGNORE INTO bantin_held (article_id) VALUES (?1)",
+                [&a.id],
+            )?;
+        }
         let mut preparing = match self.preparing.take() {
             Some(p) => p,
             None => Preparing::start()?,
@@ -1118,6 +1151,28 @@ impl Store for SqliteStore {
     fn writer(&self) -> Result<Box<dyn Writer + '_>, StoreError> {
         let conn = self.pools.load().writer.get()?;
         Ok(Box::new(SqliteWriter::begin(conn)?))
+    }
+
+    fn adopt_limits(&self, limits: &SiteLimits) -> Result<bool, StoreError> {
+        let mut conn = self.pools.load().writer.get()?;
+        // Read first: the usual answer is "the same", and a reader never
+        // waits behind an import holding the write lock.
+        let stored: [i64; 5] = conn.query_row(super::STORE_LIMITS_SQL, [], |r| {
+            Ok([r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?])
+        })?;
+        if stored == super::limit_columns(limits) {
+            return Ok(false);
+        }
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let changed = tx.execute(
+            &super::adopt_limits_sql('?'),
+            rusqlite::params_from_iter(super::limit_columns(limits)),
+        )? > 0;
+        if changed {
+            tx.execute_batch(super::REHOLD_SQL)?;
+        }
+        tx.commit()?;
+        Ok(changed)
     }
 
     fn audit(&self) -> Result<Vec<Problem>, StoreError> {

@@ -1,0 +1,146 @@
+//! Issue 9, the catalog's side of SPEC's "Limits": a row a CMS writes over
+//! a limit is left out of feeds, and of everything that lists feeds too
+//! (`/`, the OPML list, the names and counts they show), on both stores:
+//!
+//! - a CMS article with 20 categories and 20 regions (19 of each its own)
+//!   changes no byte of the built `/` and OPML list, even as the newest
+//!   article of the feeds it names; its own categories are unknown to
+//!   `dump`; once the CMS cuts it back to 10 names, it is listed;
+//! - the site's limits are the store's: a build with a stricter
+//!   `max_title_bytes` leaves a CMS article out of the catalog, a build with
+//!   SPEC's defaults takes it back (the triggers' list is made again);
+//! - a running server that sees such a row arrive keeps it off `/` and the
+//!   OPML list, while a row within the limits in the same transaction shows.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::server::{Sample, Server, client, get, wait_until};
+use crate::stores::{StoreKind, each_store, quoted};
+use crate::util::{Sandbox, assert_success};
+
+/// Newer than every sample article, so that the CMS row is the newest
+/// article of the feeds it names.
+const PUBLISHED: &str = "2026-11-01T08:00:00+07:00";
+
+/// An article as a CMS writes it: `names` categories and as many regions,
+/// the first of each the sample's "Kinh tế" and "Hà Tĩnh", the others its
+/// own ("{tag} chủ đề N", "{tag} vùng N"), and `title`.
+fn cms_article(id: &str, tag: &str, title: &str, names: usize) -> String {
+    let us = chrono::DateTime::parse_from_rfc3339(PUBLISHED)
+        .unwrap()
+        .timestamp_micros();
+    let mut sql = format!(
+        "INSERT INTO articles (id, title, authors, published, published_us)
+         VALUES ({}, {}, '[]', '{PUBLISHED}', {us});",
+        quoted(id),
+        quoted(title)
+    );
+    sql.push_str(&crate::robustness::cms_link_rows(id, us, names, |i| {
+        (format!("{tag} chủ đề {i}"), format!("{tag} vùng {i}"))
+    }));
+    sql
+}
+
+/// `bantin build` with `site` into a new folder `name`; its `/` and OPML list.
+fn build(sb: &Sandbox, site: &Path, name: &str) -> (String, String) {
+    let out: PathBuf = sb.path(name);
+    let run = sb
+        .cmd_with_site(site, &["build", "--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_success(&run, "bantin build");
+    let read = |f: &str| std::fs::read_to_string(out.join(f)).unwrap();
+    (read("index.html"), read("feeds.opml"))
+}
+
+each_store!(fn a_cms_row_over_a_limit_changes_nothing_that_lists_feeds);
+fn a_cms_row_over_a_limit_changes_nothing_that_lists_feeds(store: StoreKind) {
+    let sb = Sandbox::with_sample_on(store);
+    let site = crate::util::site_file();
+    let before = build(&sb, &site, "before");
+    sb.sql(&format!(
+        "BEGIN; {} COMMIT;",
+        cms_article("cms-nhieu-ten", "CMS", "Bài của CMS", 20)
+    ));
+    let held = build(&sb, &site, "held");
+    // Not a name, not a count, not a "latest" date moved.
+    assert_eq!(held.0, before.0, "index.html");
+    assert_eq!(held.1, before.1, "feeds.opml");
+    let dump = sb.run(&["dump", "--category", "cms-chu-de-5"]);
+    assert_eq!(dump.status.code(), Some(1), "an unknown category");
+
+    // Back within max_names_per_article: listed, its date the newest.
+    sb.sql(
+        "BEGIN;
+         DELETE FROM article_categories WHERE article_id = 'cms-nhieu-ten' AND position >= 10;
+         DELETE FROM article_regions WHERE article_id = 'cms-nhieu-ten' AND position >= 10;
+         COMMIT;",
+    );
+    let (index, opml) = build(&sb, &site, "within");
+    assert!(index.contains("CMS chủ đề 5"), "{index}");
+    assert!(opml.contains("cms-chu-de-5"), "{opml}");
+    assert!(!index.contains("CMS chủ đề 15"), "{index}");
+    assert!(
+        index.contains("01/11/2026 08:00"),
+        "the newest article's date: {index}"
+    );
+    assert_success(
+        &sb.run(&["dump", "--category", "cms-chu-de-5"]),
+        "dump of a listed category",
+    );
+}
+
+each_store!(fn the_sites_limits_are_the_ones_the_catalog_holds_cms_rows_to);
+fn the_sites_limits_are_the_ones_the_catalog_holds_cms_rows_to(store: StoreKind) {
+    let sb = Sandbox::with_sample_on(store);
+    let default_site = crate::util::site_file();
+    let mut strict = std::fs::read_to_string(&default_site).unwrap();
+    // Top-level keys go before the first table of the site file.
+    strict.insert_str(0, "max_title_bytes = 40\n");
+    let strict_site = sb.write("strict.toml", strict);
+    sb.sql(&format!(
+        "BEGIN; {} COMMIT;",
+        cms_article(
+            "cms-tieu-de-dai",
+            "Dài",
+            "Một tiêu đề dài hơn bốn mươi byte của bài viết",
+            2
+        )
+    ));
+    let (index, _) = build(&sb, &default_site, "defaults");
+    assert!(index.contains("Dài chủ đề 1"), "{index}");
+    let (index, opml) = build(&sb, &strict_site, "strict");
+    assert!(!index.contains("Dài chủ đề 1"), "{index}");
+    assert!(!opml.contains("dai-chu-de-1"), "{opml}");
+    let (index, _) = build(&sb, &default_site, "defaults-again");
+    assert!(index.contains("Dài chủ đề 1"), "{index}");
+}
+
+each_store!(async fn a_server_keeps_a_cms_row_over_a_limit_off_its_lists);
+async fn a_server_keeps_a_cms_row_over_a_limit_off_its_lists(store: StoreKind) {
+    let sample = Sample::on(store);
+    let server = Server::sample(&sample).await;
+    let c = client();
+    let (index_url, opml_url) = (server.url("/"), server.url("/feeds.opml"));
+    assert_eq!(get(&c, &index_url, &[]).await.status, 200);
+    let sql = format!(
+        "BEGIN; {} {} COMMIT;",
+        cms_article("cms-nhieu-ten", "CMS", "Bài của CMS", 20),
+        cms_article("cms-mot-ten", "Mới", "Bài mới của CMS", 2)
+    );
+    sample.sql(&sql);
+    let seen = wait_until(Duration::from_secs(10), || {
+        let (c, url) = (c.clone(), index_url.clone());
+        async move { get(&c, &url, &[]).await.text().contains("Mới chủ đề 1") }
+    })
+    .await;
+    assert!(seen.is_some(), "the row within the limits never showed");
+    let index = get(&c, &index_url, &[]).await.text();
+    let opml = get(&c, &opml_url, &[]).await.text();
+    assert!(!index.contains("CMS chủ đề"), "{index}");
+    assert!(!opml.contains("cms-chu-de"), "{opml}");
+    let feed = get(&c, &server.url("/feeds/category/cms-chu-de-3.rss"), &[]).await;
+    assert_eq!(feed.status, 404);
+    server.stop().await;
+}
