@@ -584,7 +584,12 @@ fn replicas_opening_a_new_database_at_once_apply_the_schema_once() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(versions, [1, 2, 3, 4, 5]);
+    // Each migration once, and all of them: as many as the folder holds.
+    let files = std::fs::read_dir(crate::util::root().join("migrations/postgres"))
+        .unwrap()
+        .count();
+    let all: Vec<i32> = (1..=i32::try_from(files).unwrap()).collect();
+    assert_eq!(versions, all);
 }
 
 /// A role that may read and write rows but not create tables (README
