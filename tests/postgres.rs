@@ -584,7 +584,7 @@ fn replicas_opening_a_new_database_at_once_apply_the_schema_once() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(versions, [1, 2, 3, 4, 5]);
+    assert_eq!(versions, [1, 2, 3, 4, 5, 6]);
 }
 
 /// A role that may read and write rows but not create tables (README
