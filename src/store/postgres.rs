@@ -45,6 +45,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/004_search.sql"),
     include_str!("../../migrations/postgres/005_search_words.sql"),
     include_str!("../../migrations/postgres/006_limits.sql"),
+    include_str!("../../migrations/postgres/007_search_spans.sql"),
 ];
 
 /// The advisory lock that migrations run under ("bantin" in ASCII), so that
@@ -577,25 +578,25 @@ fn feed_sql(key: &FeedKey) -> String {
 }
 
 /// How many of the newest articles a keyword feed probes before it asks
-/// the GIN index (as SQLite's store does): a common word fills the feed
-/// there.
-const SEARCH_PROBE: usize = 2_000;
+/// the GIN index: a common word fills the feed there. Each row probed costs
+/// its `words` decompressed (about 5 µs), so this is what a rarer word pays
+/// before the index; a word in one article of every 8 or so fills a feed
+/// (of 50, 58 asked) here.
+const SEARCH_PROBE: usize = 500;
 
-/// A keyword feed's second step, when the probe found too few: every match
-/// from the GIN index, then sorted. Not left to the planner: it reads
-/// `words @> …` as matching 0.5% of the rows whatever the word (array
-/// statistics keep the common elements only), and so walks the date index
-/// for a rare word too, through all million articles (measured: past the 2 s
-/// statement timeout). The materialized list costs O(matches), and only
-/// words too rare to fill a feed from the newest 2,000 articles get here.
+/// A keyword feed's second step, when the probe found too few: the matches
+/// of the newest spans of time that hold enough of them, from the GIN index
+/// of migration 7 (`bantin_search`), then sorted. What it reads is about the
+/// feed's own rows, not every match: a word in 8,000 articles of a million
+/// cost 68 ms when every match was read and sorted.
 fn search_sql() -> String {
     let cols = ARTICLE_COLUMNS;
     format!(
-        "WITH m AS MATERIALIZED (
-             SELECT id, published_us FROM articles
-             WHERE words @> $4::text[] AND published_us <= $1 AND published_us >= $2)
-         SELECT {cols} FROM m JOIN articles a ON a.id = m.id
-         ORDER BY m.published_us DESC, m.id DESC LIMIT $3"
+        "SELECT {cols} FROM (
+             SELECT m.id, m.published_us FROM bantin_search($4::text[], $1, $2, $3) m
+             ORDER BY m.published_us DESC, m.id COLLATE \"C\" DESC LIMIT $3) m
+         JOIN articles a ON a.id = m.id COLLATE \"C\"
+         ORDER BY m.published_us DESC, m.id COLLATE \"C\" DESC"
     )
 }
 
@@ -1007,7 +1008,7 @@ impl Snapshot for PgSnapshot {
         let rows = conn.query(
             &format!(
                 "SELECT {ARTICLE_COLUMNS} FROM bantin_held h JOIN articles a ON a.id = h.article_id
-                 ORDER BY a.id"
+                 ORDER BY h.article_id"
             ),
             &[],
         )?;

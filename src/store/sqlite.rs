@@ -792,9 +792,12 @@ impl Snapshot for SqliteSnapshot {
     }
 
     fn held(&self) -> Result<Vec<Article>, StoreError> {
+        // CROSS JOIN fixes the order: the few held rows first. Left to
+        // itself, the planner walks every article in id order to skip a
+        // sort (measured: 70 ms of CPU per change at 1M).
         let sql = format!(
-            "SELECT {ARTICLE_COLUMNS} FROM bantin_held h JOIN articles a ON a.id = h.article_id
-             ORDER BY a.id"
+            "SELECT {ARTICLE_COLUMNS} FROM bantin_held h CROSS JOIN articles a ON a.id = h.article_id
+             ORDER BY h.article_id"
         );
         let raws: Vec<RawArticle> = self
             .conn
