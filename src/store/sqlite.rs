@@ -31,6 +31,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/004_search.sql"),
     include_str!("../../migrations/sqlite/005_search_own.sql"),
     include_str!("../../migrations/sqlite/006_limits.sql"),
+    include_str!("../../migrations/sqlite/007_search_by_date.sql"),
 ];
 
 /// The catalog tables made again from the article tables, and "everything
@@ -834,7 +835,8 @@ const STAGE_TABLES: &str = "CREATE TEMP TABLE IF NOT EXISTS bantin_stage (
         published_us INTEGER NOT NULL, url TEXT, image TEXT, words TEXT NOT NULL);
     CREATE TEMP TABLE IF NOT EXISTS bantin_stage_links (
         facet TEXT NOT NULL, article_id TEXT NOT NULL, slug TEXT NOT NULL, name TEXT NOT NULL,
-        position INTEGER NOT NULL, PRIMARY KEY (facet, article_id, slug)) WITHOUT ROWID;";
+        position INTEGER NOT NULL, PRIMARY KEY (facet, article_id, slug)) WITHOUT ROWID;
+    CREATE TEMP TABLE IF NOT EXISTS bantin_stage_new (id TEXT PRIMARY KEY NOT NULL) WITHOUT ROWID;";
 
 /// A batch's articles into `articles`, in the order put. An unchanged
 /// article is not rewritten: it would log a change for nothing and make
@@ -868,17 +870,35 @@ const LINK: &str = "INSERT INTO {t} (article_id, slug, name, position, published
     ON CONFLICT (article_id, slug) DO UPDATE SET name = excluded.name, position = excluded.position
     WHERE name IS NOT excluded.name OR position IS NOT excluded.position";
 
-/// The keyword-index rows of a batch's new articles (migration 5: bantin's
-/// writer indexes what it inserts; updates are the triggers'). An article
-/// without a `bantin_search_ids` row after the batch's insert is new.
-const SEARCH_IDS: &str = "INSERT INTO bantin_search_ids (article_id, published_us)
-    SELECT s.id, s.published_us FROM temp.bantin_stage s
-    WHERE NOT EXISTS (SELECT 1 FROM bantin_search_ids i WHERE i.article_id = s.id) ORDER BY s.rowid";
+/// The batch's new articles (migration 5: bantin's writer indexes what it
+/// inserts; updates are the triggers'): those without a `bantin_search_ids`
+/// row yet, asked before the batch's own rows are numbered.
+const SEARCH_NEW: &str = "INSERT INTO temp.bantin_stage_new (id)
+    SELECT s.id FROM temp.bantin_stage s
+    WHERE NOT EXISTS (SELECT 1 FROM bantin_search_ids i WHERE i.article_id = s.id)";
 
-/// Their words, for the rows numbered after `?1` (the highest number before).
+/// Their numbers, by date as the triggers number (migration 7): the
+/// article's second times 2^20, then the next free rank in that second
+/// (by id among the batch's articles of one second).
+const SEARCH_IDS: &str = "INSERT INTO bantin_search_ids (n, article_id, published_us)
+    SELECT b.base + b.rank - 1 + coalesce(
+               (SELECT max(i.n) + 1 - b.base FROM bantin_search_ids i
+                WHERE i.n >= b.base AND i.n < b.base + 1048576), 0),
+           b.id, b.published_us
+    FROM (SELECT s.id, s.published_us,
+                 ((s.published_us + 62135596800000000) / 1000000) * 1048576 AS base,
+                 row_number() OVER (PARTITION BY (s.published_us + 62135596800000000) / 1000000
+                                    ORDER BY s.id) AS rank
+          FROM temp.bantin_stage s JOIN temp.bantin_stage_new f ON f.id = s.id) b
+    ORDER BY b.base, b.rank";
+
+/// Their words, in number order: FTS5 writes its pending words out
+/// whenever a number comes lower than the one before.
 const SEARCH_WORDS: &str = "INSERT INTO bantin_search (rowid, words)
-    SELECT i.n, s.words FROM bantin_search_ids i JOIN temp.bantin_stage s ON s.id = i.article_id
-    WHERE i.n > ?1";
+    SELECT i.n, s.words FROM temp.bantin_stage_new f
+    JOIN bantin_search_ids i ON i.article_id = f.id
+    JOIN temp.bantin_stage s ON s.id = f.id
+    ORDER BY i.n";
 
 /// A write transaction on the store's one writer connection. Puts are
 /// staged ([`STAGE_ARTICLES`] at a time) and written set-wise: the same
@@ -1025,15 +1045,10 @@ impl SqliteWriter {
         if !self.bulk && self.puts > self.bulk_after {
             self.enter_bulk()?;
         }
-        let numbered: i64 = self
-            .conn
-            .prepare_cached("SELECT coalesce(max(n), 0) FROM bantin_search_ids")?
-            .query_row([], |r| r.get(0))?;
+        self.conn.prepare_cached(SEARCH_NEW)?.execute([])?;
         self.conn.prepare_cached(MERGE_ARTICLES)?.execute([])?;
         self.conn.prepare_cached(SEARCH_IDS)?.execute([])?;
-        self.conn
-            .prepare_cached(SEARCH_WORDS)?
-            .execute([numbered])?;
+        self.conn.prepare_cached(SEARCH_WORDS)?.execute([])?;
         for facet in Facet::ALL {
             for sql in [UNLINK, LINK] {
                 let sql = sql
@@ -1042,6 +1057,9 @@ impl SqliteWriter {
                 self.conn.prepare_cached(&sql)?.execute([])?;
             }
         }
+        self.conn
+            .prepare_cached("DELETE FROM temp.bantin_stage_new")?
+            .execute([])?;
         self.conn
             .prepare_cached("DELETE FROM temp.bantin_stage")?
             .execute([])?;

@@ -1,0 +1,44 @@
+-- bantin's article store, version 7: keyword-index rows numbered by date
+-- again.
+--
+-- Version 5 numbered the rows of `bantin_search_ids` in the order articles
+-- were inserted (its insert trigger and bantin's writer both took the next
+-- number), while keyword feeds walk the numbers from the top as if they
+-- were version 4's publishing order: a feed held the matches inserted last,
+-- not the newest. An import in publishing order hid it. Numbers are the
+-- article's second again (counted from year 1) times 2^20, plus its rank
+-- among that second's articles, whoever inserts it; bantin's writer numbers
+-- the same way.
+--
+-- Every row is numbered and indexed again: the index is emptied and its
+-- words made again from the articles' text, as version 4 did (at a million
+-- articles, a few minutes, once).
+
+DROP TRIGGER bantin_search_inserted;
+CREATE TRIGGER bantin_search_inserted AFTER INSERT ON articles
+WHEN NOT EXISTS (SELECT 1 FROM bantin_search_own)
+BEGIN
+    INSERT INTO bantin_search_ids (n, article_id, published_us)
+        VALUES ((SELECT coalesce(max(n) + 1, ((NEW.published_us + 62135596800000000) / 1000000) * 1048576) FROM bantin_search_ids
+            WHERE n >= ((NEW.published_us + 62135596800000000) / 1000000) * 1048576 AND n < ((NEW.published_us + 62135596800000000) / 1000000) * 1048576 + 1048576), NEW.id, NEW.published_us);
+    INSERT INTO bantin_search (rowid, words)
+        VALUES ((SELECT n FROM bantin_search_ids WHERE article_id = NEW.id), replace(replace(NEW.title || ' ' || coalesce(NEW.summary, '') || ' ' ||
+            CASE WHEN trim(coalesce(NEW.content_html, '')) <> '' THEN NEW.content_html ELSE coalesce(NEW.body, '') END,
+            'đ', 'd'), 'Đ', 'D'));
+END;
+
+INSERT INTO bantin_search (bantin_search) VALUES ('delete-all');
+DELETE FROM bantin_search_ids;
+INSERT INTO bantin_search_ids (n, article_id, published_us)
+    SELECT ((a.published_us + 62135596800000000) / 1000000) * 1048576 + row_number() OVER (
+               PARTITION BY (a.published_us + 62135596800000000) / 1000000 ORDER BY a.id) - 1,
+           a.id, a.published_us
+    FROM articles a;
+-- In number order: FTS5 writes its pending words out whenever a number
+-- comes lower than the one before.
+INSERT INTO bantin_search (rowid, words)
+    SELECT i.n, replace(replace(a.title || ' ' || coalesce(a.summary, '') || ' ' ||
+            CASE WHEN trim(coalesce(a.content_html, '')) <> '' THEN a.content_html ELSE coalesce(a.body, '') END,
+            'đ', 'd'), 'Đ', 'D')
+    FROM bantin_search_ids i JOIN articles a ON a.id = i.article_id
+    ORDER BY i.n;
