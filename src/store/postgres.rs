@@ -1089,6 +1089,22 @@ impl Drop for PgWriter {
     }
 }
 
+/// The row of `bantin_limits`, in [`super::limit_columns`]' order.
+fn stored_limits(conn: &mut PgConn) -> Result<Option<[i64; 5]>, postgres::Error> {
+    let rows = conn.query(super::STORE_LIMITS_SQL, &[])?;
+    rows.first()
+        .map(|r| {
+            Ok([
+                r.try_get(0)?,
+                r.try_get(1)?,
+                r.try_get(2)?,
+                r.try_get(3)?,
+                r.try_get(4)?,
+            ])
+        })
+        .transpose()
+}
+
 /// Whether an error is a lock wait that gave up (our `lock_timeout`) or a
 /// deadlock PostgreSQL broke by aborting our statement: worth a retry.
 fn gave_way(e: &postgres::Error) -> bool {
@@ -1133,17 +1149,8 @@ impl PgWriter {
                 &[],
             )?
             .unwrap_or(0);
-        let row = conn.query(super::STORE_LIMITS_SQL, &[])?;
-        let limits = match row.first() {
-            Some(r) => super::limits_of_columns([
-                r.try_get(0)?,
-                r.try_get(1)?,
-                r.try_get(2)?,
-                r.try_get(3)?,
-                r.try_get(4)?,
-            ]),
-            None => SiteLimits::default(),
-        };
+        let limits =
+            stored_limits(&mut conn)?.map_or_else(SiteLimits::default, super::limits_of_columns);
         Ok(PgWriter {
             limits,
             conn,
@@ -1568,18 +1575,8 @@ impl Store for PostgresStore {
 
     fn adopt_limits(&self, limits: &SiteLimits) -> Result<bool, StoreError> {
         let mut conn = self.writers.get()?;
-        let stored = conn.query(super::STORE_LIMITS_SQL, &[])?;
-        if let Some(r) = stored.first() {
-            let stored: [i64; 5] = [
-                r.try_get(0)?,
-                r.try_get(1)?,
-                r.try_get(2)?,
-                r.try_get(3)?,
-                r.try_get(4)?,
-            ];
-            if stored == super::limit_columns(limits) {
-                return Ok(false);
-            }
+        if stored_limits(&mut conn)? == Some(super::limit_columns(limits)) {
+            return Ok(false);
         }
         let mut tx = conn.client.transaction()?;
         // A scan of every article when the limits changed: not a request's

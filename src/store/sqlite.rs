@@ -903,6 +903,13 @@ const SEARCH_WORDS: &str = "INSERT INTO bantin_search (rowid, words)
     CROSS JOIN temp.bantin_stage s ON s.id = f.id
     ORDER BY i.n";
 
+/// The row of `bantin_limits`, in [`super::limit_columns`]' order.
+fn stored_limits(conn: &Connection) -> Result<[i64; 5], rusqlite::Error> {
+    conn.query_row(super::STORE_LIMITS_SQL, [], |r| {
+        Ok([r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?])
+    })
+}
+
 /// A write transaction on the store's one writer connection. Puts are
 /// staged ([`STAGE_ARTICLES`] at a time) and written set-wise: the same
 /// statements, triggers and results as a row at a time, far fewer FTS5
@@ -952,10 +959,7 @@ impl SqliteWriter {
             limits: SiteLimits::default(),
             done: false,
         };
-        w.limits =
-            super::limits_of_columns(w.conn.query_row(super::STORE_LIMITS_SQL, [], |r| {
-                Ok([r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?])
-            })?);
+        w.limits = super::limits_of_columns(stored_limits(&w.conn)?);
         w.conn.execute_batch(STAGE_TABLES)?;
         // New articles are indexed by this writer (migration 5).
         w.conn.execute(
@@ -1181,10 +1185,7 @@ impl Store for SqliteStore {
         let mut conn = self.pools.load().writer.get()?;
         // Read first: the usual answer is "the same", and a reader never
         // waits behind an import holding the write lock.
-        let stored: [i64; 5] = conn.query_row(super::STORE_LIMITS_SQL, [], |r| {
-            Ok([r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?])
-        })?;
-        if stored == super::limit_columns(limits) {
+        if stored_limits(&conn)? == super::limit_columns(limits) {
             return Ok(false);
         }
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
