@@ -21,7 +21,7 @@
 -- those alone may show out of order in keyword feeds.
 --
 -- Every row is numbered and indexed again: the index is emptied and its
--- words made again from the articles' text, as version 4 did (74 s for a
+-- words made again from the articles' text, as version 4 did (60 s for a
 -- million articles here, once).
 
 DROP TRIGGER bantin_search_inserted;
