@@ -106,6 +106,42 @@ fn an_upsert_replaces_the_stored_text(store: StoreKind) {
     );
 }
 
+each_store!(fn an_id_twice_in_one_import_keeps_its_last_record);
+fn an_id_twice_in_one_import_keeps_its_last_record(store: StoreKind) {
+    // (PostgreSQL's writer merges its staging table as is when no id
+    // repeats, and keeps the last record of each when one does.)
+    let sb = Sandbox::on(store);
+    let file = sb.write(
+        "twice.jsonl",
+        concat!(
+            r#"{"id":"x","title":"Bản đầu","categories":["Kinh tế"],"published":"2020-12-01T08:00:00+07:00"}"#,
+            "\n",
+            r#"{"id":"y","title":"Bài khác","categories":["Kinh tế"],"published":"2020-12-02T08:00:00+07:00"}"#,
+            "\n",
+            r#"{"id":"x","title":"Bản sau","categories":["Thể thao"],"published":"2020-12-03T08:00:00+07:00"}"#,
+            "\n"
+        ),
+    );
+    let out = sb.run(&["import", file.to_str().unwrap()]);
+    assert_success(&out, "import");
+    let feed = parse(&sb.dump(&["--format", "atom"]));
+    let titles: Vec<_> = feed
+        .entries
+        .iter()
+        .map(|e| e.title.as_ref().unwrap().content.clone())
+        .collect();
+    assert_eq!(titles, ["Bản sau", "Bài khác"]);
+    let sport = parse(&sb.dump(&["--category", "the-thao", "--format", "atom"]));
+    assert_eq!(sport.entries.len(), 1);
+    let economy = parse(&sb.dump(&["--category", "kinh-te", "--format", "atom"]));
+    let economy: Vec<_> = economy
+        .entries
+        .iter()
+        .map(|e| e.title.as_ref().unwrap().content.clone())
+        .collect();
+    assert_eq!(economy, ["Bài khác"], "x left Kinh tế with its last record");
+}
+
 /// One bad-input case: the file (relative to `tests/fixtures`), the line
 /// (`None` for whole-file faults) and words the reason must contain.
 struct Case {

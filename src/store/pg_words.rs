@@ -17,6 +17,9 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::hash::BuildHasherDefault;
+
+use super::StoreError;
+
 /// What `bantin_words` makes of one character.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Fold {
@@ -53,7 +56,7 @@ const LONG: Slot = 0x200;
 const NEAR: usize = 0x2000;
 
 /// Asks the database what `bantin_words` gives for each probe text.
-pub(crate) type Ask<'a> = dyn FnMut(&[String]) -> Result<Vec<Vec<String>>, postgres::Error> + 'a;
+pub(crate) type Ask<'a> = dyn FnMut(&[String]) -> Result<Vec<Vec<String>>, StoreError> + 'a;
 
 impl Words {
     fn slot(&self, c: char) -> Slot {
@@ -94,7 +97,7 @@ impl Words {
         &mut self,
         parts: [&str; 3],
         ask: &mut Ask<'_>,
-    ) -> Result<Option<Vec<String>>, postgres::Error> {
+    ) -> Result<Option<Vec<String>>, StoreError> {
         let mut folded = String::with_capacity(parts.iter().map(|p| p.len() + 1).sum());
         // Once more after learning the characters not met.
         let mut folded_all = false;
@@ -148,7 +151,7 @@ impl Words {
         Ok(!unsure)
     }
 
-    fn learn(&mut self, chars: Vec<char>, ask: &mut Ask<'_>) -> Result<(), postgres::Error> {
+    fn learn(&mut self, chars: Vec<char>, ask: &mut Ask<'_>) -> Result<(), StoreError> {
         let asked: Vec<char> = chars
             .iter()
             .copied()
@@ -234,7 +237,7 @@ mod tests {
         let mut words = Words::default();
         // A stand-in for the database: ASCII letters lowercased, `đ` and
         // `ư`, `ờ` folded, everything else a separator.
-        let mut ask = |probes: &[String]| -> Result<Vec<Vec<String>>, postgres::Error> {
+        let mut ask = |probes: &[String]| -> Result<Vec<Vec<String>>, StoreError> {
             Ok(probes
                 .iter()
                 .map(|p| {

@@ -1,11 +1,13 @@
-//! What the SQLite writer stages for an article, made on a thread of its
-//! own while the writer's thread runs SQLite: the columns as text (dates,
-//! the JSON list of authors), the link rows with their slugs, and the text
-//! of the keyword index ([`Folder`]). On a big import this is a third of
-//! the work per article that is not SQLite's, and SQLite's single writer is
+//! What a writer stages for an article, made on a thread of its own while
+//! the writer's thread talks to the database: the columns as text (dates,
+//! the JSON list of authors), the link rows with their slugs, and the words
+//! of the keyword index. On a big import this is a third of the work per
+//! article that is not the database's, and the database's one writer is
 //! what bounds the import; the reading of the files runs on a third thread.
+//! [`Staged`] is SQLite's row; the PostgreSQL writer makes its own rows
+//! with the same [`Preparing`].
 //!
-//! Articles go in and come out in the order put. At most [`IN_FLIGHT`] are
+//! Articles go in and come out in the order put. At most a set number are
 //! in the pipe at once, so memory stays flat.
 
 use std::sync::mpsc;
@@ -14,8 +16,8 @@ use super::fts_text::Folder;
 use super::{StoreError, facet_code, micros};
 use crate::article::{Article, Body, Facet};
 
-/// Articles handed to the thread and not taken back yet, at most.
-const IN_FLIGHT: usize = 256;
+/// SQLite's articles handed to the thread and not taken back yet, at most.
+pub(crate) const IN_FLIGHT: usize = 256;
 
 /// An article as the staging tables take it.
 pub(crate) struct Staged {
@@ -52,6 +54,15 @@ impl Staged {
                 .map_or(0, String::len)
             + self.words.len()
     }
+}
+
+/// SQLite's staging rows: a [`Preparing`] that makes a [`Staged`] of each
+/// article.
+pub(crate) fn sqlite_rows() -> Result<Preparing<Staged>, StoreError> {
+    Preparing::start(IN_FLIGHT, || {
+        let mut folder = Folder::new()?;
+        Ok(move |a: Article| Ok(stage(a, &mut folder)?))
+    })
 }
 
 /// Make the staging row of `a`.
@@ -101,22 +112,32 @@ fn stage(a: Article, folder: &mut Folder) -> Result<Staged, rusqlite::Error> {
 }
 
 /// The thread that makes staging rows, and the rows it made.
-pub(crate) struct Preparing {
+pub(crate) struct Preparing<T> {
     to: Option<mpsc::Sender<Article>>,
-    from: mpsc::Receiver<Result<Staged, rusqlite::Error>>,
+    from: mpsc::Receiver<Result<T, StoreError>>,
     in_flight: usize,
+    /// At most this many articles in the pipe.
+    room: usize,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
-impl Preparing {
-    /// Start the thread.
-    pub fn start() -> Result<Preparing, StoreError> {
+impl<T: Send + 'static> Preparing<T> {
+    /// Start the thread. `rows` runs on it first and gives the function
+    /// that makes each article's row (state such as a connection lives in
+    /// that function, on the thread).
+    pub fn start<F>(
+        room: usize,
+        rows: impl FnOnce() -> Result<F, StoreError> + Send + 'static,
+    ) -> Result<Preparing<T>, StoreError>
+    where
+        F: FnMut(Article) -> Result<T, StoreError>,
+    {
         let (to, articles) = mpsc::channel::<Article>();
         let (done, from) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("store-stage".into())
             .spawn(move || {
-                let mut folder = match Folder::new() {
+                let mut make = match rows() {
                     Ok(f) => f,
                     Err(e) => {
                         let _ = done.send(Err(e));
@@ -124,7 +145,7 @@ impl Preparing {
                     }
                 };
                 for a in articles {
-                    if done.send(stage(a, &mut folder)).is_err() {
+                    if done.send(make(a)).is_err() {
                         return;
                     }
                 }
@@ -134,19 +155,20 @@ impl Preparing {
             to: Some(to),
             from,
             in_flight: 0,
+            room: room.max(1),
             thread: Some(thread),
         })
     }
 
-    /// Hand an article over. When [`IN_FLIGHT`] are in the pipe, the oldest
-    /// row is waited for and handed to `take` first.
+    /// Hand an article over. When the pipe is full, the oldest row is
+    /// waited for and handed to `take` first.
     pub fn send(
         &mut self,
         a: Article,
-        take: impl FnMut(Staged) -> Result<(), StoreError>,
+        take: impl FnMut(T) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
         let mut take = take;
-        if self.in_flight >= IN_FLIGHT {
+        if self.in_flight >= self.room {
             take(self.recv()?)?;
         }
         self.to
@@ -158,14 +180,14 @@ impl Preparing {
     }
 
     /// The rows made so far, without waiting.
-    pub fn ready(&mut self) -> Option<Result<Staged, StoreError>> {
+    pub fn ready(&mut self) -> Option<Result<T, StoreError>> {
         if self.in_flight == 0 {
             return None;
         }
         match self.from.try_recv() {
             Ok(row) => {
                 self.in_flight -= 1;
-                Some(row.map_err(StoreError::from))
+                Some(row)
             }
             Err(mpsc::TryRecvError::Empty) => None,
             Err(mpsc::TryRecvError::Disconnected) => Some(Err(stopped())),
@@ -175,7 +197,7 @@ impl Preparing {
     /// Every row still in the pipe, waited for.
     pub fn drain(
         &mut self,
-        mut take: impl FnMut(Staged) -> Result<(), StoreError>,
+        mut take: impl FnMut(T) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
         while self.in_flight > 0 {
             take(self.recv()?)?;
@@ -183,10 +205,10 @@ impl Preparing {
         Ok(())
     }
 
-    fn recv(&mut self) -> Result<Staged, StoreError> {
+    fn recv(&mut self) -> Result<T, StoreError> {
         let row = self.from.recv().map_err(|_| stopped())?;
         self.in_flight -= 1;
-        Ok(row?)
+        row
     }
 }
 
@@ -194,7 +216,7 @@ fn stopped() -> StoreError {
     StoreError::Unavailable("the thread staging articles stopped (a bug: please report it)".into())
 }
 
-impl Drop for Preparing {
+impl<T> Drop for Preparing<T> {
     fn drop(&mut self) {
         // Closing the pipe ends the thread after the article at hand.
         drop(self.to.take());
