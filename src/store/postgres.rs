@@ -1078,7 +1078,10 @@ struct PgWriter {
     /// next row's `seq` (rows come back in the order put).
     taken: i64,
     bulk_after: u64,
-    /// The thread making the rows, from the first put on.
+    /// What `bantin_words` makes of each character, learned as met, while
+    /// the rows are made on the writer's thread.
+    words: Option<Words>,
+    /// The thread making the rows, once the import is big.
     preparing: Option<Preparing<PgStaged>>,
     /// The store's limits, as in the SQLite writer.
     limits: SiteLimits,
@@ -1096,6 +1099,11 @@ struct PgStaged {
 /// that the thread makes the next batch while the database takes one.
 const PG_IN_FLIGHT: usize = 2 * COPY_BATCH;
 
+/// A writer makes the rows of its first this many articles itself, asking
+/// over its own connection; past them, on a thread (with a connection of
+/// its own). A small import pays for neither.
+const PG_THREAD_AFTER: u64 = COPY_BATCH as u64;
+
 /// The staging thread's connection for asking `bantin_words` about the
 /// characters it has not met (a few dozen questions an import). Made when
 /// first needed; if it cannot be made, the articles that needed it go
@@ -1103,7 +1111,7 @@ const PG_IN_FLIGHT: usize = 2 * COPY_BATCH;
 /// same words).
 struct Probe {
     config: postgres::Config,
-    client: Option<Client>,
+    client: Option<PgConn>,
     failed: bool,
 }
 
@@ -1115,40 +1123,86 @@ impl Probe {
         let client = match &mut self.client {
             Some(c) => c,
             None => match self.config.connect(NoTls) {
-                Ok(c) => self.client.insert(c),
+                Ok(client) => self.client.insert(PgConn {
+                    client,
+                    statements: HashMap::new(),
+                }),
                 Err(e) => {
                     self.failed = true;
                     return Err(e.into());
                 }
             },
         };
-        Ok(client
-            .query(
-                "SELECT bantin_words(p, NULL, NULL, NULL) FROM unnest($1::text[])
-                 WITH ORDINALITY AS x (p, i) ORDER BY i",
-                &[&probes],
-            )?
-            .iter()
-            .map(|r| Ok(r.try_get::<_, Option<Vec<String>>>(0)?.unwrap_or_default()))
-            .collect::<Result<_, postgres::Error>>()?)
+        ask_over(client, probes)
     }
 }
 
-/// The staging thread of a PostgreSQL writer.
-fn pg_rows(config: postgres::Config) -> Result<Preparing<PgStaged>, StoreError> {
+/// The staging thread of a PostgreSQL writer, going on with what `words`
+/// learned so far.
+fn pg_rows(config: postgres::Config, mut words: Words) -> Result<Preparing<PgStaged>, StoreError> {
     Preparing::start(PG_IN_FLIGHT, move || {
-        let mut words = Words::default();
         let mut probe = Probe {
             config,
             client: None,
             failed: false,
         };
-        Ok(move |a: Article| Ok(pg_row(&a, &mut words, &mut probe)))
+        Ok(move |a: Article| {
+            // Its own connection: a question that failed harms no
+            // transaction, and the database's trigger makes those words.
+            let words = match fold_words(&a, &mut words, &mut |p| probe.ask(p)) {
+                Ok(w) => w,
+                Err(e) => {
+                    tracing::debug!("the database makes the words of {}: {e}", a.id);
+                    None
+                }
+            };
+            Ok(pg_row(&a, words))
+        })
     })
 }
 
-/// The staging rows of `a`.
-fn pg_row(a: &Article, words: &mut Words, probe: &mut Probe) -> PgStaged {
+/// Ask over the writer's own connection what `bantin_words` makes of each
+/// probe.
+fn ask_over(conn: &mut PgConn, probes: &[String]) -> Result<Vec<Vec<String>>, StoreError> {
+    Ok(conn
+        .query(
+            "SELECT bantin_words(p, NULL, NULL, NULL) FROM unnest($1::text[])
+             WITH ORDINALITY AS x (p, i) ORDER BY i",
+            &[&probes],
+        )?
+        .iter()
+        .map(|r| Ok(r.try_get::<_, Option<Vec<String>>>(0)?.unwrap_or_default()))
+        .collect::<Result<_, postgres::Error>>()?)
+}
+
+/// The words of `a`'s text as stored (migration 5's trigger reads the same
+/// columns): the HTML if any, else the plain body, as `bantin_words`
+/// chooses (SQL's `trim` takes spaces only). `None`: the database's.
+fn fold_words(
+    a: &Article,
+    words: &mut Words,
+    ask: &mut super::pg_words::Ask<'_>,
+) -> Result<Option<Vec<String>>, StoreError> {
+    let (body, html) = match &a.body {
+        Body::None => (None, None),
+        Body::Text(t) => (Some(text(t)), None),
+        Body::Html(h) => (None, Some(text(h))),
+    };
+    words.of(
+        [
+            &text(&a.title),
+            &a.summary.as_deref().map(text).unwrap_or_default(),
+            html.as_deref()
+                .filter(|h| !h.trim_matches(' ').is_empty())
+                .or(body.as_deref())
+                .unwrap_or(""),
+        ],
+        ask,
+    )
+}
+
+/// The staging rows of `a`, with its words.
+fn pg_row(a: &Article, words: Option<Vec<String>>) -> PgStaged {
     let (body, html) = match &a.body {
         Body::None => (None, None),
         Body::Text(t) => (Some(text(t).into_owned()), None),
@@ -1156,25 +1210,6 @@ fn pg_row(a: &Article, words: &mut Words, probe: &mut Probe) -> PgStaged {
     };
     let title = text(&a.title).into_owned();
     let summary = a.summary.as_deref().map(|s| text(s).into_owned());
-    // The words of the text as stored (migration 5's trigger reads the
-    // same columns): the HTML if any, else the plain body, as
-    // `bantin_words` chooses (SQL's `trim` takes spaces only).
-    let words = words
-        .of(
-            [
-                &title,
-                summary.as_deref().unwrap_or(""),
-                html.as_deref()
-                    .filter(|h| !h.trim_matches(' ').is_empty())
-                    .or(body.as_deref())
-                    .unwrap_or(""),
-            ],
-            &mut |probes: &[String]| probe.ask(probes),
-        )
-        .unwrap_or_else(|e| {
-            tracing::debug!("the database makes the words of {}: {e}", a.id);
-            None
-        });
     let mut links = Vec::new();
     for facet in Facet::ALL {
         let names = a.names(facet);
@@ -1303,6 +1338,7 @@ impl PgWriter {
             staged: 0,
             taken: 0,
             bulk_after: BULK_AFTER.max(stored.max(0) as u64 / 4),
+            words: Some(Words::default()),
             preparing: None,
             done: false,
         })
@@ -1540,9 +1576,14 @@ impl Writer for PgWriter {
                 &[&a.id],
             )?;
         }
-        let mut preparing = match self.preparing.take() {
-            Some(p) => p,
-            None => pg_rows(self.config.clone())?,
+        let mut preparing = match (self.preparing.take(), self.words.take()) {
+            (Some(p), _) => p,
+            (None, Some(mut words)) if self.staged <= PG_THREAD_AFTER => {
+                let folded = fold_words(a, &mut words, &mut |p| ask_over(&mut self.conn, p));
+                self.words = Some(words);
+                return self.take(pg_row(a, folded?));
+            }
+            (None, words) => pg_rows(self.config.clone(), words.unwrap_or_default())?,
         };
         let mut staged = || -> Result<(), StoreError> {
             preparing.send(a.clone(), |row| self.take(row))?;
