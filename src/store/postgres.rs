@@ -1538,6 +1538,7 @@ impl PgWriter {
             self.conn
                 .client
                 .batch_execute("SET LOCAL bantin.bulk = 'off'; SELECT bantin_rebuild();")?;
+            self.analyze()?;
         }
         self.conn.client.batch_execute(if repeated {
             "DROP TABLE bantin_last; TRUNCATE bantin_stage, bantin_stage_links;"
@@ -1547,6 +1548,53 @@ impl PgWriter {
         self.staged = 0;
         self.taken = 0;
         Ok(())
+    }
+
+    /// Statistics of the article tables after a bulk, committed with it.
+    /// Until autovacuum gets to them (minutes after a big import), the
+    /// planner knows nothing of the new rows: a keyword feed of a common
+    /// word took 112-127 ms cold instead of 8-14 ms right after a 1M
+    /// import. 1.0 s at a million. Only the tables' owner may analyze
+    /// them (PostgreSQL 15); a role that does not own them leaves it to
+    /// autovacuum.
+    fn analyze(&mut self) -> Result<(), postgres::Error> {
+        let owner = self
+            .conn
+            .one_i64(
+                "SELECT count(*) FROM pg_class c
+                 WHERE c.oid IN ('articles'::regclass, 'article_categories'::regclass,
+                                 'article_regions'::regclass, 'article_authors'::regclass)
+                   AND pg_has_role(current_user, c.relowner, 'USAGE')",
+                &[],
+            )?
+            .unwrap_or(0)
+            == 4;
+        if !owner {
+            tracing::debug!("not the article tables' owner: autovacuum analyzes them");
+            return Ok(());
+        }
+        // Another transaction analyzing them (another import) holds its
+        // lock until it commits: rather than wait, leave it to that one.
+        self.conn
+            .client
+            .batch_execute("SAVEPOINT bantin_analyze; SET LOCAL lock_timeout = 1000")?;
+        match self
+            .conn
+            .client
+            .batch_execute("ANALYZE articles, article_categories, article_regions, article_authors")
+        {
+            Ok(()) => {}
+            Err(e) if gave_way(&e) => {
+                tracing::debug!("the article tables' statistics: {}", reason(&e));
+                self.conn
+                    .client
+                    .batch_execute("ROLLBACK TO SAVEPOINT bantin_analyze")?;
+            }
+            Err(e) => return Err(e),
+        }
+        self.conn
+            .client
+            .batch_execute("RELEASE SAVEPOINT bantin_analyze; SET LOCAL lock_timeout = 0")
     }
 
     /// Take an article's rows back from the staging thread, numbered in
