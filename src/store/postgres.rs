@@ -28,7 +28,7 @@ use postgres::{Client, NoTls, Row, Statement};
 
 use super::pg_words::Words;
 use super::row::{ARTICLE_COLUMNS, RawArticle, RawLink, audit_row, table};
-use super::staging::Preparing;
+use super::staging::{Preparing, link_rows};
 use super::{
     Change, Changes, LogPosition, Pair, Placement, Position, Problem, SlugUse, Snapshot, Store,
     StoreError, Writer, facet_code, instant, logged_facet, micros,
@@ -1210,29 +1210,17 @@ fn pg_row(a: &Article, words: Option<Vec<String>>) -> PgStaged {
     };
     let title = text(&a.title).into_owned();
     let summary = a.summary.as_deref().map(|s| text(s).into_owned());
-    let mut links = Vec::new();
-    for facet in Facet::ALL {
-        let names = a.names(facet);
-        let facet = facet_code(facet);
-        // Two names of one article may share a slug: the first one
-        // counts; a byline name with no letter or digit has no feed.
-        let mut slugs: Vec<String> = Vec::with_capacity(names.len());
-        for name in names {
-            let slug = crate::slug::slugify(name);
-            if slug.is_empty() || slugs.contains(&slug) {
-                continue;
-            }
-            links.push(StagedLink {
-                seq: 0,
-                facet,
-                article_id: a.id.clone(),
-                slug: slug.clone(),
-                name: text(name).into_owned(),
-                position: i32::try_from(slugs.len()).unwrap_or(i32::MAX),
-            });
-            slugs.push(slug);
-        }
-    }
+    let links = link_rows(a)
+        .into_iter()
+        .map(|(facet, slug, name, position)| StagedLink {
+            seq: 0,
+            facet,
+            article_id: a.id.clone(),
+            slug,
+            name: text(name).into_owned(),
+            position: i32::try_from(position).unwrap_or(i32::MAX),
+        })
+        .collect();
     PgStaged {
         article: StagedArticle {
             seq: 0,
@@ -1633,14 +1621,7 @@ impl Writer for PgWriter {
             }
             (None, words) => pg_rows(self.config.clone(), words.unwrap_or_default())?,
         };
-        let mut staged = || -> Result<(), StoreError> {
-            preparing.send(a.clone(), |row| self.take(row))?;
-            while let Some(row) = preparing.ready() {
-                self.take(row?)?;
-            }
-            Ok(())
-        };
-        let done = staged();
+        let done = preparing.pass(a.clone(), |row| self.take(row));
         self.preparing = Some(preparing);
         done
     }

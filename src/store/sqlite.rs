@@ -1109,14 +1109,7 @@ impl Writer for SqliteWriter {
             Some(p) => p,
             None => sqlite_rows()?,
         };
-        let mut staged = || -> Result<(), StoreError> {
-            preparing.send(a.clone(), |row| self.stage(row))?;
-            while let Some(row) = preparing.ready() {
-                self.stage(row?)?;
-            }
-            Ok(())
-        };
-        let done = staged();
+        let done = preparing.pass(a.clone(), |row| self.stage(row));
         self.preparing = Some(preparing);
         done
     }

@@ -17,7 +17,7 @@ use super::{StoreError, facet_code, micros};
 use crate::article::{Article, Body, Facet};
 
 /// SQLite's articles handed to the thread and not taken back yet, at most.
-pub(crate) const IN_FLIGHT: usize = 256;
+const IN_FLIGHT: usize = 256;
 
 /// An article as the staging tables take it.
 pub(crate) struct Staged {
@@ -65,25 +65,32 @@ pub(crate) fn sqlite_rows() -> Result<Preparing<Staged>, StoreError> {
     })
 }
 
-/// Make the staging row of `a`.
-fn stage(a: Article, folder: &mut Folder) -> Result<Staged, rusqlite::Error> {
-    let mut links = Vec::new();
+/// `a`'s link rows, both stores': facet letter, slug, name, position
+/// within the facet. Two names of one article that share a slug: the first
+/// one counts; a byline name with no letter or digit has no feed.
+pub(crate) fn link_rows(a: &Article) -> Vec<(&'static str, String, &str, usize)> {
+    let mut links: Vec<(&'static str, String, &str, usize)> = Vec::new();
     for facet in Facet::ALL {
         let f = facet_code(facet);
         let first = links.len();
         for name in a.names(facet) {
             let slug = crate::slug::slugify(name);
-            if slug.is_empty()
-                || links
-                    .get(first..)
-                    .is_some_and(|l: &[(_, String, _, _)]| l.iter().any(|(_, s, _, _)| *s == slug))
-            {
+            if slug.is_empty() || links[first..].iter().any(|(_, s, _, _)| *s == slug) {
                 continue;
             }
-            let position = (links.len() - first) as i64;
-            links.push((f, slug, name.clone(), position));
+            let position = links.len() - first;
+            links.push((f, slug, name, position));
         }
     }
+    links
+}
+
+/// Make the staging row of `a`.
+fn stage(a: Article, folder: &mut Folder) -> Result<Staged, rusqlite::Error> {
+    let links = link_rows(&a)
+        .into_iter()
+        .map(|(f, slug, name, position)| (f, slug, name.to_string(), position as i64))
+        .collect();
     let (body, content_html) = match a.body {
         Body::None => (None, None),
         Body::Text(t) => (Some(t), None),
@@ -176,6 +183,20 @@ impl<T: Send + 'static> Preparing<T> {
             .and_then(|to| to.send(a).ok())
             .ok_or_else(stopped)?;
         self.in_flight += 1;
+        Ok(())
+    }
+
+    /// Hand an article over, then hand `take` every row made so far, in
+    /// the order put.
+    pub fn pass(
+        &mut self,
+        a: Article,
+        mut take: impl FnMut(T) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        self.send(a, &mut take)?;
+        while let Some(row) = self.ready() {
+            take(row?)?;
+        }
         Ok(())
     }
 
