@@ -15,7 +15,7 @@
 
 use std::borrow::Cow;
 use std::cell::{RefCell, RefMut};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::convert::Infallible;
 use std::str::FromStr;
 use std::sync::{Arc, Weak};
@@ -47,6 +47,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/005_search_words.sql"),
     include_str!("../../migrations/postgres/006_limits.sql"),
     include_str!("../../migrations/postgres/007_search_spans.sql"),
+    include_str!("../../migrations/postgres/008_common_words.sql"),
 ];
 
 /// The advisory lock that migrations run under ("bantin" in ASCII), so that
@@ -572,7 +573,7 @@ fn feed_sql(key: &FeedKey) -> String {
                  SELECT * FROM articles a
                  WHERE a.published_us <= $1 AND a.published_us >= $2
                  ORDER BY a.published_us DESC, a.id DESC LIMIT {SEARCH_PROBE}) a
-             WHERE a.words @> $4::text[]
+             WHERE (a.words || a.common_words) @> $4::text[]
              ORDER BY a.published_us DESC, a.id DESC LIMIT $3"
         ),
     }
@@ -1047,8 +1048,11 @@ struct StagedArticle {
     published_us: i64,
     url: Option<String>,
     image: Option<String>,
-    /// The article's words (migration 5), `None` for the database to make.
+    /// The article's words (migration 5) that the keyword index holds,
+    /// `None` for the database to make (both columns).
     words: Option<Vec<String>>,
+    /// Its words that the store lists as common (migration 8).
+    common_words: Option<Vec<String>>,
 }
 
 /// A link row waiting to be copied.
@@ -1081,8 +1085,16 @@ struct PgWriter {
     /// What `bantin_words` makes of each character, learned as met, while
     /// the rows are made on the writer's thread.
     words: Option<Words>,
-    /// The thread making the rows, once the import is big.
+    /// The thread making the rows, once the import is past its sample.
     preparing: Option<Preparing<PgStaged>>,
+    /// The first articles put, with their words, before any of their rows
+    /// is made: the sample the store's common words are learned from.
+    sample: Vec<(Article, Option<Vec<String>>)>,
+    /// Whether the sample was taken: rows are made on the thread since.
+    sampled: bool,
+    /// The store's common words (migration 8), as this transaction sees
+    /// them: the rows it makes keep them out of the keyword index.
+    common: Common,
     /// The store's limits, as in the SQLite writer.
     limits: SiteLimits,
     done: bool,
@@ -1099,10 +1111,47 @@ struct PgStaged {
 /// that the thread makes the next batch while the database takes one.
 const PG_IN_FLIGHT: usize = 2 * COPY_BATCH;
 
-/// A writer makes the rows of its first this many articles itself, asking
-/// over its own connection; past them, on a thread (with a connection of
-/// its own). A small import pays for neither.
-const PG_THREAD_AFTER: u64 = COPY_BATCH as u64;
+/// A writer holds its first this many articles, with their words (made on
+/// its own thread, asking over its own connection), as a sample of the
+/// words of what it writes, before it makes their rows; past them, rows
+/// are made on a thread (with a connection of its own). A small import pays
+/// for neither. 5,000 articles: weeks of a busy newsroom, so that a story
+/// of the week does not make its words common; about 30 MB.
+const COMMON_SAMPLE: usize = 5_000;
+
+/// A word in at least one article in this many of the sample is common:
+/// its feed fills from the newest articles (a feed of 50 within about 250
+/// rows) without the keyword index. On the bench corpus the words this
+/// common hold 97% of the index's entries.
+const COMMON_SHARE: usize = 5;
+
+/// The store's common words (migration 8).
+type Common = Arc<HashSet<String>>;
+
+/// The words of `sample` common enough to list (see [`COMMON_SHARE`]) and
+/// not listed yet, sorted. A word with a digit is never listed: years and
+/// numbers are common for a while and then rare, and a listed word's feed
+/// walks the articles back to where it was common.
+fn common_in(sample: &[(Article, Option<Vec<String>>)], listed: &HashSet<String>) -> Vec<String> {
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    let mut articles = 0;
+    // (Each article's words are distinct: see `Words::of`.)
+    for words in sample.iter().filter_map(|(_, w)| w.as_ref()) {
+        articles += 1;
+        for w in words {
+            *counts.entry(w).or_default() += 1;
+        }
+    }
+    let mut common: Vec<String> = counts
+        .into_iter()
+        .filter(|(w, n)| {
+            n * COMMON_SHARE >= articles && !w.chars().any(char::is_numeric) && !listed.contains(*w)
+        })
+        .map(|(w, _)| w.to_string())
+        .collect();
+    common.sort_unstable();
+    common
+}
 
 /// The staging thread's connection for asking `bantin_words` about the
 /// characters it has not met (a few dozen questions an import). Made when
@@ -1139,7 +1188,11 @@ impl Probe {
 
 /// The staging thread of a PostgreSQL writer, going on with what `words`
 /// learned so far.
-fn pg_rows(config: postgres::Config, mut words: Words) -> Result<Preparing<PgStaged>, StoreError> {
+fn pg_rows(
+    config: postgres::Config,
+    mut words: Words,
+    common: Common,
+) -> Result<Preparing<PgStaged>, StoreError> {
     Preparing::start(PG_IN_FLIGHT, move || {
         let mut probe = Probe {
             config,
@@ -1156,7 +1209,7 @@ fn pg_rows(config: postgres::Config, mut words: Words) -> Result<Preparing<PgSta
                     None
                 }
             };
-            Ok(pg_row(&a, words))
+            Ok(pg_row(&a, words, &common))
         })
     })
 }
@@ -1201,8 +1254,15 @@ fn fold_words(
     )
 }
 
-/// The staging rows of `a`, with its words.
-fn pg_row(a: &Article, words: Option<Vec<String>>) -> PgStaged {
+/// The staging rows of `a`, with its words split by `common`.
+fn pg_row(a: &Article, words: Option<Vec<String>>, common: &HashSet<String>) -> PgStaged {
+    let (words, common_words) = match words {
+        Some(words) => {
+            let (common, keyed) = words.into_iter().partition(|w| common.contains(w));
+            (Some(keyed), Some(common))
+        }
+        None => (None, None),
+    };
     let (body, html) = match &a.body {
         Body::None => (None, None),
         Body::Text(t) => (Some(text(t).into_owned()), None),
@@ -1236,6 +1296,7 @@ fn pg_row(a: &Article, words: Option<Vec<String>>) -> PgStaged {
             url: a.url.clone(),
             image: a.image.clone(),
             words,
+            common_words,
         },
         links,
     }
@@ -1289,7 +1350,8 @@ impl PgWriter {
              CREATE TEMP TABLE bantin_stage (
                  seq BIGINT, id TEXT COLLATE \"C\", title TEXT, summary TEXT, body TEXT,
                  content_html TEXT, authors TEXT, published TEXT, updated TEXT,
-                 published_us BIGINT, url TEXT, image TEXT, words TEXT[]) ON COMMIT DROP;
+                 published_us BIGINT, url TEXT, image TEXT, words TEXT[],
+                 common_words TEXT[]) ON COMMIT DROP;
              CREATE TEMP TABLE bantin_stage_links (
                  seq BIGINT, facet TEXT, article_id TEXT COLLATE \"C\", slug TEXT COLLATE \"C\",
                  name TEXT COLLATE \"C\", position INTEGER) ON COMMIT DROP;
@@ -1317,6 +1379,11 @@ impl PgWriter {
             .unwrap_or(0);
         let limits =
             stored_limits(&mut conn)?.map_or_else(SiteLimits::default, super::limits_of_columns);
+        let common = conn
+            .query("SELECT word FROM bantin_common_words", &[])?
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<Result<HashSet<String>, _>>()?;
         Ok(PgWriter {
             limits,
             conn,
@@ -1328,6 +1395,9 @@ impl PgWriter {
             bulk_after: BULK_AFTER.max(stored.max(0) as u64 / 4),
             words: Some(Words::default()),
             preparing: None,
+            sample: Vec::new(),
+            sampled: false,
+            common: Arc::new(common),
             done: false,
         })
     }
@@ -1339,7 +1409,8 @@ impl PgWriter {
         if !self.articles.is_empty() {
             let sink = self.conn.client.copy_in(
                 "COPY bantin_stage (seq, id, title, summary, body, content_html, authors, published,
-                                    updated, published_us, url, image, words) FROM STDIN (FORMAT binary)",
+                                    updated, published_us, url, image, words, common_words)
+                 FROM STDIN (FORMAT binary)",
             )?;
             let t = Type::TEXT;
             let types = [
@@ -1355,6 +1426,7 @@ impl PgWriter {
                 Type::INT8,
                 t.clone(),
                 t,
+                Type::TEXT_ARRAY,
                 Type::TEXT_ARRAY,
             ];
             let mut copy = BinaryCopyInWriter::new(sink, &types);
@@ -1373,6 +1445,7 @@ impl PgWriter {
                     &a.url,
                     &a.image,
                     &a.words,
+                    &a.common_words,
                 ])?;
             }
             copy.finish()?;
@@ -1442,6 +1515,8 @@ impl PgWriter {
     /// each id wins; an unchanged article or link is not rewritten (it would
     /// log a change for nothing).
     fn merge(&mut self) -> Result<(), StoreError> {
+        // Too few to learn from: their rows, with the words as listed.
+        self.settle(false)?;
         if let Some(mut preparing) = self.preparing.take() {
             let drained = preparing.drain(|row| self.take(row));
             self.preparing = Some(preparing);
@@ -1485,15 +1560,15 @@ impl PgWriter {
         }
         let mut sql = String::from(
             "INSERT INTO articles (id, title, summary, body, content_html, authors, published, updated,
-                                   published_us, url, image, words)
+                                   published_us, url, image, words, common_words)
                  SELECT id, title, summary, body, content_html, authors, published, updated,
-                        published_us, url, image, words FROM bantin_last ORDER BY id
+                        published_us, url, image, words, common_words FROM bantin_last ORDER BY id
              ON CONFLICT (id) DO UPDATE SET
                title = excluded.title, summary = excluded.summary, body = excluded.body,
                content_html = excluded.content_html, authors = excluded.authors,
                published = excluded.published, updated = excluded.updated,
                published_us = excluded.published_us, url = excluded.url, image = excluded.image,
-               words = excluded.words
+               words = excluded.words, common_words = excluded.common_words
              WHERE (articles.title, articles.summary, articles.body, articles.content_html, articles.authors,
                     articles.published, articles.updated, articles.published_us, articles.url, articles.image)
                IS DISTINCT FROM (excluded.title, excluded.summary, excluded.body, excluded.content_html,
@@ -1538,51 +1613,88 @@ impl PgWriter {
         Ok(())
     }
 
-    /// Statistics of the article tables after a bulk, committed with it.
-    /// Until autovacuum gets to them (minutes after a big import), the
-    /// planner knows nothing of the new rows: a keyword feed of a common
-    /// word took 112-127 ms cold instead of 8-14 ms right after a 1M
-    /// import. 1.0 s at a million. Only the tables' owner may analyze
-    /// them (PostgreSQL 15); a role that does not own them leaves it to
-    /// autovacuum.
+    /// After a bulk, committed with it: the article tables' statistics and
+    /// the keyword index's pending list moved into the index (migration
+    /// 8's `bantin_settle`, which says why). 1.0 s at a million. If it
+    /// cannot (another import analyzing the tables holds them until it
+    /// commits; a database that refuses), autovacuum does it later.
     fn analyze(&mut self) -> Result<(), postgres::Error> {
-        let owner = self
-            .conn
-            .one_i64(
-                "SELECT count(*) FROM pg_class c
-                 WHERE c.oid IN ('articles'::regclass, 'article_categories'::regclass,
-                                 'article_regions'::regclass, 'article_authors'::regclass)
-                   AND pg_has_role(current_user, c.relowner, 'USAGE')",
-                &[],
-            )?
-            .unwrap_or(0)
-            == 4;
-        if !owner {
-            tracing::debug!("not the article tables' owner: autovacuum analyzes them");
-            return Ok(());
-        }
-        // Another transaction analyzing them (another import) holds its
-        // lock until it commits: rather than wait, leave it to that one.
         self.conn
             .client
-            .batch_execute("SAVEPOINT bantin_analyze; SET LOCAL lock_timeout = 1000")?;
-        match self
-            .conn
-            .client
-            .batch_execute("ANALYZE articles, article_categories, article_regions, article_authors")
-        {
+            .batch_execute("SAVEPOINT bantin_settle; SET LOCAL lock_timeout = 1000")?;
+        match self.conn.client.batch_execute("SELECT bantin_settle()") {
             Ok(()) => {}
-            Err(e) if gave_way(&e) => {
-                tracing::debug!("the article tables' statistics: {}", reason(&e));
+            Err(e) if e.code().is_some() => {
+                if gave_way(&e) {
+                    tracing::debug!("the article tables' statistics: {}", reason(&e));
+                } else {
+                    tracing::warn!("the article tables' statistics: {}", reason(&e));
+                }
                 self.conn
                     .client
-                    .batch_execute("ROLLBACK TO SAVEPOINT bantin_analyze")?;
+                    .batch_execute("ROLLBACK TO SAVEPOINT bantin_settle")?;
             }
             Err(e) => return Err(e),
         }
         self.conn
             .client
-            .batch_execute("RELEASE SAVEPOINT bantin_analyze; SET LOCAL lock_timeout = 0")
+            .batch_execute("RELEASE SAVEPOINT bantin_settle; SET LOCAL lock_timeout = 0")
+    }
+
+    /// Make the rows of the sampled articles, after learning the common
+    /// words of the sample if `learn`.
+    fn settle(&mut self, learn: bool) -> Result<(), StoreError> {
+        let sample = std::mem::take(&mut self.sample);
+        if learn {
+            self.learn(&sample)?;
+        }
+        let common = Arc::clone(&self.common);
+        for (a, words) in sample {
+            self.take(pg_row(&a, words, &common))?;
+        }
+        Ok(())
+    }
+
+    /// List the words common in `sample`, in this transaction, so that a
+    /// reader sees the list with the rows made by it. If the list cannot
+    /// take them (another import listing the same words holds them until it
+    /// commits; a role without the grant), it stays as it is and the words
+    /// go in the index as before: slower to import, the same feeds.
+    fn learn(&mut self, sample: &[(Article, Option<Vec<String>>)]) -> Result<(), StoreError> {
+        let new = common_in(sample, &self.common);
+        if new.is_empty() {
+            return Ok(());
+        }
+        self.conn.client.batch_execute(&format!(
+            "SAVEPOINT bantin_common; SET LOCAL lock_timeout = {}",
+            LOCK_TIMEOUT.as_millis()
+        ))?;
+        match self.conn.execute(
+            "INSERT INTO bantin_common_words (word) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING",
+            &[&new],
+        ) {
+            Ok(_) => {
+                self.conn
+                    .client
+                    .batch_execute("SET LOCAL lock_timeout = 0; RELEASE SAVEPOINT bantin_common")?;
+                tracing::debug!("{} more common words: {}", new.len(), new.join(" "));
+                let mut common = (*self.common).clone();
+                common.extend(new);
+                self.common = Arc::new(common);
+            }
+            Err(e) if e.code().is_some() => {
+                if gave_way(&e) {
+                    tracing::debug!("the store's common words stay as they are: {}", reason(&e));
+                } else {
+                    tracing::warn!("the store's common words stay as they are: {}", reason(&e));
+                }
+                self.conn.client.batch_execute(
+                    "ROLLBACK TO SAVEPOINT bantin_common; RELEASE SAVEPOINT bantin_common",
+                )?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+        Ok(())
     }
 
     /// Take an article's rows back from the staging thread, numbered in
@@ -1614,12 +1726,21 @@ impl Writer for PgWriter {
         }
         let mut preparing = match (self.preparing.take(), self.words.take()) {
             (Some(p), _) => p,
-            (None, Some(mut words)) if self.staged <= PG_THREAD_AFTER => {
+            (None, Some(mut words)) if !self.sampled => {
                 let folded = fold_words(a, &mut words, &mut |p| ask_over(&mut self.conn, p));
                 self.words = Some(words);
-                return self.take(pg_row(a, folded?));
+                self.sample.push((a.clone(), folded?));
+                if self.sample.len() >= COMMON_SAMPLE {
+                    self.sampled = true;
+                    self.settle(true)?;
+                }
+                return Ok(());
             }
-            (None, words) => pg_rows(self.config.clone(), words.unwrap_or_default())?,
+            (None, words) => pg_rows(
+                self.config.clone(),
+                words.unwrap_or_default(),
+                Arc::clone(&self.common),
+            )?,
         };
         let done = preparing.pass(a.clone(), |row| self.take(row));
         self.preparing = Some(preparing);
