@@ -275,6 +275,24 @@ fn the_readmes_roles_and_grants_give_each_role_what_it_needs_and_no_more() {
             "{statement}: {why}"
         );
     }
+    // What a bulk import runs before it commits, as the tables' owner
+    // whoever imports: the runtime role gets the planner's statistics (and
+    // PostgreSQL lets only the owner run ANALYZE itself).
+    as_app
+        .batch_execute("SELECT bantin_settle()")
+        .expect("bantin_settle as the runtime role");
+    let analyzed: i64 = as_app
+        .query_one(
+            "SELECT count(DISTINCT tablename) FROM pg_stats WHERE schemaname = 'public'
+             AND tablename IN ('articles', 'article_categories', 'article_regions', 'article_authors')",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        analyzed, 4,
+        "bantin_settle as the runtime role analyzed nothing"
+    );
     // Neither may create temporary tables but bantin (import stages there).
     assert!(
         refused(as_cms.execute("CREATE TEMP TABLE t (y INT)", &[])).contains("permission denied")

@@ -504,3 +504,172 @@ fn sparse_keyword_matches_in_a_migrated_sqlite_store() {
     let store = bantin::store::sqlite::SqliteStore::open(&path).unwrap();
     sparse.check(&store, "migrated SQLite");
 }
+
+/// A store big enough for PostgreSQL to list common words (a fifth or more
+/// of an import's first 5,000 articles), and feeds that take every path:
+/// listed words only (the newest articles walked), listed and unlisted
+/// words (the keyword index), words listed in the newest articles only,
+/// words with digits (never listed), rows a CMS writes and edits after the
+/// list was made, a second import that finds it made. Expected feeds are
+/// worked out here from each article's words.
+struct Common {
+    now: DateTime<Utc>,
+    /// Every article: id, instant, its words.
+    articles: Vec<(String, DateTime<Utc>, Vec<&'static str>)>,
+}
+
+impl Common {
+    const IMPORTED: i64 = 6_000;
+
+    /// Article `i` of the import (newest first, an hour apart).
+    fn words(i: i64) -> Vec<&'static str> {
+        let mut w = vec!["chung", "2024"];
+        for (word, has) in [
+            ("mua", i % 3 == 0),
+            ("nang", i % 3 == 1),
+            ("lu", i % 7 == 0),
+            ("hiem", i % 997 == 0),
+            // In 40% of the sample, none of the older ones.
+            ("moi", i < 2_000),
+            // Only in the oldest articles, none of the sample.
+            ("xua", i >= 5_500),
+        ] {
+            if has {
+                w.push(word);
+            }
+        }
+        w
+    }
+
+    fn article(&self, id: &str, at: DateTime<Utc>, words: &[&str]) -> Article {
+        let at = at.to_rfc3339_opts(SecondsFormat::Secs, true);
+        with_text(id, "Tin", None, Body::Text(words.join(" ")), &at)
+    }
+
+    fn new() -> Common {
+        let now = Utc::now().with_nanosecond(0).unwrap();
+        let articles = (0..Common::IMPORTED)
+            .map(|i| {
+                let at = now - chrono::Duration::hours(i + 1);
+                (format!("a-{i:04}"), at, Common::words(i))
+            })
+            .collect();
+        Common { now, articles }
+    }
+
+    fn set(&mut self, id: &str, at: DateTime<Utc>, words: Vec<&'static str>) {
+        self.articles.retain(|a| a.0 != id);
+        self.articles.push((id.to_string(), at, words));
+    }
+
+    fn expected(&self, query: &str, limit: usize) -> Vec<String> {
+        let wanted: Vec<&str> = query.split(' ').collect();
+        let mut hits: Vec<&(String, DateTime<Utc>, Vec<&str>)> = self
+            .articles
+            .iter()
+            .filter(|a| wanted.iter().all(|w| a.2.contains(w) || *w == "tin"))
+            .collect();
+        hits.sort_by(|a, b| b.1.cmp(&a.1).then(b.0.cmp(&a.0)));
+        hits.iter().take(limit).map(|a| a.0.clone()).collect()
+    }
+
+    fn check(&self, store: &dyn Store, label: &str) {
+        let snapshot = store.snapshot().unwrap();
+        for query in [
+            "chung",
+            "mua",
+            "mua chung",
+            "mua nang",
+            "nang moi",
+            "moi",
+            "moi lu",
+            "lu",
+            "lu mua",
+            "hiem",
+            "hiem mua",
+            "2024",
+            "2024 mua",
+            "xua",
+            "xua moi",
+            "xua mua",
+            "khongco",
+            "mua khongco",
+            "tin mua",
+        ] {
+            for limit in [1, 50, 1000] {
+                let found: Vec<String> = snapshot
+                    .feed(&FeedKey::Search(query.to_string()), self.now, limit)
+                    .unwrap()
+                    .into_iter()
+                    .map(|a| a.id)
+                    .collect();
+                assert_eq!(
+                    found,
+                    self.expected(query, limit),
+                    "{label}: `{query}`, {limit}"
+                );
+            }
+        }
+    }
+}
+
+each_store!(fn common_words_are_found_on_every_path);
+
+fn common_words_are_found_on_every_path(kind: StoreKind) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = TestStore::new(kind, dir.path());
+    let mut common = Common::new();
+    let imported: Vec<Article> = common
+        .articles
+        .iter()
+        .map(|(id, at, words)| common.article(id, *at, words))
+        .collect();
+    store.upsert(&imported);
+    if kind == StoreKind::Postgres {
+        let listed = store.strings("SELECT word FROM bantin_common_words");
+        for word in ["chung", "mua", "nang", "moi", "tin"] {
+            assert!(listed.iter().any(|w| w == word), "{word} not in {listed:?}");
+        }
+        for word in ["lu", "hiem", "2024", "xua"] {
+            assert!(!listed.iter().any(|w| w == word), "{word} in {listed:?}");
+        }
+    }
+    common.check(store.open(2).as_ref(), &format!("{kind:?} import"));
+
+    // A CMS writes two new articles and edits an old one, in plain SQL.
+    let (cms_new, cms_other) = (
+        common.now - chrono::Duration::minutes(30),
+        common.now - chrono::Duration::minutes(20),
+    );
+    let mut sql = String::new();
+    for (id, at, text) in [
+        ("cms-1", cms_new, "mua hiem lu"),
+        ("cms-2", cms_other, "nang moi"),
+    ] {
+        sql.push_str(&format!(
+            "INSERT INTO articles (id, title, body, authors, published, published_us)
+             VALUES ('{id}', 'Tin', '{text}', '[]', {}, {us});
+             INSERT INTO article_categories (article_id, slug, name, position, published_us)
+             VALUES ('{id}', 'xa-hoi', 'Xã hội', 0, {us});",
+            quoted(&at.to_rfc3339()),
+            us = at.timestamp_micros()
+        ));
+    }
+    sql.push_str("UPDATE articles SET body = 'xua mua hiem' WHERE id = 'a-5990';");
+    store.sql(&sql);
+    common.set("cms-1", cms_new, vec!["mua", "hiem", "lu"]);
+    common.set("cms-2", cms_other, vec!["nang", "moi"]);
+    let old = common.articles.iter().find(|a| a.0 == "a-5990").unwrap().1;
+    common.set("a-5990", old, vec!["xua", "mua", "hiem"]);
+
+    // A second, small import: one article's words change, one is new.
+    let recent = common.now - chrono::Duration::minutes(10);
+    let changed = common.articles.iter().find(|a| a.0 == "a-0003").unwrap().1;
+    store.upsert(&[
+        common.article("a-0003", changed, &["nang", "xua"]),
+        common.article("b-new", recent, &["mua", "lu", "xua"]),
+    ]);
+    common.set("a-0003", changed, vec!["nang", "xua"]);
+    common.set("b-new", recent, vec!["mua", "lu", "xua"]);
+    common.check(store.open(2).as_ref(), &format!("{kind:?} after writes"));
+}
