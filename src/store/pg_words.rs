@@ -180,7 +180,10 @@ impl Words {
 /// Not proof against chosen collisions, which could only slow the import of
 /// the file that holds them.
 #[derive(Default)]
-struct WordHasher(u64);
+pub(crate) struct WordHasher(u64);
+
+/// A set of words hashed with [`WordHasher`].
+pub(crate) type WordSet = HashSet<String, BuildHasherDefault<WordHasher>>;
 
 impl std::hash::Hasher for WordHasher {
     fn write(&mut self, bytes: &[u8]) {

@@ -15,7 +15,7 @@
 
 use std::borrow::Cow;
 use std::cell::{RefCell, RefMut};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::str::FromStr;
 use std::sync::{Arc, Weak};
@@ -26,7 +26,7 @@ use fallible_iterator::FallibleIterator;
 use postgres::types::ToSql;
 use postgres::{Client, NoTls, Row, Statement};
 
-use super::pg_words::Words;
+use super::pg_words::{WordSet, Words};
 use super::row::{ARTICLE_COLUMNS, RawArticle, RawLink, audit_row, table};
 use super::staging::{Preparing, link_rows};
 use super::{
@@ -1126,13 +1126,13 @@ const COMMON_SAMPLE: usize = 5_000;
 const COMMON_SHARE: usize = 5;
 
 /// The store's common words (migration 8).
-type Common = Arc<HashSet<String>>;
+type Common = Arc<WordSet>;
 
 /// The words of `sample` common enough to list (see [`COMMON_SHARE`]) and
 /// not listed yet, sorted. A word with a digit is never listed: years and
 /// numbers are common for a while and then rare, and a listed word's feed
 /// walks the articles back to where it was common.
-fn common_in(sample: &[(Article, Option<Vec<String>>)], listed: &HashSet<String>) -> Vec<String> {
+fn common_in(sample: &[(Article, Option<Vec<String>>)], listed: &WordSet) -> Vec<String> {
     let mut counts: HashMap<&str, usize> = HashMap::new();
     let mut articles = 0;
     // (Each article's words are distinct: see `Words::of`.)
@@ -1255,7 +1255,7 @@ fn fold_words(
 }
 
 /// The staging rows of `a`, with its words split by `common`.
-fn pg_row(a: &Article, words: Option<Vec<String>>, common: &HashSet<String>) -> PgStaged {
+fn pg_row(a: &Article, words: Option<Vec<String>>, common: &WordSet) -> PgStaged {
     let (words, common_words) = match words {
         Some(words) => {
             let (common, keyed) = words.into_iter().partition(|w| common.contains(w));
@@ -1383,7 +1383,7 @@ impl PgWriter {
             .query("SELECT word FROM bantin_common_words", &[])?
             .iter()
             .map(|r| r.try_get(0))
-            .collect::<Result<HashSet<String>, _>>()?;
+            .collect::<Result<WordSet, _>>()?;
         Ok(PgWriter {
             limits,
             conn,
