@@ -672,4 +672,34 @@ fn common_words_are_found_on_every_path(kind: StoreKind) {
     common.set("a-0003", changed, vec!["nang", "xua"]);
     common.set("b-new", recent, vec!["mua", "lu", "xua"]);
     common.check(store.open(2).as_ref(), &format!("{kind:?} after writes"));
+
+    // Another big import, between the first one's articles in time, where
+    // `lu` is common: listed now, it is in the index for the older rows and
+    // in the bits of the new ones, and feeds find both.
+    let mut more = Vec::new();
+    for i in 0..5_000i64 {
+        let at = common.now - chrono::Duration::minutes(i * 60 + 90);
+        let mut words = vec!["chung"];
+        if i % 3 == 0 {
+            words.push("lu");
+        }
+        if i % 2 == 0 {
+            words.push("mua");
+        }
+        if i % 1_000 == 0 {
+            words.push("hiem");
+        }
+        let id = format!("c-{i:04}");
+        more.push(common.article(&id, at, &words));
+        common.set(&id, at, words);
+    }
+    store.upsert(&more);
+    if kind == StoreKind::Postgres {
+        let listed = store.strings("SELECT word FROM bantin_common_words");
+        assert!(listed.iter().any(|w| w == "lu"), "lu not in {listed:?}");
+    }
+    common.check(
+        store.open(2).as_ref(),
+        &format!("{kind:?} after a second import"),
+    );
 }

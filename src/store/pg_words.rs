@@ -182,8 +182,8 @@ impl Words {
 #[derive(Default)]
 pub(crate) struct WordHasher(u64);
 
-/// A set of words hashed with [`WordHasher`].
-pub(crate) type WordSet = HashSet<String, BuildHasherDefault<WordHasher>>;
+/// A map of words hashed with [`WordHasher`].
+pub(crate) type WordMap<V> = HashMap<String, V, BuildHasherDefault<WordHasher>>;
 
 impl std::hash::Hasher for WordHasher {
     fn write(&mut self, bytes: &[u8]) {

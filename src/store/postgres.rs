@@ -26,7 +26,7 @@ use fallible_iterator::FallibleIterator;
 use postgres::types::ToSql;
 use postgres::{Client, NoTls, Row, Statement};
 
-use super::pg_words::{WordSet, Words};
+use super::pg_words::{WordMap, Words};
 use super::row::{ARTICLE_COLUMNS, RawArticle, RawLink, audit_row, table};
 use super::staging::{Preparing, link_rows};
 use super::{
@@ -350,21 +350,27 @@ impl PostgresStore {
             .keepalives_interval(Duration::from_secs(1))
             .keepalives_retries(3)
             .tcp_user_timeout(Duration::from_secs(5));
+        // No JIT: compiling a plan costs 10-100 ms, and bantin's
+        // statements are short. A plan misjudged as big (a table without
+        // statistics) paid it on every call: 12 ms an article, in a
+        // trigger, of a 10,000-article import.
+        let options = format!("{} -c jit=off", config.get_options().unwrap_or(""));
+        config.options(options.trim_start());
         let mut client = config.connect(NoTls).map_err(|e| open_err(reason(&e)))?;
         migrate(&mut client).map_err(|e| open_err(reason(&e)))?;
         drop_client(client);
         let mut read_config = config.clone();
         read_config.options(&format!(
-            "-c statement_timeout={}",
+            "{options} -c statement_timeout={}",
             READ_STATEMENT_TIMEOUT.as_millis()
         ));
         // The leader's session must end soon after its host vanishes, so
         // that another replica takes the lead: the server probes it (by
         // default it would wait two hours of silence).
         let mut lead_config = config.clone();
-        lead_config.options(
-            "-c tcp_keepalives_idle=5 -c tcp_keepalives_interval=1 -c tcp_keepalives_count=3",
-        );
+        lead_config.options(&format!(
+            "{options} -c tcp_keepalives_idle=5 -c tcp_keepalives_interval=1 -c tcp_keepalives_count=3"
+        ));
         let pool = |config: postgres::Config, size: u32, wait: Duration| {
             r2d2::Pool::builder()
                 .max_size(size.max(1))
@@ -573,7 +579,7 @@ fn feed_sql(key: &FeedKey) -> String {
                  SELECT * FROM articles a
                  WHERE a.published_us <= $1 AND a.published_us >= $2
                  ORDER BY a.published_us DESC, a.id DESC LIMIT {SEARCH_PROBE}) a
-             WHERE (a.words || a.common_words) @> $4::text[]
+             WHERE bantin_holds(a.words, a.common_bits, $4::text[], bantin_bits($4::text[]))
              ORDER BY a.published_us DESC, a.id DESC LIMIT $3"
         ),
     }
@@ -1051,8 +1057,9 @@ struct StagedArticle {
     /// The article's words (migration 5) that the keyword index holds,
     /// `None` for the database to make (both columns).
     words: Option<Vec<String>>,
-    /// Its words that the store lists as common (migration 8).
-    common_words: Option<Vec<String>>,
+    /// Its words that the store lists as common (migration 8), as a
+    /// bitmap of their numbers.
+    common_bits: Option<Vec<u8>>,
 }
 
 /// A link row waiting to be copied.
@@ -1125,14 +1132,28 @@ const COMMON_SAMPLE: usize = 5_000;
 /// common hold 97% of the index's entries.
 const COMMON_SHARE: usize = 5;
 
-/// The store's common words (migration 8).
-type Common = Arc<WordSet>;
+/// The store's common words (migration 8), with their bits.
+type Common = Arc<WordMap<u32>>;
+
+/// The store's common words with their bits, as this transaction sees
+/// them.
+fn common_words(conn: &mut PgConn) -> Result<WordMap<u32>, postgres::Error> {
+    conn.query("SELECT word, bit FROM bantin_common_words", &[])?
+        .iter()
+        .map(|r| {
+            Ok((
+                r.try_get(0)?,
+                u32::try_from(r.try_get::<_, i32>(1)?).unwrap_or(0),
+            ))
+        })
+        .collect()
+}
 
 /// The words of `sample` common enough to list (see [`COMMON_SHARE`]) and
 /// not listed yet, sorted. A word with a digit is never listed: years and
 /// numbers are common for a while and then rare, and a listed word's feed
 /// walks the articles back to where it was common.
-fn common_in(sample: &[(Article, Option<Vec<String>>)], listed: &WordSet) -> Vec<String> {
+fn common_in(sample: &[(Article, Option<Vec<String>>)], listed: &WordMap<u32>) -> Vec<String> {
     let mut counts: HashMap<&str, usize> = HashMap::new();
     let mut articles = 0;
     // (Each article's words are distinct: see `Words::of`.)
@@ -1145,7 +1166,9 @@ fn common_in(sample: &[(Article, Option<Vec<String>>)], listed: &WordSet) -> Vec
     let mut common: Vec<String> = counts
         .into_iter()
         .filter(|(w, n)| {
-            n * COMMON_SHARE >= articles && !w.chars().any(char::is_numeric) && !listed.contains(*w)
+            n * COMMON_SHARE >= articles
+                && !w.chars().any(char::is_numeric)
+                && !listed.contains_key(*w)
         })
         .map(|(w, _)| w.to_string())
         .collect();
@@ -1255,11 +1278,23 @@ fn fold_words(
 }
 
 /// The staging rows of `a`, with its words split by `common`.
-fn pg_row(a: &Article, words: Option<Vec<String>>, common: &WordSet) -> PgStaged {
-    let (words, common_words) = match words {
-        Some(words) => {
-            let (common, keyed) = words.into_iter().partition(|w| common.contains(w));
-            (Some(keyed), Some(common))
+fn pg_row(a: &Article, words: Option<Vec<String>>, common: &WordMap<u32>) -> PgStaged {
+    let (words, common_bits) = match words {
+        Some(mut words) => {
+            let mut bits = Vec::new();
+            words.retain(|w| match common.get(w) {
+                Some(&bit) => {
+                    let (byte, bit) = (bit as usize / 8, bit % 8);
+                    if bits.len() <= byte {
+                        bits.resize(byte + 1, 0);
+                    }
+                    // `get_bit`'s order: bit 0 is a byte's lowest.
+                    bits[byte] |= 1 << bit;
+                    false
+                }
+                None => true,
+            });
+            (Some(words), Some(bits))
         }
         None => (None, None),
     };
@@ -1296,7 +1331,7 @@ fn pg_row(a: &Article, words: Option<Vec<String>>, common: &WordSet) -> PgStaged
             url: a.url.clone(),
             image: a.image.clone(),
             words,
-            common_words,
+            common_bits,
         },
         links,
     }
@@ -1351,7 +1386,7 @@ impl PgWriter {
                  seq BIGINT, id TEXT COLLATE \"C\", title TEXT, summary TEXT, body TEXT,
                  content_html TEXT, authors TEXT, published TEXT, updated TEXT,
                  published_us BIGINT, url TEXT, image TEXT, words TEXT[],
-                 common_words TEXT[]) ON COMMIT DROP;
+                 common_bits BYTEA) ON COMMIT DROP;
              CREATE TEMP TABLE bantin_stage_links (
                  seq BIGINT, facet TEXT, article_id TEXT COLLATE \"C\", slug TEXT COLLATE \"C\",
                  name TEXT COLLATE \"C\", position INTEGER) ON COMMIT DROP;
@@ -1379,11 +1414,7 @@ impl PgWriter {
             .unwrap_or(0);
         let limits =
             stored_limits(&mut conn)?.map_or_else(SiteLimits::default, super::limits_of_columns);
-        let common = conn
-            .query("SELECT word FROM bantin_common_words", &[])?
-            .iter()
-            .map(|r| r.try_get(0))
-            .collect::<Result<WordSet, _>>()?;
+        let common = common_words(&mut conn)?;
         Ok(PgWriter {
             limits,
             conn,
@@ -1409,7 +1440,7 @@ impl PgWriter {
         if !self.articles.is_empty() {
             let sink = self.conn.client.copy_in(
                 "COPY bantin_stage (seq, id, title, summary, body, content_html, authors, published,
-                                    updated, published_us, url, image, words, common_words)
+                                    updated, published_us, url, image, words, common_bits)
                  FROM STDIN (FORMAT binary)",
             )?;
             let t = Type::TEXT;
@@ -1427,7 +1458,7 @@ impl PgWriter {
                 t.clone(),
                 t,
                 Type::TEXT_ARRAY,
-                Type::TEXT_ARRAY,
+                Type::BYTEA,
             ];
             let mut copy = BinaryCopyInWriter::new(sink, &types);
             for a in self.articles.drain(..) {
@@ -1445,7 +1476,7 @@ impl PgWriter {
                     &a.url,
                     &a.image,
                     &a.words,
-                    &a.common_words,
+                    &a.common_bits,
                 ])?;
             }
             copy.finish()?;
@@ -1560,15 +1591,15 @@ impl PgWriter {
         }
         let mut sql = String::from(
             "INSERT INTO articles (id, title, summary, body, content_html, authors, published, updated,
-                                   published_us, url, image, words, common_words)
+                                   published_us, url, image, words, common_bits)
                  SELECT id, title, summary, body, content_html, authors, published, updated,
-                        published_us, url, image, words, common_words FROM bantin_last ORDER BY id
+                        published_us, url, image, words, common_bits FROM bantin_last ORDER BY id
              ON CONFLICT (id) DO UPDATE SET
                title = excluded.title, summary = excluded.summary, body = excluded.body,
                content_html = excluded.content_html, authors = excluded.authors,
                published = excluded.published, updated = excluded.updated,
                published_us = excluded.published_us, url = excluded.url, image = excluded.image,
-               words = excluded.words, common_words = excluded.common_words
+               words = excluded.words, common_bits = excluded.common_bits
              WHERE (articles.title, articles.summary, articles.body, articles.content_html, articles.authors,
                     articles.published, articles.updated, articles.published_us, articles.url, articles.image)
                IS DISTINCT FROM (excluded.title, excluded.summary, excluded.body, excluded.content_html,
@@ -1678,9 +1709,7 @@ impl PgWriter {
                     .client
                     .batch_execute("SET LOCAL lock_timeout = 0; RELEASE SAVEPOINT bantin_common")?;
                 tracing::debug!("{} more common words: {}", new.len(), new.join(" "));
-                let mut common = (*self.common).clone();
-                common.extend(new);
-                self.common = Arc::new(common);
+                self.common = Arc::new(common_words(&mut self.conn)?);
             }
             Err(e) if e.code().is_some() => {
                 if gave_way(&e) {
