@@ -281,14 +281,7 @@ fn the_readmes_roles_and_grants_give_each_role_what_it_needs_and_no_more() {
     as_app
         .batch_execute("SELECT bantin_settle()")
         .expect("bantin_settle as the runtime role");
-    let analyzed: i64 = as_app
-        .query_one(
-            "SELECT count(DISTINCT tablename) FROM pg_stats WHERE schemaname = 'public'
-             AND tablename IN ('articles', 'article_categories', 'article_regions', 'article_authors')",
-            &[],
-        )
-        .unwrap()
-        .get(0);
+    let analyzed = crate::pg_cluster::analyzed_article_tables(&mut as_app);
     assert_eq!(
         analyzed, 4,
         "bantin_settle as the runtime role analyzed nothing"

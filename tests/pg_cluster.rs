@@ -456,3 +456,15 @@ fn create(port: u16, template: Option<&str>) -> String {
     }
     format!("postgres://postgres@127.0.0.1:{port}/{name}")
 }
+
+/// How many of the four article tables have the planner's statistics
+/// (`pg_stats` shows a role only the columns it may read).
+pub fn analyzed_article_tables(db: &mut postgres::Client) -> i64 {
+    db.query_one(
+        "SELECT count(DISTINCT tablename) FROM pg_stats WHERE schemaname = 'public'
+         AND tablename IN ('articles', 'article_categories', 'article_regions', 'article_authors')",
+        &[],
+    )
+    .unwrap()
+    .get(0)
+}

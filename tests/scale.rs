@@ -116,14 +116,7 @@ fn an_import_of_100k_articles_into_postgres_completes_and_reads_right() {
     // The planner knows the new rows as soon as they are visible (the
     // import analyzed the tables it filled): left to autovacuum, keyword
     // feeds of common words were 10x slower for minutes after a big import.
-    let analyzed: i64 = db
-        .query_one(
-            "SELECT count(DISTINCT tablename) FROM pg_stats WHERE schemaname = 'public'
-             AND tablename IN ('articles', 'article_categories', 'article_regions', 'article_authors')",
-            &[],
-        )
-        .unwrap()
-        .get(0);
+    let analyzed = crate::pg_cluster::analyzed_article_tables(&mut db);
     assert_eq!(
         analyzed, 4,
         "the article tables have no statistics after the import"
