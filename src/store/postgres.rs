@@ -1183,9 +1183,12 @@ struct PgWriter {
     words: Option<Words>,
     /// The thread making the rows, once the import is past its sample.
     preparing: Option<Preparing<PgStaged>>,
-    /// The first articles put, with their words, before any of their rows
-    /// is made: the sample the store's common words are learned from.
-    sample: Vec<(Article, Option<Vec<String>>)>,
+    /// The first articles put, before any of their rows is made: the
+    /// sample the store's common words are learned from.
+    sample: Vec<Article>,
+    /// In how many of the sample's articles each word is, and how many
+    /// articles had words.
+    counts: (WordMap<usize>, usize),
     /// Whether the sample was taken: rows are made on the thread since.
     sampled: bool,
     /// The store's common words (migration 8), as this transaction sees
@@ -1207,13 +1210,13 @@ struct PgStaged {
 /// that the thread makes the next batch while the database takes one.
 const PG_IN_FLIGHT: usize = 2 * COPY_BATCH;
 
-/// A writer holds its first this many articles, with their words (made on
-/// its own thread, asking over its own connection), as a sample of the
-/// words of what it writes, before it makes their rows; past them, rows
-/// are made on a thread (with a connection of its own). A small import pays
-/// for neither. 5,000 articles: weeks of a busy newsroom, so that a story
-/// of the week does not make its words common; bantin's peak RSS in a big
-/// import went from 49 to about 100 MB for it.
+/// A writer holds its first this many articles, counting their words
+/// (made on its own thread, asking over its own connection), as a sample
+/// of the words of what it writes, before it makes their rows (folding
+/// their words again: 0.2 s, where keeping them took 50 MB); past them,
+/// rows are made on a thread (with a connection of its own). A small
+/// import pays for neither. 5,000 articles: weeks of a busy newsroom, so
+/// that a story of the week does not make its words common.
 const COMMON_SAMPLE: usize = 5_000;
 
 /// A word in at least one in this many of the sample's articles is common:
@@ -1239,28 +1242,20 @@ fn common_words(conn: &mut PgConn) -> Result<WordMap<u32>, postgres::Error> {
         .collect()
 }
 
-/// The words of `sample` common enough to list (see [`COMMON_SHARE`]) and
-/// not listed yet, sorted. A word with a digit is never listed: years and
-/// numbers are common for a while and then rare, and a listed word's feed
-/// walks the articles back to where it was common.
-fn common_in(sample: &[(Article, Option<Vec<String>>)], listed: &WordMap<u32>) -> Vec<String> {
-    let mut counts: HashMap<&str, usize> = HashMap::new();
-    let mut articles = 0;
-    // (Each article's words are distinct: see `Words::of`.)
-    for words in sample.iter().filter_map(|(_, w)| w.as_ref()) {
-        articles += 1;
-        for w in words {
-            *counts.entry(w).or_default() += 1;
-        }
-    }
+/// The words of a sample common enough to list (see [`COMMON_SHARE`]) and
+/// not listed yet, sorted: `counts` says in how many of its `articles`
+/// each word is. A word with a digit is never listed: years and numbers
+/// are common for a while and then rare, and a listed word's feed walks
+/// the articles back to where it was common.
+fn common_in(counts: &WordMap<usize>, articles: usize, listed: &WordMap<u32>) -> Vec<String> {
     let mut common: Vec<String> = counts
-        .into_iter()
+        .iter()
         .filter(|(w, n)| {
-            n * COMMON_SHARE >= articles
+            **n * COMMON_SHARE >= articles
                 && !w.chars().any(char::is_numeric)
                 && !listed.contains_key(*w)
         })
-        .map(|(w, _)| w.to_string())
+        .map(|(w, _)| w.clone())
         .collect();
     common.sort_unstable();
     common
@@ -1517,6 +1512,7 @@ impl PgWriter {
             words: Some(Words::default()),
             preparing: None,
             sample: Vec::new(),
+            counts: (WordMap::default(), 0),
             sampled: false,
             common: Arc::new(common),
             done: false,
@@ -1765,14 +1761,22 @@ impl PgWriter {
     /// Make the rows of the sampled articles, after learning the common
     /// words of the sample if `learn`.
     fn settle(&mut self, learn: bool) -> Result<(), StoreError> {
+        if self.sample.is_empty() {
+            return Ok(());
+        }
         let sample = std::mem::take(&mut self.sample);
+        let (counts, articles) = std::mem::take(&mut self.counts);
         if learn {
-            self.learn(&sample)?;
+            self.learn(&counts, articles)?;
         }
         let common = Arc::clone(&self.common);
-        for (a, words) in sample {
-            self.take(pg_row(&a, words, &common))?;
+        let mut words = self.words.take().unwrap_or_default();
+        for a in sample {
+            // (Every character is known by now: nothing is asked.)
+            let folded = fold_words(&a, &mut words, &mut |p| ask_over(&mut self.conn, p));
+            self.take(pg_row(&a, folded?, &common))?;
         }
+        self.words = Some(words);
         Ok(())
     }
 
@@ -1781,8 +1785,8 @@ impl PgWriter {
     /// take them (another import listing the same words holds them until it
     /// commits; a role without the grant), it stays as it is and the words
     /// go in the index as before: slower to import, the same feeds.
-    fn learn(&mut self, sample: &[(Article, Option<Vec<String>>)]) -> Result<(), StoreError> {
-        let new = common_in(sample, &self.common);
+    fn learn(&mut self, counts: &WordMap<usize>, articles: usize) -> Result<(), StoreError> {
+        let new = common_in(counts, articles, &self.common);
         if new.is_empty() {
             return Ok(());
         }
@@ -1848,7 +1852,14 @@ impl Writer for PgWriter {
             (None, Some(mut words)) if !self.sampled => {
                 let folded = fold_words(a, &mut words, &mut |p| ask_over(&mut self.conn, p));
                 self.words = Some(words);
-                self.sample.push((a.clone(), folded?));
+                if let Some(folded) = folded? {
+                    // (Each article's words are distinct: see `Words::of`.)
+                    for w in folded {
+                        *self.counts.0.entry(w).or_default() += 1;
+                    }
+                    self.counts.1 += 1;
+                }
+                self.sample.push(a.clone());
                 if self.sample.len() >= COMMON_SAMPLE {
                     self.sampled = true;
                     self.settle(true)?;
