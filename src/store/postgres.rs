@@ -1213,9 +1213,9 @@ const PG_IN_FLIGHT: usize = 2 * COPY_BATCH;
 /// A writer holds its first this many articles, counting their words
 /// (made on its own thread, asking over its own connection), as a sample
 /// of the words of what it writes, before it makes their rows (folding
-/// their words again: 0.2 s, where keeping them took 50 MB); past them,
-/// rows are made on a thread (with a connection of its own). A small
-/// import pays for neither. 5,000 articles: weeks of a busy newsroom, so
+/// their words again: 0.31 s with their rows, where keeping the words
+/// took 50 MB); past them, rows are made on a thread (with a connection
+/// of its own). A small import pays for neither. 5,000 articles: weeks of a busy newsroom, so
 /// that a story of the week does not make its words common.
 const COMMON_SAMPLE: usize = 5_000;
 
@@ -1736,26 +1736,47 @@ impl PgWriter {
     /// cannot (another import analyzing the tables holds them until it
     /// commits; a database that refuses), autovacuum does it later.
     fn analyze(&mut self) -> Result<(), postgres::Error> {
-        self.conn
-            .client
-            .batch_execute("SAVEPOINT bantin_settle; SET LOCAL lock_timeout = 1000")?;
-        match self.conn.client.batch_execute("SELECT bantin_settle()") {
-            Ok(()) => {}
+        self.optional(
+            "the article tables' statistics",
+            Duration::from_secs(1),
+            |conn| conn.client.batch_execute("SELECT bantin_settle()"),
+        )
+        .map(drop)
+    }
+
+    /// Run `statement`, which the write can do without, under a savepoint
+    /// and `lock_timeout`: if the server refuses it or it waits too long on
+    /// another transaction, its effects are undone, the log says why
+    /// (`what`), and the write goes on. `Ok(false)` then.
+    fn optional(
+        &mut self,
+        what: &str,
+        lock_timeout: Duration,
+        statement: impl FnOnce(&mut PgConn) -> Result<(), postgres::Error>,
+    ) -> Result<bool, postgres::Error> {
+        self.conn.client.batch_execute(&format!(
+            "SAVEPOINT bantin_optional; SET LOCAL lock_timeout = {}",
+            lock_timeout.as_millis()
+        ))?;
+        let done = match statement(&mut self.conn) {
+            Ok(()) => true,
             Err(e) if e.code().is_some() => {
                 if gave_way(&e) {
-                    tracing::debug!("the article tables' statistics: {}", reason(&e));
+                    tracing::debug!("{what}: {}", reason(&e));
                 } else {
-                    tracing::warn!("the article tables' statistics: {}", reason(&e));
+                    tracing::warn!("{what}: {}", reason(&e));
                 }
                 self.conn
                     .client
-                    .batch_execute("ROLLBACK TO SAVEPOINT bantin_settle")?;
+                    .batch_execute("ROLLBACK TO SAVEPOINT bantin_optional")?;
+                false
             }
             Err(e) => return Err(e),
-        }
+        };
         self.conn
             .client
-            .batch_execute("RELEASE SAVEPOINT bantin_settle; SET LOCAL lock_timeout = 0")
+            .batch_execute("RELEASE SAVEPOINT bantin_optional; SET LOCAL lock_timeout = 0")?;
+        Ok(done)
     }
 
     /// Make the rows of the sampled articles, after learning the common
@@ -1790,32 +1811,21 @@ impl PgWriter {
         if new.is_empty() {
             return Ok(());
         }
-        self.conn.client.batch_execute(&format!(
-            "SAVEPOINT bantin_common; SET LOCAL lock_timeout = {}",
-            LOCK_TIMEOUT.as_millis()
-        ))?;
-        match self.conn.execute(
-            "INSERT INTO bantin_common_words (word) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING",
-            &[&new],
-        ) {
-            Ok(_) => {
-                self.conn
-                    .client
-                    .batch_execute("SET LOCAL lock_timeout = 0; RELEASE SAVEPOINT bantin_common")?;
-                tracing::debug!("{} more common words: {}", new.len(), new.join(" "));
-                self.common = Arc::new(common_words(&mut self.conn)?);
-            }
-            Err(e) if e.code().is_some() => {
-                if gave_way(&e) {
-                    tracing::debug!("the store's common words stay as they are: {}", reason(&e));
-                } else {
-                    tracing::warn!("the store's common words stay as they are: {}", reason(&e));
-                }
-                self.conn.client.batch_execute(
-                    "ROLLBACK TO SAVEPOINT bantin_common; RELEASE SAVEPOINT bantin_common",
-                )?;
-            }
-            Err(e) => return Err(e.into()),
+        let listed = self.optional(
+            "the store's common words stay as they are",
+            LOCK_TIMEOUT,
+            |conn| {
+                conn.execute(
+                    "INSERT INTO bantin_common_words (word) SELECT unnest($1::text[])
+                     ON CONFLICT DO NOTHING",
+                    &[&new],
+                )
+                .map(drop)
+            },
+        )?;
+        if listed {
+            tracing::debug!("{} more common words: {}", new.len(), new.join(" "));
+            self.common = Arc::new(common_words(&mut self.conn)?);
         }
         Ok(())
     }
