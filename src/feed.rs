@@ -113,8 +113,16 @@ impl Held {
                     names.push((facet, crate::slug::slugify(name), name.clone()));
                 }
             }
+            // The byline's names that have link rows: only those were
+            // counted (a CMS's byline of a thousand names keeps at most
+            // `max_names_per_article + 1` of them, migration 9), and only
+            // those are uncounted.
+            let linked = snap.placements(std::slice::from_ref(&a.id))?;
+            let linked: Vec<&String> = linked.iter().flat_map(|p| &p.authors).collect();
             for (slug, name) in crate::store::sqlite::author_links(&a.authors) {
-                names.push((Facet::Author, slug, name));
+                if linked.contains(&&slug) {
+                    names.push((Facet::Author, slug, name));
+                }
             }
             held.push(Held {
                 id: a.id,

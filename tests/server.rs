@@ -203,6 +203,11 @@ impl Sample {
         self.store.sql(sql);
     }
 
+    /// Run one statement as a CMS would; the rows it changed.
+    pub fn execute(&self, sql: &str) -> u64 {
+        self.store.execute(sql)
+    }
+
     /// What the store lists as of now.
     pub fn listing(&self) -> Listing {
         let store = self.store.clone();

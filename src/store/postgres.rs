@@ -48,6 +48,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/006_limits.sql"),
     include_str!("../../migrations/postgres/007_search_spans.sql"),
     include_str!("../../migrations/postgres/008_common_words.sql"),
+    include_str!("../../migrations/postgres/009_names_capped.sql"),
 ];
 
 /// The advisory lock that migrations run under ("bantin" in ASCII), so that

@@ -32,6 +32,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/005_search_own.sql"),
     include_str!("../../migrations/sqlite/006_limits.sql"),
     include_str!("../../migrations/sqlite/007_search_by_date.sql"),
+    include_str!("../../migrations/sqlite/009_names_capped.sql"),
 ];
 
 /// The catalog tables made again from the article tables, and "everything
@@ -230,11 +231,14 @@ fn backfill_authors(tx: &rusqlite::Transaction<'_>) -> Result<(), rusqlite::Erro
 /// The link rows of an author list: normalized names with a slug, the
 /// first of names sharing a slug.
 pub(crate) fn author_links(names: &[String]) -> Vec<(String, String)> {
+    // A set of the slugs seen, not a scan of `out`: a CMS's byline may
+    // hold thousands of names, and a scan per name made it quadratic.
+    let mut seen = std::collections::HashSet::new();
     let mut out: Vec<(String, String)> = Vec::new();
     for name in names {
         let name = crate::slug::normalize_name(name);
         let slug = crate::slug::slugify(&name);
-        if !slug.is_empty() && !out.iter().any(|(s, _)| *s == slug) {
+        if !slug.is_empty() && seen.insert(slug.clone()) {
             out.push((slug, name));
         }
     }

@@ -1,0 +1,79 @@
+-- bantin's article store on PostgreSQL, version 9: at most
+-- `max_names_per_article + 1` links of each kind per article, as
+-- migrations/sqlite/009_names_capped.sql (which says why). A row past that
+-- is skipped by a BEFORE trigger returning NULL, so no trigger after it
+-- logs or counts it. Like version 6's, the function runs as its owner: a
+-- CMS role needs no grant on `bantin_limits`.
+
+CREATE FUNCTION bantin_names_capped() RETURNS trigger LANGUAGE plpgsql
+SECURITY DEFINER SET search_path FROM CURRENT AS $$
+DECLARE
+    cap BIGINT;
+    n   BIGINT;
+BEGIN
+    IF TG_OP = 'UPDATE' AND NEW.article_id IS NOT DISTINCT FROM OLD.article_id THEN
+        RETURN NEW;
+    END IF;
+    SELECT max_names_per_article INTO cap FROM bantin_limits;
+    EXECUTE format('SELECT count(*) FROM (SELECT 1 FROM %I WHERE article_id = $1 LIMIT $2) x',
+                   TG_TABLE_NAME)
+        INTO n USING NEW.article_id, cap + 1;
+    IF n > cap THEN
+        RETURN NULL;
+    END IF;
+    RETURN NEW;
+END;
+$$;
+CREATE TRIGGER bantin_categories_capped BEFORE INSERT OR UPDATE OF article_id ON article_categories
+    FOR EACH ROW WHEN (NOT bantin_bulk()) EXECUTE FUNCTION bantin_names_capped();
+CREATE TRIGGER bantin_regions_capped BEFORE INSERT OR UPDATE OF article_id ON article_regions
+    FOR EACH ROW WHEN (NOT bantin_bulk()) EXECUTE FUNCTION bantin_names_capped();
+CREATE TRIGGER bantin_authors_capped BEFORE INSERT OR UPDATE OF article_id ON article_authors
+    FOR EACH ROW WHEN (NOT bantin_bulk()) EXECUTE FUNCTION bantin_names_capped();
+
+-- Rows a CMS wrote before this version (only held articles can have that
+-- many): taken out in bulk mode, then every count made again, once, and
+-- only if there were any.
+DO $$
+DECLARE
+    cap BIGINT := (SELECT max_names_per_article + 1 FROM bantin_limits);
+    gone BIGINT := 0;
+    n BIGINT;
+BEGIN
+    PERFORM set_config('bantin.bulk', 'on', true);
+    WITH d AS (
+        DELETE FROM article_categories WHERE (article_id, slug) IN (
+            SELECT article_id, slug FROM (
+                SELECT c.article_id, c.slug,
+                       row_number() OVER (PARTITION BY c.article_id ORDER BY c.position, c.slug) AS k
+                FROM bantin_held h JOIN article_categories c ON c.article_id = h.article_id) x
+            WHERE k > cap)
+        RETURNING 1)
+    SELECT count(*) INTO n FROM d;
+    gone := gone + n;
+    WITH d AS (
+        DELETE FROM article_regions WHERE (article_id, slug) IN (
+            SELECT article_id, slug FROM (
+                SELECT r.article_id, r.slug,
+                       row_number() OVER (PARTITION BY r.article_id ORDER BY r.position, r.slug) AS k
+                FROM bantin_held h JOIN article_regions r ON r.article_id = h.article_id) x
+            WHERE k > cap)
+        RETURNING 1)
+    SELECT count(*) INTO n FROM d;
+    gone := gone + n;
+    WITH d AS (
+        DELETE FROM article_authors WHERE (article_id, slug) IN (
+            SELECT article_id, slug FROM (
+                SELECT u.article_id, u.slug,
+                       row_number() OVER (PARTITION BY u.article_id ORDER BY u.position, u.slug) AS k
+                FROM bantin_held h JOIN article_authors u ON u.article_id = h.article_id) x
+            WHERE k > cap)
+        RETURNING 1)
+    SELECT count(*) INTO n FROM d;
+    gone := gone + n;
+    PERFORM set_config('bantin.bulk', 'off', true);
+    IF gone > 0 THEN
+        PERFORM bantin_rebuild();
+    END IF;
+END;
+$$;

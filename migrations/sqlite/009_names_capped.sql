@@ -1,0 +1,94 @@
+-- bantin's article store, version 9: what one CMS row costs is bounded by
+-- the site's limits, not by the row (issue 17).
+--
+-- A CMS row with 1,000 categories and 1,000 regions was stored whole: the
+-- catalog triggers counted its million pairs, the change log carried its
+-- two thousand links, and every server then worked through all of them
+-- (5 GB of memory in 3 s). Such an article is over `max_names_per_article`
+-- and left out of every feed whatever else it carries, so nothing is lost
+-- by keeping at most `max_names_per_article + 1` links of each kind per
+-- article: enough for every reader to see that it is over the limit,
+-- and never more catalog or log rows than the limits allow. A link row
+-- past that is skipped (RAISE(IGNORE): the statement goes on with its next
+-- row), before any trigger fans it out. bantin's own import never writes
+-- one (it refuses such a record first), so bulk mode skips the test.
+--
+-- What this costs a CMS: raising `max_names_per_article` later does not
+-- bring back names skipped while the article was over the old limit; it
+-- writes them again. README "What a CMS must and must not do" says so.
+
+CREATE TRIGGER bantin_categories_capped BEFORE INSERT ON article_categories
+WHEN NOT EXISTS (SELECT 1 FROM bantin_bulk)
+ AND (SELECT count(*) FROM (SELECT 1 FROM article_categories WHERE article_id = NEW.article_id
+        LIMIT (SELECT max_names_per_article + 1 FROM bantin_limits)))
+     > (SELECT max_names_per_article FROM bantin_limits)
+BEGIN
+    SELECT RAISE(IGNORE);
+END;
+
+CREATE TRIGGER bantin_categories_capped_moved BEFORE UPDATE OF article_id ON article_categories
+WHEN NEW.article_id IS NOT OLD.article_id AND NOT EXISTS (SELECT 1 FROM bantin_bulk)
+ AND (SELECT count(*) FROM (SELECT 1 FROM article_categories WHERE article_id = NEW.article_id
+        LIMIT (SELECT max_names_per_article + 1 FROM bantin_limits)))
+     > (SELECT max_names_per_article FROM bantin_limits)
+BEGIN
+    SELECT RAISE(IGNORE);
+END;
+
+CREATE TRIGGER bantin_regions_capped BEFORE INSERT ON article_regions
+WHEN NOT EXISTS (SELECT 1 FROM bantin_bulk)
+ AND (SELECT count(*) FROM (SELECT 1 FROM article_regions WHERE article_id = NEW.article_id
+        LIMIT (SELECT max_names_per_article + 1 FROM bantin_limits)))
+     > (SELECT max_names_per_article FROM bantin_limits)
+BEGIN
+    SELECT RAISE(IGNORE);
+END;
+
+CREATE TRIGGER bantin_regions_capped_moved BEFORE UPDATE OF article_id ON article_regions
+WHEN NEW.article_id IS NOT OLD.article_id AND NOT EXISTS (SELECT 1 FROM bantin_bulk)
+ AND (SELECT count(*) FROM (SELECT 1 FROM article_regions WHERE article_id = NEW.article_id
+        LIMIT (SELECT max_names_per_article + 1 FROM bantin_limits)))
+     > (SELECT max_names_per_article FROM bantin_limits)
+BEGIN
+    SELECT RAISE(IGNORE);
+END;
+
+CREATE TRIGGER bantin_authors_capped BEFORE INSERT ON article_authors
+WHEN NOT EXISTS (SELECT 1 FROM bantin_bulk)
+ AND (SELECT count(*) FROM (SELECT 1 FROM article_authors WHERE article_id = NEW.article_id
+        LIMIT (SELECT max_names_per_article + 1 FROM bantin_limits)))
+     > (SELECT max_names_per_article FROM bantin_limits)
+BEGIN
+    SELECT RAISE(IGNORE);
+END;
+
+CREATE TRIGGER bantin_authors_capped_moved BEFORE UPDATE OF article_id ON article_authors
+WHEN NEW.article_id IS NOT OLD.article_id AND NOT EXISTS (SELECT 1 FROM bantin_bulk)
+ AND (SELECT count(*) FROM (SELECT 1 FROM article_authors WHERE article_id = NEW.article_id
+        LIMIT (SELECT max_names_per_article + 1 FROM bantin_limits)))
+     > (SELECT max_names_per_article FROM bantin_limits)
+BEGIN
+    SELECT RAISE(IGNORE);
+END;
+
+-- Rows a CMS wrote before this version: only held articles can have more
+-- links than that, so only theirs are looked at; the triggers of version 2
+-- uncount what they counted, once.
+DELETE FROM article_categories WHERE (article_id, slug) IN (
+    SELECT article_id, slug FROM (
+        SELECT c.article_id, c.slug,
+               row_number() OVER (PARTITION BY c.article_id ORDER BY c.position, c.slug) AS n
+        FROM bantin_held h JOIN article_categories c ON c.article_id = h.article_id)
+    WHERE n > (SELECT max_names_per_article + 1 FROM bantin_limits));
+DELETE FROM article_regions WHERE (article_id, slug) IN (
+    SELECT article_id, slug FROM (
+        SELECT r.article_id, r.slug,
+               row_number() OVER (PARTITION BY r.article_id ORDER BY r.position, r.slug) AS n
+        FROM bantin_held h JOIN article_regions r ON r.article_id = h.article_id)
+    WHERE n > (SELECT max_names_per_article + 1 FROM bantin_limits));
+DELETE FROM article_authors WHERE (article_id, slug) IN (
+    SELECT article_id, slug FROM (
+        SELECT u.article_id, u.slug,
+               row_number() OVER (PARTITION BY u.article_id ORDER BY u.position, u.slug) AS n
+        FROM bantin_held h JOIN article_authors u ON u.article_id = h.article_id)
+    WHERE n > (SELECT max_names_per_article + 1 FROM bantin_limits));
