@@ -610,6 +610,28 @@ pub struct Feed {
 }
 
 impl Feed {
+    /// This feed with no items: what a renderer copies before it gives
+    /// the items other content.
+    pub fn clone_without_items(&self) -> Feed {
+        Feed {
+            key: self.key.clone(),
+            title: self.title.clone(),
+            description: self.description.clone(),
+            language: self.language.clone(),
+            home_url: self.home_url.clone(),
+            url_stem: self.url_stem.clone(),
+            query: self.query.clone(),
+            updated: self.updated,
+            ttl_minutes: self.ttl_minutes,
+            items: Vec::new(),
+            offset: self.offset,
+            hubs: self.hubs.clone(),
+            newest_month: self.newest_month,
+            archive: self.archive,
+            max_bytes: self.max_bytes,
+        }
+    }
+
     /// This feed's items as the archive document of `archive.month`: it
     /// links its neighbours and `current`, carries `fh:archive`, and
     /// advertises no hub (SPEC "WebSub": archives excepted).
@@ -640,7 +662,7 @@ pub fn load(
 ) -> Result<Feed, FeedError> {
     catalog.knows(key)?;
     let articles = select(snap, site, key, now, limit, true)?;
-    Ok(shape(site, catalog, key, &articles))
+    Ok(shape(site, catalog, key, articles))
 }
 
 /// A subscription feed's articles: the newest `limit` and, when `burst`,
@@ -708,7 +730,7 @@ pub fn load_archive(
         Some(end) if end <= now => snap.oldest_between(key, end, now)?.map(in_site),
         _ => None,
     };
-    let feed = shape(site, catalog, key, &articles).into_archive(Archive { month, prev, next });
+    let feed = shape(site, catalog, key, articles).into_archive(Archive { month, prev, next });
     Ok(Some(feed))
 }
 
@@ -756,17 +778,19 @@ pub fn load_alone(
             add(&mut catalog, Facet::Region, &crate::slug::slugify(name))?;
         }
     }
-    Ok(shape(site, &catalog, key, &articles))
+    Ok(shape(site, &catalog, key, articles))
 }
 
 /// Shape stored articles (already selected and ordered) into a feed.
-pub fn shape(site: &Site, catalog: &Catalog, key: &FeedKey, articles: &[Article]) -> Feed {
+pub fn shape(site: &Site, catalog: &Catalog, key: &FeedKey, articles: Vec<Article>) -> Feed {
     let (title, description) = heading(site, catalog, key);
-    let mut terms = Terms::new();
+    let mut terms = Terms::default();
+    // Each article goes as its item is made: an archive month of thousands
+    // holds their text once, not twice (issue 17).
     let items: Vec<Item> = articles
-        .iter()
+        .into_iter()
         .filter(|a| crate::limits::admitted(a, &site.limits))
-        .map(|a| item(site, catalog, a, &mut terms))
+        .map(|a| item(site, catalog, &a, &mut terms))
         .collect();
     Feed {
         key: key.clone(),
@@ -838,9 +862,12 @@ fn heading(site: &Site, catalog: &Catalog, key: &FeedKey) -> (String, String) {
 /// The terms made so far in one render, by facet and stored name: the
 /// items of a feed share a handful of names, and each costs a
 /// normalization, a transliteration and a catalog look-up.
-type Terms<'a> = HashMap<(Facet, &'a str), Term>;
+/// Owned names, so that each article can go once its item is made; one
+/// map per facet, so that a look-up needs no key made (categories first,
+/// then regions).
+type Terms = [HashMap<String, Term>; 2];
 
-fn item<'a>(site: &Site, catalog: &Catalog, a: &'a Article, terms: &mut Terms<'a>) -> Item {
+fn item(site: &Site, catalog: &Catalog, a: &Article, terms: &mut Terms) -> Item {
     let encoded_id: Cow<'_, str> = utf8_percent_encode(&a.id, ID_ENCODE).into();
     let link = match &a.url {
         Some(url) => url.clone(),
@@ -890,19 +917,20 @@ fn item<'a>(site: &Site, catalog: &Catalog, a: &'a Article, terms: &mut Terms<'a
     });
     // A slug the catalog does not have yet (an article newer than the
     // catalog a render started with) shows under the article's own name.
-    let mut term = |facet: Facet, name: &'a String| {
-        terms
-            .entry((facet, name.as_str()))
-            .or_insert_with(|| {
-                let slug = crate::slug::slugify(name);
-                let shown = catalog.facet(facet).get(&slug).map_or(name, |e| &e.name);
-                Term {
-                    facet,
-                    name: clean_line(shown),
-                    slug,
-                }
-            })
-            .clone()
+    let mut term = |facet: Facet, name: &String| {
+        let terms = &mut terms[usize::from(facet == Facet::Region)];
+        if let Some(t) = terms.get(name.as_str()) {
+            return t.clone();
+        }
+        let slug = crate::slug::slugify(name);
+        let shown = catalog.facet(facet).get(&slug).map_or(name, |e| &e.name);
+        let t = Term {
+            facet,
+            name: clean_line(shown),
+            slug,
+        };
+        terms.insert(name.clone(), t.clone());
+        t
     };
     let mut item_terms: Vec<Term> = Vec::with_capacity(a.categories.len() + a.regions.len());
     item_terms.extend(a.categories.iter().map(|n| term(Facet::Category, n)));

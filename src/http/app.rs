@@ -47,6 +47,17 @@ const MAX_CHANGES: usize = 20_000;
 /// only when one of its articles does.
 pub const ARCHIVE_MAX_AGE: u64 = 86_400;
 
+/// Cold archive documents rendered at once, at most. A month of the all
+/// feed at a million articles is thousands of articles read and rendered
+/// (issue 17: 48 months asked at once peaked at 4.3 GB); more wait their
+/// turn, so that archive readers never take the memory and the store's
+/// connections that subscription feeds need.
+const ARCHIVE_RENDERS: usize = 1;
+
+/// How long an archive render waits for its turn before the request gets
+/// 503 with `Retry-After` (the render is not made).
+const ARCHIVE_WAIT: Duration = Duration::from_secs(20);
+
 /// Keyword feeds held at once, at most (each its own cached resource).
 const MAX_SEARCHES: usize = 512;
 
@@ -90,6 +101,8 @@ pub struct App {
     /// Renders the watcher asks for run a few at a time, so that a burst of
     /// invalidations leaves cores for the requests.
     background: Arc<Semaphore>,
+    /// Turns for cold archive renders ([`ARCHIVE_RENDERS`]).
+    archive_renders: Arc<Semaphore>,
     /// Rung when the store tells of a commit: the watcher reads the log at once.
     pub(crate) wake: Arc<tokio::sync::Notify>,
     /// Counters for `/metrics`.
@@ -130,6 +143,7 @@ impl App {
             archives: Mutex::new(BTreeMap::new()),
             searches: Mutex::new(BTreeSet::new()),
             background: Arc::new(Semaphore::new(workers)),
+            archive_renders: Arc::new(Semaphore::new(ARCHIVE_RENDERS)),
             metrics: Metrics::default(),
             websub: Publisher::new(site_hubs, Policy::default()),
         })
@@ -254,6 +268,20 @@ impl App {
             }
         }
         for ((key, month), group) in docs {
+            let turn = match month {
+                Some(_) => match self.archive_turn() {
+                    Some(turn) => Some(turn),
+                    None => {
+                        for (_, claim) in group {
+                            claim.complete(Err(CacheError::Busy(
+                                "every archive render is taken".into(),
+                            )));
+                        }
+                        continue;
+                    }
+                },
+                None => None,
+            };
             let started = Instant::now();
             let (feed, generation) = match self.load(&catalog, &key, month) {
                 // WebSub: the read of the change log this snapshot follows.
@@ -305,6 +333,9 @@ impl App {
                     (claim, rendered)
                 })
                 .collect();
+            // The articles go before the next archive render may start.
+            drop(feed);
+            drop(turn);
             // Counted before anyone is answered, so that a client that has
             // the response sees the count.
             self.metrics.render(done.len() as u64, started.elapsed());
@@ -405,6 +436,18 @@ impl App {
             self.metrics.invalidation();
             self.cache.invalidate(&r);
         }
+    }
+
+    /// A turn to render an archive document, waiting up to
+    /// [`ARCHIVE_WAIT`] for one; `None` when none came. Blocking: called
+    /// from a render's own thread.
+    fn archive_turn(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        let turns = self.archive_renders.clone();
+        let handle = tokio::runtime::Handle::try_current().ok()?;
+        handle
+            .block_on(tokio::time::timeout(ARCHIVE_WAIT, turns.acquire_owned()))
+            .ok()?
+            .ok()
     }
 
     fn archives_index(&self) -> MutexGuard<'_, ArchiveIndex> {

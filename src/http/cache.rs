@@ -99,6 +99,9 @@ pub enum CacheError {
     /// The store failed: 500 (503 when it is unavailable), detail logged.
     #[error("{0}")]
     Store(Arc<crate::store::StoreError>),
+    /// Too many renders of its kind are waiting: 503, try again later.
+    #[error("{0}")]
+    Busy(String),
     /// A rendering task died.
     #[error("render task failed: {0}")]
     Task(String),

@@ -246,6 +246,10 @@ async fn cached(
     match app.get(resource).await {
         Ok(rendered) => conditional(app, resource, &rendered, headers, cors).await,
         Err(CacheError::NotFound(_)) => not_found(),
+        Err(CacheError::Busy(why)) => {
+            tracing::debug!("serving {resource:?}: {why}");
+            busy()
+        }
         // Down, or just gone and the watcher has not read the store since.
         Err(CacheError::Store(e))
             if matches!(app.health(), Health::Down(_)) || e.is_unreachable() =>
@@ -258,6 +262,18 @@ async fn cached(
             plain(StatusCode::INTERNAL_SERVER_ERROR, "internal server error\n")
         }
     }
+}
+
+/// 503 with `Retry-After`: this resource is not cached and renders of its
+/// kind are all taken.
+fn busy() -> Response<Body> {
+    let mut r = plain(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "too many documents are being prepared; try again shortly\n",
+    );
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("10"));
+    r
 }
 
 /// 503 with `Retry-After`: the store is down and this resource is not cached.

@@ -820,7 +820,7 @@ mod tests {
             FeedKey::Search("bao lu".into()),
         ] {
             for format in Format::ALL {
-                let feed = crate::feed::shape(&site, &catalog, &key, &[]);
+                let feed = crate::feed::shape(&site, &catalog, &key, Vec::new());
                 assert_eq!(
                     topic(&site, &key, format),
                     crate::render::feed_url(&feed, format)

@@ -91,20 +91,46 @@ type ContentBytes = fn(&crate::feed::Item) -> usize;
 /// measured size. So: one render when the feed fits, usually two when it
 /// doesn't. If every item is down to its summary and the feed still does
 /// not fit, it is sent as it is: items are never cut or dropped.
+///
+/// When the items' content alone passes the limit (an archive month of
+/// thousands of articles), the whole document surely does, and rendering
+/// it would only cost memory (issue 17: tens of MB a format): the items
+/// are rendered first with no content at all, and the newest get theirs
+/// back as far as the measured size allows.
 fn fit(
     feed: &Feed,
     content_bytes: ContentBytes,
     mut write: impl FnMut(&Feed) -> Vec<u8>,
 ) -> Vec<u8> {
-    let full = write(feed);
-    if full.len() <= feed.max_bytes {
-        return full;
+    let contents: Vec<usize> = feed.items.iter().map(content_bytes).collect();
+    let (mut shrunk, mut size, mut oldest_with_content);
+    if contents.iter().sum::<usize>() <= feed.max_bytes {
+        let full = write(feed);
+        if full.len() <= feed.max_bytes {
+            return full;
+        }
+        shrunk = feed.clone();
+        size = full.len();
+        // Items are newest first, so the oldest without content yet is
+        // the last one with content.
+        oldest_with_content = shrunk.items.len();
+    } else {
+        let bare = write(&with_content(feed, 0));
+        size = bare.len();
+        oldest_with_content = 0;
+        for bytes in &contents {
+            if size + bytes > feed.max_bytes {
+                break;
+            }
+            size += bytes;
+            oldest_with_content += 1;
+        }
+        if oldest_with_content == 0 {
+            return bare;
+        }
+        drop(bare);
+        shrunk = with_content(feed, oldest_with_content);
     }
-    let mut shrunk = feed.clone();
-    let mut size = full.len();
-    // Items are newest first, so the oldest without content yet is the
-    // last one with content.
-    let mut oldest_with_content = shrunk.items.len();
     loop {
         while size > feed.max_bytes && oldest_with_content > 0 {
             oldest_with_content -= 1;
@@ -117,6 +143,36 @@ fn fit(
             return out;
         }
         size = out.len();
+    }
+}
+
+/// A copy of `feed` whose newest `keep` items have their content and the
+/// others none, the others' content never copied.
+fn with_content(feed: &Feed, keep: usize) -> Feed {
+    let items = feed
+        .items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| crate::feed::Item {
+            guid: item.guid.clone(),
+            link: item.link.clone(),
+            title: item.title.clone(),
+            summary: item.summary.clone(),
+            content_html: if i < keep {
+                item.content_html.clone()
+            } else {
+                None
+            },
+            authors: item.authors.clone(),
+            terms: item.terms.clone(),
+            published: item.published,
+            updated: item.updated,
+            image: item.image.clone(),
+        })
+        .collect();
+    Feed {
+        items,
+        ..feed.clone_without_items()
     }
 }
 
@@ -318,6 +374,40 @@ mod tests {
     }
 
     #[test]
+    fn a_feed_whose_content_alone_is_over_the_limit_is_never_rendered_whole() {
+        for format in Format::ALL {
+            let (write, content_bytes) = writer(format);
+            let mut f = feed(60);
+            let full = write(&f).len();
+            let content: usize = f.items.iter().map(content_bytes).sum();
+            f.max_bytes = content - 1;
+            let largest = Cell::new(0);
+            let measured = |f: &Feed| {
+                let out = write(f);
+                largest.set(largest.get().max(out.len()));
+                out
+            };
+            let out = fit(&f, content_bytes, measured);
+            assert!(out.len() <= f.max_bytes, "{format:?}");
+            assert!(
+                largest.get() <= f.max_bytes,
+                "{format:?}: {} of {full}",
+                largest.get()
+            );
+            // The newest items keep their content, as many as fit: one
+            // more would not.
+            let text = String::from_utf8(out).unwrap();
+            let k = (0..60)
+                .take_while(|i| text.contains(&format!("Đoạn {i}:")))
+                .count();
+            assert!(k > 0, "{format:?}");
+            let mut one_more = with_content(&f, k + 1);
+            one_more.max_bytes = usize::MAX;
+            assert!(write(&one_more).len() > f.max_bytes, "{format:?}: {k}");
+        }
+    }
+
+    #[test]
     fn fitting_renders_once_when_it_fits_and_twice_when_it_does_not() {
         for format in Format::ALL {
             let (write, content_bytes) = writer(format);
@@ -335,10 +425,12 @@ mod tests {
             assert!(fit(&f, content_bytes, counted).len() <= f.max_bytes);
             assert_eq!(renders.replace(0), 2, "{format:?}");
             // Even with every content gone the feed does not fit: all items
-            // are sent with their summaries, none cut, after two renders.
+            // are sent with their summaries, none cut, after one render
+            // (the content alone is over the limit: the whole document is
+            // never rendered).
             f.max_bytes = 10;
             let out = String::from_utf8(fit(&f, content_bytes, counted)).unwrap();
-            assert_eq!(renders.replace(0), 2, "{format:?}");
+            assert_eq!(renders.replace(0), 1, "{format:?}");
             assert!(!out.contains("Đoạn"), "{format:?}");
             assert!(out.contains("Bài 59 "), "{format:?}");
         }
