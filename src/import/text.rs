@@ -193,7 +193,9 @@ pub fn parse(
             // Front-matter fields are fixed on their own line; the text's
             // fields (and a byline's authors) start after the front matter.
             let line = match e.field {
-                "id" | "categories" | "regions" => field_line(&front, e.field),
+                "id" | "categories" | "regions" | "published" | "updated" => {
+                    field_line(&front, e.field)
+                }
                 "authors" if fm.authors.is_some() => field_line(&front, e.field),
                 _ => body_start,
             };
