@@ -257,6 +257,32 @@ mod tests {
     }
 
     #[test]
+    fn dates_must_lie_in_years_1_to_9999_in_the_sites_offset_too() {
+        let at = |offset_hours: i32| SiteLimits {
+            offset: chrono::FixedOffset::east_opt(offset_hours * 3600).unwrap(),
+            ..SiteLimits::default()
+        };
+        let dated = |published: &str, updated: &str| {
+            let mut a = article();
+            a.published = DateTime::parse_from_rfc3339(published).unwrap();
+            a.updated = DateTime::parse_from_rfc3339(updated).unwrap();
+            a
+        };
+        let last = dated("2020-10-05T16:30:00Z", "9999-12-31T23:59:59Z");
+        assert_eq!(exceeded(&last, &at(0)), None);
+        let e = exceeded(&last, &at(7)).unwrap();
+        assert_eq!(
+            e.to_string(),
+            "field `updated`: 9999-12-31T23:59:59+00:00 is +10000-01-01T06:59:59+07:00 \
+             in the site's offset, outside 0001-01-01..9999-12-31"
+        );
+        assert_eq!(SiteLimits::default().offset, at(7).offset, "SPEC's default");
+        let first = dated("0001-01-01T03:00:00Z", "2020-10-05T16:30:00Z");
+        assert_eq!(exceeded(&first, &at(-3)), None);
+        assert_eq!(exceeded(&first, &at(-4)).unwrap().field, "published");
+    }
+
+    #[test]
     fn the_record_bound_leaves_room_for_a_fully_escaped_article() {
         let l = SiteLimits::default();
         assert!(l.max_record_bytes() > 6 * l.max_body_bytes);

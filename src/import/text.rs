@@ -311,6 +311,16 @@ mod tests {
         .unwrap_err();
         assert_eq!(line, 7);
         assert!(reason.starts_with("field `title`: 11 bytes"), "{reason}");
+        // Year 10000 in the site's +07:00: the line of `updated`.
+        let late = FRONT.replace("+++\nid", "+++\nupdated = 9999-12-31T23:59:59Z\nid");
+        let (line, reason) = super::parse(
+            format!("{late}T\n").as_bytes(),
+            Markup::Plain,
+            &SiteLimits::default(),
+        )
+        .unwrap_err();
+        assert_eq!(line, 2, "{reason}");
+        assert!(reason.starts_with("field `updated`: "), "{reason}");
     }
 
     const FRONT: &str = "+++\nid = \"a\"\ncategories = [\"Quốc phòng - An ninh\"]\nregions = [\"Hà Tĩnh\"]\npublished = 2020-10-05T16:30:00+07:00\n+++\n";
