@@ -55,12 +55,17 @@ pub fn check(url: &StoreUrl, site_path: &Path, repair: bool) -> anyhow::Result<E
             "{url}: not repaired: a damaged file needs a backup, or `sqlite3 FILE .recover`"
         ))?;
     } else if repair {
+        let started = Instant::now();
         let done = store.repair()?;
         if done.is_empty() {
             out(format_args!("{url}: nothing to repair"))?;
         }
-        for line in done {
+        for line in &done {
             out(format_args!("{url}: {line}"))?;
+        }
+        if !done.is_empty() {
+            let secs = started.elapsed().as_secs_f64();
+            out(format_args!("{url}: repaired in {secs:.1} s"))?;
         }
     }
     if let Some(site) = &site {
