@@ -135,7 +135,7 @@ impl Article {
 /// The first and last years SPEC allows a date in, in UTC and in the
 /// date's own offset alike: what an HTTP date (`Last-Modified`), RFC 822
 /// and RFC 3339 can all write with four digits.
-const YEARS: std::ops::RangeInclusive<i32> = 1..=9999;
+pub(crate) const YEARS: std::ops::RangeInclusive<i32> = 1..=9999;
 
 /// Whether a date lies between 0001-01-01 and 9999-12-31 both in UTC and in
 /// its own offset (`9999-12-31T23:59:59-23:59` is year 10000 in UTC).

@@ -74,7 +74,13 @@ pub enum Command {
         out: PathBuf,
     },
     /// Validate the site file and the store; exit 1 if anything is wrong.
-    Check,
+    Check {
+        /// First remove link rows whose article is gone (left by SQLite
+        /// deletes made with foreign keys off) and rebuild the catalog
+        /// counts they skewed.
+        #[arg(long)]
+        repair: bool,
+    },
 }
 
 /// `--format` values.

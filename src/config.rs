@@ -251,7 +251,7 @@ impl Site {
         let burst_window = chrono::TimeDelta::try_minutes(minutes)
             .ok_or_else(|| invalid("burst_window", format!("{minutes} minutes is out of range")))?;
         let hubs = hubs(&raw.hubs, &invalid)?;
-        let limits = limits(&raw, &invalid)?;
+        let limits = limits(&raw, offset, &invalid)?;
         Ok(Site {
             title,
             description: crate::text::clean_line(&raw.description),
@@ -299,6 +299,7 @@ fn within(
 /// absent key takes SPEC's default.
 fn limits(
     raw: &RawSite,
+    offset: FixedOffset,
     invalid: &dyn Fn(&str, String) -> ConfigError,
 ) -> Result<SiteLimits, ConfigError> {
     let d = SiteLimits::default();
@@ -357,6 +358,7 @@ fn limits(
             BYTES_CEILING,
         )?,
         cache_bytes,
+        offset,
     })
 }
 
@@ -551,6 +553,7 @@ mod tests {
                 max_names_per_article: 2,
                 max_feed_bytes: 65536,
                 cache_bytes: 0,
+                ..SiteLimits::default()
             }
         );
     }

@@ -8,7 +8,13 @@
 //!
 //! `max_feed_bytes` and `cache_bytes` live here too, as the site file's other
 //! limits, but they bound what the server makes, not what an article holds.
+//! So does the site's offset, for SPEC's rule that a date must lie in
+//! 0001-9999 in it too: the article alone can't tell (its own offset and
+//! UTC are checked when it is validated), and a date feeds can't write in
+//! four digits must be refused, reported and left out like any other.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use chrono::{DateTime, Datelike, FixedOffset, Offset, Utc};
 
 use crate::article::{Article, Body};
 
@@ -30,7 +36,13 @@ pub struct SiteLimits {
     /// Bytes of rendered feeds the server holds, all codings together
     /// (enforced by the server's cache).
     pub cache_bytes: u64,
+    /// The site's offset (its `timezone`), which feeds write every date
+    /// in: a date must lie in 0001-01-01..9999-12-31 there too.
+    pub offset: FixedOffset,
 }
+
+/// SPEC's default `timezone`, +07:00.
+const DEFAULT_OFFSET_SECONDS: i32 = 7 * 3600;
 
 impl Default for SiteLimits {
     fn default() -> SiteLimits {
@@ -42,6 +54,7 @@ impl Default for SiteLimits {
             max_names_per_article: 16,
             max_feed_bytes: 2_097_152,
             cache_bytes: 268_435_456,
+            offset: FixedOffset::east_opt(DEFAULT_OFFSET_SECONDS).unwrap_or_else(|| Utc.fix()),
         }
     }
 }
@@ -72,18 +85,12 @@ impl SiteLimits {
 /// An article field over its limit; shown as
 /// ``field `body`: 52428800 bytes, over max_body_bytes = 1048576``.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("field `{field}`: {actual} {unit}, over {limit} = {max}")]
+#[error("field `{field}`: {reason}")]
 pub struct Exceeded {
     /// The field, as the input formats spell it.
     pub field: &'static str,
-    /// What the article has: bytes, or names.
-    pub actual: usize,
-    /// `bytes` or `names`.
-    pub unit: &'static str,
-    /// The site-file key of the limit.
-    pub limit: &'static str,
-    /// Its value.
-    pub max: usize,
+    /// What the article has, and the limit it passes.
+    pub reason: String,
 }
 
 /// The first field of `article` over a limit, in the order of SPEC's
@@ -97,22 +104,17 @@ pub fn exceeded(article: &Article, limits: &SiteLimits) -> Option<Exceeded> {
         Body::Html(_) => "content_html",
         _ => "body",
     };
-    let bytes = |field, actual: usize, limit, max: usize| {
-        (actual > max).then_some(Exceeded {
+    let bytes = |field, actual: usize, limit: &str, max: usize| {
+        (actual > max).then(|| Exceeded {
             field,
-            actual,
-            unit: "bytes",
-            limit,
-            max,
+            reason: format!("{actual} bytes, over {limit} = {max}"),
         })
     };
     let names = |field, list: &[String]| {
-        (list.len() > limits.max_names_per_article).then_some(Exceeded {
+        let (actual, max) = (list.len(), limits.max_names_per_article);
+        (actual > max).then(|| Exceeded {
             field,
-            actual: list.len(),
-            unit: "names",
-            limit: "max_names_per_article",
-            max: limits.max_names_per_article,
+            reason: format!("{actual} names, over max_names_per_article = {max}"),
         })
     };
     bytes("id", article.id.len(), "max_id_bytes", limits.max_id_bytes)
@@ -136,6 +138,26 @@ pub fn exceeded(article: &Article, limits: &SiteLimits) -> Option<Exceeded> {
         .or_else(|| names("authors", &article.authors))
         .or_else(|| names("categories", &article.categories))
         .or_else(|| names("regions", &article.regions))
+        .or_else(|| outside_site_years("published", &article.published, limits.offset))
+        .or_else(|| outside_site_years("updated", &article.updated, limits.offset))
+}
+
+/// A date that leaves 0001..9999 in the site's offset (`9999-12-31T23:59:59Z`
+/// is year 10000 at +07:00), which no feed could write in four digits.
+fn outside_site_years(
+    field: &'static str,
+    date: &DateTime<FixedOffset>,
+    offset: FixedOffset,
+) -> Option<Exceeded> {
+    let local = date.with_timezone(&offset);
+    (!crate::article::YEARS.contains(&local.year())).then(|| Exceeded {
+        field,
+        reason: format!(
+            "{} is {} in the site's offset, outside 0001-01-01..9999-12-31",
+            date.to_rfc3339(),
+            local.to_rfc3339()
+        ),
+    })
 }
 
 /// Whether a stored article may reach a feed: within every limit. One that
@@ -232,6 +254,32 @@ mod tests {
             over(|a| a.regions = vec!["x".into(), "y".into()]),
             Some("regions")
         );
+    }
+
+    #[test]
+    fn dates_must_lie_in_years_1_to_9999_in_the_sites_offset_too() {
+        let at = |offset_hours: i32| SiteLimits {
+            offset: chrono::FixedOffset::east_opt(offset_hours * 3600).unwrap(),
+            ..SiteLimits::default()
+        };
+        let dated = |published: &str, updated: &str| {
+            let mut a = article();
+            a.published = DateTime::parse_from_rfc3339(published).unwrap();
+            a.updated = DateTime::parse_from_rfc3339(updated).unwrap();
+            a
+        };
+        let last = dated("2020-10-05T16:30:00Z", "9999-12-31T23:59:59Z");
+        assert_eq!(exceeded(&last, &at(0)), None);
+        let e = exceeded(&last, &at(7)).unwrap();
+        assert_eq!(
+            e.to_string(),
+            "field `updated`: 9999-12-31T23:59:59+00:00 is +10000-01-01T06:59:59+07:00 \
+             in the site's offset, outside 0001-01-01..9999-12-31"
+        );
+        assert_eq!(SiteLimits::default().offset, at(7).offset, "SPEC's default");
+        let first = dated("0001-01-01T03:00:00Z", "2020-10-05T16:30:00Z");
+        assert_eq!(exceeded(&first, &at(-3)), None);
+        assert_eq!(exceeded(&first, &at(-4)).unwrap().field, "published");
     }
 
     #[test]

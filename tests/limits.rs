@@ -672,7 +672,8 @@ async fn every_response_says_nosniff_and_the_page_has_a_strict_csp(store: StoreK
 
 each_store!(async fn a_cms_row_dated_year_10000_leaves_feeds_served_without_it);
 /// Row "year 10000": a CMS row dated past 9999 in UTC used to drop the
-/// connection of every feed holding it.
+/// connection of every feed holding it; one dated 9999-12-31T23:59:59Z
+/// (issue 17) was served as year 10000 in the site's +07:00.
 async fn a_cms_row_dated_year_10000_leaves_feeds_served_without_it(store: StoreKind) {
     let sample = Sample::on(store);
     let server = Server::sample(&sample).await;
@@ -687,6 +688,7 @@ async fn a_cms_row_dated_year_10000_leaves_feeds_served_without_it(store: StoreK
         let mut sql = String::from("BEGIN;");
         for (id, updated, us) in [
             ("nam-10000", "9999-12-31T23:59:59-23:59", old_us),
+            ("nam-10000-gio-site", "9999-12-31T23:59:59Z", old_us),
             ("moi-them", "2020-10-05T16:30:00+07:00", new_us),
         ] {
             let published = chrono::DateTime::from_timestamp_micros(us)
@@ -722,6 +724,7 @@ async fn a_cms_row_dated_year_10000_leaves_feeds_served_without_it(store: StoreK
         assert_eq!(r.status, 200, "{path}");
         assert!(r.header("last-modified").is_some(), "{path}");
         assert!(!r.text().contains("nam-10000"), "{path}");
+        assert!(!r.text().contains("10000-01-01"), "{path}");
         crate::util::parse(&r.body);
     }
     assert_eq!(get(&c, &server.url("/healthz"), &[]).await.status, 200);

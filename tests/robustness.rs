@@ -6,7 +6,8 @@
 //! - A date of year 10000 in UTC (`9999-12-31T23:59:59-23:59`) or year 0 in
 //!   its own offset is a bad record at import, `FILE:LINE` and the field;
 //!   the same date written by a CMS is reported by `check` and left out of
-//!   feeds.
+//!   feeds. So is `9999-12-31T23:59:59Z`, year 10000 in the site's
+//!   +07:00 (issue 17).
 //! - Ids `.` and `..` are bad records.
 //! - One article with 1,000 categories and 1,000 regions is refused with
 //!   one line naming the field and `max_names_per_article`.
@@ -101,6 +102,71 @@ fn a_date_past_year_9999_in_utc_is_a_bad_record_with_its_line(store: StoreKind) 
     }
     assert_eq!(stdout(&out).trim(), "imported 1, rejected 2");
     assert_eq!(stored_ids(&sb), vec!["ok"]);
+}
+
+each_store!(fn a_date_past_year_9999_in_the_sites_offset_is_a_bad_record_with_its_line);
+/// Issue 17: `9999-12-31T23:59:59Z` is year 10000 at the sample site's
+/// +07:00, which feeds write every date in: refused with the line and the
+/// field, at import with that site and with SPEC's defaults (+07:00 too).
+fn a_date_past_year_9999_in_the_sites_offset_is_a_bad_record_with_its_line(store: StoreKind) {
+    let sb = Sandbox::on(store);
+    let lines = [
+        record("ok", ""),
+        record("cuoi-nam-9999", r#","updated":"9999-12-31T23:59:59Z""#),
+        record("ok-2", r#","updated":"9999-12-31T16:59:59Z""#),
+    ];
+    let file = sb.write("dates.jsonl", lines.join("\n"));
+    let site = crate::util::site_file();
+    for site in [Some(site.as_path()), None] {
+        let out = import(&sb, site, &[&file]);
+        assert_no_panic(&out);
+        assert_eq!(out.status.code(), Some(1));
+        let err = stderr(&out);
+        assert_eq!(
+            err.trim(),
+            format!(
+                "{}:2: field `updated`: 9999-12-31T23:59:59+00:00 is \
+                 +10000-01-01T06:59:59+07:00 in the site's offset, outside 0001-01-01..9999-12-31",
+                file.display()
+            ),
+            "site {site:?}"
+        );
+        assert_eq!(stdout(&out).trim(), "imported 2, rejected 1");
+    }
+    assert_eq!(stored_ids(&sb), vec!["ok", "ok-2"]);
+}
+
+each_store!(fn a_cms_row_past_year_9999_in_the_sites_offset_is_named_by_check_and_left_out);
+/// Issue 17: the same date written by a CMS: `check` names the row and the
+/// field, feeds leave it out (W3C's validator and feedparser can't read
+/// `+10000-01-01T06:59:59+07:00`).
+fn a_cms_row_past_year_9999_in_the_sites_offset_is_named_by_check_and_left_out(store: StoreKind) {
+    let sb = Sandbox::with_sample_on(store);
+    cms_insert(&sb, "cms-cuoi-nam-9999", Some("9999-12-31T23:59:59Z"), 1);
+    let out = sb.run(&["check"]);
+    assert_no_panic(&out);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert_eq!(
+        err.trim(),
+        format!(
+            "{}: article \"cms-cuoi-nam-9999\": field `updated`: 9999-12-31T23:59:59+00:00 is \
+             +10000-01-01T06:59:59+07:00 in the site's offset, outside 0001-01-01..9999-12-31 \
+             (left out of feeds)",
+            sb.store_url()
+        )
+    );
+    for format in ["rss", "atom", "json"] {
+        for args in [vec![], vec!["--category", "kinh-te"]] {
+            let mut args = args.clone();
+            args.extend(["--format", format]);
+            let bytes = sb.dump(&args);
+            let text = String::from_utf8(bytes.clone()).unwrap();
+            assert!(!text.contains("cms-cuoi-nam-9999"), "{args:?}");
+            assert!(!text.contains("+10000"), "{args:?}");
+            assert!(!parse(&bytes).entries.is_empty());
+        }
+    }
 }
 
 each_store!(fn a_cms_row_dated_year_10000_is_reported_by_check_and_left_out_of_feeds);

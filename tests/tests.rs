@@ -87,3 +87,10 @@ mod cache_bound;
 
 /// WebSub: Link headers, publish pings to a real hub, retries, one leader.
 mod websub;
+
+/// Issue 17: a CMS deleting from Python's `sqlite3` (foreign keys off);
+/// orphan link rows, `check --repair`.
+mod cms_delete;
+
+/// Issue 17: a damaged SQLite file, seen by `check` and `/healthz`.
+mod damage;

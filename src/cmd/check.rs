@@ -1,17 +1,22 @@
-//! `bantin check`: is the site file valid, which limits does it set, and
-//! does every stored row follow the schema's rules and keep to those limits?
+//! `bantin check`: is the site file valid, which limits does it set, is the
+//! store's file sound, and does every stored row follow the schema's rules
+//! and keep to those limits? `--repair` first removes what bantin can
+//! mend on its own (link rows whose article is gone).
 //!
-//! stdout gets the site's limits and a summary; stderr one line per problem.
+//! stdout gets the site's limits, what was repaired and a summary; stderr
+//! one line per problem.
 
 use std::path::Path;
 use std::process::ExitCode;
+use std::time::Instant;
 
 use super::output::{err, out};
 use crate::config::{Site, StoreUrl};
 use crate::limits::SiteLimits;
+use crate::store::Store;
 
 /// Report every problem found; exit 1 if there is any.
-pub fn check(url: &StoreUrl, site_path: &Path) -> anyhow::Result<ExitCode> {
+pub fn check(url: &StoreUrl, site_path: &Path, repair: bool) -> anyhow::Result<ExitCode> {
     let mut problems = 0usize;
     let site = match Site::load(site_path) {
         Ok(site) => Some(site),
@@ -25,18 +30,82 @@ pub fn check(url: &StoreUrl, site_path: &Path) -> anyhow::Result<ExitCode> {
         print_limits(site_path, &site.limits)?;
     }
     let store = super::open_store(url)?;
+    // The file's structure first: rows read from a damaged file prove
+    // little, and it is no file to repair.
+    let started = Instant::now();
+    let damaged = match store.integrity()? {
+        None => false,
+        Some(faults) if faults.is_empty() => {
+            let secs = started.elapsed().as_secs_f64();
+            out(format_args!("{url}: PRAGMA quick_check: ok ({secs:.1} s)"))?;
+            false
+        }
+        Some(faults) => {
+            for f in &faults {
+                problems += 1;
+                err(format_args!(
+                    "{url}: the file is damaged (PRAGMA quick_check): {f}"
+                ))?;
+            }
+            true
+        }
+    };
+    if repair && damaged {
+        err(format_args!(
+            "{url}: not repaired: a damaged file needs a backup, or `sqlite3 FILE .recover`"
+        ))?;
+    } else if repair {
+        let started = Instant::now();
+        let done = store.repair()?;
+        if done.is_empty() {
+            out(format_args!("{url}: nothing to repair"))?;
+        }
+        for line in &done {
+            out(format_args!("{url}: {line}"))?;
+        }
+        if !done.is_empty() {
+            let secs = started.elapsed().as_secs_f64();
+            out(format_args!("{url}: repaired in {secs:.1} s"))?;
+        }
+    }
     if let Some(site) = &site {
         super::adopt_limits(store.as_ref(), site, url);
     }
+    match audit(store.as_ref(), url, site.as_ref(), &mut problems) {
+        Ok(()) => {}
+        // The damage already reported is why the rows can't be read.
+        Err(e) if damaged => {
+            problems += 1;
+            err(format_args!("{url}: {e:#}"))?;
+        }
+        Err(e) => return Err(e),
+    }
+    if problems > 0 {
+        out(format_args!("{problems} problem(s) found"))?;
+        Ok(super::failed())
+    } else {
+        out("ok")?;
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// Every stored row, then the catalog's summary; each problem counted in
+/// `problems` and written to stderr.
+fn audit(
+    store: &dyn Store,
+    url: &StoreUrl,
+    site: Option<&Site>,
+    problems: &mut usize,
+) -> anyhow::Result<()> {
     // Every stored article over a limit too (scheduled ones included: they
     // would be left out when their time comes), in the same pass.
-    let limits = site.as_ref().map(|s| s.limits);
+    let limits = site.map(|s| s.limits);
     let admit = |a: &crate::article::Article| {
         limits.and_then(|l| crate::limits::exceeded(a, &l).map(|e| e.to_string()))
     };
     let mut failed_write = None;
     store.audit_with(&admit, &mut |p| {
-        problems += 1;
+        *problems += 1;
         let written = if p.id.is_empty() {
             err(format_args!("{url}: {}", p.reason))
         } else {
@@ -49,7 +118,7 @@ pub fn check(url: &StoreUrl, site_path: &Path) -> anyhow::Result<ExitCode> {
     if let Some(e) = failed_write {
         return Err(e);
     }
-    if let Some(site) = &site {
+    if let Some(site) = site {
         let now = chrono::Utc::now();
         let snap = store.snapshot()?;
         let catalog = crate::feed::Catalog::load(snap.as_ref(), site, now)?;
@@ -60,13 +129,7 @@ pub fn check(url: &StoreUrl, site_path: &Path) -> anyhow::Result<ExitCode> {
             catalog.regions.len()
         ))?;
     }
-    if problems > 0 {
-        out(format_args!("{problems} problem(s) found"))?;
-        Ok(super::failed())
-    } else {
-        out("ok")?;
-        Ok(ExitCode::SUCCESS)
-    }
+    Ok(())
 }
 
 /// The limits in force, as site-file lines one can paste back.

@@ -59,7 +59,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             limit.map(|l| l as usize),
         ),
         Command::Build { out } => build(&store_url, &site, &out),
-        Command::Check => check(&store_url, &site),
+        Command::Check { repair } => check(&store_url, &site, repair),
     }
 }
 

@@ -95,6 +95,11 @@ pub struct App {
     cache: Cache,
     watch: Mutex<WatchState>,
     health: Mutex<Health>,
+    /// Why the store's data is damaged, once a read found it so
+    /// ([`StoreError::is_corruption`]). Unlike an outage it does not pass,
+    /// and the watcher's reads of the log may well go on working: it stays
+    /// (`/healthz` answers 503) until the store's file is replaced.
+    damage: Mutex<Option<String>>,
     archives: Mutex<ArchiveIndex>,
     /// Keyword feeds rendered: any write may change any of them.
     searches: Mutex<BTreeSet<Resource>>,
@@ -140,6 +145,7 @@ impl App {
                 last_trim: Instant::now(),
             }),
             health: Mutex::new(Health::Up),
+            damage: Mutex::new(None),
             archives: Mutex::new(BTreeMap::new()),
             searches: Mutex::new(BTreeSet::new()),
             background: Arc::new(Semaphore::new(workers)),
@@ -380,10 +386,11 @@ impl App {
         if let Health::Down(why) = self.health() {
             return Err(CacheError::Store(Arc::new(StoreError::Unavailable(why))));
         }
-        let snap = self
-            .store
-            .snapshot()
-            .map_err(|e| CacheError::Store(Arc::new(e)))?;
+        let failed = |e: StoreError| {
+            self.store_failed(&e);
+            CacheError::Store(Arc::new(e))
+        };
+        let snap = self.store.snapshot().map_err(failed)?;
         let loaded = match month {
             None => crate::feed::load(
                 snap.as_ref(),
@@ -410,7 +417,7 @@ impl App {
                 key.path()
             ))),
             Err(e @ FeedError::UnknownSlug { .. }) => Err(CacheError::NotFound(e.to_string())),
-            Err(FeedError::Store(e)) => Err(CacheError::Store(Arc::new(e))),
+            Err(FeedError::Store(e)) => Err(failed(e)),
         }
     }
 
@@ -495,6 +502,9 @@ impl App {
         let now = Utc::now();
         // Another file at a SQLite store's path: nothing we knew holds.
         let reopened = self.store.revalidate()?;
+        if reopened && let Some(why) = self.damage().take() {
+            tracing::info!("the damaged store file was replaced (it said: {why})");
+        }
         let snap = self.store.log_snapshot()?;
         let changes = if reopened || state.last_read.elapsed() > LOG_RETENTION / 2 {
             // Rows we never read may be trimmed by now.
@@ -682,6 +692,35 @@ impl App {
             }
             *h = health;
         }
+    }
+
+    /// Note a read of the store that failed: damage is logged once (not
+    /// once per request that meets it) and kept for `/healthz`.
+    pub fn store_failed(&self, e: &StoreError) {
+        if !e.is_corruption() {
+            return;
+        }
+        let mut damage = self.damage();
+        if damage.is_none() {
+            let why = match e {
+                StoreError::Backend(inner) => inner.to_string(),
+                other => other.to_string(),
+            };
+            tracing::error!(
+                "the store's data is damaged: {why}; /healthz answers 503 until its file is \
+                 replaced (`bantin check` runs SQLite's integrity check)"
+            );
+            *damage = Some(why);
+        }
+    }
+
+    /// Why the store's data is damaged, if a read found it so.
+    pub fn damaged(&self) -> Option<String> {
+        self.damage().clone()
+    }
+
+    fn damage(&self) -> MutexGuard<'_, Option<String>> {
+        self.damage.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Whether the store answered the watcher's last read.

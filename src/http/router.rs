@@ -104,14 +104,21 @@ async fn respond<B>(app: &Arc<App>, req: &Request<B>) -> (Route, Response<Body>)
     let head = req.method() == Method::HEAD;
     let response = match route {
         // From what the watcher last found: never queued behind renders.
-        Route::Health => match app.health() {
-            Health::Up => plain(StatusCode::OK, "ok\n"),
-            Health::Down(why) => {
-                let mut r = plain(StatusCode::SERVICE_UNAVAILABLE, "");
-                *r.body_mut() = Full::new(Bytes::from(format!("store unavailable: {why}\n")));
-                r
+        Route::Health => {
+            let down = match (app.damaged(), app.health()) {
+                (Some(why), _) => Some(format!("store damaged: {why}\n")),
+                (None, Health::Up) => None,
+                (None, Health::Down(why)) => Some(format!("store unavailable: {why}\n")),
+            };
+            match down {
+                None => plain(StatusCode::OK, "ok\n"),
+                Some(text) => {
+                    let mut r = plain(StatusCode::SERVICE_UNAVAILABLE, "");
+                    *r.body_mut() = Full::new(Bytes::from(text));
+                    r
+                }
             }
-        },
+        }
         Route::Metrics => {
             let (entries, bytes, evicted) = app.cache_size();
             let mut r = plain(StatusCode::OK, "");
@@ -258,7 +265,12 @@ async fn cached(
             unavailable()
         }
         Err(e) => {
-            tracing::error!("serving {resource:?}: {e}");
+            // Damage was logged once, when first met (`App::store_failed`).
+            if matches!(&e, CacheError::Store(s) if s.is_corruption()) {
+                tracing::debug!("serving {resource:?}: {e}");
+            } else {
+                tracing::error!("serving {resource:?}: {e}");
+            }
             plain(StatusCode::INTERNAL_SERVER_ERROR, "internal server error\n")
         }
     }

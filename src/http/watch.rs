@@ -29,7 +29,10 @@ pub async fn watch(app: Arc<App>) {
                     app.rerender(again);
                 }
             }
-            Ok(Err(e)) => app.set_health(Health::Down(e.to_string())),
+            Ok(Err(e)) => {
+                app.store_failed(&e);
+                app.set_health(Health::Down(e.to_string()));
+            }
             Err(e) => tracing::error!("the change-log reader died: {e}"),
         }
         // Not awaited: a trim waiting for a connection (the store down, an

@@ -193,7 +193,9 @@ pub fn parse(
             // Front-matter fields are fixed on their own line; the text's
             // fields (and a byline's authors) start after the front matter.
             let line = match e.field {
-                "id" | "categories" | "regions" => field_line(&front, e.field),
+                "id" | "categories" | "regions" | "published" | "updated" => {
+                    field_line(&front, e.field)
+                }
                 "authors" if fm.authors.is_some() => field_line(&front, e.field),
                 _ => body_start,
             };
@@ -309,6 +311,16 @@ mod tests {
         .unwrap_err();
         assert_eq!(line, 7);
         assert!(reason.starts_with("field `title`: 11 bytes"), "{reason}");
+        // Year 10000 in the site's +07:00: the line of `updated`.
+        let late = FRONT.replace("+++\nid", "+++\nupdated = 9999-12-31T23:59:59Z\nid");
+        let (line, reason) = super::parse(
+            format!("{late}T\n").as_bytes(),
+            Markup::Plain,
+            &SiteLimits::default(),
+        )
+        .unwrap_err();
+        assert_eq!(line, 2, "{reason}");
+        assert!(reason.starts_with("field `updated`: "), "{reason}");
     }
 
     const FRONT: &str = "+++\nid = \"a\"\ncategories = [\"Quốc phòng - An ninh\"]\nregions = [\"Hà Tĩnh\"]\npublished = 2020-10-05T16:30:00+07:00\n+++\n";

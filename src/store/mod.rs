@@ -70,6 +70,20 @@ impl StoreError {
             StoreError::Open { .. } | StoreError::Backend(_) => false,
         }
     }
+
+    /// Whether the store's data is damaged (SQLite: `SQLITE_CORRUPT`,
+    /// `SQLITE_NOTADB`; PostgreSQL: `data_corrupted`, `index_corrupted`):
+    /// unlike an outage it does not pass, so the server says so on
+    /// `/healthz` until the file is replaced.
+    pub fn is_corruption(&self) -> bool {
+        match self {
+            StoreError::Backend(e) => sqlite::is_corruption(e),
+            StoreError::Postgres(e) => {
+                matches!(e.code().map(|c| c.code()), Some("XX001" | "XX002"))
+            }
+            StoreError::Open { .. } | StoreError::Unavailable(_) => false,
+        }
+    }
 }
 
 impl From<::postgres::Error> for StoreError {
@@ -390,6 +404,23 @@ pub trait Store: Send + Sync {
     fn adopt_limits(&self, limits: &SiteLimits) -> Result<bool, StoreError> {
         let _ = limits;
         Ok(false)
+    }
+
+    /// The backend's own check of its files (SQLite's `PRAGMA
+    /// quick_check`), for `bantin check`: one line per fault, none when
+    /// sound; `None` where there is no such check (PostgreSQL has none
+    /// that needs no extension).
+    fn integrity(&self) -> Result<Option<Vec<String>>, StoreError> {
+        Ok(None)
+    }
+
+    /// `bantin check --repair`: remove the link rows whose article is gone
+    /// (SQLite deletes made with foreign keys off, before migration 8) and
+    /// rebuild the catalog counts they skewed. A line per thing done; none
+    /// when there was nothing to do (PostgreSQL always enforces its
+    /// foreign keys).
+    fn repair(&self) -> Result<Vec<String>, StoreError> {
+        Ok(Vec::new())
     }
 
     /// Delete change-log rows written before `before`; returns how many.

@@ -23,6 +23,9 @@ use super::{
 use crate::article::{Article, Facet, FeedKey};
 use crate::limits::SiteLimits;
 
+mod upkeep;
+pub(crate) use upkeep::is_corruption;
+
 /// Schema migrations, applied in order; `PRAGMA user_version` counts them.
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/001_init.sql"),
@@ -32,6 +35,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/005_search_own.sql"),
     include_str!("../../migrations/sqlite/006_limits.sql"),
     include_str!("../../migrations/sqlite/007_search_by_date.sql"),
+    include_str!("../../migrations/sqlite/008_delete_cleanup.sql"),
     include_str!("../../migrations/sqlite/009_names_capped.sql"),
 ];
 
@@ -1246,10 +1250,22 @@ impl Store for SqliteStore {
                 row?.audit(facet, report);
             }
         }
-        for p in audit_catalog(conn)? {
+        let orphans = upkeep::orphans(conn)?;
+        let skewed = !orphans.is_empty();
+        for p in orphans.into_iter().chain(audit_catalog(conn, skewed)?) {
             report(p);
         }
         Ok(())
+    }
+
+    fn integrity(&self) -> Result<Option<Vec<String>>, StoreError> {
+        let conn = self.pools.load().readers.get()?;
+        Ok(Some(upkeep::quick_check(&conn)?))
+    }
+
+    fn repair(&self) -> Result<Vec<String>, StoreError> {
+        let mut conn = self.pools.load().writer.get()?;
+        Ok(upkeep::repair(&mut conn)?)
     }
 
     fn trim_log(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
@@ -1265,8 +1281,9 @@ impl Store for SqliteStore {
 
 /// The catalog tables against counts made from the article tables: a CMS
 /// that turned the triggers off (or wrote in bulk mode and forgot to
-/// rebuild) shows here.
-fn audit_catalog(conn: &Connection) -> Result<Vec<Problem>, rusqlite::Error> {
+/// rebuild) shows here, and so do orphan link rows (`skewed`: some were
+/// found), which the triggers could not count right either.
+fn audit_catalog(conn: &Connection, skewed: bool) -> Result<Vec<Problem>, rusqlite::Error> {
     let mut problems = Vec::new();
     let checks = [
         (
@@ -1303,11 +1320,16 @@ fn audit_catalog(conn: &Connection) -> Result<Vec<Problem>, rusqlite::Error> {
                 .chain(stored.keys().filter(|k| !actual.contains_key(*k)).cloned())
                 .next()
                 .unwrap_or_default();
+            let cause = if skewed {
+                "the orphan rows above skew it; `bantin check --repair` rebuilds it"
+            } else {
+                "were the triggers bypassed?"
+            };
             problems.push(Problem {
                 id: String::new(),
                 reason: format!(
                     "{table} is out of step with the article tables (first difference: {differ:?}); \
-                     were the triggers bypassed?"
+                     {cause}"
                 ),
             });
         }
