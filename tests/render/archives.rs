@@ -84,7 +84,7 @@ fn archive(
 ) -> Feed {
     let articles = of_month(site, key, month(m));
     assert!(!articles.is_empty(), "{m} has articles in {key:?}");
-    bantin::feed::shape(site, catalog, key, &articles).into_archive(Archive {
+    bantin::feed::shape(site, catalog, key, articles).into_archive(Archive {
         month: month(m),
         prev: prev.map(month),
         next: next.map(month),
