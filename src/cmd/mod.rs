@@ -12,7 +12,6 @@ mod serve;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-
 use crate::article::FeedKey;
 use crate::cli::{Cli, Command};
 use crate::config::{DEFAULT_SITE, Site, StoreUrl};

@@ -548,7 +548,10 @@ impl Snapshot for SqliteSnapshot {
                 });
             }
         };
-        Ok(rows.into_iter().filter_map(|raw| self.decoded(raw)).collect())
+        Ok(rows
+            .into_iter()
+            .filter_map(|raw| self.decoded(raw))
+            .collect())
     }
 
     fn newest_before(
@@ -606,7 +609,9 @@ impl Snapshot for SqliteSnapshot {
         )?;
         // A slug that is not UTF-8 names no feed anyone can ask for.
         let rows = stmt.query_map([facet_code(facet)], |r| valid(r, 0))?;
-        Ok(rows.filter_map(Result::transpose).collect::<Result<_, _>>()?)
+        Ok(rows
+            .filter_map(Result::transpose)
+            .collect::<Result<_, _>>()?)
     }
 
     fn slug_use(
@@ -654,7 +659,9 @@ impl Snapshot for SqliteSnapshot {
             "SELECT category, region FROM bantin_pairs ORDER BY category, region",
         )?;
         let rows = stmt.query_map([], |r| Ok(valid(r, 0)?.zip(valid(r, 1)?)))?;
-        Ok(rows.filter_map(Result::transpose).collect::<Result<_, _>>()?)
+        Ok(rows
+            .filter_map(Result::transpose)
+            .collect::<Result<_, _>>()?)
     }
 
     fn pair(

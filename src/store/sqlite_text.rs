@@ -104,7 +104,10 @@ mod tests {
     fn latin1_is_refused_with_a_lossy_copy_and_utf8_blobs_read() {
         let latin1 = text(ValueRef::Text(b"\xe9t\xe9")).unwrap_err();
         assert_eq!((latin1.lossy.as_str(), latin1.at), ("\u{fffd}t\u{fffd}", 0));
-        assert_eq!(text(ValueRef::Blob("été".as_bytes())), Ok(Some("été".into())));
+        assert_eq!(
+            text(ValueRef::Blob("été".as_bytes())),
+            Ok(Some("été".into()))
+        );
         assert_eq!(text(ValueRef::Null), Ok(None));
         assert_eq!(text(ValueRef::Integer(7)), Ok(Some("7".into())));
     }
