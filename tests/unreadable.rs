@@ -8,7 +8,8 @@
 //!   `updated` does not, and one whose `authors` JSON does not decode.
 //!
 //! Each such row, in the all feed, its category and its month archive:
-//! those answer 200 with every sample article they hold and without it;
+//! those answer 200 with every sample article they hold and without it (a
+//! keyword feed only it matches: 200, empty);
 //! `/metrics` counts each row once; the server names each in one warning
 //! line however often it is met; `check` names every one (a lossy id where
 //! the id is not UTF-8), carries on, and still reports the row over a limit
@@ -188,6 +189,16 @@ async fn rows_bantin_cant_read_are_left_out_counted_and_named(store: StoreKind) 
             );
         }
     }
+    // A keyword feed whose words only the unreadable rows hold ("Bài của
+    // CMS", and the Latin-1 title's neighbour "Café" on SQLite).
+    let search = get(&c, &server.url("/feeds/search.rss?q=cms"), &[]).await;
+    assert_eq!(
+        search.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&search.body)
+    );
+    assert!(parse(&search.body).entries.is_empty(), "{}", search.text());
     // The row over a limit is not an unreadable one.
     let unreadable = metric(&c, &server.base, "bantin_unreadable_rows_total").await;
     assert_eq!(unreadable, bad.len() as u64);

@@ -7,8 +7,8 @@
 //! of them happened to close: over 15 s for one in sixty. Now a newcomer
 //! that finds no place asks the oldest connection with no request in
 //! flight to close (a keep-alive connection between requests, or one that
-//! never sent a request), and failing that the oldest one to close after
-//! its response; it is served as soon as that one is gone, or refused with
+//! sent no request in its first second), and failing that the oldest one
+//! to close after its response; it is served as soon as that one is gone, or refused with
 //! a 503 if no place frees within [`ADMIT_WAIT`]. Closing an idle
 //! keep-alive connection is what HTTP expects of a server (RFC 9112 §9.5);
 //! clients open another.
@@ -16,12 +16,18 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, watch};
 
 /// How long a newcomer waits for a place before it is refused.
 pub(super) const ADMIT_WAIT: Duration = Duration::from_secs(2);
+
+/// How long a new connection has to start its first request before it
+/// counts as idle: a client sends its request right after connecting, so
+/// a connection this young is one whose request is on its way, not one to
+/// drop.
+const FIRST_REQUEST_GRACE: Duration = Duration::from_secs(1);
 
 /// Newcomers waiting for a place at once, at most: each holds an open
 /// file of the reserve the cap leaves (a quarter of the limit).
@@ -40,8 +46,9 @@ pub(super) struct Registry {
 }
 
 /// What the registry knows of one connection.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct Conn {
+    accepted: Instant,
     /// Requests started on it.
     started: AtomicU64,
     /// Requests being handled now.
@@ -64,11 +71,33 @@ impl Conn {
         self.close.notified().await;
     }
 
-    /// Whether it never started a request: nothing was read of it that a
-    /// client waits an answer for, so it can simply be dropped (asking it
-    /// to close would wait out its header read timeout).
-    pub fn never_used(&self) -> bool {
-        self.started.load(SeqCst) == 0
+    fn new() -> Conn {
+        Conn {
+            accepted: Instant::now(),
+            started: AtomicU64::new(0),
+            in_flight: AtomicUsize::new(0),
+            asked: AtomicBool::new(false),
+            close: Notify::new(),
+        }
+    }
+
+    /// Whether it sent no request in its first second: no client waits an
+    /// answer on it, so it can simply be dropped (asking it to close would
+    /// wait out its header read timeout).
+    pub fn unused(&self) -> bool {
+        self.started.load(SeqCst) == 0 && self.accepted.elapsed() >= FIRST_REQUEST_GRACE
+    }
+
+    /// Whether its first request is on its way: it is never asked to make
+    /// room, as hyper closes a connection that has read nothing at once
+    /// when asked, request in the socket or not.
+    fn arriving(&self) -> bool {
+        self.started.load(SeqCst) == 0 && !self.unused()
+    }
+
+    /// Whether it can close now: no request in flight.
+    fn idle(&self) -> bool {
+        self.in_flight.load(SeqCst) == 0
     }
 
     fn ask(&self) {
@@ -119,7 +148,7 @@ impl Registry {
     /// server is stopping).
     pub fn enter(self: &Arc<Self>) -> Place {
         let id = self.next.fetch_add(1, SeqCst);
-        let conn = Arc::new(Conn::default());
+        let conn = Arc::new(Conn::new());
         if self.stopping.load(SeqCst) {
             conn.ask();
         }
@@ -133,14 +162,17 @@ impl Registry {
         }
     }
 
-    /// Ask one connection to close to make room: the oldest with no
-    /// request in flight, else the oldest of all (after its response).
-    /// `false` when every one was asked already.
+    /// Ask one connection to close to make room: the oldest idle one, else
+    /// the oldest of all (after its response). `false` when every one was
+    /// asked already.
     pub fn make_room(&self) -> bool {
         let open = self.open.lock().unwrap_or_else(|e| e.into_inner());
-        let candidates = || open.values().filter(|c| !c.asked.load(SeqCst));
+        let candidates = || {
+            open.values()
+                .filter(|c| !c.asked.load(SeqCst) && !c.arriving())
+        };
         let pick = candidates()
-            .find(|c| c.in_flight.load(SeqCst) == 0)
+            .find(|c| c.idle())
             .or_else(|| candidates().next());
         match pick {
             Some(c) => {
@@ -177,21 +209,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn room_is_made_by_the_oldest_idle_connection_then_the_oldest_busy_one() {
+    fn room_is_made_by_the_oldest_idle_connection_then_the_oldest_of_all() {
         let r = Registry::new();
-        let (a, b, c) = (r.enter(), r.enter(), r.enter());
+        let (a, b, c, d) = (r.enter(), r.enter(), r.enter(), r.enter());
         let _busy_a = a.conn.request();
-        let done_b = b.conn.request();
-        drop(done_b);
+        drop(b.conn.request());
+        drop(d.conn.request());
+        // c just connected: its first request is on its way; never asked.
         assert!(r.make_room());
         assert!(b.conn.asked.load(SeqCst), "b is the oldest idle one");
         assert!(r.make_room());
-        assert!(c.conn.asked.load(SeqCst), "then c, idle too");
+        assert!(d.conn.asked.load(SeqCst), "then d, idle too");
         assert!(r.make_room());
-        assert!(a.conn.asked.load(SeqCst), "then the oldest busy one");
-        assert!(!r.make_room(), "every one was asked");
-        assert!(!a.conn.never_used() && c.conn.never_used());
-        drop((a, b, c));
+        assert!(a.conn.asked.load(SeqCst), "then the oldest of all");
+        assert!(!r.make_room(), "every other one was asked");
+        assert!(!c.conn.asked.load(SeqCst));
+        assert!(!a.conn.unused() && !c.conn.unused());
+        drop((a, b, c, d));
         assert_eq!(*r.count.borrow(), 0);
     }
 }

@@ -44,7 +44,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_io_timeout::TimeoutStream;
 
 use super::app::App;
-use super::connections::{ADMIT_WAIT, InFlight, Registry, max_waiting};
+use super::connections::{ADMIT_WAIT, InFlight, Place, Registry, max_waiting};
 use super::router::handle;
 
 /// Connection limits and timeouts.
@@ -183,7 +183,10 @@ async fn serve<H, F>(
         match permits.clone().try_acquire_owned() {
             Ok(permit) => {
                 drop(slot);
-                tokio::spawn(conn.serve(stream, permit, handler.clone()));
+                // Entered here, not in the task: the registry's order is
+                // the order of accepting.
+                let place = registry.enter();
+                tokio::spawn(conn.serve(place, stream, permit, handler.clone()));
             }
             Err(_) => {
                 registry.make_room();
@@ -193,7 +196,8 @@ async fn serve<H, F>(
                     match admitted {
                         Ok(Ok(permit)) if !conn.registry.stopping() => {
                             drop(slot);
-                            conn.serve(stream, permit, handler).await;
+                            let place = conn.registry.enter();
+                            conn.serve(place, stream, permit, handler).await;
                         }
                         _ => {
                             conn.refuse(stream).await;
@@ -229,14 +233,19 @@ impl Accepted {
     }
 
     /// Serve the connection in its place until it closes, or until it is
-    /// asked to (to make room, or at shutdown): one that never started a
-    /// request is dropped then, any other closes after its response.
-    async fn serve<H, F>(self, stream: TcpStream, permit: OwnedSemaphorePermit, handler: H)
-    where
+    /// asked to (to make room, or at shutdown): one that sent no request
+    /// in its first second is dropped then, any other closes once idle
+    /// (after its response).
+    async fn serve<H, F>(
+        self,
+        place: Place,
+        stream: TcpStream,
+        permit: OwnedSemaphorePermit,
+        handler: H,
+    ) where
         H: Fn(Request<Incoming>) -> F + Clone + Send + 'static,
         F: Future<Output = Result<Response<Body>, Infallible>> + Send + 'static,
     {
-        let place = self.registry.enter();
         let state = place.conn.clone();
         let conn = self.builder.serve_connection(
             self.io(stream),
@@ -259,7 +268,7 @@ impl Accepted {
         };
         let done = match done {
             Some(r) => r,
-            None if place.conn.never_used() => Ok(()),
+            None if place.conn.unused() => Ok(()),
             None => {
                 conn.as_mut().graceful_shutdown();
                 conn.await
