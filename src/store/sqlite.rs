@@ -1287,7 +1287,9 @@ impl Store for SqliteStore {
                 let mut c = Columns::of(r);
                 let link = RawLink {
                     article_id: lossy(r, 0)?,
-                    slug: c.required(1, "slug")?,
+                    // Read lossily: a slug that is not UTF-8 is reported as
+                    // not the name's.
+                    slug: lossy(r, 1)?,
                     name: c.required(2, "name")?,
                     published_us: r.get(3)?,
                     article_published_us: r.get(4)?,
@@ -1295,12 +1297,10 @@ impl Store for SqliteStore {
                 Ok((link, c.unreadable))
             })?;
             for row in rows {
-                match row? {
-                    (link, None) => link.audit(facet, report),
-                    (link, Some(why)) => report(Problem {
-                        id: link.article_id,
-                        reason: format!("{}: {why}", table(facet)),
-                    }),
+                // A name that is not UTF-8 makes its article unreadable,
+                // which the article's own line above reports.
+                if let (link, None) = row? {
+                    link.audit(facet, report);
                 }
             }
         }
