@@ -15,13 +15,14 @@ use crate::limits::SiteLimits;
 /// naming the file (and line) or the field.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    /// The site file can't be read.
-    #[error("{path}: {source}")]
+    /// The site file can't be read. The I/O error is part of the message,
+    /// not a `source`, so a cause chain names it once.
+    #[error("{path}: {error}{}", missing_hint(error))]
     Read {
         /// The path as given.
         path: String,
         /// The I/O error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The site file is not valid TOML or has a field of the wrong type.
     #[error("{path}:{line}: {message}")]
@@ -46,6 +47,16 @@ pub enum ConfigError {
     /// The store URL names no store bantin knows.
     #[error("store URL {0:?}: expected sqlite:PATH or postgres://USER@HOST:PORT/DB")]
     StoreUrl(String),
+}
+
+/// Where a site file is missing, how to name another: commands run in
+/// another folder look for `feeds/site.toml` there.
+fn missing_hint(e: &std::io::Error) -> &'static str {
+    if e.kind() == std::io::ErrorKind::NotFound {
+        " (name the site file with --site PATH or BANTIN_SITE)"
+    } else {
+        ""
+    }
 }
 
 #[derive(Deserialize)]
@@ -171,9 +182,9 @@ impl Site {
     /// Read and validate a site file.
     pub fn load(path: &Path) -> Result<Site, ConfigError> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
             path: shown.clone(),
-            source,
+            error,
         })?;
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         Site::parse(&text, &shown, dir)

@@ -21,7 +21,8 @@
 //! - Failures are one line on stderr with a non-zero exit and no panic: a
 //!   store in a missing folder, a PostgreSQL store nothing answers at (its
 //!   password never printed), a bad store URL, a site file with a syntax
-//!   error (named `FILE:LINE`), a missing site file.
+//!   error (named `FILE:LINE`), a missing site file (`serve` in a folder
+//!   without one: the cause once, and a hint at `--site`/`BANTIN_SITE`).
 //! - `check` passes on the sample store and names the article when a CMS
 //!   writes a bad row directly; `dump` keeps working and leaves it out.
 //! - A scheduled article (published in the near future) appears when its
@@ -654,6 +655,24 @@ fn a_missing_site_file_is_one_line_of_error(store: StoreKind) {
     let site = sb.path("nowhere/site.toml");
     let out = sb.cmd_with_site(&site, &["dump"]).output().unwrap();
     assert_one_line_error(&out, &[&site.display().to_string()]);
+}
+
+/// Issue 17: `serve` run from a folder with no `feeds/site.toml` says so in
+/// one line, the cause once, and how to name another site file.
+#[test]
+fn serve_from_another_folder_names_the_missing_site_file_once_with_a_hint() {
+    let sb = Sandbox::new();
+    let out = sb
+        .bare()
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert_one_line_error(
+        &out,
+        &["feeds/site.toml", "No such file", "--site", "BANTIN_SITE"],
+    );
+    let err = stderr(&out);
+    assert_eq!(err.matches("No such file").count(), 1, "{err}");
 }
 
 each_store!(fn check_passes_on_the_sample_store);

@@ -403,7 +403,22 @@ impl Process {
 
     /// [`Process::start_url`] with `RUST_LOG` set to `log`.
     pub fn start_logging(store: &str, log: &str) -> Process {
-        let mut child = std::process::Command::new(bin())
+        Process::spawn(std::process::Command::new(bin()), store, log)
+    }
+
+    /// [`Process::start_url`] under an open-file limit of `files`, soft and
+    /// hard (so that `serve` can't raise it).
+    pub fn start_with_file_limit(store: &str, files: u32) -> Process {
+        let mut sh = std::process::Command::new("bash");
+        sh.arg("-c")
+            .arg(format!("ulimit -n {files} && exec \"$0\" \"$@\""))
+            .arg(bin());
+        Process::spawn(sh, store, "warn")
+    }
+
+    /// Run `cmd` with `bantin`'s serve arguments appended.
+    fn spawn(mut cmd: std::process::Command, store: &str, log: &str) -> Process {
+        let mut child = cmd
             .arg("--store")
             .arg(store)
             .arg("--site")

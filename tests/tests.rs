@@ -44,6 +44,9 @@ mod robustness;
 /// Rows a CMS writes over a limit: out of `/`, the OPML list and counts.
 mod held;
 
+/// Rows a CMS writes that bantin can't read: left out, counted, named.
+mod unreadable;
+
 /// A real feed reader (Python's feedparser) subscribing over HTTP.
 mod reader;
 /// Selection, order, limits and display names, as dumps show them.

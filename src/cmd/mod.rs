@@ -12,8 +12,6 @@ mod serve;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::Context;
-
 use crate::article::FeedKey;
 use crate::cli::{Cli, Command};
 use crate::config::{DEFAULT_SITE, Site, StoreUrl};
@@ -83,7 +81,11 @@ fn open_store(url: &StoreUrl) -> anyhow::Result<Box<dyn Store>> {
 }
 
 fn open_store_with(url: &StoreUrl, readers: u32) -> anyhow::Result<Box<dyn Store>> {
-    crate::store::open(url, readers).with_context(|| format!("opening store {url}"))
+    // `Open` names the store itself; other errors (a migration's) get it.
+    crate::store::open(url, readers).map_err(|e| match e {
+        e @ crate::store::StoreError::Open { .. } => anyhow::Error::new(e),
+        e => anyhow::Error::new(e).context(format!("opening store {url}")),
+    })
 }
 
 /// Make the site's limits the ones the store's triggers hold CMS rows to

@@ -731,6 +731,11 @@ impl App {
             .clone()
     }
 
+    /// Rows left out of feeds because they can't be read, met so far.
+    pub fn unreadable_rows(&self) -> u64 {
+        self.store.unreadable_rows()
+    }
+
     /// Renderings held, their bytes, and how many were evicted to keep
     /// within `cache_bytes`.
     pub fn cache_size(&self) -> (usize, usize, u64) {

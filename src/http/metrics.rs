@@ -128,8 +128,15 @@ impl Metrics {
         self.leader.store(u64::from(lead), Relaxed);
     }
 
-    /// The exposition text; cache figures are sampled by the caller.
-    pub fn exposition(&self, cache_entries: usize, cache_bytes: usize, evicted: u64) -> String {
+    /// The exposition text; cache and store figures are sampled by the
+    /// caller.
+    pub fn exposition(
+        &self,
+        cache_entries: usize,
+        cache_bytes: usize,
+        evicted: u64,
+        unreadable_rows: u64,
+    ) -> String {
         let mut out = String::new();
         out.push_str("# HELP bantin_http_requests_total HTTP requests answered, by route class and status.\n");
         out.push_str("# TYPE bantin_http_requests_total counter\n");
@@ -186,7 +193,10 @@ impl Metrics {
              bantin_cache_bytes {cache_bytes}\n\
              # HELP bantin_cache_evictions_total Representations evicted (least recently used) to stay within cache_bytes.\n\
              # TYPE bantin_cache_evictions_total counter\n\
-             bantin_cache_evictions_total {evicted}\n",
+             bantin_cache_evictions_total {evicted}\n\
+             # HELP bantin_unreadable_rows_total Stored rows left out of feeds because they can't be read (text not UTF-8, a date or JSON that does not parse), each counted when first met.\n\
+             # TYPE bantin_unreadable_rows_total counter\n\
+             bantin_unreadable_rows_total {unreadable_rows}\n",
             self.refreshes.load(Relaxed),
             self.full_refreshes.load(Relaxed),
             self.invalidations.load(Relaxed),
@@ -237,12 +247,13 @@ mod tests {
         m.request(Route::Feed, 200);
         m.request(Route::Feed, 304);
         m.request(Route::Other, 418);
-        let text = m.exposition(3, 1000, 2);
+        let text = m.exposition(3, 1000, 2, 1);
         assert!(text.contains("bantin_http_requests_total{route=\"feed\",status=\"200\"} 2\n"));
         assert!(text.contains("bantin_http_requests_total{route=\"other\",status=\"other\"} 1\n"));
         assert!(text.contains("bantin_http_not_modified_total 1\n"));
         assert!(text.contains("bantin_cache_entries 3\n"));
         assert!(text.contains("bantin_cache_evictions_total 2\n"));
+        assert!(text.contains("bantin_unreadable_rows_total 1\n"));
     }
 
     #[test]
@@ -256,7 +267,7 @@ mod tests {
         m.pings_not_leader(4);
         m.set_ping_queue(7);
         m.set_leader(true);
-        let text = m.exposition(0, 0, 0);
+        let text = m.exposition(0, 0, 0, 0);
         for line in [
             "bantin_websub_pings_sent_total 1\n",
             "bantin_websub_ping_failures_total 2\n",

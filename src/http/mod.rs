@@ -1,6 +1,7 @@
 //! Serving feeds over HTTP/1.1 (hyper on tokio), exactly as SPEC's URL and
 //! caching sections say. One file per concern, met by a request in this
-//! order: [`server`] (connections and limits) → [`router`] (limits, method,
+//! order: [`server`] (connections and limits; [`connections`] makes room
+//! at the cap) → [`router`] (limits, method,
 //! route) → [`app`] and [`cache`] (the catalog, rendered representations;
 //! [`watch`] and [`invalidation`] keep them in step with the store; [`websub`]
 //! tells hubs what changed) → [`encoding`] (which
@@ -10,6 +11,7 @@
 pub mod app;
 pub mod cache;
 pub mod conditional;
+mod connections;
 pub mod encoding;
 pub mod etag;
 pub mod invalidation;

@@ -122,7 +122,10 @@ async fn respond<B>(app: &Arc<App>, req: &Request<B>) -> (Route, Response<Body>)
         Route::Metrics => {
             let (entries, bytes, evicted) = app.cache_size();
             let mut r = plain(StatusCode::OK, "");
-            *r.body_mut() = Full::new(Bytes::from(app.metrics.exposition(entries, bytes, evicted)));
+            let unreadable = app.unreadable_rows();
+            *r.body_mut() = Full::new(Bytes::from(
+                app.metrics.exposition(entries, bytes, evicted, unreadable),
+            ));
             r.headers_mut().insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),

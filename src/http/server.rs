@@ -1,10 +1,12 @@
 //! The accept loop: HTTP/1.1 on hyper, with the limits that keep one client
 //! from holding the server.
 //!
-//! - At most [`Limits::max_connections`] connections at once; past that we
-//!   stop accepting and the kernel's backlog queues the rest. The default
+//! - At most [`Limits::max_connections`] connections at once. The default
 //!   follows the process's open-file limit, whose soft value `main` first
-//!   raises to the hard one ([`raise_file_limit`]).
+//!   raises to the hard one ([`raise_file_limit`]). A connection that finds
+//!   no place closes the oldest idle one (`connections`), and is refused
+//!   with a 503 if no place frees within two seconds: never left waiting in
+//!   the kernel's backlog behind keep-alive clients.
 //! - A request whose handler panics (a bug) is answered 500 and logged on
 //!   one line with its method, path and the panic's place; the connection
 //!   lives on. Without this, hyper would drop the connection mid-request.
@@ -37,12 +39,12 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_io_timeout::TimeoutStream;
 
 use super::app::App;
+use super::connections::{ADMIT_WAIT, InFlight, Place, Registry, max_waiting};
 use super::router::handle;
 
 /// Connection limits and timeouts.
@@ -141,25 +143,31 @@ async fn serve<H, F>(
         open_files = open_file_limit(),
         "accepting connections"
     );
-    let graceful = GracefulShutdown::new();
+    let registry = Registry::new();
     let permits = Arc::new(Semaphore::new(limits.max_connections));
+    // Newcomers that found no place and wait for one: bounded, as each
+    // holds an open file.
+    let waiting = Arc::new(Semaphore::new(max_waiting(limits.max_connections)));
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
         .max_buf_size(MAX_HEAD_BUFFER);
+    let builder = Arc::new(builder);
     tokio::pin!(shutdown);
     loop {
-        let permit = tokio::select! {
-            p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+        let slot = tokio::select! {
+            p = waiting.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
             () = &mut shutdown => break,
         };
         let (stream, _peer) = tokio::select! {
             r = listener.accept() => match r {
                 Ok(conn) => conn,
                 Err(e) => {
-                    // EMFILE and friends: back off instead of spinning.
+                    // EMFILE and friends: free a file, and back off
+                    // instead of spinning.
                     tracing::warn!("accept: {e}");
+                    registry.make_room();
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
@@ -167,36 +175,126 @@ async fn serve<H, F>(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
+        let conn = Accepted {
+            registry: registry.clone(),
+            builder: builder.clone(),
+            limits: limits.clone(),
+        };
+        match permits.clone().try_acquire_owned() {
+            Ok(permit) => {
+                drop(slot);
+                // Entered here, not in the task: the registry's order is
+                // the order of accepting.
+                let place = registry.enter();
+                tokio::spawn(conn.serve(place, stream, permit, handler.clone()));
+            }
+            Err(_) => {
+                registry.make_room();
+                let (permits, handler) = (permits.clone(), handler.clone());
+                tokio::spawn(async move {
+                    let admitted = tokio::time::timeout(ADMIT_WAIT, permits.acquire_owned()).await;
+                    match admitted {
+                        Ok(Ok(permit)) if !conn.registry.stopping() => {
+                            drop(slot);
+                            let place = conn.registry.enter();
+                            conn.serve(place, stream, permit, handler).await;
+                        }
+                        _ => {
+                            conn.refuse(stream).await;
+                            drop(slot);
+                        }
+                    }
+                });
+            }
+        }
+    }
+    drop(listener);
+    registry.stop();
+    tokio::select! {
+        () = registry.all_closed() => tracing::info!("all connections closed"),
+        () = tokio::time::sleep(limits.grace) => tracing::warn!("gave up waiting for connections to close"),
+    }
+}
+
+/// A connection just accepted, and what serving it takes.
+struct Accepted {
+    registry: Arc<Registry>,
+    builder: Arc<http1::Builder>,
+    limits: Limits,
+}
+
+impl Accepted {
+    /// The socket with the idle and write timeouts.
+    fn io(&self, stream: TcpStream) -> TokioIo<Pin<Box<TimeoutStream<TcpStream>>>> {
         let mut io = TimeoutStream::new(stream);
-        io.set_read_timeout(Some(limits.idle_timeout));
-        io.set_write_timeout(Some(limits.write_timeout));
-        let io = TokioIo::new(Box::pin(io));
-        let handler = handler.clone();
-        let conn = builder.serve_connection(
-            io,
+        io.set_read_timeout(Some(self.limits.idle_timeout));
+        io.set_write_timeout(Some(self.limits.write_timeout));
+        TokioIo::new(Box::pin(io))
+    }
+
+    /// Serve the connection in its place until it closes, or until it is
+    /// asked to (to make room, or at shutdown): one that sent no request
+    /// in its first second is dropped then, any other closes once idle
+    /// (after its response).
+    async fn serve<H, F>(
+        self,
+        place: Place,
+        stream: TcpStream,
+        permit: OwnedSemaphorePermit,
+        handler: H,
+    ) where
+        H: Fn(Request<Incoming>) -> F + Clone + Send + 'static,
+        F: Future<Output = Result<Response<Body>, Infallible>> + Send + 'static,
+    {
+        let state = place.conn.clone();
+        let conn = self.builder.serve_connection(
+            self.io(stream),
             service_fn(move |req: Request<Incoming>| {
                 // Cheap clones (a static method, a shared URI buffer), kept
                 // only to say which request hit a bug.
                 let (method, uri) = (req.method().clone(), req.uri().clone());
                 Guarded {
+                    _in_flight: state.request(),
                     inner: Box::pin(handler(req)),
                     method,
                     uri,
                 }
             }),
         );
-        let conn = graceful.watch(conn);
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!("connection closed: {e}");
+        tokio::pin!(conn);
+        let done = tokio::select! {
+            r = conn.as_mut() => Some(r),
+            () = place.conn.asked_to_close() => None,
+        };
+        let done = match done {
+            Some(r) => r,
+            None if place.conn.unused() => Ok(()),
+            None => {
+                conn.as_mut().graceful_shutdown();
+                conn.await
             }
-            drop(permit);
-        });
+        };
+        if let Err(e) = done {
+            tracing::debug!("connection closed: {e}");
+        }
+        drop(place);
+        drop(permit);
     }
-    drop(listener);
-    tokio::select! {
-        () = graceful.shutdown() => tracing::info!("all connections closed"),
-        () = tokio::time::sleep(limits.grace) => tracing::warn!("gave up waiting for connections to close"),
+
+    /// Answer 503 and close: no place freed in time.
+    async fn refuse(self, stream: TcpStream) {
+        let mut builder = http1::Builder::new();
+        builder
+            .timer(TokioTimer::new())
+            .header_read_timeout(ADMIT_WAIT)
+            .keep_alive(false);
+        let refused = builder.serve_connection(
+            self.io(stream),
+            service_fn(|_req: Request<Incoming>| async { Ok::<_, Infallible>(busy()) }),
+        );
+        if let Err(e) = refused.await {
+            tracing::debug!("refused connection: {e}");
+        }
     }
 }
 
@@ -229,6 +327,8 @@ fn install_panic_hook() {
 /// A request handler's future that answers 500 if polling it panics,
 /// instead of unwinding into hyper, which would drop the connection.
 struct Guarded<F> {
+    /// Held until the handler is done: the connection is busy meanwhile.
+    _in_flight: InFlight,
     inner: Pin<Box<F>>,
     method: http::Method,
     uri: http::Uri,
@@ -267,6 +367,25 @@ where
             }
         }
     }
+}
+
+/// The answer to a connection refused for want of a place.
+fn busy() -> Response<Body> {
+    let mut r = Response::new(Full::new(Bytes::from_static(
+        b"too many connections; try again\n",
+    )));
+    *r.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    r
 }
 
 fn internal_error() -> Response<Body> {

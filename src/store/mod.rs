@@ -17,7 +17,9 @@ mod pg_words;
 pub mod postgres;
 mod row;
 pub mod sqlite;
+mod sqlite_text;
 mod staging;
+mod unreadable;
 
 use std::sync::Arc;
 
@@ -38,9 +40,12 @@ pub enum StoreError {
         /// What went wrong.
         reason: String,
     },
-    /// The SQLite backend reported an error.
-    #[error("store: {0}")]
-    Backend(#[from] rusqlite::Error),
+    /// The SQLite backend reported an error. Shown with its causes in one
+    /// line, and not as a `source`: rusqlite both prints its cause and
+    /// hands it on as a source (a conversion error, SQLite's own code), so
+    /// a cause chain would name it two or three times.
+    #[error("store: {}", causes(.0))]
+    Backend(rusqlite::Error),
     /// The PostgreSQL backend reported an error (a lost connection, a
     /// failed statement). Shown with its causes in one line, and not as a
     /// `source`: postgres says only "db error" and keeps the server's
@@ -84,6 +89,27 @@ impl StoreError {
             StoreError::Open { .. } | StoreError::Unavailable(_) => false,
         }
     }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> StoreError {
+        StoreError::Backend(e)
+    }
+}
+
+/// An error and its sources on one line, each cause once: drivers print a
+/// source in their own message, or keep the why in it, or both.
+pub(crate) fn causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let more = cause.to_string();
+        if !text.contains(&more) {
+            text = format!("{text}: {more}");
+        }
+        source = cause.source();
+    }
+    text
 }
 
 impl From<::postgres::Error> for StoreError {
@@ -421,6 +447,13 @@ pub trait Store: Send + Sync {
     /// foreign keys).
     fn repair(&self) -> Result<Vec<String>, StoreError> {
         Ok(Vec::new())
+    }
+
+    /// Distinct rows left out of feeds so far because they can't be read
+    /// (text that is not UTF-8, a date or JSON column that does not parse),
+    /// each counted the first time a read met it.
+    fn unreadable_rows(&self) -> u64 {
+        0
     }
 
     /// Delete change-log rows written before `before`; returns how many.

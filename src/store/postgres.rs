@@ -29,6 +29,7 @@ use postgres::{Client, NoTls, Row, Statement};
 use super::pg_words::{WordMap, Words};
 use super::row::{ARTICLE_COLUMNS, RawArticle, RawLink, audit_row, table};
 use super::staging::{Preparing, link_rows};
+use super::unreadable::Unreadable;
 use super::{
     Change, Changes, LogPosition, Pair, Placement, Position, Problem, SlugUse, Snapshot, Store,
     StoreError, Writer, facet_code, instant, logged_facet, micros,
@@ -320,6 +321,8 @@ pub struct PostgresStore {
     readers: Pool,
     log_reader: Pool,
     writers: Pool,
+    /// Rows left out because they can't be read, met by any snapshot.
+    unreadable: Arc<Unreadable>,
 }
 
 impl PostgresStore {
@@ -389,6 +392,7 @@ impl PostgresStore {
             readers: Pool(Some(pool(read_config.clone(), readers, READ_WAIT))),
             log_reader: Pool(Some(pool(read_config, 1, LOG_READ_WAIT))),
             writers: Pool(Some(pool(config, 2, Duration::from_secs(2)))),
+            unreadable: Arc::default(),
         })
     }
 }
@@ -446,16 +450,7 @@ fn drop_client(client: Client) {
 /// The error with its causes: postgres shows "error connecting to server"
 /// and keeps the why ("Connection refused") in its source.
 pub(crate) fn reason(e: &postgres::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(cause) = source {
-        let more = cause.to_string();
-        if !text.contains(&more) {
-            text = format!("{text}: {more}");
-        }
-        source = cause.source();
-    }
-    text
+    super::causes(e)
 }
 
 /// Apply the migrations not applied yet, all in one transaction under an
@@ -545,6 +540,8 @@ fn raw_article(r: &Row) -> Result<RawArticle, postgres::Error> {
         updated: r.try_get(7)?,
         url: r.try_get(8)?,
         image: r.try_get(9)?,
+        // A UTF8 database holds nothing else.
+        unreadable: None,
     })
 }
 
@@ -737,14 +734,19 @@ fn text(s: &str) -> Cow<'_, str> {
 /// A `REPEATABLE READ READ ONLY` transaction on a pooled connection.
 struct PgSnapshot {
     conn: RefCell<r2d2::PooledConnection<Manager>>,
+    unreadable: Arc<Unreadable>,
 }
 
 impl PgSnapshot {
-    fn begin(mut conn: r2d2::PooledConnection<Manager>) -> Result<PgSnapshot, StoreError> {
+    fn begin(
+        mut conn: r2d2::PooledConnection<Manager>,
+        unreadable: Arc<Unreadable>,
+    ) -> Result<PgSnapshot, StoreError> {
         conn.client
             .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SELECT 1")?;
         Ok(PgSnapshot {
             conn: RefCell::new(conn),
+            unreadable,
         })
     }
 
@@ -766,7 +768,7 @@ impl Drop for PgSnapshot {
 
 impl PgSnapshot {
     /// Articles from rows of `SELECT {ARTICLE_COLUMNS}`, in order; rows that
-    /// don't decode are left out and logged.
+    /// don't decode are left out (and named in the log once).
     fn decode_rows(&self, conn: &mut PgConn, rows: &[Row]) -> Result<Vec<Article>, StoreError> {
         let raws: Vec<RawArticle> = rows.iter().map(raw_article).collect::<Result<_, _>>()?;
         let ids: Vec<String> = raws.iter().map(|r| r.id.clone()).collect();
@@ -775,7 +777,7 @@ impl PgSnapshot {
         for (id, decoded) in conn.decode_all(raws, Some(&ids))? {
             match decoded {
                 Ok(a) => out.push(a),
-                Err(reason) => tracing::warn!(article = %id, "skipping a stored article: {reason}"),
+                Err(reason) => self.unreadable.left_out(&id, &reason),
             }
         }
         Ok(out)
@@ -1915,11 +1917,17 @@ impl Writer for PgWriter {
 
 impl Store for PostgresStore {
     fn snapshot(&self) -> Result<Box<dyn Snapshot + '_>, StoreError> {
-        Ok(Box::new(PgSnapshot::begin(self.readers.get()?)?))
+        Ok(Box::new(PgSnapshot::begin(
+            self.readers.get()?,
+            self.unreadable.clone(),
+        )?))
     }
 
     fn log_snapshot(&self) -> Result<Box<dyn Snapshot + '_>, StoreError> {
-        Ok(Box::new(PgSnapshot::begin(self.log_reader.get()?)?))
+        Ok(Box::new(PgSnapshot::begin(
+            self.log_reader.get()?,
+            self.unreadable.clone(),
+        )?))
     }
 
     fn on_commit(&self, wake: Arc<dyn Fn() + Send + Sync>) -> bool {
@@ -1948,12 +1956,16 @@ impl Store for PostgresStore {
         Ok(problems)
     }
 
+    fn unreadable_rows(&self) -> u64 {
+        self.unreadable.count()
+    }
+
     fn audit_with(
         &self,
         admit: &dyn Fn(&Article) -> Option<String>,
         report: &mut dyn FnMut(Problem),
     ) -> Result<(), StoreError> {
-        let snap = PgSnapshot::begin(self.writers.get()?)?;
+        let snap = PgSnapshot::begin(self.writers.get()?, Arc::default())?;
         let mut conn = snap.conn();
         // A page of articles at a time, in id order, each page's links in
         // two queries: memory stays bounded however many articles there are.

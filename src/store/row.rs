@@ -13,6 +13,8 @@ pub(crate) const ARTICLE_COLUMNS: &str = "a.id, a.title, a.summary, a.body, a.co
 
 /// A row of `articles` before validation.
 pub(crate) struct RawArticle {
+    /// The id; where it is not UTF-8 (SQLite), a lossy copy that names the
+    /// row in messages.
     pub id: String,
     pub title: String,
     pub summary: Option<String>,
@@ -23,6 +25,10 @@ pub(crate) struct RawArticle {
     pub updated: Option<String>,
     pub url: Option<String>,
     pub image: Option<String>,
+    /// Why a column could not be read as text (SQLite holds any bytes in a
+    /// TEXT column); the fields then hold lossy copies, and the row does
+    /// not decode.
+    pub unreadable: Option<String>,
 }
 
 impl RawArticle {
@@ -34,6 +40,9 @@ impl RawArticle {
         mut links: impl FnMut(Facet, &str) -> Result<Vec<String>, E>,
     ) -> Result<Article, String> {
         let raw = self;
+        if let Some(reason) = raw.unreadable {
+            return Err(reason);
+        }
         let parse = |field: &str, s: &str| {
             DateTime::parse_from_rfc3339(s)
                 .map_err(|e| format!("`{field}` {s:?} is not RFC 3339: {e}"))

@@ -9,13 +9,16 @@
 
 use arc_swap::ArcSwap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
 use super::row::{ARTICLE_COLUMNS, RawArticle, RawLink, audit_row, table};
+use super::sqlite_text::{Columns, lossy, valid};
 use super::staging::{Preparing, Staged, sqlite_rows};
+use super::unreadable::Unreadable;
 use super::{
     Change, Changes, LogPosition, Pair, Placement, Position, Problem, SlugUse, Snapshot, Store,
     StoreError, Writer, facet_code, instant, logged_facet, micros,
@@ -75,6 +78,8 @@ pub struct SqliteStore {
     path: PathBuf,
     readers: u32,
     pools: ArcSwap<Pools>,
+    /// Rows left out because they can't be read, met by any snapshot.
+    unreadable: Arc<Unreadable>,
 }
 
 /// The connections to one file: readers, the change-log reader, the writer.
@@ -142,6 +147,7 @@ impl SqliteStore {
             path: path.to_path_buf(),
             readers,
             pools: ArcSwap::from_pointee(pools),
+            unreadable: Arc::default(),
         })
     }
 
@@ -249,20 +255,25 @@ pub(crate) fn author_links(names: &[String]) -> Vec<(String, String)> {
     out
 }
 
-/// Read a row of `SELECT {ARTICLE_COLUMNS}`.
+/// Read a row of `SELECT {ARTICLE_COLUMNS}`; a column that is not UTF-8
+/// makes the row unreadable, not the statement fail.
 fn raw_article(r: &Row<'_>) -> Result<RawArticle, rusqlite::Error> {
-    Ok(RawArticle {
-        id: r.get(0)?,
-        title: r.get(1)?,
-        summary: r.get(2)?,
-        body: r.get(3)?,
-        content_html: r.get(4)?,
-        authors: r.get(5)?,
-        published: r.get(6)?,
-        updated: r.get(7)?,
-        url: r.get(8)?,
-        image: r.get(9)?,
-    })
+    let mut c = Columns::of(r);
+    let mut raw = RawArticle {
+        id: c.required(0, "id")?,
+        title: c.required(1, "title")?,
+        summary: c.optional(2, "summary")?,
+        body: c.optional(3, "body")?,
+        content_html: c.optional(4, "content_html")?,
+        authors: c.required(5, "authors")?,
+        published: c.required(6, "published")?,
+        updated: c.optional(7, "updated")?,
+        url: c.optional(8, "url")?,
+        image: c.optional(9, "image")?,
+        unreadable: None,
+    };
+    raw.unreadable = c.unreadable;
+    Ok(raw)
 }
 
 /// The SQL for one feed between two instants; parameters are `?1` the
@@ -380,6 +391,7 @@ fn scheduled_names_sql(facet: Facet) -> String {
 /// nothing) when dropped.
 struct SqliteSnapshot {
     conn: r2d2::PooledConnection<Manager>,
+    unreadable: Arc<Unreadable>,
 }
 
 impl Drop for SqliteSnapshot {
@@ -391,11 +403,14 @@ impl Drop for SqliteSnapshot {
 }
 
 impl SqliteSnapshot {
-    fn begin(conn: r2d2::PooledConnection<Manager>) -> Result<SqliteSnapshot, StoreError> {
+    fn begin(
+        conn: r2d2::PooledConnection<Manager>,
+        unreadable: Arc<Unreadable>,
+    ) -> Result<SqliteSnapshot, StoreError> {
         // A deferred transaction takes its snapshot at the first read, and
         // every later read in it sees that same snapshot.
         conn.execute_batch("BEGIN DEFERRED")?;
-        let snap = SqliteSnapshot { conn };
+        let snap = SqliteSnapshot { conn, unreadable };
         // Take the snapshot now, so that "now" means when this was asked for.
         snap.conn
             .query_row("SELECT 1 FROM bantin_totals LIMIT 1", [], |_| Ok(()))
@@ -403,17 +418,49 @@ impl SqliteSnapshot {
         Ok(snap)
     }
 
+    /// An article's `column` of a facet's link rows, in stored order; text
+    /// that is not UTF-8 read lossily (slugs only look feeds up).
     fn links(&self, facet: Facet, id: &str, column: &str) -> Result<Vec<String>, rusqlite::Error> {
         let sql = format!(
             "SELECT {column} FROM {} WHERE article_id = ?1 ORDER BY position, slug",
             table(facet)
         );
         let mut stmt = self.conn.prepare_cached(&sql)?;
-        stmt.query_map([id], |r| r.get(0))?.collect()
+        stmt.query_map([id], |r| lossy(r, 0))?.collect()
+    }
+
+    /// An article's names of a facet, for its feeds: a name that is not
+    /// UTF-8 makes the article unreadable.
+    fn names(&self, facet: Facet, id: &str) -> Result<Vec<String>, String> {
+        let sql = format!(
+            "SELECT name FROM {} WHERE article_id = ?1 ORDER BY position, slug",
+            table(facet)
+        );
+        let read = || -> Result<Vec<Result<String, String>>, rusqlite::Error> {
+            let mut stmt = self.conn.prepare_cached(&sql)?;
+            stmt.query_map([id], |r| {
+                let mut c = Columns::of(r);
+                let name = c.required(0, "name")?;
+                Ok(match c.unreadable {
+                    Some(why) => Err(format!("{}: {why}", table(facet))),
+                    None => Ok(name),
+                })
+            })?
+            .collect()
+        };
+        read().map_err(|e| e.to_string())?.into_iter().collect()
     }
 
     fn decode(&self, raw: RawArticle) -> Result<Article, String> {
-        raw.decode(|facet, id| self.links(facet, id, "name"))
+        raw.decode(|facet, id| self.names(facet, id))
+    }
+
+    /// Decode `raw`, or leave it out (named in the log once).
+    fn decoded(&self, raw: RawArticle) -> Option<Article> {
+        let id = raw.id.clone();
+        self.decode(raw)
+            .map_err(|reason| self.unreadable.left_out(&id, &reason))
+            .ok()
     }
 
     /// The ids of the newest `limit` articles up to `upto` holding every
@@ -429,7 +476,8 @@ impl SqliteSnapshot {
         // but quoting keeps FTS5's own operators (AND, NEAR) plain words.
         let query: Vec<String> = words.split(' ').map(|w| format!("\"{w}\"")).collect();
         let query = query.join(" ");
-        let row = |r: &Row<'_>| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?));
+        // An id that is not UTF-8 finds no article: its row is left out.
+        let row = |r: &Row<'_>| Ok((lossy(r, 0)?, r.get::<_, i64>(1)?));
         let mut found: Vec<(String, i64)> = self
             .conn
             .prepare_cached(&search_sql())?
@@ -501,28 +549,17 @@ impl Snapshot for SqliteSnapshot {
                     let mut out = Vec::new();
                     for id in self.search_ids(words, upto, ask)? {
                         if let Some(raw) = stmt.query_row([id], raw_article).optional()? {
-                            let id = raw.id.clone();
-                            match self.decode(raw) {
-                                Ok(a) => out.push(a),
-                                Err(reason) => {
-                                    tracing::warn!(article = %id, "skipping a stored article: {reason}")
-                                }
-                            }
+                            out.extend(self.decoded(raw));
                         }
                     }
                     Ok(out)
                 });
             }
         };
-        let mut out = Vec::with_capacity(rows.len());
-        for raw in rows {
-            let id = raw.id.clone();
-            match self.decode(raw) {
-                Ok(a) => out.push(a),
-                Err(reason) => tracing::warn!(article = %id, "skipping a stored article: {reason}"),
-            }
-        }
-        Ok(out)
+        Ok(rows
+            .into_iter()
+            .filter_map(|raw| self.decoded(raw))
+            .collect())
     }
 
     fn newest_before(
@@ -578,8 +615,11 @@ impl Snapshot for SqliteSnapshot {
         let mut stmt = self.conn.prepare_cached(
             "SELECT DISTINCT slug FROM bantin_names WHERE facet = ?1 ORDER BY slug",
         )?;
-        let rows = stmt.query_map([facet_code(facet)], |r| r.get(0))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        // A slug that is not UTF-8 names no feed anyone can ask for.
+        let rows = stmt.query_map([facet_code(facet)], |r| valid(r, 0))?;
+        Ok(rows
+            .filter_map(Result::transpose)
+            .collect::<Result<_, _>>()?)
     }
 
     fn slug_use(
@@ -595,12 +635,16 @@ impl Snapshot for SqliteSnapshot {
                 "SELECT name, articles FROM bantin_names WHERE facet = ?1 AND slug = ?2 ORDER BY name",
             )?
             .query_map(params![facet_code(facet), slug], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?.max(0) as u64))
+                // A name that is not UTF-8 is an unreadable article's: not
+                // listed.
+                let n = r.get::<_, i64>(1)?.max(0) as u64;
+                Ok(valid(r, 0)?.map(|name| (name, n)))
             })?
+            .filter_map(Result::transpose)
             .collect::<Result<_, _>>()?;
         let mut stmt = self.conn.prepare_cached(&scheduled_names_sql(facet))?;
         let scheduled = stmt.query_map(params![slug, now_us], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?.max(0) as u64))
+            Ok((lossy(r, 0)?, r.get::<_, i64>(1)?.max(0) as u64))
         })?;
         for row in scheduled {
             let (name, n) = row?;
@@ -622,8 +666,10 @@ impl Snapshot for SqliteSnapshot {
         let mut stmt = self.conn.prepare_cached(
             "SELECT category, region FROM bantin_pairs ORDER BY category, region",
         )?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let rows = stmt.query_map([], |r| Ok(valid(r, 0)?.zip(valid(r, 1)?)))?;
+        Ok(rows
+            .filter_map(Result::transpose)
+            .collect::<Result<_, _>>()?)
     }
 
     fn pair(
@@ -717,7 +763,7 @@ impl Snapshot for SqliteSnapshot {
         let mut stmt = self.conn.prepare_cached(
             "SELECT id FROM articles WHERE published_us > ?1 AND published_us <= ?2",
         )?;
-        let rows = stmt.query_map(params![micros(after), micros(upto)], |r| r.get(0))?;
+        let rows = stmt.query_map(params![micros(after), micros(upto)], |r| lossy(r, 0))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -744,11 +790,17 @@ impl Snapshot for SqliteSnapshot {
         )?;
         let limit = i64::try_from(max).unwrap_or(i64::MAX).saturating_add(1);
         let rows = stmt.query_map(params![since, limit], |r| {
+            // Copies of what a CMS wrote: ids and slugs that are not UTF-8
+            // touch no feed anyone can ask for, read lossily.
+            let slug = match r.get_ref(3)? {
+                rusqlite::types::ValueRef::Null => None,
+                _ => Some(lossy(r, 3)?),
+            };
             Ok((
                 r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, Option<String>>(3)?,
+                lossy(r, 1)?,
+                lossy(r, 2)?,
+                slug,
                 r.get::<_, Option<i64>>(4)?,
             ))
         })?;
@@ -816,7 +868,7 @@ impl Snapshot for SqliteSnapshot {
         // A row that doesn't decode is already out of every feed.
         Ok(raws
             .into_iter()
-            .filter_map(|raw| self.decode(raw).ok())
+            .filter_map(|raw| self.decoded(raw))
             .collect())
     }
 }
@@ -1149,12 +1201,14 @@ impl Store for SqliteStore {
     fn snapshot(&self) -> Result<Box<dyn Snapshot + '_>, StoreError> {
         Ok(Box::new(SqliteSnapshot::begin(
             self.pools.load().readers.get()?,
+            self.unreadable.clone(),
         )?))
     }
 
     fn log_snapshot(&self) -> Result<Box<dyn Snapshot + '_>, StoreError> {
         Ok(Box::new(SqliteSnapshot::begin(
             self.pools.load().log_reader.get()?,
+            self.unreadable.clone(),
         )?))
     }
 
@@ -1216,7 +1270,7 @@ impl Store for SqliteStore {
         admit: &dyn Fn(&Article) -> Option<String>,
         report: &mut dyn FnMut(Problem),
     ) -> Result<(), StoreError> {
-        let snap = SqliteSnapshot::begin(self.pools.load().readers.get()?)?;
+        let snap = SqliteSnapshot::begin(self.pools.load().readers.get()?, Arc::default())?;
         let conn = &snap.conn;
         // SQLite steps through the rows one at a time: nothing piles up.
         let mut stmt = conn.prepare(&format!(
@@ -1238,16 +1292,24 @@ impl Store for SqliteStore {
             );
             let mut stmt = conn.prepare(&sql)?;
             let rows = stmt.query_map([], |r| {
-                Ok(RawLink {
-                    article_id: r.get(0)?,
-                    slug: r.get(1)?,
-                    name: r.get(2)?,
+                let mut c = Columns::of(r);
+                let link = RawLink {
+                    article_id: lossy(r, 0)?,
+                    // Read lossily: a slug that is not UTF-8 is reported as
+                    // not the name's.
+                    slug: lossy(r, 1)?,
+                    name: c.required(2, "name")?,
                     published_us: r.get(3)?,
                     article_published_us: r.get(4)?,
-                })
+                };
+                Ok((link, c.unreadable))
             })?;
             for row in rows {
-                row?.audit(facet, report);
+                // A name that is not UTF-8 makes its article unreadable,
+                // which the article's own line above reports.
+                if let (link, None) = row? {
+                    link.audit(facet, report);
+                }
             }
         }
         let orphans = upkeep::orphans(conn)?;
@@ -1266,6 +1328,10 @@ impl Store for SqliteStore {
     fn repair(&self) -> Result<Vec<String>, StoreError> {
         let mut conn = self.pools.load().writer.get()?;
         Ok(upkeep::repair(&mut conn)?)
+    }
+
+    fn unreadable_rows(&self) -> u64 {
+        self.unreadable.count()
     }
 
     fn trim_log(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
@@ -1308,7 +1374,7 @@ fn audit_catalog(conn: &Connection, skewed: bool) -> Result<Vec<Problem>, rusqli
     for (table, stored, actual) in checks {
         let read = |sql: &str| -> Result<std::collections::BTreeMap<String, i64>, rusqlite::Error> {
             conn.prepare(sql)?
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .query_map([], |r| Ok((lossy(r, 0)?, r.get(1)?)))?
                 .collect()
         };
         let (stored, actual) = (read(stored)?, read(actual)?);
