@@ -865,7 +865,7 @@ fn heading(site: &Site, catalog: &Catalog, key: &FeedKey) -> (String, String) {
 /// Owned names, so that each article can go once its item is made; one
 /// map per facet, so that a look-up needs no key made (categories first,
 /// then regions).
-type Terms = [HashMap<String, Term>; 2];
+type Terms = (HashMap<String, Term>, HashMap<String, Term>);
 
 fn item(site: &Site, catalog: &Catalog, a: &Article, terms: &mut Terms) -> Item {
     let encoded_id: Cow<'_, str> = utf8_percent_encode(&a.id, ID_ENCODE).into();
@@ -918,7 +918,10 @@ fn item(site: &Site, catalog: &Catalog, a: &Article, terms: &mut Terms) -> Item 
     // A slug the catalog does not have yet (an article newer than the
     // catalog a render started with) shows under the article's own name.
     let mut term = |facet: Facet, name: &String| {
-        let terms = &mut terms[usize::from(facet == Facet::Region)];
+        let terms = match facet {
+            Facet::Region => &mut terms.1,
+            Facet::Category | Facet::Author => &mut terms.0,
+        };
         if let Some(t) = terms.get(name.as_str()) {
             return t.clone();
         }
