@@ -153,7 +153,11 @@ fn check_names_orphans_left_before_the_migration_and_repair_removes_them() {
     // (SQLite's default; the bundled SQLite of the tests' CMS turns them on).
     sb.sql(&format!(
         "PRAGMA foreign_keys = OFF;
-         DROP TRIGGER bantin_articles_links_deleted; PRAGMA user_version = 7;
+         DROP TRIGGER bantin_articles_links_deleted;
+         DROP TRIGGER bantin_categories_capped; DROP TRIGGER bantin_categories_capped_moved;
+         DROP TRIGGER bantin_regions_capped; DROP TRIGGER bantin_regions_capped_moved;
+         DROP TRIGGER bantin_authors_capped; DROP TRIGGER bantin_authors_capped_moved;
+         PRAGMA user_version = 7;
          DELETE FROM articles WHERE id = '{id}';"
     ));
     let orphans = |table: &str| {
@@ -183,11 +187,11 @@ fn check_names_orphans_left_before_the_migration_and_repair_removes_them() {
         !err.contains("bypassed"),
         "orphans blamed on the triggers: {err}"
     );
-    // Opening the store applied migration 008 to it.
+    // Opening the store applied migrations 008 and 009 to it.
     assert_eq!(
         sb.store()
             .strings("SELECT 'v' || user_version FROM pragma_user_version"),
-        ["v8"]
+        ["v9"]
     );
 
     let out = sb.run(&["check", "--repair"]);
