@@ -71,7 +71,7 @@ fuzz_target!(|input: Input| {
     if !admitted(&article, &SITE.limits) {
         return;
     }
-    let feed = shape(&SITE, &Catalog::default(), &FeedKey::All, &[article]);
+    let feed = shape(&SITE, &Catalog::default(), &FeedKey::All, vec![article]);
     for format in Format::ALL {
         let bytes = render(&feed, format);
         let text = std::str::from_utf8(&bytes).expect("feeds are UTF-8");
