@@ -48,6 +48,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/006_limits.sql"),
     include_str!("../../migrations/postgres/007_search_spans.sql"),
     include_str!("../../migrations/postgres/008_common_words.sql"),
+    include_str!("../../migrations/postgres/010_search_visible_text.sql"),
 ];
 
 /// The advisory lock that migrations run under ("bantin" in ASCII), so that
@@ -318,10 +319,17 @@ pub struct PostgresStore {
     alive: Arc<()>,
     readers: Pool,
     log_reader: Pool,
+    /// Keyword feeds' own connections (see [`super::SEARCH_READERS`]).
+    searchers: Pool,
     writers: Pool,
+    budget: std::sync::Mutex<crate::search::Budget>,
 }
 
 impl PostgresStore {
+    fn budget(&self) -> crate::search::Budget {
+        *self.budget.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Connect to the database at `url` (`postgres://USER@HOST:PORT/DB`)
     /// and bring its schema up to date.
     pub fn open(url: &str) -> Result<PostgresStore, StoreError> {
@@ -386,8 +394,14 @@ impl PostgresStore {
             alive: Arc::new(()),
             config: config.clone(),
             readers: Pool(Some(pool(read_config.clone(), readers, READ_WAIT))),
+            searchers: Pool(Some(pool(
+                read_config.clone(),
+                super::SEARCH_READERS,
+                READ_WAIT,
+            ))),
             log_reader: Pool(Some(pool(read_config, 1, LOG_READ_WAIT))),
             writers: Pool(Some(pool(config, 2, Duration::from_secs(2)))),
+            budget: std::sync::Mutex::new(crate::search::Budget::default()),
         })
     }
 }
@@ -615,7 +629,7 @@ impl<'a> Wanted<'a> {
     }
 
     /// Whether article `a` holds every word, as SQL: the unlisted ones
-    /// (`$4`) in `words`, each listed one (`$5`, in order) in `words`
+    /// (`$4`) in `words`, each listed one (`$6`, in order) in `words`
     /// (rows written before it was listed) or its bit set. Written out
     /// rather than called (`bantin_holds`): a function per row cost 20 µs,
     /// and a keyword feed tests hundreds of rows.
@@ -626,7 +640,7 @@ impl<'a> Wanted<'a> {
             sql.push_str(&format!(
                 " AND (CASE WHEN octet_length(a.common_bits) > {byte}
                        THEN get_byte(a.common_bits, {byte}) & {mask} <> 0 ELSE false END
-                      OR a.words @> ARRAY[($5::text[])[{}]])",
+                      OR a.words @> ARRAY[($6::text[])[{}]])",
                 i + 1
             ));
         }
@@ -647,7 +661,7 @@ impl<'a> Wanted<'a> {
             "SELECT {cols} FROM (
                  SELECT * FROM articles a
                  WHERE a.published_us <= $1 AND a.published_us >= $2
-                 ORDER BY a.published_us DESC, a.id DESC LIMIT {SEARCH_PROBE}) a
+                 ORDER BY a.published_us DESC, a.id DESC LIMIT least({SEARCH_PROBE}, $5::bigint)) a
              WHERE {holds}
              ORDER BY a.published_us DESC, a.id DESC LIMIT $3"
         )
@@ -655,12 +669,17 @@ impl<'a> Wanted<'a> {
 
     /// Only listed words: no index holds them (the common words of the
     /// store), and the newest articles do (a listed word is in a fifth of
-    /// them), so the feed index is walked from the newest.
+    /// them), so the feed index is walked from the newest, as far as the
+    /// budget's rows (`$5`): common words that seldom meet would otherwise
+    /// walk the whole store.
     fn walk_sql(&self) -> String {
         let (cols, holds) = (ARTICLE_COLUMNS, self.holds_sql());
         format!(
-            "SELECT {cols} FROM articles a
-             WHERE a.published_us <= $1 AND a.published_us >= $2 AND {holds}
+            "SELECT {cols} FROM (
+                 SELECT * FROM articles a
+                 WHERE a.published_us <= $1 AND a.published_us >= $2
+                 ORDER BY a.published_us DESC, a.id DESC LIMIT $5) a
+             WHERE {holds}
              ORDER BY a.published_us DESC, a.id DESC LIMIT $3"
         )
     }
@@ -736,14 +755,19 @@ fn text(s: &str) -> Cow<'_, str> {
 /// A `REPEATABLE READ READ ONLY` transaction on a pooled connection.
 struct PgSnapshot {
     conn: RefCell<r2d2::PooledConnection<Manager>>,
+    budget: crate::search::Budget,
 }
 
 impl PgSnapshot {
-    fn begin(mut conn: r2d2::PooledConnection<Manager>) -> Result<PgSnapshot, StoreError> {
+    fn begin(
+        mut conn: r2d2::PooledConnection<Manager>,
+        budget: crate::search::Budget,
+    ) -> Result<PgSnapshot, StoreError> {
         conn.client
             .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SELECT 1")?;
         Ok(PgSnapshot {
             conn: RefCell::new(conn),
+            budget,
         })
     }
 
@@ -802,15 +826,24 @@ impl Snapshot for PgSnapshot {
             FeedKey::CategoryRegion(c, r) => conn.query(&sql, &[&upto, &from, &limit, c, r])?,
             FeedKey::Search(words) => {
                 let wanted = Wanted::ask(&mut conn, words)?;
+                // Each statement of the search stops past the budget's
+                // time; the savepoint keeps the transaction usable after.
+                conn.client.batch_execute(&format!(
+                    "SAVEPOINT bantin_search; SET LOCAL statement_timeout = {}",
+                    self.budget.time.as_millis().max(1)
+                ))?;
                 drop(conn);
                 let (keyed, listed) = (&wanted.keyed, wanted.listed_words());
                 let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-                return super::verified_search(words, limit, |ask| {
+                let budget = self.budget;
+                let walk = i64::try_from(budget.rows).unwrap_or(i64::MAX);
+                let found = super::verified_search(words, limit, budget, |ask| {
                     let ask_sql = i64::try_from(ask).unwrap_or(i64::MAX);
                     let mut conn = self.conn();
-                    let all: [&(dyn ToSql + Sync); 5] = [&upto, &from, &ask_sql, keyed, &listed];
-                    // (`$5` is in the SQL only with listed words.)
-                    let params = &all[..if listed.is_empty() { 4 } else { 5 }];
+                    let all: [&(dyn ToSql + Sync); 6] =
+                        [&upto, &from, &ask_sql, keyed, &walk, &listed];
+                    // (`$6` is in the SQL only with listed words.)
+                    let params = &all[..if listed.is_empty() { 5 } else { 6 }];
                     let mut rows = conn.query(&wanted.probe_sql(), params)?;
                     if rows.len() < ask {
                         rows = if keyed.is_empty() {
@@ -819,8 +852,15 @@ impl Snapshot for PgSnapshot {
                             conn.query(&search_sql(), &[&upto, &from, &ask_sql, &wanted.all])?
                         };
                     }
-                    self.decode_rows(&mut conn, &rows)
+                    Ok(super::Candidates {
+                        exhausted: rows.len() < ask,
+                        articles: self.decode_rows(&mut conn, &rows)?,
+                    })
                 });
+                self.conn().client.batch_execute(
+                    "ROLLBACK TO SAVEPOINT bantin_search; RELEASE SAVEPOINT bantin_search",
+                )?;
+                return found;
             }
         };
         self.decode_rows(&mut conn, &rows)
@@ -1336,27 +1376,20 @@ fn ask_over(conn: &mut PgConn, probes: &[String]) -> Result<Vec<Vec<String>>, St
         .collect::<Result<_, postgres::Error>>()?)
 }
 
-/// The words of `a`'s text as stored (migration 5's trigger reads the same
-/// columns): the HTML if any, else the plain body, as `bantin_words`
-/// chooses (SQL's `trim` takes spaces only). `None`: the database's.
+/// The words of `a`'s visible text (migration 10): title, summary and
+/// `search::visible_body`, the text `bantin_visible` takes out of HTML in
+/// the trigger. `None`: the database's.
 fn fold_words(
     a: &Article,
     words: &mut Words,
     ask: &mut super::pg_words::Ask<'_>,
 ) -> Result<Option<Vec<String>>, StoreError> {
-    let (body, html) = match &a.body {
-        Body::None => (None, None),
-        Body::Text(t) => (Some(text(t)), None),
-        Body::Html(h) => (None, Some(text(h))),
-    };
+    let body = crate::search::visible_body(&a.body);
     words.of(
         [
             &text(&a.title),
             &a.summary.as_deref().map(text).unwrap_or_default(),
-            html.as_deref()
-                .filter(|h| !h.trim_matches(' ').is_empty())
-                .or(body.as_deref())
-                .unwrap_or(""),
+            &text(&body),
         ],
         ask,
     )
@@ -1914,11 +1947,28 @@ impl Writer for PgWriter {
 
 impl Store for PostgresStore {
     fn snapshot(&self) -> Result<Box<dyn Snapshot + '_>, StoreError> {
-        Ok(Box::new(PgSnapshot::begin(self.readers.get()?)?))
+        Ok(Box::new(PgSnapshot::begin(
+            self.readers.get()?,
+            self.budget(),
+        )?))
     }
 
     fn log_snapshot(&self) -> Result<Box<dyn Snapshot + '_>, StoreError> {
-        Ok(Box::new(PgSnapshot::begin(self.log_reader.get()?)?))
+        Ok(Box::new(PgSnapshot::begin(
+            self.log_reader.get()?,
+            self.budget(),
+        )?))
+    }
+
+    fn search_snapshot(&self) -> Result<Box<dyn Snapshot + '_>, StoreError> {
+        Ok(Box::new(PgSnapshot::begin(
+            self.searchers.get()?,
+            self.budget(),
+        )?))
+    }
+
+    fn set_search_budget(&self, budget: crate::search::Budget) {
+        *self.budget.lock().unwrap_or_else(|e| e.into_inner()) = budget;
     }
 
     fn on_commit(&self, wake: Arc<dyn Fn() + Send + Sync>) -> bool {
@@ -1952,7 +2002,7 @@ impl Store for PostgresStore {
         admit: &dyn Fn(&Article) -> Option<String>,
         report: &mut dyn FnMut(Problem),
     ) -> Result<(), StoreError> {
-        let snap = PgSnapshot::begin(self.writers.get()?)?;
+        let snap = PgSnapshot::begin(self.writers.get()?, self.budget())?;
         let mut conn = snap.conn();
         // A page of articles at a time, in id order, each page's links in
         // two queries: memory stays bounded however many articles there are.
