@@ -247,6 +247,12 @@ impl App {
         });
     }
 
+    /// Cold keyword feeds waiting for their turn to render.
+    pub fn searches_waiting(&self) -> usize {
+        self.searches_waiting
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// Index what the triggers queued for the keyword index
     /// (`Store::index_queued`), unless that is running already. Blocking;
     /// the watcher calls it after each read of the log.

@@ -510,7 +510,8 @@ pub(crate) fn verified_search(
     }
     let mut best: Vec<Article> = Vec::new();
     let mut read = 0usize;
-    let mut ask = limit.saturating_add(8);
+    let mut ask = limit.saturating_add(8).min(budget.rows.max(1));
+    let started = std::time::Instant::now();
     loop {
         let round = match fetch(ask) {
             Ok(round) => round,
@@ -531,6 +532,10 @@ pub(crate) fn verified_search(
             return Ok(kept);
         }
         best = kept;
+        if started.elapsed() >= budget.time {
+            tracing::debug!("keyword feed `{words}` over its time budget");
+            break;
+        }
         let next = ask.saturating_mul(4).min(budget.rows.saturating_sub(read));
         if next <= ask {
             tracing::debug!(
