@@ -75,12 +75,14 @@ pub fn visible_body(body: &Body) -> Cow<'_, str> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Budget {
     /// Candidate rows read (and checked against [`matches`]), all rounds
-    /// together; PostgreSQL's walk of the newest articles for words it
-    /// keeps out of its index counts each row it reads.
+    /// together.
     pub rows: usize,
     /// Time spent in the store's statements. SQLite keeps the matches its
-    /// index walk met before the time ran out; PostgreSQL, those of the
-    /// rounds before the statement it stopped.
+    /// index walk met before the time ran out, and so does PostgreSQL's
+    /// walk of the newest articles for words it keeps out of its index
+    /// (it looks at the time between windows of 5,000 rows); any other
+    /// statement stopped past it counts for nothing, the rounds before it
+    /// do.
     pub time: Duration,
 }
 

@@ -629,7 +629,7 @@ impl<'a> Wanted<'a> {
     }
 
     /// Whether article `a` holds every word, as SQL: the unlisted ones
-    /// (`$4`) in `words`, each listed one (`$6`, in order) in `words`
+    /// (`$4`) in `words`, each listed one (`$5`, in order) in `words`
     /// (rows written before it was listed) or its bit set. Written out
     /// rather than called (`bantin_holds`): a function per row cost 20 µs,
     /// and a keyword feed tests hundreds of rows.
@@ -640,7 +640,7 @@ impl<'a> Wanted<'a> {
             sql.push_str(&format!(
                 " AND (CASE WHEN octet_length(a.common_bits) > {byte}
                        THEN get_byte(a.common_bits, {byte}) & {mask} <> 0 ELSE false END
-                      OR a.words @> ARRAY[($6::text[])[{}]])",
+                      OR a.words @> ARRAY[($5::text[])[{}]])",
                 i + 1
             ));
         }
@@ -653,15 +653,14 @@ impl<'a> Wanted<'a> {
 
     /// A keyword feed's first step: the newest articles through the feed
     /// index ([`SEARCH_PROBE`]); then, with only listed words, the same
-    /// walk on to the end ([`Wanted::walk_sql`]); else the GIN index
-    /// ([`search_sql`]).
+    /// walk on ([`Wanted::walk`]); else the GIN index ([`search_sql`]).
     fn probe_sql(&self) -> String {
         let (cols, holds) = (ARTICLE_COLUMNS, self.holds_sql());
         format!(
             "SELECT {cols} FROM (
                  SELECT * FROM articles a
                  WHERE a.published_us <= $1 AND a.published_us >= $2
-                 ORDER BY a.published_us DESC, a.id DESC LIMIT least({SEARCH_PROBE}, $5::bigint)) a
+                 ORDER BY a.published_us DESC, a.id DESC LIMIT {SEARCH_PROBE}) a
              WHERE {holds}
              ORDER BY a.published_us DESC, a.id DESC LIMIT $3"
         )
@@ -669,21 +668,89 @@ impl<'a> Wanted<'a> {
 
     /// Only listed words: no index holds them (the common words of the
     /// store), and the newest articles do (a listed word is in a fifth of
-    /// them), so the feed index is walked from the newest, as far as the
-    /// budget's rows (`$5`): common words that seldom meet would otherwise
-    /// walk the whole store.
-    fn walk_sql(&self) -> String {
-        let (cols, holds) = (ARTICLE_COLUMNS, self.holds_sql());
-        format!(
-            "SELECT {cols} FROM (
-                 SELECT * FROM articles a
-                 WHERE a.published_us <= $1 AND a.published_us >= $2
-                 ORDER BY a.published_us DESC, a.id DESC LIMIT $5) a
-             WHERE {holds}
-             ORDER BY a.published_us DESC, a.id DESC LIMIT $3"
-        )
+    /// them), so the feed index is walked from the newest, a window of
+    /// [`WALK_WINDOW`] rows per statement, until `ask` match, the store
+    /// ends, or `budget`'s time (from `started`) is spent: common words
+    /// that seldom meet would otherwise walk the whole store (1.0 s at a
+    /// million). The matches of the windows walked are the candidates.
+    fn walk(
+        &self,
+        conn: &mut PgConn,
+        params: &[&(dyn ToSql + Sync)],
+        ask: usize,
+        budget: crate::search::Budget,
+        started: std::time::Instant,
+    ) -> Result<Vec<Row>, StoreError> {
+        let cols = ARTICLE_COLUMNS;
+        let holds = self.holds_sql();
+        let mut found: Vec<Row> = Vec::new();
+        // The newest key not walked yet, exclusive: none, the top.
+        let mut above: Option<(i64, String)> = None;
+        loop {
+            let below = |n: usize| {
+                above.as_ref().map_or(String::new(), |_| {
+                    format!(
+                        " AND (a.published_us, a.id) < (${n}::bigint, ${}::text)",
+                        n + 1
+                    )
+                })
+            };
+            let mut args: Vec<&(dyn ToSql + Sync)> = params[..2].to_vec();
+            if let Some((us, id)) = &above {
+                args.push(us);
+                args.push(id);
+            }
+            let edge: Option<(i64, String)> = conn
+                .query(
+                    &format!(
+                        "SELECT a.published_us, a.id FROM articles a
+                         WHERE a.published_us <= $1 AND a.published_us >= $2{}
+                         ORDER BY a.published_us DESC, a.id DESC
+                         OFFSET {} LIMIT 1",
+                        below(3),
+                        WALK_WINDOW - 1
+                    ),
+                    &args,
+                )?
+                .first()
+                .map(|r| Ok::<_, postgres::Error>((r.try_get(0)?, r.try_get(1)?)))
+                .transpose()?;
+            let mut args: Vec<&(dyn ToSql + Sync)> = params.to_vec();
+            if let Some((us, id)) = &above {
+                args.push(us);
+                args.push(id);
+            }
+            let lowest = match &edge {
+                Some((us, id)) => {
+                    let n = args.len() + 1;
+                    args.push(us);
+                    args.push(id);
+                    format!(
+                        " AND (a.published_us, a.id) >= (${n}::bigint, ${}::text)",
+                        n + 1
+                    )
+                }
+                None => String::new(),
+            };
+            let sql = format!(
+                "SELECT {cols} FROM articles a
+                 WHERE a.published_us <= $1 AND a.published_us >= $2{}{lowest} AND {holds}
+                 ORDER BY a.published_us DESC, a.id DESC LIMIT $3",
+                below(6)
+            );
+            found.extend(conn.query(&sql, &args)?);
+            if found.len() >= ask || edge.is_none() || started.elapsed() >= budget.time {
+                found.truncate(ask);
+                return Ok(found);
+            }
+            above = edge;
+        }
     }
 }
+
+/// Rows of `articles` one statement of a walk reads ([`Wanted::walk`]):
+/// about 25 ms, so that the budget's time is looked at often.
+const WALK_WINDOW: usize = 5_000;
 
 /// How many of the newest articles a keyword feed probes before it asks
 /// the GIN index: a common word fills the feed there. Each row probed costs
@@ -836,18 +903,17 @@ impl Snapshot for PgSnapshot {
                 let (keyed, listed) = (&wanted.keyed, wanted.listed_words());
                 let limit = usize::try_from(limit).unwrap_or(usize::MAX);
                 let budget = self.budget;
-                let walk = i64::try_from(budget.rows).unwrap_or(i64::MAX);
+                let started = std::time::Instant::now();
                 let found = super::verified_search(words, limit, budget, |ask| {
                     let ask_sql = i64::try_from(ask).unwrap_or(i64::MAX);
                     let mut conn = self.conn();
-                    let all: [&(dyn ToSql + Sync); 6] =
-                        [&upto, &from, &ask_sql, keyed, &walk, &listed];
-                    // (`$6` is in the SQL only with listed words.)
-                    let params = &all[..if listed.is_empty() { 5 } else { 6 }];
+                    let all: [&(dyn ToSql + Sync); 5] = [&upto, &from, &ask_sql, keyed, &listed];
+                    // (`$5` is in the SQL only with listed words.)
+                    let params = &all[..if listed.is_empty() { 4 } else { 5 }];
                     let mut rows = conn.query(&wanted.probe_sql(), params)?;
                     if rows.len() < ask {
                         rows = if keyed.is_empty() {
-                            conn.query(&wanted.walk_sql(), params)?
+                            wanted.walk(&mut conn, params, ask, budget, started)?
                         } else {
                             conn.query(&search_sql(), &[&upto, &from, &ask_sql, &wanted.all])?
                         };
