@@ -8,9 +8,10 @@
 //! - `--strict` with one bad record at the end of such a file writes
 //!   nothing and says so; the bad record is reported with its line.
 //! - SQLite: the keyword index bantin writes for its imports (migration 5)
-//!   is the one the triggers write for a CMS, term for term, and stays
-//!   exact through a CMS's updates and deletes (FTS5's integrity check,
-//!   and searches for old and new words).
+//!   is the one it makes of the rows the triggers queue for a CMS
+//!   (migration 10), term for term, and stays exact through a CMS's
+//!   updates and deletes, queued and then indexed (FTS5's integrity check,
+//!   and searches for old and new words, both before and after).
 //! - A progress line on a terminal (through `script`'s pseudo-terminal),
 //!   rewritten in place and cleared before the summary; none when stderr is
 //!   not a terminal.
@@ -263,7 +264,8 @@ fn search(db: &Path, query: &str) -> Vec<String> {
 }
 
 #[test]
-fn sqlite_bantins_keyword_index_is_the_triggers_and_stays_exact() {
+fn sqlite_bantins_keyword_index_is_the_one_made_for_a_cms_and_stays_exact() {
+    use bantin::store::Store;
     let dir = tempfile::tempdir().unwrap();
     // 12,000 articles: bantin's writer in bulk mode, its own index text.
     let file = big_file(dir.path(), 12_000, None);
@@ -275,7 +277,8 @@ fn sqlite_bantins_keyword_index_is_the_triggers_and_stays_exact() {
         "imported 12000, rejected 0\n"
     );
     integrity_check(&ours);
-    // The same articles written as a CMS writes them: the triggers index.
+    // The same articles written as a CMS writes them: the triggers queue
+    // them, bantin indexes them.
     let cms = dir.path().join("cms.db");
     bantin::store::sqlite::SqliteStore::open(&cms).unwrap();
     {
@@ -292,9 +295,15 @@ fn sqlite_bantins_keyword_index_is_the_triggers_and_stays_exact() {
         .unwrap();
         tx.commit().unwrap();
     }
+    let indexed = bantin::store::sqlite::SqliteStore::open(&cms)
+        .unwrap()
+        .index_queued()
+        .unwrap();
+    assert_eq!(indexed, 12_000);
     assert_eq!(index_words(&ours), index_words(&cms));
-    // A CMS edits and deletes articles bantin indexed: the triggers' delete
-    // of the old text removes exactly what bantin's writer put in.
+    // A CMS edits and deletes articles bantin indexed: queued, they are
+    // found by their new words and not by their old ones, and once
+    // indexed, the index holds exactly the new ones.
     let conn = rusqlite::Connection::open(&ours).unwrap();
     conn.execute_batch(
         "UPDATE articles SET body = 'Xuồng cứu hộ đến Hương Khê' WHERE id = 'big-00007';
@@ -302,17 +311,28 @@ fn sqlite_bantins_keyword_index_is_the_triggers_and_stays_exact() {
          UPDATE articles SET title = title || ' mới' WHERE id LIKE 'big-001%';",
     )
     .unwrap();
-    integrity_check(&ours);
-    assert_eq!(search(&ours, "xuong cuu ho"), ["big-00007"]);
-    let lu_tru = search(&ours, "luu tru");
-    assert!(!lu_tru.is_empty());
-    assert!(
-        !lu_tru
-            .iter()
-            .any(|id| id == "big-00008" || id == "big-00009")
-    );
-    assert_eq!(search(&ours, "duong bao").len(), 50);
-    assert_eq!(search(&ours, "xuong"), ["big-00007"]);
+    for queued in [true, false] {
+        if !queued {
+            bantin::store::sqlite::SqliteStore::open(&ours)
+                .unwrap()
+                .index_queued()
+                .unwrap();
+        }
+        integrity_check(&ours);
+        assert_eq!(search(&ours, "xuong cuu ho"), ["big-00007"]);
+        let lu_tru = search(&ours, "luu tru");
+        assert!(!lu_tru.is_empty());
+        assert!(
+            !lu_tru
+                .iter()
+                .any(|id| id == "big-00008" || id == "big-00009")
+        );
+        assert_eq!(search(&ours, "duong bao").len(), 50);
+        assert_eq!(search(&ours, "xuong"), ["big-00007"]);
+    }
+    let mut cms_edit = index_words(&ours);
+    cms_edit.retain(|(w, _)| w == "xuong");
+    assert_eq!(cms_edit, [("xuong".to_string(), 1)]);
 }
 
 #[test]

@@ -61,6 +61,16 @@ const ARCHIVE_WAIT: Duration = Duration::from_secs(20);
 /// Keyword feeds held at once, at most (each its own cached resource).
 const MAX_SEARCHES: usize = 512;
 
+/// Cold keyword feeds waiting for their turn to render, at most: more are
+/// answered 503 at once, and so is one that waited [`SEARCH_WAIT`]. One
+/// renders at a time per [`crate::store::SEARCH_READERS`] connection, each
+/// within its budget (`search::Budget`), beside the feed renders, never in
+/// their place.
+const MAX_SEARCHES_WAITING: usize = 32;
+
+/// How long a cold keyword feed waits for its turn before its 503.
+const SEARCH_WAIT: Duration = Duration::from_secs(5);
+
 /// A feed (`None`) or one month of it: what one store read renders, in
 /// every format asked for.
 type Doc = (FeedKey, Option<Month>);
@@ -108,6 +118,12 @@ pub struct App {
     background: Arc<Semaphore>,
     /// Turns for cold archive renders ([`ARCHIVE_RENDERS`]).
     archive_renders: Arc<Semaphore>,
+    /// Keyword feed renders at once (one per search connection), and how
+    /// many wait for a turn.
+    search_turns: Arc<Semaphore>,
+    searches_waiting: Arc<std::sync::atomic::AtomicUsize>,
+    /// Whether keyword-index upkeep (`Store::index_queued`) is running.
+    indexing: std::sync::atomic::AtomicBool,
     /// Rung when the store tells of a commit: the watcher reads the log at once.
     pub(crate) wake: Arc<tokio::sync::Notify>,
     /// Counters for `/metrics`.
@@ -150,6 +166,9 @@ impl App {
             searches: Mutex::new(BTreeSet::new()),
             background: Arc::new(Semaphore::new(workers)),
             archive_renders: Arc::new(Semaphore::new(ARCHIVE_RENDERS)),
+            search_turns: Arc::new(Semaphore::new(crate::store::SEARCH_READERS as usize)),
+            searches_waiting: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+            indexing: std::sync::atomic::AtomicBool::new(false),
             metrics: Metrics::default(),
             websub: Publisher::new(site_hubs, Policy::default()),
         })
@@ -203,12 +222,73 @@ impl App {
         match lookup {
             Lookup::Ready(r) => Ok(r),
             Lookup::Pending(wait) => wait.await,
+            Lookup::Claimed(claim, wait) if is_search(&claim.resource) => {
+                self.clone().render_search(claim);
+                wait.await
+            }
             Lookup::Claimed(claim, wait) => {
                 let app = self.clone();
                 tokio::task::spawn_blocking(move || app.render(vec![claim]));
                 wait.await
             }
         }
+    }
+
+    /// Render a cold keyword feed when its turn comes (a task of its own,
+    /// like any render), or answer it 503 when too many wait or it waited
+    /// too long: searches queue among themselves, on their own connections,
+    /// while feeds render as ever.
+    fn render_search(self: Arc<Self>, claim: Claim) {
+        use std::sync::atomic::Ordering;
+        let busy = |claim: Claim, why: &str| {
+            claim.complete(Err(CacheError::Store(Arc::new(StoreError::Unavailable(
+                why.to_string(),
+            )))));
+        };
+        if self.searches_waiting.fetch_add(1, Ordering::SeqCst) >= MAX_SEARCHES_WAITING {
+            self.searches_waiting.fetch_sub(1, Ordering::SeqCst);
+            busy(claim, "too many keyword feeds asked at once");
+            return;
+        }
+        tokio::spawn(async move {
+            let turn =
+                tokio::time::timeout(SEARCH_WAIT, self.search_turns.clone().acquire_owned()).await;
+            self.searches_waiting.fetch_sub(1, Ordering::SeqCst);
+            let Ok(Ok(turn)) = turn else {
+                busy(claim, "keyword feeds are busy");
+                return;
+            };
+            let app = self.clone();
+            let _ = tokio::task::spawn_blocking(move || {
+                let _turn = turn;
+                app.render(vec![claim]);
+            })
+            .await;
+        });
+    }
+
+    /// Cold keyword feeds waiting for their turn to render.
+    pub fn searches_waiting(&self) -> usize {
+        self.searches_waiting
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Index what the triggers queued for the keyword index
+    /// (`Store::index_queued`), unless that is running already. Blocking;
+    /// the watcher calls it after each read of the log.
+    pub fn index_queued(&self) {
+        use std::sync::atomic::Ordering;
+        if self.indexing.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        match self.store.index_queued() {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!("keyword index: {n} queued articles indexed"),
+            // Keyword feeds read queued articles meanwhile; the next call
+            // tries again.
+            Err(e) => tracing::debug!("keyword index: indexing queued articles: {e}"),
+        }
+        self.indexing.store(false, Ordering::SeqCst);
     }
 
     /// The body of a rendering in a coding, compressing it first (on a
@@ -390,7 +470,11 @@ impl App {
             self.store_failed(&e);
             CacheError::Store(Arc::new(e))
         };
-        let snap = self.store.snapshot().map_err(failed)?;
+        let snap = match key {
+            FeedKey::Search(_) => self.store.search_snapshot(),
+            _ => self.store.snapshot(),
+        }
+        .map_err(failed)?;
         let loaded = match month {
             None => crate::feed::load(
                 snap.as_ref(),
@@ -742,6 +826,11 @@ impl App {
         let (entries, bytes) = self.cache.size();
         (entries, bytes, self.cache.evictions())
     }
+}
+
+/// Whether a resource is a keyword feed.
+fn is_search(resource: &Resource) -> bool {
+    matches!(resource, Resource::Feed(FeedKey::Search(_), _))
 }
 
 /// What a rendering knows besides its bytes.

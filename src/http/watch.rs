@@ -36,8 +36,11 @@ pub async fn watch(app: Arc<App>) {
             Err(e) => tracing::error!("the change-log reader died: {e}"),
         }
         // Not awaited: a trim waiting for a connection (the store down, an
-        // import holding SQLite's lock) must not hold the next read.
+        // import holding SQLite's lock) must not hold the next read; nor
+        // the keyword index's upkeep.
         let a = app.clone();
         tokio::task::spawn_blocking(move || a.trim());
+        let a = app.clone();
+        tokio::task::spawn_blocking(move || a.index_queued());
     }
 }

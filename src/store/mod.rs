@@ -12,6 +12,7 @@
 //! - the change log ([`Changes`]), written by triggers whoever writes the
 //!   article tables, read by the server from its last [`LogPosition`].
 
+mod fts_queue;
 mod fts_text;
 mod pg_words;
 pub mod postgres;
@@ -73,6 +74,19 @@ impl StoreError {
                     || std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>())
             }
             StoreError::Open { .. } | StoreError::Backend(_) => false,
+        }
+    }
+
+    /// Whether a statement was stopped for running past a keyword feed's
+    /// time budget (SQLite: interrupted by the progress handler;
+    /// PostgreSQL: `statement_timeout`, 57014).
+    pub(crate) fn is_timeout(&self) -> bool {
+        match self {
+            StoreError::Backend(e) => {
+                e.sqlite_error_code() == Some(rusqlite::ErrorCode::OperationInterrupted)
+            }
+            StoreError::Postgres(e) => e.code().is_some_and(|c| c.code() == "57014"),
+            StoreError::Open { .. } | StoreError::Unavailable(_) => false,
         }
     }
 
@@ -374,6 +388,28 @@ pub trait Store: Send + Sync {
         self.snapshot()
     }
 
+    /// A consistent view for a keyword feed, from a small pool of its own
+    /// ([`SEARCH_READERS`] connections): searches queue there, never for
+    /// the connections feed renders need.
+    fn search_snapshot(&self) -> Result<Box<dyn Snapshot + '_>, StoreError> {
+        self.snapshot()
+    }
+
+    /// Make `budget` what each keyword feed may cost from now on (default
+    /// [`crate::search::Budget::default`]).
+    fn set_search_budget(&self, budget: crate::search::Budget) {
+        let _ = budget;
+    }
+
+    /// Bring the keyword index up to date with articles others wrote since
+    /// (SQLite: the rows its triggers queued, indexed here with bantin's
+    /// own text extraction, a batch per transaction); returns how many.
+    /// Keyword feeds find queued articles meanwhile. Where the database
+    /// indexes every row itself (PostgreSQL), nothing to do.
+    fn index_queued(&self) -> Result<usize, StoreError> {
+        Ok(0)
+    }
+
     /// Whether the store is still the one opened. SQLite: `Err` while its
     /// file is gone (deleted or renamed), `Ok(true)` when another file
     /// appeared at its path and was opened (nothing read before holds);
@@ -496,6 +532,12 @@ pub trait Store: Send + Sync {
 /// for a `dump` or `check`; the server asks for more.
 pub const CLI_READERS: u32 = 1;
 
+/// The read connections keyword feeds have, apart from the others: one
+/// search at a time per store (the server also lets one render at a time,
+/// see `http::app`), so that searches, however many are asked, leave the
+/// cores and connections to the feeds.
+pub const SEARCH_READERS: u32 = 1;
+
 /// Open (creating if needed) the store a URL names, with at most `readers`
 /// read connections at once.
 pub fn open(url: &StoreUrl, readers: u32) -> Result<Box<dyn Store>, StoreError> {
@@ -505,32 +547,71 @@ pub fn open(url: &StoreUrl, readers: u32) -> Result<Box<dyn Store>, StoreError> 
     }
 }
 
-/// A keyword feed from an index that may give false candidates (markup
-/// words): ask `fetch` for `limit` candidates and more, keep those whose
-/// text holds every word, until `limit` are kept or the candidates run out.
+/// One round of a keyword feed's candidates, newest first.
+pub(crate) struct Candidates {
+    /// The articles the index offers (and, on SQLite, those written since
+    /// it was last brought up to date), to be checked against their text.
+    pub articles: Vec<Article>,
+    /// Whether there are no more: the index gave fewer than asked.
+    pub exhausted: bool,
+}
+
+/// A keyword feed from an index that may offer false candidates: ask
+/// `fetch` for `limit` candidates and more, keep those whose text holds
+/// every word, until `limit` are kept, the candidates run out, or the
+/// budget is spent: then the feed holds what the last round kept (rows:
+/// no round asks more than the budget leaves; time: the backends interrupt
+/// a statement past it, and the round before counts).
 pub(crate) fn verified_search(
     words: &str,
     limit: usize,
-    mut fetch: impl FnMut(usize) -> Result<Vec<Article>, StoreError>,
+    budget: crate::search::Budget,
+    mut fetch: impl FnMut(usize) -> Result<Candidates, StoreError>,
 ) -> Result<Vec<Article>, StoreError> {
     let wanted: Vec<&str> = words.split(' ').filter(|w| !w.is_empty()).collect();
     if wanted.is_empty() {
         return Ok(Vec::new());
     }
-    let mut ask = limit.saturating_add(8);
+    let mut best: Vec<Article> = Vec::new();
+    let mut read = 0usize;
+    let mut ask = limit.saturating_add(8).min(budget.rows.max(1));
+    let started = std::time::Instant::now();
     loop {
-        let candidates = fetch(ask)?;
-        let exhausted = candidates.len() < ask;
-        let mut kept: Vec<Article> = candidates
+        let round = match fetch(ask) {
+            Ok(round) => round,
+            Err(e) if e.is_timeout() => {
+                tracing::debug!("keyword feed `{words}` over its time budget: {e}");
+                break;
+            }
+            Err(e) => return Err(e),
+        };
+        read = read.saturating_add(round.articles.len());
+        let mut kept: Vec<Article> = round
+            .articles
             .into_iter()
             .filter(|a| crate::search::matches(a, &wanted))
             .collect();
-        if kept.len() >= limit || exhausted {
+        if kept.len() >= limit || round.exhausted {
             kept.truncate(limit);
             return Ok(kept);
         }
-        ask = ask.saturating_mul(4);
+        best = kept;
+        if started.elapsed() >= budget.time {
+            tracing::debug!("keyword feed `{words}` over its time budget");
+            break;
+        }
+        let next = ask.saturating_mul(4).min(budget.rows.saturating_sub(read));
+        if next <= ask {
+            tracing::debug!(
+                "keyword feed `{words}` over its budget of {} rows",
+                budget.rows
+            );
+            break;
+        }
+        ask = next;
     }
+    best.truncate(limit);
+    Ok(best)
 }
 
 /// Microseconds since the Unix epoch: the stored sort key of an instant.

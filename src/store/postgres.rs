@@ -50,6 +50,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/007_search_spans.sql"),
     include_str!("../../migrations/postgres/008_common_words.sql"),
     include_str!("../../migrations/postgres/009_names_capped.sql"),
+    include_str!("../../migrations/postgres/010_search_visible_text.sql"),
 ];
 
 /// The advisory lock that migrations run under ("bantin" in ASCII), so that
@@ -320,12 +321,19 @@ pub struct PostgresStore {
     alive: Arc<()>,
     readers: Pool,
     log_reader: Pool,
+    /// Keyword feeds' own connections (see [`super::SEARCH_READERS`]).
+    searchers: Pool,
     writers: Pool,
     /// Rows left out because they can't be read, met by any snapshot.
     unreadable: Arc<Unreadable>,
+    budget: std::sync::Mutex<crate::search::Budget>,
 }
 
 impl PostgresStore {
+    fn budget(&self) -> crate::search::Budget {
+        *self.budget.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Connect to the database at `url` (`postgres://USER@HOST:PORT/DB`)
     /// and bring its schema up to date.
     pub fn open(url: &str) -> Result<PostgresStore, StoreError> {
@@ -390,9 +398,15 @@ impl PostgresStore {
             alive: Arc::new(()),
             config: config.clone(),
             readers: Pool(Some(pool(read_config.clone(), readers, READ_WAIT))),
+            searchers: Pool(Some(pool(
+                read_config.clone(),
+                super::SEARCH_READERS,
+                READ_WAIT,
+            ))),
             log_reader: Pool(Some(pool(read_config, 1, LOG_READ_WAIT))),
             writers: Pool(Some(pool(config, 2, Duration::from_secs(2)))),
             unreadable: Arc::default(),
+            budget: std::sync::Mutex::new(crate::search::Budget::default()),
         })
     }
 }
@@ -637,8 +651,7 @@ impl<'a> Wanted<'a> {
 
     /// A keyword feed's first step: the newest articles through the feed
     /// index ([`SEARCH_PROBE`]); then, with only listed words, the same
-    /// walk on to the end ([`Wanted::walk_sql`]); else the GIN index
-    /// ([`search_sql`]).
+    /// walk on ([`Wanted::walk`]); else the GIN index ([`search_sql`]).
     fn probe_sql(&self) -> String {
         let (cols, holds) = (ARTICLE_COLUMNS, self.holds_sql());
         format!(
@@ -653,16 +666,89 @@ impl<'a> Wanted<'a> {
 
     /// Only listed words: no index holds them (the common words of the
     /// store), and the newest articles do (a listed word is in a fifth of
-    /// them), so the feed index is walked from the newest.
-    fn walk_sql(&self) -> String {
-        let (cols, holds) = (ARTICLE_COLUMNS, self.holds_sql());
-        format!(
-            "SELECT {cols} FROM articles a
-             WHERE a.published_us <= $1 AND a.published_us >= $2 AND {holds}
-             ORDER BY a.published_us DESC, a.id DESC LIMIT $3"
-        )
+    /// them), so the feed index is walked from the newest, a window of
+    /// [`WALK_WINDOW`] rows per statement, until `ask` match, the store
+    /// ends, or `budget`'s time (from `started`) is spent: common words
+    /// that seldom meet would otherwise walk the whole store (1.0 s at a
+    /// million). The matches of the windows walked are the candidates.
+    fn walk(
+        &self,
+        conn: &mut PgConn,
+        params: &[&(dyn ToSql + Sync)],
+        ask: usize,
+        budget: crate::search::Budget,
+        started: std::time::Instant,
+    ) -> Result<Vec<Row>, StoreError> {
+        let cols = ARTICLE_COLUMNS;
+        let holds = self.holds_sql();
+        let mut found: Vec<Row> = Vec::new();
+        // The newest key not walked yet, exclusive: none, the top.
+        let mut above: Option<(i64, String)> = None;
+        loop {
+            let below = |n: usize| {
+                above.as_ref().map_or(String::new(), |_| {
+                    format!(
+                        " AND (a.published_us, a.id) < (${n}::bigint, ${}::text)",
+                        n + 1
+                    )
+                })
+            };
+            let mut args: Vec<&(dyn ToSql + Sync)> = params[..2].to_vec();
+            if let Some((us, id)) = &above {
+                args.push(us);
+                args.push(id);
+            }
+            let edge: Option<(i64, String)> = conn
+                .query(
+                    &format!(
+                        "SELECT a.published_us, a.id FROM articles a
+                         WHERE a.published_us <= $1 AND a.published_us >= $2{}
+                         ORDER BY a.published_us DESC, a.id DESC
+                         OFFSET {} LIMIT 1",
+                        below(3),
+                        WALK_WINDOW - 1
+                    ),
+                    &args,
+                )?
+                .first()
+                .map(|r| Ok::<_, postgres::Error>((r.try_get(0)?, r.try_get(1)?)))
+                .transpose()?;
+            let mut args: Vec<&(dyn ToSql + Sync)> = params.to_vec();
+            if let Some((us, id)) = &above {
+                args.push(us);
+                args.push(id);
+            }
+            let lowest = match &edge {
+                Some((us, id)) => {
+                    let n = args.len() + 1;
+                    args.push(us);
+                    args.push(id);
+                    format!(
+                        " AND (a.published_us, a.id) >= (${n}::bigint, ${}::text)",
+                        n + 1
+                    )
+                }
+                None => String::new(),
+            };
+            let sql = format!(
+                "SELECT {cols} FROM articles a
+                 WHERE a.published_us <= $1 AND a.published_us >= $2{}{lowest} AND {holds}
+                 ORDER BY a.published_us DESC, a.id DESC LIMIT $3",
+                below(6)
+            );
+            found.extend(conn.query(&sql, &args)?);
+            if found.len() >= ask || edge.is_none() || started.elapsed() >= budget.time {
+                found.truncate(ask);
+                return Ok(found);
+            }
+            above = edge;
+        }
     }
 }
+
+/// Rows of `articles` one statement of a walk reads ([`Wanted::walk`]):
+/// about 25 ms, so that the budget's time is looked at often.
+const WALK_WINDOW: usize = 5_000;
 
 /// How many of the newest articles a keyword feed probes before it asks
 /// the GIN index: a common word fills the feed there. Each row probed costs
@@ -735,18 +821,21 @@ fn text(s: &str) -> Cow<'_, str> {
 struct PgSnapshot {
     conn: RefCell<r2d2::PooledConnection<Manager>>,
     unreadable: Arc<Unreadable>,
+    budget: crate::search::Budget,
 }
 
 impl PgSnapshot {
     fn begin(
         mut conn: r2d2::PooledConnection<Manager>,
         unreadable: Arc<Unreadable>,
+        budget: crate::search::Budget,
     ) -> Result<PgSnapshot, StoreError> {
         conn.client
             .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SELECT 1")?;
         Ok(PgSnapshot {
             conn: RefCell::new(conn),
             unreadable,
+            budget,
         })
     }
 
@@ -805,10 +894,18 @@ impl Snapshot for PgSnapshot {
             FeedKey::CategoryRegion(c, r) => conn.query(&sql, &[&upto, &from, &limit, c, r])?,
             FeedKey::Search(words) => {
                 let wanted = Wanted::ask(&mut conn, words)?;
+                // Each statement of the search stops past the budget's
+                // time; the savepoint keeps the transaction usable after.
+                conn.client.batch_execute(&format!(
+                    "SAVEPOINT bantin_search; SET LOCAL statement_timeout = {}",
+                    self.budget.time.as_millis().max(1)
+                ))?;
                 drop(conn);
                 let (keyed, listed) = (&wanted.keyed, wanted.listed_words());
                 let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-                return super::verified_search(words, limit, |ask| {
+                let budget = self.budget;
+                let started = std::time::Instant::now();
+                let found = super::verified_search(words, limit, budget, |ask| {
                     let ask_sql = i64::try_from(ask).unwrap_or(i64::MAX);
                     let mut conn = self.conn();
                     let all: [&(dyn ToSql + Sync); 5] = [&upto, &from, &ask_sql, keyed, &listed];
@@ -817,13 +914,20 @@ impl Snapshot for PgSnapshot {
                     let mut rows = conn.query(&wanted.probe_sql(), params)?;
                     if rows.len() < ask {
                         rows = if keyed.is_empty() {
-                            conn.query(&wanted.walk_sql(), params)?
+                            wanted.walk(&mut conn, params, ask, budget, started)?
                         } else {
                             conn.query(&search_sql(), &[&upto, &from, &ask_sql, &wanted.all])?
                         };
                     }
-                    self.decode_rows(&mut conn, &rows)
+                    Ok(super::Candidates {
+                        exhausted: rows.len() < ask,
+                        articles: self.decode_rows(&mut conn, &rows)?,
+                    })
                 });
+                self.conn().client.batch_execute(
+                    "ROLLBACK TO SAVEPOINT bantin_search; RELEASE SAVEPOINT bantin_search",
+                )?;
+                return found;
             }
         };
         self.decode_rows(&mut conn, &rows)
@@ -1339,27 +1443,20 @@ fn ask_over(conn: &mut PgConn, probes: &[String]) -> Result<Vec<Vec<String>>, St
         .collect::<Result<_, postgres::Error>>()?)
 }
 
-/// The words of `a`'s text as stored (migration 5's trigger reads the same
-/// columns): the HTML if any, else the plain body, as `bantin_words`
-/// chooses (SQL's `trim` takes spaces only). `None`: the database's.
+/// The words of `a`'s visible text (migration 10): title, summary and
+/// `search::visible_body`, the text `bantin_visible` takes out of HTML in
+/// the trigger. `None`: the database's.
 fn fold_words(
     a: &Article,
     words: &mut Words,
     ask: &mut super::pg_words::Ask<'_>,
 ) -> Result<Option<Vec<String>>, StoreError> {
-    let (body, html) = match &a.body {
-        Body::None => (None, None),
-        Body::Text(t) => (Some(text(t)), None),
-        Body::Html(h) => (None, Some(text(h))),
-    };
+    let body = crate::search::visible_body(&a.body);
     words.of(
         [
             &text(&a.title),
             &a.summary.as_deref().map(text).unwrap_or_default(),
-            html.as_deref()
-                .filter(|h| !h.trim_matches(' ').is_empty())
-                .or(body.as_deref())
-                .unwrap_or(""),
+            &text(&body),
         ],
         ask,
     )
@@ -1920,6 +2017,7 @@ impl Store for PostgresStore {
         Ok(Box::new(PgSnapshot::begin(
             self.readers.get()?,
             self.unreadable.clone(),
+            self.budget(),
         )?))
     }
 
@@ -1927,7 +2025,20 @@ impl Store for PostgresStore {
         Ok(Box::new(PgSnapshot::begin(
             self.log_reader.get()?,
             self.unreadable.clone(),
+            self.budget(),
         )?))
+    }
+
+    fn search_snapshot(&self) -> Result<Box<dyn Snapshot + '_>, StoreError> {
+        Ok(Box::new(PgSnapshot::begin(
+            self.searchers.get()?,
+            self.unreadable.clone(),
+            self.budget(),
+        )?))
+    }
+
+    fn set_search_budget(&self, budget: crate::search::Budget) {
+        *self.budget.lock().unwrap_or_else(|e| e.into_inner()) = budget;
     }
 
     fn on_commit(&self, wake: Arc<dyn Fn() + Send + Sync>) -> bool {
@@ -1965,7 +2076,7 @@ impl Store for PostgresStore {
         admit: &dyn Fn(&Article) -> Option<String>,
         report: &mut dyn FnMut(Problem),
     ) -> Result<(), StoreError> {
-        let snap = PgSnapshot::begin(self.writers.get()?, Arc::default())?;
+        let snap = PgSnapshot::begin(self.writers.get()?, Arc::default(), self.budget())?;
         let mut conn = snap.conn();
         // A page of articles at a time, in id order, each page's links in
         // two queries: memory stays bounded however many articles there are.

@@ -33,7 +33,7 @@ pub(crate) struct Staged {
     pub published_us: i64,
     pub url: Option<String>,
     pub image: Option<String>,
-    /// The keyword index's text ([`Folder::text`]).
+    /// The keyword index's text ([`Folder::text`] of the visible text).
     pub words: String,
     /// Link rows: facet letter, slug, name, position. Two names of one
     /// article that share a slug: the first one counts; a byline name with
@@ -91,16 +91,18 @@ fn stage(a: Article, folder: &mut Folder) -> Result<Staged, rusqlite::Error> {
         .into_iter()
         .map(|(f, slug, name, position)| (f, slug, name.to_string(), position as i64))
         .collect();
+    // The text a reader sees (migration 10), as the queue's indexing makes
+    // it for everyone else's rows.
+    let words = folder.text(&[
+        &a.title,
+        a.summary.as_deref().unwrap_or(""),
+        &crate::search::visible_body(&a.body),
+    ])?;
     let (body, content_html) = match a.body {
         Body::None => (None, None),
         Body::Text(t) => (Some(t), None),
         Body::Html(h) => (None, Some(h)),
     };
-    let words = folder.text(&[
-        &a.title,
-        a.summary.as_deref().unwrap_or(""),
-        body.as_deref().or(content_html.as_deref()).unwrap_or(""),
-    ])?;
     Ok(Staged {
         authors: serde_json::to_string(&a.authors).unwrap_or_else(|_| "[]".to_string()),
         published: a.published.to_rfc3339(),
