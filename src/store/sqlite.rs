@@ -561,14 +561,14 @@ impl SqliteSnapshot {
             .conn
             .prepare_cached("SELECT coalesce(min(n), 0) FROM bantin_search_ids")?
             .query_row([], |r| r.get(0))?;
-        let mut high = hour_number(upto).saturating_add(HOUR_NUMBERS);
+        let top = hour_number(upto).saturating_add(HOUR_NUMBERS);
+        let mut high = top;
         let mut width = FIRST_SEARCH_WINDOW;
         'windows: while high > bottom && (found.len() as i64) < limit {
             let low = high.saturating_sub(width).max(bottom);
             let mut stmt = self.conn.prepare_cached(SEARCH_SQL)?;
             let wanted = limit - found.len() as i64;
             let mut rows = stmt.query(params![upto, query, wanted, low, high])?;
-            let before = found.len();
             loop {
                 match rows.next() {
                     Ok(Some(r)) => found.push(row(r)?),
@@ -587,8 +587,16 @@ impl SqliteSnapshot {
                 cut = true;
                 break;
             }
-            let grow = if found.len() == before { 4 } else { 2 };
-            width = width.saturating_mul(grow).min(MAX_SEARCH_WINDOW);
+            // None met yet: four times as wide; else as wide as the density
+            // met so far says the rest of the feed needs, a quarter more.
+            let seen = top.saturating_sub(low);
+            let met = found.len() as i64;
+            width = if met == 0 {
+                width.saturating_mul(4)
+            } else {
+                (limit - met).saturating_mul(seen / met).saturating_mul(5) / 4
+            }
+            .clamp(FIRST_SEARCH_WINDOW, MAX_SEARCH_WINDOW);
             high = low;
         }
         if cut {
