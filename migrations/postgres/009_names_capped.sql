@@ -37,40 +37,25 @@ CREATE TRIGGER bantin_authors_capped BEFORE INSERT OR UPDATE OF article_id ON ar
 DO $$
 DECLARE
     cap BIGINT := (SELECT max_names_per_article + 1 FROM bantin_limits);
+    links TEXT;
     gone BIGINT := 0;
     n BIGINT;
 BEGIN
     PERFORM set_config('bantin.bulk', 'on', true);
-    WITH d AS (
-        DELETE FROM article_categories WHERE (article_id, slug) IN (
-            SELECT article_id, slug FROM (
-                SELECT c.article_id, c.slug,
-                       row_number() OVER (PARTITION BY c.article_id ORDER BY c.position, c.slug) AS k
-                FROM bantin_held h JOIN article_categories c ON c.article_id = h.article_id) x
-            WHERE k > cap)
-        RETURNING 1)
-    SELECT count(*) INTO n FROM d;
-    gone := gone + n;
-    WITH d AS (
-        DELETE FROM article_regions WHERE (article_id, slug) IN (
-            SELECT article_id, slug FROM (
-                SELECT r.article_id, r.slug,
-                       row_number() OVER (PARTITION BY r.article_id ORDER BY r.position, r.slug) AS k
-                FROM bantin_held h JOIN article_regions r ON r.article_id = h.article_id) x
-            WHERE k > cap)
-        RETURNING 1)
-    SELECT count(*) INTO n FROM d;
-    gone := gone + n;
-    WITH d AS (
-        DELETE FROM article_authors WHERE (article_id, slug) IN (
-            SELECT article_id, slug FROM (
-                SELECT u.article_id, u.slug,
-                       row_number() OVER (PARTITION BY u.article_id ORDER BY u.position, u.slug) AS k
-                FROM bantin_held h JOIN article_authors u ON u.article_id = h.article_id) x
-            WHERE k > cap)
-        RETURNING 1)
-    SELECT count(*) INTO n FROM d;
-    gone := gone + n;
+    FOREACH links IN ARRAY ARRAY['article_categories', 'article_regions', 'article_authors'] LOOP
+        EXECUTE format(
+            'WITH d AS (
+                 DELETE FROM %1$I WHERE (article_id, slug) IN (
+                     SELECT article_id, slug FROM (
+                         SELECT l.article_id, l.slug,
+                                row_number() OVER (PARTITION BY l.article_id ORDER BY l.position, l.slug) AS k
+                         FROM bantin_held h JOIN %1$I l ON l.article_id = h.article_id) x
+                     WHERE k > $1)
+                 RETURNING 1)
+             SELECT count(*) FROM d', links)
+            INTO n USING cap;
+        gone := gone + n;
+    END LOOP;
     PERFORM set_config('bantin.bulk', 'off', true);
     IF gone > 0 THEN
         PERFORM bantin_rebuild();
