@@ -371,26 +371,26 @@ where
 
 /// The answer to a connection refused for want of a place.
 fn busy() -> Response<Body> {
-    let mut r = Response::new(Full::new(Bytes::from_static(
+    let mut r = plain_text(
+        StatusCode::SERVICE_UNAVAILABLE,
         b"too many connections; try again\n",
-    )));
-    *r.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
-    let h = r.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
     );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     r
 }
 
 fn internal_error() -> Response<Body> {
-    let mut r = Response::new(Full::new(Bytes::from_static(b"internal server error\n")));
-    *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    plain_text(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        b"internal server error\n",
+    )
+}
+
+/// A plain-text answer the server makes itself, before or around the router.
+fn plain_text(status: StatusCode, body: &'static [u8]) -> Response<Body> {
+    let mut r = Response::new(Full::new(Bytes::from_static(body)));
+    *r.status_mut() = status;
     let h = r.headers_mut();
     h.insert(
         header::CONTENT_TYPE,

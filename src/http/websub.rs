@@ -487,7 +487,10 @@ async fn ping(client: &HttpClient, hub: &str, url: &str, timeout: Duration) -> R
         .body(Full::new(Bytes::from(form(url))))
         .map_err(|e| e.to_string())?;
     let exchange = async {
-        let response = client.request(request).await.map_err(|e| causes(&e))?;
+        let response = client
+            .request(request)
+            .await
+            .map_err(|e| crate::store::causes(&e))?;
         let status = response.status();
         // Read the answer so the connection can be reused; a hub says
         // little, and one that says more is not read past 64 KiB.
@@ -504,21 +507,6 @@ async fn ping(client: &HttpClient, hub: &str, url: &str, timeout: Duration) -> R
         Ok(outcome) => outcome,
         Err(_) => Err(format!("no answer within {} s", timeout.as_secs_f64())),
     }
-}
-
-/// An error and its causes in one line: hyper says "client error
-/// (Connect)" and keeps "Connection refused" in its sources.
-fn causes(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        let more = cause.to_string();
-        if !text.contains(&more) {
-            text = format!("{text}: {more}");
-        }
-        source = cause.source();
-    }
-    text
 }
 
 /// Send the queued pings until the task is aborted. Returns at once when

@@ -112,7 +112,9 @@ impl From<rusqlite::Error> for StoreError {
 }
 
 /// An error and its sources on one line, each cause once: drivers print a
-/// source in their own message, or keep the why in it, or both.
+/// source in their own message, or keep the why in it, or both (hyper
+/// says "client error (Connect)" and keeps "Connection refused" in its
+/// sources).
 pub(crate) fn causes(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
