@@ -79,6 +79,7 @@ struct RawSite {
     burst_window: i64,
     #[serde(default)]
     hubs: Vec<String>,
+    archive_items: Option<i64>,
     max_id_bytes: Option<i64>,
     max_title_bytes: Option<i64>,
     max_summary_bytes: Option<i64>,
@@ -117,6 +118,12 @@ fn default_burst_window() -> i64 {
 
 /// SPEC: a feed holds at most this many items, burst window included.
 pub const MAX_FEED_ITEMS: usize = 500;
+
+/// At most this many articles in one archive document, and the default of
+/// the site's `archive_items`: a month of the all feed of a busy newsroom
+/// is some thousands; the bound keeps a render's memory in check whatever
+/// the store holds. A month with more is paged (SPEC "Archives").
+pub const MAX_ARCHIVE_ITEMS: usize = 20_000;
 
 /// The longest `burst_window`, in minutes: a week. Articles older than
 /// that are what archives are for, and the 500-item cap would cut a longer
@@ -168,6 +175,9 @@ pub struct Site {
     /// WebSub hubs to advertise and ping: absolute http(s) URLs in their
     /// serialized form, without duplicates, in the site file's order.
     pub hubs: Vec<String>,
+    /// Articles in one archive document, at most (1 to
+    /// [`MAX_ARCHIVE_ITEMS`]): a month with more is paged.
+    pub archive_items: usize,
     /// Sizes articles and feeds must keep to (SPEC "Limits").
     pub limits: SiteLimits,
     /// Overrides keyed by slug.
@@ -262,6 +272,13 @@ impl Site {
         let burst_window = chrono::TimeDelta::try_minutes(minutes)
             .ok_or_else(|| invalid("burst_window", format!("{minutes} minutes is out of range")))?;
         let hubs = hubs(&raw.hubs, &invalid)?;
+        let archive_items = match raw.archive_items {
+            None => MAX_ARCHIVE_ITEMS,
+            Some(n) => {
+                let n = within(&invalid, "archive_items", n, 1, MAX_ARCHIVE_ITEMS as i64)?;
+                usize::try_from(n).unwrap_or(MAX_ARCHIVE_ITEMS)
+            }
+        };
         let limits = limits(&raw, offset, &invalid)?;
         Ok(Site {
             title,
@@ -275,6 +292,7 @@ impl Site {
             id_prefix,
             burst_window,
             hubs,
+            archive_items,
             limits,
             categories,
             regions,

@@ -141,6 +141,18 @@ impl Held {
             .map(|(_, _, n)| n.as_str())
     }
 
+    /// Whether the feed of `key` would hold it, were it not held.
+    fn in_feed(&self, key: &FeedKey) -> bool {
+        match key {
+            FeedKey::All => true,
+            FeedKey::Category(c) => self.name(Facet::Category, c).is_some(),
+            FeedKey::Region(r) => self.name(Facet::Region, r).is_some(),
+            FeedKey::Author(a) => self.name(Facet::Author, a).is_some(),
+            FeedKey::CategoryRegion(c, r) => self.pairs().any(|p| p == (c.as_str(), r.as_str())),
+            FeedKey::Search(_) => false,
+        }
+    }
+
     fn slugs(&self) -> impl Iterator<Item = (Facet, &str)> {
         self.names.iter().map(|(f, s, _)| (*f, s.as_str()))
     }
@@ -406,6 +418,17 @@ impl Catalog {
         keys
     }
 
+    /// Visible articles of `key` published from `from` to `upto` that are
+    /// over the site's limits: stored (and counted by the store) but left
+    /// out of feeds.
+    fn held_between(&self, key: &FeedKey, from: DateTime<Utc>, upto: DateTime<Utc>) -> u64 {
+        let held = self
+            .held
+            .iter()
+            .filter(|h| (from..=upto).contains(&h.published) && h.in_feed(key));
+        held.count() as u64
+    }
+
     /// The display name of a slug, or the slug itself for one we don't know.
     pub fn name(&self, facet: Facet, slug: &str) -> String {
         self.facet(facet)
@@ -559,16 +582,96 @@ impl std::fmt::Display for Month {
     }
 }
 
+/// One archive document of a feed: a month, or one page of a month that
+/// holds more articles than an archive document may (`archive_items`).
+/// Page 1 is the month's own URL, `{YYYY-MM}`; page N >= 2 is
+/// `{YYYY-MM}-p{N}`, beside it in the same folder (SPEC "Archives").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ArchivePage {
+    /// The month.
+    pub month: Month,
+    /// 1-based, newest articles first.
+    pub number: u32,
+}
+
+impl ArchivePage {
+    /// The first page of a month: the whole month when it fits one.
+    pub fn first(month: Month) -> ArchivePage {
+        ArchivePage { month, number: 1 }
+    }
+
+    /// Page `number` of a month, if `number` is at least 1.
+    pub fn new(month: Month, number: u32) -> Option<ArchivePage> {
+        (number >= 1).then_some(ArchivePage { month, number })
+    }
+
+    /// Parse the URL form: `YYYY-MM`, or `YYYY-MM-pN` with N >= 2 written
+    /// without leading zeros (one URL per page: `-p1` is the month's URL).
+    pub fn parse(s: &str) -> Option<ArchivePage> {
+        let (month, number) = match s.split_once("-p") {
+            None => (s, 1),
+            Some((month, n)) => {
+                let canonical = !n.is_empty()
+                    && n.len() <= 9
+                    && n.bytes().all(|b| b.is_ascii_digit())
+                    && !n.starts_with('0');
+                let n: u32 = n.parse().ok().filter(|n| canonical && *n >= 2)?;
+                (month, n)
+            }
+        };
+        ArchivePage::new(Month::parse(month)?, number)
+    }
+}
+
+impl std::fmt::Display for ArchivePage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.number {
+            1 => write!(f, "{}", self.month),
+            n => write!(f, "{}-p{n}", self.month),
+        }
+    }
+}
+
 /// Where an archive document sits in its feed's history (RFC 5005 §4):
-/// links to the months beside it that have articles in the same feed.
+/// links to the documents beside it, which make one chain from the newest
+/// page of the newest month to the oldest page of the oldest month.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Archive {
-    /// The month the document holds.
+    /// The month the document holds (all of it, or one page).
     pub month: Month,
-    /// The closest earlier month with articles (`prev-archive`).
-    pub prev: Option<Month>,
-    /// The closest later month with articles (`next-archive`).
-    pub next: Option<Month>,
+    /// Which page of the month it is, and how many the month has.
+    pub page: u32,
+    /// Pages of the month: 1 unless it holds more than `archive_items`.
+    pub pages: u32,
+    /// The closest older document (`prev-archive`): the month's next page,
+    /// or from its last page the first page of the closest earlier month
+    /// with articles.
+    pub prev: Option<ArchivePage>,
+    /// The closest newer document (`next-archive`): the month's page
+    /// before, or from its first page the last page of the closest later
+    /// month with articles.
+    pub next: Option<ArchivePage>,
+}
+
+impl Archive {
+    /// A month that fits one document, between months that do too.
+    pub fn of_month(month: Month, prev: Option<Month>, next: Option<Month>) -> Archive {
+        Archive {
+            month,
+            page: 1,
+            pages: 1,
+            prev: prev.map(ArchivePage::first),
+            next: next.map(ArchivePage::first),
+        }
+    }
+
+    /// The document itself.
+    pub fn this(&self) -> ArchivePage {
+        ArchivePage {
+            month: self.month,
+            number: self.page,
+        }
+    }
 }
 
 /// A feed ready to render.
@@ -698,40 +801,159 @@ pub fn burst_start(site: &Site) -> Option<DateTime<Utc>> {
         .flatten()
 }
 
-/// At most this many articles in one archive document: a month of the all
-/// feed of a busy newsroom is some thousands; the bound keeps a render's
-/// memory in check whatever the store holds.
-pub const MAX_ARCHIVE_ITEMS: usize = 20_000;
+/// The instants a month of archives covers as of `now`: its first, and its
+/// last that has come (`None` for a month not begun).
+fn month_span(
+    site: &Site,
+    month: Month,
+    now: DateTime<Utc>,
+) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    let from = month.start(site.offset);
+    let end = month.succ().map(|m| m.start(site.offset));
+    let last = end.map_or(now, |e| (e - chrono::Duration::microseconds(1)).min(now));
+    (last >= from).then_some((from, last))
+}
 
-/// Load one month of a feed as its archive document (RFC 5005 §4), as of
-/// `now`: `None` when the feed has no visible article that month.
+/// How many documents a month of `stored` articles takes, at most `per`
+/// articles each (at least one: a month with none has no document, and
+/// is not asked for).
+fn pages_of(stored: u64, per: usize) -> u32 {
+    let per = u64::try_from(per.max(1)).unwrap_or(u64::MAX);
+    u32::try_from(stored.div_ceil(per).max(1)).unwrap_or(u32::MAX)
+}
+
+/// The pages of one month of a feed as of `now` (1 for a month that fits
+/// one document, or has no article): a count of the feed's index over the
+/// month, which reads no article.
+pub fn month_pages(
+    snap: &dyn Snapshot,
+    site: &Site,
+    key: &FeedKey,
+    month: Month,
+    now: DateTime<Utc>,
+) -> Result<u32, StoreError> {
+    match month_span(site, month, now) {
+        Some((from, last)) => Ok(pages_of(
+            snap.span_count(key, from, last)?,
+            site.archive_items,
+        )),
+        None => Ok(1),
+    }
+}
+
+/// Load one archive document of a feed (RFC 5005 §4), as of `now`: a
+/// month, or one page of a month over `archive_items`. `None` when the
+/// feed has no visible article that month, or the month has fewer pages.
+///
+/// A page's cost is bounded by the page, not by where it lies: the pages
+/// before it are skipped by a walk of the feed's index (a count, then a
+/// seek to the page's first row), never read or rendered.
 pub fn load_archive(
     snap: &dyn Snapshot,
     site: &Site,
     catalog: &Catalog,
     key: &FeedKey,
-    month: Month,
+    page: ArchivePage,
     now: DateTime<Utc>,
 ) -> Result<Option<Feed>, FeedError> {
     catalog.knows(key)?;
-    let from = month.start(site.offset);
-    let end = month.succ().map(|m| m.start(site.offset));
-    let last = end.map_or(now, |e| (e - chrono::Duration::microseconds(1)).min(now));
-    if last < from {
+    let month = page.month;
+    let Some((from, last)) = month_span(site, month, now) else {
+        return Ok(None);
+    };
+    let per = site.archive_items;
+    // Stored rows, those over the site's limits and unreadable ones
+    // included: pages are cut in the store's order, so each row is on
+    // exactly one page whatever is left out of it.
+    let stored = snap.span_count(key, from, last)?;
+    let pages = pages_of(stored, per);
+    if stored == 0 || page.number > pages {
         return Ok(None);
     }
-    let articles = snap.feed_span(key, from, last, MAX_ARCHIVE_ITEMS)?;
-    if articles.is_empty() {
+    let articles = match page.number {
+        1 => snap.feed_span(key, from, last, per)?,
+        n => {
+            let skip = usize::try_from(n - 1)
+                .unwrap_or(usize::MAX)
+                .saturating_mul(per);
+            snap.feed_page(key, from, last, skip, per)?
+        }
+    };
+    if articles.is_empty() && pages == 1 {
         return Ok(None);
     }
     let in_site = |t: DateTime<Utc>| Month::at(t, site.offset);
-    let prev = snap.newest_before(key, from)?.map(in_site);
-    let next = match end {
-        Some(end) if end <= now => snap.oldest_between(key, end, now)?.map(in_site),
-        _ => None,
+    let prev = if page.number < pages {
+        ArchivePage::new(month, page.number + 1)
+    } else {
+        snap.newest_before(key, from)?
+            .map(in_site)
+            .map(ArchivePage::first)
     };
-    let feed = shape(site, catalog, key, articles).into_archive(Archive { month, prev, next });
+    let end = month.succ().map(|m| m.start(site.offset));
+    let next = if page.number > 1 {
+        ArchivePage::new(month, page.number - 1)
+    } else {
+        match end {
+            Some(end) if end <= now => match snap.oldest_between(key, end, now)?.map(in_site) {
+                // The chain runs newest to oldest through every page: the
+                // next month's last page links here.
+                Some(m) => ArchivePage::new(m, month_pages(snap, site, key, m, now)?),
+                None => None,
+            },
+            _ => None,
+        }
+    };
+    let mut feed = shape(site, catalog, key, articles).into_archive(Archive {
+        month,
+        page: page.number,
+        pages,
+        prev,
+        next,
+    });
+    if pages > 1 {
+        let articles = stored.saturating_sub(catalog.held_between(key, from, last));
+        let (title, description) =
+            page_heading(&feed.title, &feed.description, page, pages, articles);
+        feed.title = title;
+        feed.description = description;
+    }
     Ok(Some(feed))
+}
+
+/// The title and description of one page of a month over `archive_items`
+/// (the site is Vietnamese, as its feed titles are): "{title} – tháng
+/// 11/2024 – trang 2/3", and the month's article count before the feed's
+/// description. A month that fits one document keeps the feed's own.
+fn page_heading(
+    title: &str,
+    description: &str,
+    page: ArchivePage,
+    pages: u32,
+    articles: u64,
+) -> (String, String) {
+    let month = format!("tháng {}/{:04}", page.month.month(), page.month.year());
+    let of = format!("trang {}/{pages}", page.number);
+    (
+        clean_line(&format!("{title} – {month} – {of}")),
+        clean_line(&format!(
+            "Lưu trữ {month}: {} bài, {of}. {description}",
+            grouped(articles)
+        )),
+    )
+}
+
+/// A count with its thousands set off by `.`, as Vietnamese writes them.
+fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push('.');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Load one feed with a catalog of just the slugs it needs (its own, and

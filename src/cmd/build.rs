@@ -20,7 +20,7 @@ use anyhow::Context;
 
 use crate::article::FeedKey;
 use crate::config::{Site, StoreUrl};
-use crate::feed::{Catalog, Month};
+use crate::feed::{ArchivePage, Catalog, Month};
 use crate::render::{Format, render};
 use crate::store::Snapshot;
 
@@ -34,8 +34,9 @@ enum Job {
     Feed(FeedKey),
     /// `index.html` and `feeds.opml`.
     Pages,
-    /// A month of a feed (its archive document) in every format.
-    Archive(FeedKey, Month),
+    /// An archive document of a feed (a month, or one page of a month over
+    /// `archive_items`) in every format.
+    Archive(FeedKey, ArchivePage),
 }
 
 /// A document to write: its `/`-separated path under the output folder and
@@ -58,31 +59,43 @@ fn jobs(source: &Source<'_>, output: &Output, plan: &Plan) -> anyhow::Result<Vec
         };
         // No change reached the feed: its archives are as the last build
         // left them, if they still are.
-        if reached.is_some_and(BTreeSet::is_empty) && keep_months(output, key, &before) {
+        if reached.is_some_and(BTreeSet::is_empty)
+            && keep_months(output, key, &before.keys().copied().collect())
+        {
             continue;
         }
         let now = archives::months(source.snap, source.site, key, source.now)?;
         let render = match reached {
-            None => now.iter().copied().collect(),
+            None => now.iter().map(|(m, _)| *m).collect(),
             Some(reached) => archives::to_render(&now, &before, reached),
         };
-        for month in now {
+        for (month, pages) in now {
             if render.contains(&month) || !keep_months(output, key, &BTreeSet::from([month])) {
-                jobs.push(Job::Archive(key.clone(), month));
+                // A page at a time: a job's documents are held until written.
+                let pages = (1..=pages).filter_map(|n| ArchivePage::new(month, n));
+                jobs.extend(pages.map(|page| Job::Archive(key.clone(), page)));
             }
         }
     }
     Ok(jobs)
 }
 
-/// Keep the archive documents of these months of a feed, in every format,
-/// as the last build wrote them: all of them, or (when one can't be kept)
-/// none.
+/// Keep the archive documents of these months of a feed (every page the
+/// last build wrote), in every format, as the last build wrote them: all
+/// of them, or (when one can't be kept) none.
 fn keep_months(output: &Output, key: &FeedKey, months: &BTreeSet<Month>) -> bool {
+    let pages = archives::pages_in(output.previous_under(&archives::folder(key)), key);
+    let kept: Vec<ArchivePage> = pages
+        .into_iter()
+        .filter(|p| months.contains(&p.month))
+        .collect();
+    let written: BTreeSet<Month> = kept.iter().map(|p| p.month).collect();
+    if written != *months {
+        return false;
+    }
     let paths = || {
-        months
-            .iter()
-            .flat_map(|m| Format::ALL.map(|f| archives::path(key, *m, f)))
+        kept.iter()
+            .flat_map(|p| Format::ALL.map(|f| archives::path(key, *p, f)))
     };
     if !paths().all(|rel| output.can_keep(&rel)) {
         return false;
@@ -119,23 +132,24 @@ impl Source<'_> {
                     })
                     .collect()
             }
-            Job::Archive(key, month) => {
+            Job::Archive(key, page) => {
                 let feed = crate::feed::load_archive(
                     self.snap,
                     self.site,
                     self.catalog,
                     key,
-                    *month,
+                    *page,
                     self.now,
                 )?;
-                // None only if the month has no article, which the job's
-                // making found it has, in the same snapshot.
+                // None only if the month has no article (or fewer pages),
+                // which the job's making found otherwise, in the same
+                // snapshot.
                 let Some(feed) = feed else {
                     return Ok(Vec::new());
                 };
                 Format::ALL
                     .into_iter()
-                    .map(|format| (archives::path(key, *month, format), render(&feed, format)))
+                    .map(|format| (archives::path(key, *page, format), render(&feed, format)))
                     .collect()
             }
             Job::Pages => vec![

@@ -22,7 +22,7 @@ use super::representation::Representation;
 use super::websub::{Policy, Publisher};
 use crate::article::FeedKey;
 use crate::config::Site;
-use crate::feed::{Archive, Catalog, FeedError, Month};
+use crate::feed::{Archive, ArchivePage, Catalog, FeedError, Month};
 use crate::render::{Format, render};
 use crate::store::{Changes, LogPosition, Store, StoreError};
 
@@ -71,13 +71,13 @@ const MAX_SEARCHES_WAITING: usize = 32;
 /// How long a cold keyword feed waits for its turn before its 503.
 const SEARCH_WAIT: Duration = Duration::from_secs(5);
 
-/// A feed (`None`) or one month of it: what one store read renders, in
-/// every format asked for.
-type Doc = (FeedKey, Option<Month>);
+/// A feed (`None`) or one archive document of it (a month, or a page of
+/// one): what one store read renders, in every format asked for.
+type Doc = (FeedKey, Option<ArchivePage>);
 
 /// The archive documents rendered, by feed, with their neighbours: what a
 /// change in some month of a feed touches.
-type ArchiveIndex = BTreeMap<FeedKey, BTreeMap<(Month, Format), Archive>>;
+type ArchiveIndex = BTreeMap<FeedKey, BTreeMap<(ArchivePage, Format), Archive>>;
 
 /// Whether the store answers, as the watcher last found it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -325,8 +325,8 @@ impl App {
                     let (doc, format) = ((key.clone(), None), *format);
                     docs.entry(doc).or_default().push((format, claim));
                 }
-                Resource::Archive(key, month, format) => {
-                    let (doc, format) = ((key.clone(), Some(*month)), *format);
+                Resource::Archive(key, page, format) => {
+                    let (doc, format) = ((key.clone(), Some(*page)), *format);
                     docs.entry(doc).or_default().push((format, claim));
                 }
                 Resource::Index | Resource::Opml => {
@@ -395,7 +395,7 @@ impl App {
                 });
             // A past month changes only when one of its articles does.
             let current = Month::at(catalog.as_of, self.site.offset);
-            let max_age = month.filter(|m| *m < current).map(|_| ARCHIVE_MAX_AGE);
+            let max_age = month.filter(|p| p.month < current).map(|_| ARCHIVE_MAX_AGE);
             let done: Vec<(Claim, Arc<Rendered>)> = group
                 .into_iter()
                 .map(|(format, claim)| {
@@ -427,13 +427,13 @@ impl App {
             self.metrics.render(done.len() as u64, started.elapsed());
             let mut warm = Vec::new();
             for (claim, rendered) in done {
-                if let (Resource::Archive(key, month, format), Some(a)) =
+                if let (Resource::Archive(key, page, format), Some(a)) =
                     (&claim.resource, rendered.archive)
                 {
                     self.archives_index()
                         .entry(key.clone())
                         .or_default()
-                        .insert((*month, *format), a);
+                        .insert((*page, *format), a);
                 }
                 if let Resource::Feed(FeedKey::Search(_), _) = &claim.resource {
                     self.remember_search(&claim.resource);
@@ -454,12 +454,12 @@ impl App {
         }
     }
 
-    /// One feed, or one month of it, from one read transaction.
+    /// One feed, or one archive document of it, from one read transaction.
     fn load(
         &self,
         catalog: &Catalog,
         key: &FeedKey,
-        month: Option<Month>,
+        month: Option<ArchivePage>,
     ) -> Result<crate::feed::Feed, CacheError> {
         // While the store is down (or its file gone), a cold feed is not
         // read from whatever is left of it.
@@ -549,11 +549,11 @@ impl App {
     /// one task per feed key, a few at a time; each resource is skipped if
     /// a request rendered it first.
     pub fn rerender(self: &Arc<Self>, resources: Vec<Resource>) {
-        let mut groups: BTreeMap<Option<(FeedKey, Option<Month>)>, Vec<Resource>> = BTreeMap::new();
+        let mut groups: BTreeMap<Option<Doc>, Vec<Resource>> = BTreeMap::new();
         for r in resources {
             let doc = match &r {
                 Resource::Feed(key, _) => Some((key.clone(), None)),
-                Resource::Archive(key, month, _) => Some((key.clone(), Some(*month))),
+                Resource::Archive(key, page, _) => Some((key.clone(), Some(*page))),
                 _ => None,
             };
             groups.entry(doc).or_default().push(r);
@@ -680,9 +680,11 @@ impl App {
         Ok(again)
     }
 
-    /// Invalidate the archive documents a change touches: those of its
-    /// months, and those whose `prev-archive`/`next-archive` may move (the
-    /// month lies between them and their neighbour, or is one).
+    /// Invalidate the archive documents a change touches: every page of
+    /// its months (a month's count cuts its pages, and each names it), and
+    /// those whose `prev-archive`/`next-archive` may move (the month lies
+    /// between them and the month they link, or is it: a first page links
+    /// the next month's last page, which moves with that month's count).
     fn invalidate_archives(&self, feeds: &BTreeMap<FeedKey, Vec<DateTime<Utc>>>) -> Vec<Resource> {
         let mut doomed = Vec::new();
         {
@@ -695,13 +697,14 @@ impl App {
                     .iter()
                     .map(|t| Month::at(*t, self.site.offset))
                     .collect();
-                months.retain(|(month, format), a| {
+                months.retain(|(page, format), a| {
                     let reached = changed.iter().any(|m| {
-                        m == month
-                            || (a.prev.is_none_or(|p| p <= *m) && a.next.is_none_or(|n| *m <= n))
+                        *m == page.month
+                            || (a.prev.is_none_or(|p| p.month <= *m)
+                                && a.next.is_none_or(|n| *m <= n.month))
                     });
                     if reached {
-                        doomed.push(Resource::Archive(key.clone(), *month, *format));
+                        doomed.push(Resource::Archive(key.clone(), *page, *format));
                     }
                     !reached
                 });

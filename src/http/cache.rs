@@ -24,7 +24,7 @@ use tokio::sync::oneshot;
 
 use super::representation::Representation;
 use crate::article::FeedKey;
-use crate::feed::{Archive, Month};
+use crate::feed::{Archive, ArchivePage};
 use crate::render::Format;
 
 /// What the cache holds.
@@ -32,8 +32,9 @@ use crate::render::Format;
 pub enum Resource {
     /// A feed in a format.
     Feed(FeedKey, Format),
-    /// One month of a feed (RFC 5005 archive document), in a format.
-    Archive(FeedKey, Month, Format),
+    /// One month of a feed, or one page of a month over `archive_items`
+    /// (RFC 5005 archive document), in a format.
+    Archive(FeedKey, ArchivePage, Format),
     /// `/`
     Index,
     /// `/feeds.opml`
@@ -46,8 +47,8 @@ impl Resource {
     pub fn path(&self) -> Option<String> {
         match self {
             Resource::Feed(key, format) => Some(format!("/feeds/{}.{}", key.path(), format.ext())),
-            Resource::Archive(key, month, format) => Some(format!(
-                "/feeds/{}/archive/{month}.{}",
+            Resource::Archive(key, page, format) => Some(format!(
+                "/feeds/{}/archive/{page}.{}",
                 key.path(),
                 format.ext()
             )),

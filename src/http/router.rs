@@ -230,15 +230,16 @@ fn hex_value(b: u8) -> Option<u8> {
 }
 
 /// `/feeds/{path}.{ext}` → the feed and format it names;
-/// `/feeds/{path}/archive/{YYYY-MM}.{ext}` → one month of it (the path as
+/// `/feeds/{path}/archive/{YYYY-MM}.{ext}` → one month of it, and
+/// `…/{YYYY-MM}-p{N}.{ext}` one page of a month (the path as
 /// [`normalize_path`] leaves it).
 pub fn parse_feed_path(path: &str) -> Option<Resource> {
     let rest = path.strip_prefix("/feeds/")?;
     let (stem, ext) = rest.rsplit_once('.')?;
     let format = Format::from_ext(ext)?;
     if let Some((feed, month)) = stem.rsplit_once("/archive/") {
-        let month = crate::feed::Month::parse(month)?;
-        return Some(Resource::Archive(FeedKey::from_path(feed)?, month, format));
+        let page = crate::feed::ArchivePage::parse(month)?;
+        return Some(Resource::Archive(FeedKey::from_path(feed)?, page, format));
     }
     if stem == "search" {
         // The words come from the query string (the router reads it).
@@ -502,8 +503,17 @@ mod tests {
             parse_feed_path("/feeds/category/kinh-te/archive/2024-11.atom"),
             Some(Resource::Archive(
                 FeedKey::Category("kinh-te".into()),
-                crate::feed::Month::new(2024, 11).unwrap(),
+                crate::feed::ArchivePage::first(crate::feed::Month::new(2024, 11).unwrap()),
                 Format::Atom
+            ))
+        );
+        assert_eq!(
+            parse_feed_path("/feeds/all/archive/2024-11-p12.json"),
+            Some(Resource::Archive(
+                FeedKey::All,
+                crate::feed::ArchivePage::new(crate::feed::Month::new(2024, 11).unwrap(), 12)
+                    .unwrap(),
+                Format::Json
             ))
         );
         for bad in [
@@ -515,6 +525,13 @@ mod tests {
             "/feeds/all/archive/2024-13.rss",
             "/feeds/all/archive/24-11.rss",
             "/feeds/archive/2024-11.rss",
+            // One URL per page: page 1 is the month's own, no zero pads.
+            "/feeds/all/archive/2024-11-p1.rss",
+            "/feeds/all/archive/2024-11-p0.rss",
+            "/feeds/all/archive/2024-11-p02.rss",
+            "/feeds/all/archive/2024-11-p.rss",
+            "/feeds/all/archive/2024-11-p-2.rss",
+            "/feeds/all/archive/2024-11-p99999999999.rss",
         ] {
             assert_eq!(parse_feed_path(bad), None, "{bad}");
         }

@@ -7,7 +7,7 @@ mod json;
 mod rss;
 mod xml;
 
-use crate::feed::{Feed, Month};
+use crate::feed::{ArchivePage, Feed};
 
 /// A feed format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -186,35 +186,37 @@ pub fn feed_url(feed: &Feed, format: Format) -> String {
     }
 }
 
-/// The URL of the feed's archive document for `month`:
-/// `{feed}/archive/{YYYY-MM}.{ext}` (SPEC "URLs").
-pub fn archive_url(feed: &Feed, month: Month, format: Format) -> String {
-    format!("{}/archive/{month}.{}", feed.url_stem, format.ext())
+/// The URL of one of the feed's archive documents:
+/// `{feed}/archive/{YYYY-MM}.{ext}`, or `{feed}/archive/{YYYY-MM}-p{N}.{ext}`
+/// for page N >= 2 of a month over `archive_items` (SPEC "URLs").
+pub fn archive_url(feed: &Feed, page: ArchivePage, format: Format) -> String {
+    format!("{}/archive/{page}.{}", feed.url_stem, format.ext())
 }
 
 /// This document's own URL (`rel="self"`): its archive URL, or the feed's.
 pub fn self_url(feed: &Feed, format: Format) -> String {
     match &feed.archive {
-        Some(a) => archive_url(feed, a.month, format),
+        Some(a) => archive_url(feed, a.this(), format),
         None => feed_url(feed, format),
     }
 }
 
 /// The RFC 5005 links of a document, as (rel, URL), in a fixed order: an
-/// archive links `current` and the months beside it that have articles; a
+/// archive links `current` and the documents beside it in the chain (the
+/// pages of its month, or the months beside it that have articles); a
 /// subscription feed links its newest month as `prev-archive`.
 fn history_links(feed: &Feed, format: Format) -> Vec<(&'static str, String)> {
-    let month = |rel, m: Option<Month>| m.map(|m| (rel, archive_url(feed, m, format)));
+    let link = |rel, p: Option<ArchivePage>| p.map(|p| (rel, archive_url(feed, p, format)));
     match &feed.archive {
         Some(a) => [
             Some(("current", feed_url(feed, format))),
-            month("prev-archive", a.prev),
-            month("next-archive", a.next),
+            link("prev-archive", a.prev),
+            link("next-archive", a.next),
         ]
         .into_iter()
         .flatten()
         .collect(),
-        None => month("prev-archive", feed.newest_month)
+        None => link("prev-archive", feed.newest_month.map(ArchivePage::first))
             .into_iter()
             .collect(),
     }

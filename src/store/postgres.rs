@@ -928,6 +928,63 @@ impl Snapshot for PgSnapshot {
         self.decode_rows(&mut conn, &rows)
     }
 
+    fn span_count(
+        &self,
+        key: &FeedKey,
+        from: DateTime<Utc>,
+        upto: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let mut conn = self.conn();
+        let sql = super::archive_sql::count_sql(key, '$');
+        let (upto, from) = (micros(upto), micros(from));
+        let n = match key {
+            FeedKey::All | FeedKey::Search(_) => conn.one_i64(&sql, &[&upto, &from])?,
+            FeedKey::Category(s) | FeedKey::Region(s) | FeedKey::Author(s) => {
+                conn.one_i64(&sql, &[&upto, &from, s])?
+            }
+            FeedKey::CategoryRegion(c, r) => conn.one_i64(&sql, &[&upto, &from, c, r])?,
+        };
+        Ok(n.and_then(|n| u64::try_from(n).ok()).unwrap_or(0))
+    }
+
+    fn feed_page(
+        &self,
+        key: &FeedKey,
+        from: DateTime<Utc>,
+        upto: DateTime<Utc>,
+        skip: usize,
+        limit: usize,
+    ) -> Result<Vec<Article>, StoreError> {
+        if matches!(key, FeedKey::Search(_)) {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.conn();
+        let (upto, from) = (micros(upto), micros(from));
+        let skip = i64::try_from(skip).unwrap_or(i64::MAX);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let sql = super::archive_sql::row_at_sql(key, '$');
+        let start = match key {
+            FeedKey::Category(s) | FeedKey::Region(s) | FeedKey::Author(s) => {
+                conn.query(&sql, &[&upto, &from, &skip, s])?
+            }
+            FeedKey::CategoryRegion(c, r) => conn.query(&sql, &[&upto, &from, &skip, c, r])?,
+            FeedKey::All | FeedKey::Search(_) => conn.query(&sql, &[&upto, &from, &skip])?,
+        };
+        let Some(row) = start.first() else {
+            return Ok(Vec::new());
+        };
+        let (at, id): (i64, String) = (row.try_get(0)?, row.try_get(1)?);
+        let sql = super::archive_sql::page_sql(key, '$');
+        let rows = match key {
+            FeedKey::Category(s) | FeedKey::Region(s) | FeedKey::Author(s) => {
+                conn.query(&sql, &[&at, &from, &limit, &id, s])?
+            }
+            FeedKey::CategoryRegion(c, r) => conn.query(&sql, &[&at, &from, &limit, &id, c, r])?,
+            FeedKey::All | FeedKey::Search(_) => conn.query(&sql, &[&at, &from, &limit, &id])?,
+        };
+        self.decode_rows(&mut conn, &rows)
+    }
+
     fn newest_before(
         &self,
         key: &FeedKey,

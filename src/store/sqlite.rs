@@ -766,6 +766,83 @@ impl Snapshot for SqliteSnapshot {
             .collect())
     }
 
+    fn span_count(
+        &self,
+        key: &FeedKey,
+        from: DateTime<Utc>,
+        upto: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&super::archive_sql::count_sql(key, '?'))?;
+        let (upto, from) = (micros(upto), micros(from));
+        let n: i64 = match key {
+            FeedKey::All | FeedKey::Search(_) => stmt.query_row(params![upto, from], |r| r.get(0)),
+            FeedKey::Category(s) | FeedKey::Region(s) | FeedKey::Author(s) => {
+                stmt.query_row(params![upto, from, s], |r| r.get(0))
+            }
+            FeedKey::CategoryRegion(c, r) => {
+                stmt.query_row(params![upto, from, c, r], |row| row.get(0))
+            }
+        }?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    fn feed_page(
+        &self,
+        key: &FeedKey,
+        from: DateTime<Utc>,
+        upto: DateTime<Utc>,
+        skip: usize,
+        limit: usize,
+    ) -> Result<Vec<Article>, StoreError> {
+        if matches!(key, FeedKey::Search(_)) {
+            return Ok(Vec::new());
+        }
+        let (upto_us, from_us) = (micros(upto), micros(from));
+        let skip = i64::try_from(skip).unwrap_or(i64::MAX);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let mut stmt = self
+            .conn
+            .prepare_cached(&super::archive_sql::row_at_sql(key, '?'))?;
+        // The page's first row: read from the index, and as bytes (an id
+        // that is not UTF-8 still marks the place).
+        let first = |r: &Row<'_>| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?));
+        let start = match key {
+            FeedKey::Category(s) | FeedKey::Region(s) | FeedKey::Author(s) => {
+                stmt.query_row(params![upto_us, from_us, skip, s], first)
+            }
+            FeedKey::CategoryRegion(c, r) => {
+                stmt.query_row(params![upto_us, from_us, skip, c, r], first)
+            }
+            FeedKey::All | FeedKey::Search(_) => {
+                stmt.query_row(params![upto_us, from_us, skip], first)
+            }
+        }
+        .optional()?;
+        let Some((at, id)) = start else {
+            return Ok(Vec::new());
+        };
+        let mut stmt = self
+            .conn
+            .prepare_cached(&super::archive_sql::page_sql(key, '?'))?;
+        let rows: Vec<RawArticle> = match key {
+            FeedKey::Category(s) | FeedKey::Region(s) | FeedKey::Author(s) => stmt
+                .query_map(params![at, from_us, limit, id, s], raw_article)?
+                .collect::<Result<_, _>>()?,
+            FeedKey::CategoryRegion(c, r) => stmt
+                .query_map(params![at, from_us, limit, id, c, r], raw_article)?
+                .collect::<Result<_, _>>()?,
+            FeedKey::All | FeedKey::Search(_) => stmt
+                .query_map(params![at, from_us, limit, id], raw_article)?
+                .collect::<Result<_, _>>()?,
+        };
+        Ok(rows
+            .into_iter()
+            .filter_map(|raw| self.decoded(raw))
+            .collect())
+    }
+
     fn newest_before(
         &self,
         key: &FeedKey,

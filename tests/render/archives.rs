@@ -84,11 +84,11 @@ fn archive(
 ) -> Feed {
     let articles = of_month(site, key, month(m));
     assert!(!articles.is_empty(), "{m} has articles in {key:?}");
-    bantin::feed::shape(site, catalog, key, articles).into_archive(Archive {
-        month: month(m),
-        prev: prev.map(month),
-        next: next.map(month),
-    })
+    bantin::feed::shape(site, catalog, key, articles).into_archive(Archive::of_month(
+        month(m),
+        prev.map(month),
+        next.map(month),
+    ))
 }
 
 /// The subscription feed of `key`.

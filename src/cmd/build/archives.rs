@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 
 use crate::article::FeedKey;
 use crate::config::{Site, StoreUrl};
-use crate::feed::{Catalog, Month};
+use crate::feed::{ArchivePage, Catalog, Month};
 use crate::http::invalidation;
 use crate::render::Format;
 use crate::store::{Changes, LogPosition, Snapshot};
@@ -149,23 +149,27 @@ pub(super) fn folder(key: &FeedKey) -> String {
 }
 
 /// The path of one archive document in the output.
-pub(super) fn path(key: &FeedKey, month: Month, format: Format) -> String {
-    format!("{}{month}.{}", folder(key), format.ext())
+pub(super) fn path(key: &FeedKey, page: ArchivePage, format: Format) -> String {
+    format!("{}{page}.{}", folder(key), format.ext())
 }
 
 /// The months in which `key` has visible articles as of `now`, newest
-/// first: one indexed query per month.
+/// first, each with its number of pages: one indexed query per month, and
+/// a count of the feed's index over it.
 pub(super) fn months(
     snap: &dyn Snapshot,
     site: &Site,
     key: &FeedKey,
     now: DateTime<Utc>,
-) -> anyhow::Result<Vec<Month>> {
+) -> anyhow::Result<Vec<(Month, u32)>> {
     let mut out = Vec::new();
     let mut before = now + chrono::Duration::microseconds(1);
     while let Some(t) = snap.newest_before(key, before)? {
         let month = Month::at(t, site.offset);
-        out.push(month);
+        out.push((
+            month,
+            crate::feed::month_pages(snap, site, key, month, now)?,
+        ));
         let start = month.start(site.offset);
         if start >= before {
             break; // cannot happen for a real month; never loop forever
@@ -175,44 +179,60 @@ pub(super) fn months(
     Ok(out)
 }
 
-/// The months of the last build's archive documents of a feed (any format
+/// The archive documents of the last build of a feed (any format
 /// written), from their paths under [`folder`].
-pub(super) fn months_in<'a>(
+pub(super) fn pages_in<'a>(
     paths: impl Iterator<Item = &'a str>,
     key: &FeedKey,
-) -> BTreeSet<Month> {
+) -> BTreeSet<ArchivePage> {
     let folder = folder(key);
     paths
         .filter_map(|p| p.strip_prefix(folder.as_str()))
-        .filter_map(|name| Month::parse(name.split_once('.')?.0))
+        .filter_map(|name| ArchivePage::parse(name.split_once('.')?.0))
         .collect()
 }
 
-/// The months of `now` (newest first) whose documents must be rendered,
-/// given the months `before` (the last build's) and those the changes
-/// reach: a reached month, a new one, and one whose neighbour on either
-/// side is another month than before.
+/// The months of the last build's archive documents of a feed, each with
+/// its number of pages (its last page's number).
+pub(super) fn months_in<'a>(
+    paths: impl Iterator<Item = &'a str>,
+    key: &FeedKey,
+) -> BTreeMap<Month, u32> {
+    let mut months = BTreeMap::new();
+    for page in pages_in(paths, key) {
+        let pages = months.entry(page.month).or_insert(0);
+        *pages = page.number.max(*pages);
+    }
+    months
+}
+
+/// The months of `now` (newest first, with their pages) whose documents
+/// must be rendered, given the months `before` (the last build's, with
+/// theirs) and those the changes reach: a reached month, a new one, one
+/// whose neighbour on either side is another month than before, one whose
+/// pages are not those of before, and one whose later neighbour has
+/// another number of pages (its first page links that month's last).
 pub(super) fn to_render(
-    now: &[Month],
-    before: &BTreeSet<Month>,
+    now: &[(Month, u32)],
+    before: &BTreeMap<Month, u32>,
     reached: &BTreeSet<Month>,
 ) -> BTreeSet<Month> {
-    let now_set: BTreeSet<Month> = now.iter().copied().collect();
-    let neighbours = |set: &BTreeSet<Month>, m: Month| {
+    let now_map: BTreeMap<Month, u32> = now.iter().copied().collect();
+    let neighbours = |map: &BTreeMap<Month, u32>, m: Month| {
         (
-            set.range(..m).next_back().copied(),
-            set.range((std::ops::Bound::Excluded(m), std::ops::Bound::Unbounded))
+            map.range(..m).next_back().map(|(m, _)| *m),
+            map.range((std::ops::Bound::Excluded(m), std::ops::Bound::Unbounded))
                 .next()
-                .copied(),
+                .map(|(m, pages)| (*m, *pages)),
         )
     };
     now.iter()
-        .copied()
-        .filter(|m| {
+        .filter(|(m, pages)| {
             reached.contains(m)
-                || !before.contains(m)
-                || neighbours(&now_set, *m) != neighbours(before, *m)
+                || before.get(m) != Some(pages)
+                || neighbours(&now_map, *m) != neighbours(before, *m)
         })
+        .map(|(m, _)| *m)
         .collect()
 }
 
