@@ -9,6 +9,17 @@
 //!   conditional like feeds; a past month has a long `max-age`.
 //! - A change in one month re-renders that month's archive; the other
 //!   months keep their ETags. An article in a new month joins the chain.
+//! - Issue 17: a month over `archive_items` is paged (`{YYYY-MM}`, then
+//!   `{YYYY-MM}-p{N}`), newest first, with ties at one instant split across
+//!   a page boundary: the pages hold exactly the feed's articles, in order,
+//!   each once; `prev-archive` walks every page of every month newest to
+//!   oldest and `next-archive` back, in every format, each document read by
+//!   the rss and atom crates (and serde_json), each page titled with its
+//!   number and its month's count; `bantin build` writes every page, byte
+//!   for byte what the server sends, and feedparser reads them; a write in
+//!   a paged month renders every page of it again, and the older month
+//!   whose `next-archive` names its last page, while other months keep
+//!   their ETags.
 
 use std::collections::BTreeSet;
 
@@ -16,9 +27,11 @@ use bantin::article::{Article, FeedKey};
 use chrono::{FixedOffset, Utc};
 
 use crate::server::{
-    Backend, Server, belongs, client, feed_path, get, on_both, sample_articles, wait_until,
+    Backend, EXTS, Sample, Server, belongs, bin, client, feed_path, get, on_both, sample_articles,
+    site_path, test_limits, wait_until,
 };
-use crate::util::{article, percent_encode};
+use crate::stores::{StoreKind, each_store};
+use crate::util::{article, expected, guids, percent_encode};
 
 const ATOM: &str = "http://www.w3.org/2005/Atom";
 const HISTORY: &str = "http://purl.org/syndication/history/1.0";
@@ -297,5 +310,396 @@ async fn the_current_month_keeps_a_short_max_age() {
         r.header("cache-control").as_deref(),
         Some("public, max-age=300")
     );
+    server.stop().await;
+}
+
+/// Articles in one archive document in the paged tests: small, so that the
+/// sample's months (16 articles each in the all feed) take several pages.
+const PER_PAGE: usize = 5;
+
+/// The sample's site file with `archive_items = PER_PAGE` (first: a key
+/// after the file's tables would belong to the last of them).
+fn paged_site_text() -> String {
+    let text = std::fs::read_to_string(site_path()).unwrap();
+    format!("archive_items = {PER_PAGE}\n{text}")
+}
+
+fn paged_site() -> bantin::config::Site {
+    let dir = site_path().parent().unwrap().to_path_buf();
+    bantin::config::Site::parse(&paged_site_text(), "site.toml", dir).unwrap()
+}
+
+/// Six articles at one instant, the first of October 2020 (the oldest of
+/// that month, so that they straddle the boundary of its last two pages),
+/// and one in June 2020 (an older month of one page).
+fn paged_articles() -> Vec<Article> {
+    let mut v: Vec<Article> = (1..=6)
+        .map(|i| {
+            article(
+                &format!("cung-luc-{i}"),
+                &["Kinh tế"],
+                &["Hà Tĩnh"],
+                "2020-10-01T00:00:00+07:00",
+            )
+        })
+        .collect();
+    v.push(article(
+        "thang-sau",
+        &["Kinh tế"],
+        &["Hà Tĩnh"],
+        "2020-06-15T09:00:00+07:00",
+    ));
+    v
+}
+
+/// One document of the chain as SPEC and the site file make it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Expected {
+    path: String,
+    ids: Vec<String>,
+    page: usize,
+    pages: usize,
+    in_month: usize,
+}
+
+/// The chain of archive documents of `key` in `ext` for `articles`: each
+/// month newest first, cut in pages of [`PER_PAGE`].
+fn expected_chain(articles: &[Article], key: &FeedKey, ext: &str) -> Vec<Expected> {
+    let prefix = crate::util::SiteFacts::read(&crate::util::site_file()).id_prefix;
+    let ordered = expected(articles, key, usize::MAX);
+    let mut months: Vec<(String, Vec<Article>)> = Vec::new();
+    for a in ordered {
+        let m = a
+            .published
+            .with_timezone(&site_offset())
+            .format("%Y-%m")
+            .to_string();
+        match months.last_mut() {
+            Some((last, list)) if *last == m => list.push(a),
+            _ => months.push((m, vec![a])),
+        }
+    }
+    let mut chain = Vec::new();
+    for (m, list) in months {
+        let pages = list.len().div_ceil(PER_PAGE);
+        for (i, page) in list.chunks(PER_PAGE).enumerate() {
+            let name = match i {
+                0 => m.clone(),
+                i => format!("{m}-p{}", i + 1),
+            };
+            chain.push(Expected {
+                path: format!("/feeds/{}/archive/{name}.{ext}", key.path()),
+                ids: guids(&prefix, page),
+                page: i + 1,
+                pages,
+                in_month: list.len(),
+            });
+        }
+    }
+    chain
+}
+
+/// A document's title and description, read by the rss and atom crates
+/// (serde_json for JSON Feed), which also check that it parses; and its
+/// item count as they read it.
+fn heading(ext: &str, body: &[u8]) -> (String, String, usize) {
+    match ext {
+        "rss" => {
+            let ch = rss::Channel::read_from(body).unwrap();
+            (ch.title().into(), ch.description().into(), ch.items().len())
+        }
+        "atom" => {
+            let f = atom_syndication::Feed::read_from(body).unwrap();
+            let subtitle = f.subtitle().map(|t| t.as_str().to_string()).unwrap();
+            (f.title().as_str().into(), subtitle, f.entries().len())
+        }
+        _ => {
+            let v: serde_json::Value = serde_json::from_slice(body).unwrap();
+            (
+                v["title"].as_str().unwrap().into(),
+                v["description"].as_str().unwrap().into(),
+                v["items"].as_array().unwrap().len(),
+            )
+        }
+    }
+}
+
+/// The paths of a feed's archive chain in `ext`, followed from the
+/// subscription feed by `prev-archive` (JSON Feed: `next_url`), with each
+/// document's reading and body.
+async fn walk(
+    c: &reqwest::Client,
+    server: &Server,
+    key: &FeedKey,
+    ext: &str,
+) -> Vec<(String, Doc, Vec<u8>)> {
+    let first = get(c, &server.url(&feed_path(key, ext)), &[]).await;
+    assert_eq!(first.status, 200);
+    let mut next = read(ext, &first.body).prev;
+    let mut chain = Vec::new();
+    while let Some(url) = next {
+        let path = path_of(&url);
+        assert!(chain.len() < 100, "{key:?} {ext}: the chain does not end");
+        let r = get(c, &server.url(&path), &[]).await;
+        assert_eq!(r.status, 200, "{path}");
+        let doc = read(ext, &r.body);
+        next = doc.prev.clone();
+        chain.push((path, doc, r.body.to_vec()));
+    }
+    chain
+}
+
+each_store!(async fn months_over_archive_items_are_paged_in_one_chain);
+async fn months_over_archive_items_are_paged_in_one_chain(kind: StoreKind) {
+    let sample = Sample::on(kind);
+    let extra = paged_articles();
+    sample.upsert(extra.clone());
+    let mut all = sample_articles();
+    all.extend(extra);
+    let server = Server::start_site(sample.store(4), paged_site(), test_limits()).await;
+    let c = client();
+    let site_title = crate::server::site().title;
+    for key in [
+        FeedKey::All,
+        FeedKey::Category("kinh-te".into()),
+        FeedKey::CategoryRegion("kinh-te".into(), "ha-tinh".into()),
+    ] {
+        for ext in EXTS {
+            let want = expected_chain(&all, &key, ext);
+            assert!(
+                want.iter().any(|e| e.pages >= 2),
+                "{key:?}: too few articles"
+            );
+            let chain = walk(&c, &server, &key, ext).await;
+            let paths: Vec<&str> = chain.iter().map(|(p, ..)| p.as_str()).collect();
+            let want_paths: Vec<&str> = want.iter().map(|e| e.path.as_str()).collect();
+            assert_eq!(paths, want_paths, "{key:?} {ext}: the chain");
+            let mut seen = BTreeSet::new();
+            for (i, ((path, doc, body), e)) in chain.iter().zip(&want).enumerate() {
+                // In order, each article once, at most PER_PAGE a page.
+                assert_eq!(doc.ids, e.ids, "{path}: its articles");
+                assert!(doc.ids.iter().all(|id| seen.insert(id.clone())), "{path}");
+                let (title, description, items) = heading(ext, body);
+                assert_eq!(items, e.ids.len(), "{path}: items as the crates read them");
+                if e.pages > 1 {
+                    let of = format!("trang {}/{}", e.page, e.pages);
+                    assert!(title.contains(&of), "{path}: title {title:?}");
+                    assert!(title.starts_with(&site_title), "{path}: title {title:?}");
+                    let count = format!("{} bài, {of}", e.in_month);
+                    assert!(description.contains(&count), "{path}: {description:?}");
+                } else {
+                    assert!(!title.contains("trang"), "{path}: title {title:?}");
+                }
+                if ext != "json" {
+                    assert!(doc.archive_mark, "{path}: no fh:archive");
+                    assert_eq!(
+                        doc.current.as_deref().map(path_of),
+                        Some(feed_path(&key, ext))
+                    );
+                    // next-archive is the document before it in the chain.
+                    let newer = i.checked_sub(1).map(|j| want[j].path.clone());
+                    assert_eq!(
+                        doc.next.as_deref().map(path_of),
+                        newer,
+                        "{path}: next-archive"
+                    );
+                }
+            }
+            // And back, by next-archive, from the oldest to the newest.
+            if ext != "json" {
+                let mut back = Vec::new();
+                let mut at = chain.last().map(|(p, ..)| p.clone());
+                while let Some(path) = at {
+                    assert!(back.len() < 100, "{key:?} {ext}: the way back does not end");
+                    let r = get(&c, &server.url(&path), &[]).await;
+                    assert_eq!(r.status, 200, "{path}");
+                    at = read(ext, &r.body).next.as_deref().map(path_of);
+                    back.push(path);
+                }
+                back.reverse();
+                assert_eq!(back, paths, "{key:?} {ext}: the way back");
+            }
+        }
+    }
+    // A page past the month's last, and page 1 by another name, are none.
+    let pages = expected_chain(&all, &FeedKey::All, "rss")
+        .iter()
+        .filter(|e| e.path.contains("2020-10"))
+        .count();
+    for path in [
+        format!("/feeds/all/archive/2020-10-p{}.rss", pages + 1),
+        "/feeds/all/archive/2020-10-p1.rss".to_string(),
+        "/feeds/all/archive/2020-06-p2.rss".to_string(),
+    ] {
+        assert_eq!(get(&c, &server.url(&path), &[]).await.status, 404, "{path}");
+    }
+    server.stop().await;
+}
+
+/// feedparser reads every RSS and Atom document under `dir` without bozo;
+/// says it skipped where Python's feedparser is missing (outside CI).
+fn feedparser_reads(dir: &std::path::Path) {
+    let out = std::process::Command::new("python3")
+        .arg(crate::util::root().join("tests/feedparser_check.py"))
+        .arg(dir)
+        .output();
+    let out = match out {
+        Ok(out) => out,
+        Err(_) => {
+            assert!(std::env::var_os("CI").is_none(), "CI must have python3");
+            eprintln!("SKIPPED: no python3");
+            return;
+        }
+    };
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if stderr.contains("No module named 'feedparser'") {
+        assert!(std::env::var_os("CI").is_none(), "CI must have feedparser");
+        eprintln!("SKIPPED: python3 feedparser is not installed (pip install feedparser)");
+        return;
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "feedparser_check.py: {stdout}\n{stderr}"
+    );
+    assert!(stdout.contains("-p2.rss "), "no page read: {stdout}");
+}
+
+each_store!(async fn build_writes_every_page_as_the_server_sends_it);
+async fn build_writes_every_page_as_the_server_sends_it(kind: StoreKind) {
+    let sample = Sample::on(kind);
+    sample.upsert(paged_articles());
+    let site = sample.path("site.toml");
+    std::fs::write(&site, paged_site_text()).unwrap();
+    let out = sample.path("out");
+    let run = std::process::Command::new(bin())
+        .arg("--store")
+        .arg(sample.store_url())
+        .arg("--site")
+        .arg(&site)
+        .args(["build", "--out"])
+        .arg(&out)
+        .env_remove("BANTIN_STORE")
+        .env_remove("BANTIN_SITE")
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let server = Server::start_site(sample.store(4), paged_site(), test_limits()).await;
+    let c = client();
+    let documents: Vec<String> = crate::build::files_under(&out)
+        .into_iter()
+        .filter(|f| f.contains("/archive/") && !f.ends_with(".gz") && !f.ends_with(".br"))
+        .collect();
+    let pages = documents.iter().filter(|f| f.contains("-p")).count();
+    assert!(pages >= 3 * 3, "pages written: {documents:?}");
+    for rel in &documents {
+        let r = get(&c, &server.url(&format!("/{rel}")), &[]).await;
+        assert_eq!(r.status, 200, "{rel}");
+        let written = std::fs::read(out.join(rel)).unwrap();
+        assert!(
+            written[..] == r.body[..],
+            "{rel}: the file is not what the server sends"
+        );
+    }
+    // Every document the chains reach is written.
+    let mut all = sample_articles();
+    all.extend(paged_articles());
+    for ext in EXTS {
+        for e in expected_chain(&all, &FeedKey::All, ext) {
+            let rel = e.path.trim_start_matches('/');
+            assert!(documents.iter().any(|d| d == rel), "{rel} not written");
+        }
+    }
+    server.stop().await;
+    feedparser_reads(&out);
+}
+
+each_store!(async fn a_write_in_a_paged_month_renders_its_pages_and_neighbours_again);
+async fn a_write_in_a_paged_month_renders_its_pages_and_neighbours_again(kind: StoreKind) {
+    let sample = Sample::on(kind);
+    let mut all = sample_articles();
+    all.extend(paged_articles());
+    sample.upsert(paged_articles());
+    let server = Server::start_site(sample.store(4), paged_site(), test_limits()).await;
+    let c = client();
+    let before = expected_chain(&all, &FeedKey::All, "rss");
+    let mut etags = Vec::new();
+    for e in &before {
+        let r = get(&c, &server.url(&e.path), &[]).await;
+        assert_eq!(r.status, 200, "{}", e.path);
+        etags.push(r.etag());
+    }
+    // Enough new articles, the newest of October, for one more page.
+    let october = before.iter().find(|e| e.path.contains("2020-10")).unwrap();
+    let more = october.pages * PER_PAGE - october.in_month + 1;
+    let new: Vec<Article> = (0..more)
+        .map(|i| {
+            article(
+                &format!("moi-{i}"),
+                &["Xã hội"],
+                &[],
+                &format!("2020-10-31T10:{:02}:00+07:00", i),
+            )
+        })
+        .collect();
+    sample.upsert(new.clone());
+    all.extend(new);
+    let after = expected_chain(&all, &FeedKey::All, "rss");
+    let last = after
+        .iter()
+        .filter(|e| e.path.contains("2020-10"))
+        .last()
+        .unwrap();
+    assert_eq!(last.page, october.pages + 1);
+    // The server has seen the write once October's first page shows it.
+    let first_url = server.url(
+        &after
+            .iter()
+            .find(|e| e.path.contains("2020-10"))
+            .unwrap()
+            .path,
+    );
+    let newest = after
+        .iter()
+        .find(|e| e.path.contains("2020-10"))
+        .unwrap()
+        .ids[0]
+        .clone();
+    let shown = wait_until(std::time::Duration::from_secs(10), || async {
+        read("rss", &get(&c, &first_url, &[]).await.body)
+            .ids
+            .first()
+            == Some(&newest)
+    })
+    .await;
+    assert!(
+        shown.is_some(),
+        "October's first page never showed the write"
+    );
+    assert_eq!(
+        get(&c, &server.url(&last.path), &[]).await.status,
+        200,
+        "{}",
+        last.path
+    );
+    for (e, old) in before.iter().zip(&etags) {
+        let r = get(&c, &server.url(&e.path), &[("if-none-match", old)]).await;
+        if e.path.contains("2020-11") {
+            assert_eq!(r.status, 304, "{} changed with a write in October", e.path);
+            continue;
+        }
+        // Every October page, and June, whose next-archive is October's
+        // last page.
+        assert_eq!(r.status, 200, "{} kept its old bytes", e.path);
+        let now = after.iter().find(|a| a.path == e.path).unwrap();
+        assert_eq!(read("rss", &r.body).ids, now.ids, "{}", e.path);
+    }
+    let june = get(&c, &server.url("/feeds/all/archive/2020-06.rss"), &[]).await;
+    let next = read("rss", &june.body).next.map(|u| path_of(&u));
+    assert_eq!(next.as_deref(), Some(last.path.as_str()));
     server.stop().await;
 }

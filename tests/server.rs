@@ -328,8 +328,14 @@ impl Server {
 
     /// Serve the sample site from `store` with `limits`.
     pub async fn start_with(store: Box<dyn Store>, limits: Limits) -> Server {
+        Server::start_site(store, site(), limits).await
+    }
+
+    /// Serve `site` (the sample's with a setting changed) from `store`
+    /// with `limits`.
+    pub async fn start_site(store: Box<dyn Store>, site: Site, limits: Limits) -> Server {
         // Off the runtime: the PostgreSQL client blocks on a runtime of its own.
-        let app = tokio::task::spawn_blocking(move || App::new(site(), store))
+        let app = tokio::task::spawn_blocking(move || App::new(site, store))
             .await
             .unwrap();
         let app = Arc::new(app.expect("building the app"));

@@ -807,7 +807,15 @@ impl Snapshot for SqliteSnapshot {
             .prepare_cached(&super::archive_sql::row_at_sql(key, '?'))?;
         // The page's first row: read from the index, and as bytes (an id
         // that is not UTF-8 still marks the place).
-        let first = |r: &Row<'_>| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?));
+        let first = |r: &Row<'_>| {
+            let id = match r.get_ref(1)? {
+                rusqlite::types::ValueRef::Text(b) | rusqlite::types::ValueRef::Blob(b) => {
+                    b.to_vec()
+                }
+                _ => Vec::new(),
+            };
+            Ok((r.get::<_, i64>(0)?, id))
+        };
         let start = match key {
             FeedKey::Category(s) | FeedKey::Region(s) | FeedKey::Author(s) => {
                 stmt.query_row(params![upto_us, from_us, skip, s], first)
