@@ -588,6 +588,28 @@ mod tests {
     }
 
     #[test]
+    fn archive_items_defaults_to_the_ceiling_and_is_bounded() {
+        let site = Site::parse(MINIMAL, "s.toml", PathBuf::new()).unwrap();
+        assert_eq!(site.archive_items, MAX_ARCHIVE_ITEMS);
+        let site = Site::parse(
+            &format!("{MINIMAL}archive_items = 500\n"),
+            "s.toml",
+            PathBuf::new(),
+        );
+        assert_eq!(site.unwrap().archive_items, 500);
+        for bad in [0, -1, 20_001] {
+            let text = format!("{MINIMAL}archive_items = {bad}\n");
+            let msg = Site::parse(&text, "s.toml", PathBuf::new())
+                .unwrap_err()
+                .to_string();
+            assert_eq!(
+                msg,
+                format!("s.toml: `archive_items`: {bad} is not between 1 and 20000")
+            );
+        }
+    }
+
+    #[test]
     fn a_limit_of_the_wrong_type_names_its_line() {
         let text = format!("{MINIMAL}max_body_bytes = \"1 MB\"\n");
         let msg = Site::parse(&text, "s.toml", PathBuf::new())

@@ -948,7 +948,7 @@ fn grouped(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push('.');
         }
         out.push(c);
@@ -1232,6 +1232,63 @@ mod tests {
         assert_eq!(Month::of(in_site).to_string(), "2024-12");
         assert!(Month::parse("2024-02") < Month::parse("2024-11"));
         assert!(Month::parse("2023-12") < Month::parse("2024-01"));
+    }
+
+    #[test]
+    fn archive_pages_print_and_parse_one_url_each() {
+        let m = Month::parse("2024-11").unwrap();
+        assert_eq!(ArchivePage::first(m).to_string(), "2024-11");
+        let p3 = ArchivePage::new(m, 3).unwrap();
+        assert_eq!(p3.to_string(), "2024-11-p3");
+        assert_eq!(ArchivePage::parse("2024-11-p3"), Some(p3));
+        assert_eq!(ArchivePage::parse("2024-11"), Some(ArchivePage::first(m)));
+        for bad in [
+            "2024-11-p1",
+            "2024-11-p0",
+            "2024-11-p03",
+            "2024-11-p",
+            "2024-11-px",
+            "2024-11-p-3",
+            "2024-11p3",
+            "2024-13-p2",
+            "2024-11-p9999999999",
+        ] {
+            assert_eq!(ArchivePage::parse(bad), None, "{bad}");
+        }
+        // Pages of a month sort together, in chain order within it.
+        assert!(ArchivePage::first(m) < p3);
+        assert!(p3 < ArchivePage::first(m.succ().unwrap()));
+        assert_eq!(ArchivePage::new(m, 0), None);
+    }
+
+    #[test]
+    fn a_month_takes_as_many_pages_as_its_articles_fill() {
+        assert_eq!(pages_of(0, 5), 1);
+        assert_eq!(pages_of(5, 5), 1);
+        assert_eq!(pages_of(6, 5), 2);
+        assert_eq!(pages_of(29_123, 20_000), 2);
+        assert_eq!(pages_of(1_000_000, 20_000), 50);
+    }
+
+    #[test]
+    fn a_page_names_itself_and_its_months_count() {
+        let m = Month::parse("2024-11").unwrap();
+        let (title, description) = page_heading(
+            "Báo Hà Tĩnh",
+            "Tin tức",
+            ArchivePage::new(m, 2).unwrap(),
+            3,
+            29_123,
+        );
+        assert_eq!(title, "Báo Hà Tĩnh – tháng 11/2024 – trang 2/3");
+        assert_eq!(
+            description,
+            "Lưu trữ tháng 11/2024: 29.123 bài, trang 2/3. Tin tức"
+        );
+        assert_eq!(grouped(0), "0");
+        assert_eq!(grouped(999), "999");
+        assert_eq!(grouped(1_000), "1.000");
+        assert_eq!(grouped(1_234_567), "1.234.567");
     }
 
     #[test]

@@ -652,7 +652,7 @@ async fn a_write_in_a_paged_month_renders_its_pages_and_neighbours_again(kind: S
     let last = after
         .iter()
         .filter(|e| e.path.contains("2020-10"))
-        .last()
+        .next_back()
         .unwrap();
     assert_eq!(last.page, october.pages + 1);
     // The server has seen the write once October's first page shows it.

@@ -275,14 +275,14 @@ mod tests {
     #[test]
     fn archive_paths_mirror_the_urls_and_read_back() {
         let key = FeedKey::CategoryRegion("kinh-te".into(), "duc-tho".into());
-        let p = path(&key, m("2024-11"), Format::Atom);
+        let p = path(&key, ArchivePage::first(m("2024-11")), Format::Atom);
         assert_eq!(
             p,
             "feeds/category/kinh-te/region/duc-tho/archive/2024-11.atom"
         );
         let other = path(
             &FeedKey::Category("kinh-te".into()),
-            m("2024-10"),
+            ArchivePage::first(m("2024-10")),
             Format::Rss,
         );
         let written = [
@@ -290,13 +290,46 @@ mod tests {
             other.as_str(),
             "feeds/category/kinh-te/region/duc-tho.rss",
         ];
-        assert_eq!(months_in(written.into_iter(), &key), set(&["2024-11"]));
+        assert_eq!(months_in(written.into_iter(), &key), single(&["2024-11"]));
+    }
+
+    /// Months of one page each.
+    fn single(months: &[&str]) -> BTreeMap<Month, u32> {
+        months.iter().map(|s| (m(s), 1)).collect()
+    }
+
+    /// Months of one page each, newest first.
+    fn now_of(months: &[&str]) -> Vec<(Month, u32)> {
+        months.iter().map(|s| (m(s), 1)).collect()
+    }
+
+    #[test]
+    fn a_month_whose_later_neighbour_gains_a_page_is_rendered() {
+        // March's first page links May's last page: May going from one
+        // page to two moves that link; January's links do not move.
+        let before = single(&["2024-01", "2024-03", "2024-05"]);
+        let now = [(m("2024-05"), 2), (m("2024-03"), 1), (m("2024-01"), 1)];
+        assert_eq!(
+            to_render(&now, &before, &set(&["2024-05"])),
+            set(&["2024-03", "2024-05"])
+        );
+        // Pages read back from the last build's paths.
+        let key = FeedKey::All;
+        let p2 = path(
+            &key,
+            ArchivePage::new(m("2024-05"), 2).unwrap(),
+            Format::Rss,
+        );
+        assert_eq!(p2, "feeds/all/archive/2024-05-p2.rss");
+        let p1 = path(&key, ArchivePage::first(m("2024-05")), Format::Json);
+        let got = months_in([p2.as_str(), p1.as_str()].into_iter(), &key);
+        assert_eq!(got, BTreeMap::from([(m("2024-05"), 2)]));
     }
 
     #[test]
     fn only_reached_new_and_relinked_months_are_rendered() {
-        let before = set(&["2024-01", "2024-03", "2024-05"]);
-        let now = [m("2024-05"), m("2024-03"), m("2024-01")];
+        let before = single(&["2024-01", "2024-03", "2024-05"]);
+        let now = now_of(&["2024-05", "2024-03", "2024-01"]);
         // Nothing reached: nothing to render.
         assert!(to_render(&now, &before, &BTreeSet::new()).is_empty());
         // An article changed in March: March only.
@@ -305,13 +338,13 @@ mod tests {
             set(&["2024-03"])
         );
         // A first article in April: April, and its neighbours, whose links move.
-        let now = [m("2024-05"), m("2024-04"), m("2024-03"), m("2024-01")];
+        let now = now_of(&["2024-05", "2024-04", "2024-03", "2024-01"]);
         assert_eq!(
             to_render(&now, &before, &set(&["2024-04"])),
             set(&["2024-03", "2024-04", "2024-05"])
         );
         // March's last article went: January and May now link each other.
-        let now = [m("2024-05"), m("2024-01")];
+        let now = now_of(&["2024-05", "2024-01"]);
         assert_eq!(
             to_render(&now, &before, &set(&["2024-03"])),
             set(&["2024-01", "2024-05"])
