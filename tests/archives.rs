@@ -649,11 +649,7 @@ async fn a_write_in_a_paged_month_renders_its_pages_and_neighbours_again(kind: S
     sample.upsert(new.clone());
     all.extend(new);
     let after = expected_chain(&all, &FeedKey::All, "rss");
-    let last = after
-        .iter()
-        .filter(|e| e.path.contains("2020-10"))
-        .next_back()
-        .unwrap();
+    let last = after.iter().rfind(|e| e.path.contains("2020-10")).unwrap();
     assert_eq!(last.page, october.pages + 1);
     // The server has seen the write once October's first page shows it.
     let first_url = server.url(
