@@ -20,8 +20,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::server::{Process, Reply, articles_path, bin, client, get, site_path};
-use crate::util::root;
+use crate::support::{Process, Reply, articles_dir, bin, client, get, root, site_file};
 
 /// The code blocks of `lang` in README between `<!-- NAME -->` and
 /// `<!-- /NAME -->`.
@@ -51,7 +50,7 @@ fn bantin(store: &str, args: &[&str]) -> Output {
         .arg("--store")
         .arg(store)
         .arg("--site")
-        .arg(site_path())
+        .arg(site_file())
         .args(args)
         .env_remove("BANTIN_STORE")
         .env_remove("BANTIN_SITE")
@@ -140,7 +139,7 @@ impl Http {
 
 #[test]
 fn the_readmes_roles_and_grants_give_each_role_what_it_needs_and_no_more() {
-    let Some(port) = crate::pg_cluster::port() else {
+    let Some(port) = crate::support::pg_cluster::port() else {
         return;
     };
     let sql = readme_blocks("replicas-roles", "sql");
@@ -172,7 +171,7 @@ fn the_readmes_roles_and_grants_give_each_role_what_it_needs_and_no_more() {
 
     // The runtime role: import, serve, remove, check, trim.
     ok(
-        &bantin(&app, &["import", articles_path().to_str().unwrap()]),
+        &bantin(&app, &["import", articles_dir().to_str().unwrap()]),
         "import as bantin",
     );
     let replica = Process::start_url(&app);
@@ -204,7 +203,7 @@ fn the_readmes_roles_and_grants_give_each_role_what_it_needs_and_no_more() {
             .is_some(),
         "the replica never showed the CMS's article"
     );
-    let mut ids: Vec<String> = crate::util::sample_articles()
+    let mut ids: Vec<String> = crate::support::sample_articles()
         .into_iter()
         .map(|a| a.id)
         .collect();
@@ -281,7 +280,7 @@ fn the_readmes_roles_and_grants_give_each_role_what_it_needs_and_no_more() {
     as_app
         .batch_execute("SELECT bantin_settle()")
         .expect("bantin_settle as the runtime role");
-    let analyzed = crate::pg_cluster::analyzed_article_tables(&mut as_app);
+    let analyzed = crate::support::pg_cluster::analyzed_article_tables(&mut as_app);
     assert_eq!(
         analyzed, 4,
         "bantin_settle as the runtime role analyzed nothing"

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::server::{Backend, bin, site_path};
+use crate::support::{Sandbox, bin, site_file};
 
 /// Articles in the big files: more than a writer's bulk threshold (10,000).
 const BIG: usize = 15_000;
@@ -91,7 +91,7 @@ fn bantin(url: &str, args: &[&str]) -> Command {
     cmd.arg("--store")
         .arg(url)
         .arg("--site")
-        .arg(site_path())
+        .arg(site_file())
         .args(args)
         .env_remove("BANTIN_STORE")
         .env_remove("BANTIN_SITE")
@@ -152,9 +152,9 @@ fn read_offset(pid: u32, file: &Path) -> Option<u64> {
     None
 }
 
-fn backends() -> Vec<Backend> {
-    let mut all = vec![Backend::sqlite()];
-    all.extend(Backend::postgres());
+fn backends() -> Vec<Sandbox> {
+    let mut all = vec![Sandbox::with_sample()];
+    all.extend(Sandbox::sample_on_postgres());
     all
 }
 
@@ -164,7 +164,7 @@ fn an_import_killed_halfway_leaves_the_store_as_it_was() {
     let file = big_file(dir.path(), BIG, None);
     let size = std::fs::metadata(&file).unwrap().len();
     for backend in backends() {
-        let url = backend.url();
+        let url = backend.store_url();
         let before = seen(&url);
         let mut child = bantin(&url, &["import", file.to_str().unwrap()])
             .stdout(Stdio::null())
@@ -207,7 +207,7 @@ fn strict_with_a_bad_record_at_the_end_of_a_big_file_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let file = big_file(dir.path(), BIG, Some(r#"{"id":"late","title":"t"}"#));
     for backend in backends() {
-        let url = backend.url();
+        let url = backend.store_url();
         let before = seen(&url);
         let out = run(&url, &["import", "--strict", file.to_str().unwrap()]);
         assert_eq!(out.status.code(), Some(1), "{url}");
@@ -352,7 +352,7 @@ fn a_terminal_gets_a_progress_line_and_a_pipe_gets_none() {
     let command = format!(
         "'{}' --store '{url}' --site '{}' import '{}'",
         bin().display(),
-        site_path().display(),
+        site_file().display(),
         file.display()
     );
     let out = Command::new("script")
@@ -402,7 +402,7 @@ fn words_out_of_step(url: &str) -> Vec<String> {
 
 #[test]
 fn postgres_words_are_bantin_words_whoever_writes() {
-    let Some(url) = crate::server::off_runtime(crate::pg_cluster::database) else {
+    let Some(url) = crate::support::off_runtime(crate::support::pg_cluster::database) else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -429,7 +429,7 @@ fn postgres_words_are_bantin_words_whoever_writes() {
     assert!(out.status.success(), "{out:?}");
     let sample = run(
         &url,
-        &["import", crate::server::articles_path().to_str().unwrap()],
+        &["import", crate::support::articles_dir().to_str().unwrap()],
     );
     assert!(sample.status.success(), "{sample:?}");
     assert_eq!(words_out_of_step(&url), Vec::<String>::new());

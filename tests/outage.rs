@@ -16,8 +16,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::pg_cluster::PrivateCluster;
-use crate::server::{Process, articles_path, bin, client, get, jsonl_article, site_path};
+use crate::support::{
+    Process, articles_dir, bin, client, get, jsonl_article, pg_cluster::PrivateCluster, site_file,
+};
 
 /// No response may take this long, database down or not.
 const SLOWEST: Duration = Duration::from_secs(2);
@@ -41,7 +42,7 @@ fn bantin_ok(store: &str, args: &[&str]) {
         .arg("--store")
         .arg(store)
         .arg("--site")
-        .arg(site_path())
+        .arg(site_file())
         .args(args)
         .env_remove("BANTIN_STORE")
         .env_remove("BANTIN_SITE")
@@ -60,7 +61,7 @@ async fn timed(
     c: &reqwest::Client,
     url: &str,
     headers: &[(&str, &str)],
-) -> (crate::server::Reply, Duration) {
+) -> (crate::support::Reply, Duration) {
     let started = Instant::now();
     let r = get(c, url, headers).await;
     (r, started.elapsed())
@@ -79,7 +80,7 @@ async fn a_server_rides_out_a_database_outage_and_catches_up_alone() {
         let cluster = cluster.clone();
         tokio::task::spawn_blocking(move || {
             let url = cluster.database();
-            bantin_ok(&url, &["import", articles_path().to_str().unwrap()]);
+            bantin_ok(&url, &["import", articles_dir().to_str().unwrap()]);
             url
         })
         .await
@@ -195,7 +196,7 @@ async fn a_server_rides_out_a_database_outage_and_catches_up_alone() {
             .await
             .unwrap();
     }
-    let shown = crate::server::wait_until(CATCH_UP * 3, || async {
+    let shown = crate::support::wait_until(CATCH_UP * 3, || async {
         get(&c, &server.url(ALL), &[]).await.text().contains(id)
     })
     .await;

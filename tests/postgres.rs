@@ -33,11 +33,10 @@ use bantin::store::{Changes, LogPosition, Pair, SlugUse, Store};
 use chrono::{DateTime, Utc};
 
 use crate::build::files_under;
-use crate::pg_cluster::database;
-use crate::server::{
-    Process, articles_path, bin, client, get, jsonl_article, site, site_path, wait_until,
+use crate::support::{
+    Process, article, articles_dir, bin, client, date, get, jsonl_article, pg_cluster::database,
+    site, site_file, wait_until,
 };
-use crate::util::{article, date};
 
 /// `bantin --store STORE --site feeds/site.toml ARGS`.
 fn bantin(store: &str, args: &[&str]) -> Output {
@@ -45,7 +44,7 @@ fn bantin(store: &str, args: &[&str]) -> Output {
         .arg("--store")
         .arg(store)
         .arg("--site")
-        .arg(site_path())
+        .arg(site_file())
         .args(args)
         .env_remove("BANTIN_STORE")
         .env_remove("BANTIN_SITE")
@@ -76,7 +75,7 @@ fn every_file_builds_the_same_bytes_from_both_stores() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("store.db");
     let lite = sqlite_url(&db);
-    let articles = articles_path();
+    let articles = articles_dir();
     // PostgreSQL text cannot hold U+0000; feeds drop it anyway.
     let nul = dir.path().join("nul.jsonl");
     let record = serde_json::json!({
@@ -503,7 +502,7 @@ async fn a_server_on_postgres_shows_another_process_import_within_a_second() {
     let (pg_server, lite_server) = {
         let (pg, lite) = (pg.clone(), lite.clone());
         tokio::task::spawn_blocking(move || {
-            let articles = articles_path();
+            let articles = articles_dir();
             for store in [&lite, &pg] {
                 bantin_ok(store, &["import", articles.to_str().unwrap()]);
             }
@@ -585,7 +584,7 @@ fn replicas_opening_a_new_database_at_once_apply_the_schema_once() {
         .map(|r| r.get(0))
         .collect();
     // Each migration once, and all of them: as many as the folder holds.
-    let files = std::fs::read_dir(crate::util::root().join("migrations/postgres"))
+    let files = std::fs::read_dir(crate::support::root().join("migrations/postgres"))
         .unwrap()
         .count();
     let all: Vec<i32> = (1..=i32::try_from(files).unwrap()).collect();
@@ -597,11 +596,11 @@ fn replicas_opening_a_new_database_at_once_apply_the_schema_once() {
 /// are all applied, and is refused, creating nothing, by one that is behind.
 #[test]
 fn a_role_without_create_opens_an_up_to_date_store_and_only_that() {
-    let Some(url) = crate::pg_cluster::database_with_sample() else {
+    let Some(url) = crate::support::pg_cluster::database_with_sample() else {
         return;
     };
     let db = url.rsplit('/').next().unwrap().to_string();
-    let port = crate::pg_cluster::port().unwrap();
+    let port = crate::support::pg_cluster::port().unwrap();
     let role = format!("rows_only_{db}");
     let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
     admin

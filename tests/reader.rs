@@ -9,8 +9,7 @@
 
 use std::process::Command;
 
-use crate::server::{Process, Sample, site};
-use crate::stores::{StoreKind, each_store};
+use crate::support::{Process, Sandbox, StoreKind, each_store, site};
 
 each_store!(fn a_feed_reader_subscribes_to_every_listed_feed_and_polls_with_304s);
 fn a_feed_reader_subscribes_to_every_listed_feed_and_polls_with_304s(store: StoreKind) {
@@ -26,7 +25,7 @@ fn a_feed_reader_subscribes_to_every_listed_feed_and_polls_with_304s(store: Stor
         eprintln!("SKIPPED: python3 feedparser is not installed (pip install feedparser)");
         return;
     }
-    let sample = Sample::on(store);
+    let sample = Sandbox::with_sample_on(store);
     let server = Process::start_url(&sample.store_url());
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/reader_check.py");
     let out = Command::new("python3")

@@ -44,7 +44,7 @@ use std::path::{Path, PathBuf};
 use bantin::article::{Article, FeedKey};
 use chrono::{DateTime, FixedOffset};
 
-use crate::util::{
+use crate::support::{
     FORMATS, Sandbox, SiteFacts, element_texts, entry_ids, expected, guids, key_args, parse, root,
     sample_articles, site_file, slugs,
 };
@@ -335,7 +335,7 @@ fn the_seed_article_keeps_its_byline_category_and_region() {
         );
         assert_eq!(
             seed.published.unwrap(),
-            crate::util::date("2020-10-05T16:30:00+07:00")
+            crate::support::date("2020-10-05T16:30:00+07:00")
         );
         let title = &seed.title.as_ref().unwrap().content;
         assert!(
@@ -378,7 +378,7 @@ fn article_html_is_sanitized_and_plain_bodies_are_shown_as_text() {
         .map(|v| v.to_string())
         .join("\n"),
     );
-    crate::util::assert_success(&sb.run(&["import", file.to_str().unwrap()]), "import");
+    crate::support::assert_success(&sb.run(&["import", file.to_str().unwrap()]), "import");
     for format in FORMATS {
         let feed = parse(&sb.dump(&["--format", format]));
         let content = |id: &str| {

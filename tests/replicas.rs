@@ -30,9 +30,9 @@ use std::time::{Duration, Instant};
 
 use chrono::{FixedOffset, SecondsFormat, Utc};
 
-use crate::pg_cluster::PrivateCluster;
-use crate::server::{Process, bin, client, get, site_path};
-use crate::stores::off_runtime;
+use crate::support::{
+    Process, bin, client, get, off_runtime, pg_cluster::PrivateCluster, site_file,
+};
 
 /// Articles imported at the start; the last [`REMOVED`] of them are
 /// removed during the run, the others imported again [`ROUNDS`] times.
@@ -96,7 +96,7 @@ fn bantin(store: &str, args: &[&str]) -> Output {
         .arg("--store")
         .arg(store)
         .arg("--site")
-        .arg(site_path())
+        .arg(site_file())
         .args(args)
         .env_remove("BANTIN_STORE")
         .env_remove("BANTIN_SITE")
@@ -537,7 +537,7 @@ async fn two_replicas_a_cms_imports_and_removes_share_one_database_without_deadl
             lists.push(r.text());
         }
         assert_eq!(lists[0], lists[1], "the replicas list different feeds");
-        let site = crate::server::site().base_url;
+        let site = crate::support::site().base_url;
         let doc = roxmltree::Document::parse(&lists[0]).unwrap();
         doc.descendants()
             .filter_map(|n| n.attribute("xmlUrl"))
@@ -609,10 +609,10 @@ fn drop_off_runtime(cluster: Arc<PrivateCluster>) {
 /// `deadlock detected`, or the remove gives up after a minute).
 #[test]
 fn a_remove_with_ids_in_any_order_never_deadlocks_with_a_cms() {
-    let Some(url) = crate::pg_cluster::database_with_sample() else {
+    let Some(url) = crate::support::pg_cluster::database_with_sample() else {
         return;
     };
-    let mut ids: Vec<String> = crate::util::sample_articles()
+    let mut ids: Vec<String> = crate::support::sample_articles()
         .into_iter()
         .map(|a| a.id)
         .collect();

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use bantin::article::Facet;
 
-use crate::server::{bin, site_path};
+use crate::support::{bin, site_file};
 
 const ARTICLES: usize = 100_000;
 const CATEGORIES: [&str; 8] = [
@@ -37,7 +37,7 @@ fn run(store: &str, args: &[&str]) -> std::process::Output {
         .arg("--store")
         .arg(store)
         .arg("--site")
-        .arg(site_path())
+        .arg(site_file())
         .args(args)
         .env_remove("BANTIN_STORE")
         .env_remove("BANTIN_SITE")
@@ -67,7 +67,7 @@ fn item_ids(json: &[u8]) -> Vec<String> {
 
 #[test]
 fn an_import_of_100k_articles_into_postgres_completes_and_reads_right() {
-    let Some(url) = crate::pg_cluster::database_with_schema() else {
+    let Some(url) = crate::support::pg_cluster::database_with_schema() else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -116,7 +116,7 @@ fn an_import_of_100k_articles_into_postgres_completes_and_reads_right() {
     // The planner knows the new rows as soon as they are visible (the
     // import analyzed the tables it filled): left to autovacuum, keyword
     // feeds of common words were 10x slower for minutes after a big import.
-    let analyzed = crate::pg_cluster::analyzed_article_tables(&mut db);
+    let analyzed = crate::support::pg_cluster::analyzed_article_tables(&mut db);
     assert_eq!(
         analyzed, 4,
         "the article tables have no statistics after the import"

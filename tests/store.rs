@@ -19,8 +19,9 @@ use bantin::article::FeedKey;
 use bantin::feed::Catalog;
 use chrono::{DateTime, Utc};
 
-use crate::stores::each_store;
-use crate::util::{Sandbox, StoreKind, article, assert_success, entry_ids, fixture, parse};
+use crate::support::{
+    Sandbox, StoreKind, article, assert_success, each_store, entry_ids, fixture, parse,
+};
 
 /// Articles as JSON Lines: (id, categories, regions, published).
 fn jsonl(rows: &[(&str, &[&str], &[&str], &str)]) -> String {
@@ -379,10 +380,7 @@ fn a_cms_changing_a_date_in_the_schema_moves_the_article_everywhere(store: Store
             "{args:?}"
         );
     }
-    assert_success(
-        &sb.cmd_with_site(&site, &["check"]).output().unwrap(),
-        "check",
-    );
+    assert_success(&sb.bantin().site(&site).args(&["check"]).output(), "check");
 }
 
 each_store!(fn a_slug_only_a_scheduled_article_carries_is_unknown_until_its_time);
@@ -397,7 +395,7 @@ fn a_slug_only_a_scheduled_article_carries_is_unknown_until_its_time(store: Stor
             "2030-01-01T08:00:00+07:00",
         ),
     ]);
-    let store = sb.connect();
+    let store = sb.open();
     let site = bantin::config::Site::load(&fixture("site-bare.toml")).unwrap();
     let before: DateTime<Utc> = "2029-12-31T00:00:00Z".parse().unwrap();
     let after: DateTime<Utc> = "2030-01-01T01:00:00Z".parse().unwrap();

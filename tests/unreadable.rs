@@ -17,9 +17,10 @@
 
 use bantin::article::{Article, FeedKey};
 
-use crate::server::{Process, Sample, client, get, metric, off_runtime};
-use crate::stores::{StoreKind, each_store, quoted};
-use crate::util::{SiteFacts, entry_ids, expected, guids, parse, sample_articles, site_file};
+use crate::support::{
+    Process, Sandbox, SiteFacts, StoreKind, client, each_store, entry_ids, expected, get, guids,
+    metric, off_runtime, parse, quoted, sample_articles, site_file,
+};
 
 /// Late in the sample's newest month, so every row is in the all feed, the
 /// category feed and the month archive: 2020-11-29 08:00 +07:00, a minute
@@ -63,7 +64,7 @@ const BAD_ROWS: [(&str, &str); 3] = [
 
 /// Write [`BAD_ROWS`], and after them (in id order, which `check` follows)
 /// a row over `max_names_per_article`.
-fn write_bad_rows(sample: &Sample) {
+fn write_bad_rows(sample: &Sandbox) {
     let mut sql = String::from("BEGIN;");
     sql.push_str(&cms_row("cms-ngay-sai", 1, Some("hôm qua"), "NULL", "[]"));
     sql.push_str(&cms_row(
@@ -91,7 +92,7 @@ fn write_bad_rows(sample: &Sample) {
 
 /// SQLite: what Python's `sqlite3` writes for a Latin-1 `bytes` cast to
 /// TEXT, once in a title (`cms-latin1`) and once in an id (`caf\xe9`).
-fn write_latin1_rows(sample: &Sample) {
+fn write_latin1_rows(sample: &Sandbox) {
     let (text, us) = published(5);
     let script = r#"
 import sqlite3, sys
@@ -127,13 +128,13 @@ fn november(articles: &[Article]) -> Vec<Article> {
         .filter(|a| a.published.format("%Y-%m").to_string() == "2020-11")
         .cloned()
         .collect();
-    crate::util::spec_order(&mut v);
+    crate::support::spec_order(&mut v);
     v
 }
 
 each_store!(async fn rows_bantin_cant_read_are_left_out_counted_and_named);
 async fn rows_bantin_cant_read_are_left_out_counted_and_named(store: StoreKind) {
-    let sample = Sample::on(store);
+    let sample = Sandbox::with_sample_on(store);
     write_bad_rows(&sample);
     // Ids as `check` prints them, and as they would show in a feed.
     let mut bad: Vec<(String, &str)> = BAD_ROWS
@@ -215,7 +216,7 @@ async fn rows_bantin_cant_read_are_left_out_counted_and_named(store: StoreKind) 
     let check = off_runtime({
         let sample_url = sample.store_url();
         move || {
-            std::process::Command::new(crate::server::bin())
+            std::process::Command::new(crate::support::bin())
                 .args(["--store", &sample_url, "--site"])
                 .arg(site_file())
                 .arg("check")
@@ -239,7 +240,7 @@ async fn rows_bantin_cant_read_are_left_out_counted_and_named(store: StoreKind) 
         "the row over a limit after them:\n{err}"
     );
 
-    let dump = sample.bantin(&["dump"]);
+    let dump = sample.run(&["dump"]);
     assert!(
         dump.status.success(),
         "{}",

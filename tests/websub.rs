@@ -34,8 +34,7 @@ use bantin::store::postgres::PostgresStore;
 use chrono::Utc;
 use tokio::sync::oneshot;
 
-use crate::server::{Backend, Sample, bin, client, get, metric, site, test_limits, wait_until};
-use crate::util::article;
+use crate::support::{Sandbox, article, bin, client, get, metric, site, test_limits, wait_until};
 
 /// Generous: the machine running the tests is shared and loaded.
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -292,7 +291,7 @@ async fn a_write_publishes_each_changed_feed_once_and_the_subscriber_gets_it() {
         return;
     }
     let hub = Hub::start();
-    let sample = Sample::new();
+    let sample = Sandbox::with_sample();
     let server = Served::start(sample.open(), vec![hub.url()], None, Policy::default()).await;
     let c = client();
 
@@ -482,7 +481,7 @@ fn refused_url() -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_hub_that_is_down_is_retried_with_backoff_counted_and_never_blocks() {
-    let sample = Sample::new();
+    let sample = Sandbox::with_sample();
     // Short waits so that the test sees the last try: 0.4 s, 0.8 s, 1.6 s.
     let policy = Policy {
         every: Duration::from_millis(100),
@@ -584,7 +583,7 @@ impl Binary {
         let text = format!(
             "hubs = [{}]\n{}",
             listed.join(", "),
-            std::fs::read_to_string(crate::server::site_path()).unwrap()
+            std::fs::read_to_string(crate::support::site_file()).unwrap()
         );
         std::fs::write(&site_file, text).unwrap();
         let mut child = Command::new(bin())
@@ -647,7 +646,7 @@ impl Drop for Binary {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bantin_serve_logs_a_hub_that_is_down_once_not_per_retry() {
-    let sample = Sample::new();
+    let sample = Sandbox::with_sample();
     let hub = refused_url();
     let server = Binary::start(&sample.db(), std::slice::from_ref(&hub));
     let c = client();
@@ -657,7 +656,7 @@ async fn bantin_serve_logs_a_hub_that_is_down_once_not_per_retry() {
     let file = sample.path("news.jsonl");
     std::fs::write(
         &file,
-        crate::server::jsonl_article(
+        crate::support::jsonl_article(
             "log-quiet",
             "Kinh tế",
             "Đức Thọ",
@@ -665,9 +664,7 @@ async fn bantin_serve_logs_a_hub_that_is_down_once_not_per_retry() {
         ),
     )
     .unwrap();
-    sample
-        .bantin_async(&["import", file.to_str().unwrap()])
-        .await;
+    sample.run_async(&["import", file.to_str().unwrap()]).await;
     // Every ping tried twice at least: the first try and a retry 2 s later.
     let retried = wait_until(DEADLINE, || async {
         metric(&c, &server.base, "bantin_websub_ping_failures_total").await >= 2 * pings
@@ -705,7 +702,7 @@ fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
 
 #[test]
 fn one_postgresql_replica_leads_and_another_takes_over_when_its_session_ends() {
-    let Some(url) = crate::pg_cluster::database() else {
+    let Some(url) = crate::support::pg_cluster::database() else {
         return;
     };
     let a = PostgresStore::open(&url).unwrap();
@@ -742,14 +739,14 @@ async fn two_replicas_on_one_postgresql_store_publish_once() {
     if !hub_available() {
         return;
     }
-    let Some(backend) = Backend::postgres() else {
+    let Some(backend) = Sandbox::sample_on_postgres() else {
         return;
     };
     let hub = Hub::start();
-    let first = Served::start(backend.store(2), vec![hub.url()], None, Policy::default()).await;
+    let first = Served::start(backend.pool(2), vec![hub.url()], None, Policy::default()).await;
     // Replicas behind one name: both advertise the first's address.
     let second = Served::start(
-        backend.store(2),
+        backend.pool(2),
         vec![hub.url()],
         Some(first.app.site.base_url.clone()),
         Policy::default(),

@@ -21,7 +21,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::util::{FORMATS, Sandbox, assert_success, fixture, parse, root, site_file};
+use crate::support::{FORMATS, Sandbox, assert_success, fixture, parse, root, site_file};
 
 /// The hostile site file.
 pub fn hostile_site() -> PathBuf {
@@ -56,7 +56,7 @@ fn an_empty_feed_is_dated_2000_01_01_in_the_site_offset() {
     let doc = String::from_utf8(atom).unwrap();
     let (head, _) = doc.split_once("<entry>").unwrap_or((&doc, ""));
     assert_eq!(
-        crate::util::element_texts(head, "updated"),
+        crate::support::element_texts(head, "updated"),
         ["2000-01-01T00:00:00+07:00"],
         "{doc}"
     );
@@ -212,9 +212,10 @@ fn skip(test: &str, why: &str, fix: &str) {
 pub fn build(sb: &Sandbox, site: &Path, out: &Path) {
     let out_arg = out.to_str().unwrap();
     let result = sb
-        .cmd_with_site(site, &["build", "--out", out_arg])
-        .output()
-        .unwrap();
+        .bantin()
+        .site(site)
+        .args(&["build", "--out", out_arg])
+        .output();
     assert_success(&result, "bantin build");
 }
 
