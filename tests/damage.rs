@@ -81,7 +81,7 @@ async fn a_server_meeting_a_damaged_index_says_so_on_healthz_and_logs_it_once() 
     // The file alone holds the store before anyone reads it.
     sample.checkpoint();
     // Request lines logged too: the log is read up to a request of ours.
-    let server = Process::start_logging(&sample.store_url(), "info");
+    let server = Process::serve(sample.bantin().log("info"));
     let c = client();
     let health = server.url("/healthz");
     assert_eq!(get(&c, &health, &[]).await.status, 200);

@@ -48,7 +48,7 @@ fn build(sb: &Sandbox, site: &Path, name: &str) -> (String, String) {
     let run = sb
         .bantin()
         .site(site)
-        .args(&["build", "--out", out.to_str().unwrap()])
+        .args(["build", "--out", out.to_str().unwrap()])
         .output();
     assert_success(&run, "bantin build");
     let read = |f: &str| std::fs::read_to_string(out.join(f)).unwrap();

@@ -38,7 +38,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::support::{
-    Process, Sandbox, Server, StoreKind, client, each_store, fetch, get, test_limits,
+    Bantin, Process, Sandbox, Server, StoreKind, client, each_store, fetch, get, test_limits,
 };
 
 /// How long a test waits for the server to do something that should take
@@ -396,9 +396,10 @@ async fn a_low_open_file_limit_never_leaves_a_new_connection_waiting(store: Stor
     use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
     let sample = Sandbox::with_sample_on(store);
     let url = sample.store_url();
-    let server = tokio::task::spawn_blocking(move || Process::start_with_file_limit(&url, 64))
-        .await
-        .unwrap();
+    let server =
+        tokio::task::spawn_blocking(move || Process::serve(Bantin::on(&url).file_limit(64)))
+            .await
+            .unwrap();
     let addr = server.base.trim_start_matches("http://").to_string();
     let stop = Arc::new(AtomicBool::new(false));
     let answered = Arc::new(AtomicU64::new(0));
@@ -816,18 +817,11 @@ each_store!(fn serve_raises_the_soft_open_file_limit_to_the_hard_one);
 fn serve_raises_the_soft_open_file_limit_to_the_hard_one(store: StoreKind) {
     use std::io::BufRead;
     let sample = Sandbox::with_sample_on(store);
-    let script = format!(
-        "ulimit -Sn 256 && exec '{}' --store '{}' --site '{}' serve --listen 127.0.0.1:0",
-        crate::support::bin().display(),
-        sample.store_url(),
-        crate::support::site_file().display()
-    );
-    let mut child = std::process::Command::new("bash")
-        .arg("-c")
-        .arg(&script)
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = sample
+        .bantin()
+        .soft_file_limit(256)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .spawn();
     let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
     let started = lines.any(|l| l.is_ok_and(|l| l.contains("bantin: serving")));
     let limits = std::fs::read_to_string(format!("/proc/{}/limits", child.id()));

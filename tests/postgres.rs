@@ -22,7 +22,6 @@
 //! fail, under CI) where PostgreSQL is not installed.
 
 use std::path::Path;
-use std::process::{Command, Output};
 use std::time::Duration;
 
 use bantin::article::{Body, Facet, FeedKey};
@@ -34,36 +33,9 @@ use chrono::{DateTime, Utc};
 
 use crate::build::files_under;
 use crate::support::{
-    Process, article, articles_dir, bin, client, date, get, jsonl_article, pg_cluster::database,
-    site, site_file, wait_until,
+    Bantin, Process, article, articles_dir, client, date, get, jsonl_article, pg_cluster::database,
+    site, wait_until,
 };
-
-/// `bantin --store STORE --site feeds/site.toml ARGS`.
-fn bantin(store: &str, args: &[&str]) -> Output {
-    Command::new(bin())
-        .arg("--store")
-        .arg(store)
-        .arg("--site")
-        .arg(site_file())
-        .args(args)
-        .env_remove("BANTIN_STORE")
-        .env_remove("BANTIN_SITE")
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("running bantin")
-}
-
-/// [`bantin`], panicking unless it exits 0; returns stdout.
-fn bantin_ok(store: &str, args: &[&str]) -> Vec<u8> {
-    let out = bantin(store, args);
-    assert!(
-        out.status.success(),
-        "bantin --store {store} {args:?} failed ({}): {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
 
 fn sqlite_url(path: &Path) -> String {
     format!("sqlite:{}", path.display())
@@ -85,10 +57,9 @@ fn every_file_builds_the_same_bytes_from_both_stores() {
     });
     std::fs::write(&nul, record.to_string()).unwrap();
     for store in [&lite, &pg] {
-        bantin_ok(
-            store,
-            &["import", articles.to_str().unwrap(), nul.to_str().unwrap()],
-        );
+        Bantin::on(store)
+            .args(["import", articles.to_str().unwrap(), nul.to_str().unwrap()])
+            .ok();
     }
     let now = Utc::now();
     let keys = Catalog::load(
@@ -118,7 +89,11 @@ fn every_file_builds_the_same_bytes_from_both_stores() {
     let outs = [dir.path().join("lite"), dir.path().join("pg")];
     std::thread::scope(|s| {
         for (store, out) in [&lite, &pg].into_iter().zip(&outs) {
-            s.spawn(move || bantin_ok(store, &["build", "--out", out.to_str().unwrap()]));
+            s.spawn(move || {
+                Bantin::on(store)
+                    .args(["build", "--out", out.to_str().unwrap()])
+                    .ok()
+            });
         }
     });
     let files = files_under(&outs[0]);
@@ -504,7 +479,9 @@ async fn a_server_on_postgres_shows_another_process_import_within_a_second() {
         tokio::task::spawn_blocking(move || {
             let articles = articles_dir();
             for store in [&lite, &pg] {
-                bantin_ok(store, &["import", articles.to_str().unwrap()]);
+                Bantin::on(store)
+                    .args(["import", articles.to_str().unwrap()])
+                    .ok();
             }
             (Process::start_url(&pg), Process::start_url(&lite))
         })
@@ -525,9 +502,13 @@ async fn a_server_on_postgres_shows_another_process_import_within_a_second() {
     let file = dir.path().join("live.jsonl");
     std::fs::write(&file, jsonl_article(id, "Thời sự", "Hà Tĩnh", &published)).unwrap();
     let pg2 = pg.clone();
-    tokio::task::spawn_blocking(move || bantin_ok(&pg2, &["import", file.to_str().unwrap()]))
-        .await
-        .unwrap();
+    tokio::task::spawn_blocking(move || {
+        Bantin::on(&pg2)
+            .args(["import", file.to_str().unwrap()])
+            .ok()
+    })
+    .await
+    .unwrap();
     let url = pg_server.url(path);
     // Keep looking past the deadline, to say how late it was.
     let took = wait_until(FRESH * 10, || async {
@@ -611,7 +592,9 @@ fn a_role_without_create_opens_an_up_to_date_store_and_only_that() {
         ))
         .unwrap();
     let as_role = format!("postgres://{role}@127.0.0.1:{port}/{db}");
-    let out = bantin(&as_role, &["dump", "--format", "json"]);
+    let out = Bantin::on(&as_role)
+        .args(["dump", "--format", "json"])
+        .output();
     assert!(
         out.status.success(),
         "{}",
@@ -626,10 +609,9 @@ fn a_role_without_create_opens_an_up_to_date_store_and_only_that() {
         .unwrap()
         .batch_execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
         .unwrap();
-    let out = bantin(
-        &format!("postgres://{role}@127.0.0.1:{port}/{fresh_db}"),
-        &["dump"],
-    );
+    let out = Bantin::on(&format!("postgres://{role}@127.0.0.1:{port}/{fresh_db}"))
+        .args(["dump"])
+        .output();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(err.contains("permission denied"), "{err}");

@@ -314,7 +314,7 @@ fn check_prints_the_sites_limits(store: StoreKind) {
         "site.toml",
         "title = \"Báo\"\nbase_url = \"http://x.example\"\nmax_title_bytes = 4000\ncache_bytes = 0\n",
     );
-    let out = sb.bantin().site(&site).args(&["check"]).output();
+    let out = sb.bantin().site(&site).args(["check"]).output();
     assert_eq!(stderr(&out), "");
     let text = stdout(&out);
     let want = format!(

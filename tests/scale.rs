@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use bantin::article::Facet;
 
-use crate::support::{bin, site_file};
+use crate::support::Bantin;
 
 const ARTICLES: usize = 100_000;
 const CATEGORIES: [&str; 8] = [
@@ -31,20 +31,6 @@ const REGIONS: [&str; 6] = [
     "Hương Khê",
     "Nghi Xuân",
 ];
-
-fn run(store: &str, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(bin())
-        .arg("--store")
-        .arg(store)
-        .arg("--site")
-        .arg(site_file())
-        .args(args)
-        .env_remove("BANTIN_STORE")
-        .env_remove("BANTIN_SITE")
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("running bantin")
-}
 
 /// The guid tails of a JSON Feed's items, in order.
 fn item_ids(json: &[u8]) -> Vec<String> {
@@ -94,7 +80,9 @@ fn an_import_of_100k_articles_into_postgres_completes_and_reads_right() {
     }
 
     let started = Instant::now();
-    let out = run(&url, &["import", file.to_str().unwrap()]);
+    let out = Bantin::on(&url)
+        .args(["import", file.to_str().unwrap()])
+        .output();
     let took = started.elapsed();
     assert!(
         out.status.success(),
@@ -161,16 +149,17 @@ fn an_import_of_100k_articles_into_postgres_completes_and_reads_right() {
             .map(|n| format!("s-{n:06}"))
             .collect()
     };
-    let all = run(&url, &["dump", "--format", "json"]);
+    let all = Bantin::on(&url).args(["dump", "--format", "json"]).output();
     assert!(all.status.success());
     assert_eq!(item_ids(&all.stdout), newest(&|_| true));
     // "Kinh tế" is every eighth article from the second on.
-    let category = run(&url, &["dump", "--format", "json", "--category", "kinh-te"]);
+    let category = Bantin::on(&url)
+        .args(["dump", "--format", "json", "--category", "kinh-te"])
+        .output();
     assert!(category.status.success());
     assert_eq!(item_ids(&category.stdout), newest(&|n| n % 8 == 1));
-    let pair = run(
-        &url,
-        &[
+    let pair = Bantin::on(&url)
+        .args([
             "dump",
             "--format",
             "json",
@@ -178,8 +167,8 @@ fn an_import_of_100k_articles_into_postgres_completes_and_reads_right() {
             "kinh-te",
             "--region",
             "duc-tho",
-        ],
-    );
+        ])
+        .output();
     assert!(pair.status.success());
     assert_eq!(
         item_ids(&pair.stdout),

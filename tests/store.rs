@@ -380,7 +380,7 @@ fn a_cms_changing_a_date_in_the_schema_moves_the_article_everywhere(store: Store
             "{args:?}"
         );
     }
-    assert_success(&sb.bantin().site(&site).args(&["check"]).output(), "check");
+    assert_success(&sb.bantin().site(&site).args(["check"]).output(), "check");
 }
 
 each_store!(fn a_slug_only_a_scheduled_article_carries_is_unknown_until_its_time);

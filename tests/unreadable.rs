@@ -148,7 +148,7 @@ async fn rows_bantin_cant_read_are_left_out_counted_and_named(store: StoreKind) 
     }
 
     let url = sample.store_url();
-    let server = tokio::task::spawn_blocking(move || Process::start_logging(&url, "warn"))
+    let server = tokio::task::spawn_blocking(move || Process::start_url(&url))
         .await
         .unwrap();
     let c = client();
@@ -214,16 +214,8 @@ async fn rows_bantin_cant_read_are_left_out_counted_and_named(store: StoreKind) 
     drop(server);
 
     let check = off_runtime({
-        let sample_url = sample.store_url();
-        move || {
-            std::process::Command::new(crate::support::bin())
-                .args(["--store", &sample_url, "--site"])
-                .arg(site_file())
-                .arg("check")
-                .env("RUST_LOG", "warn")
-                .output()
-                .unwrap()
-        }
+        let check = sample.bantin().arg("check").clone();
+        move || check.output()
     });
     assert_eq!(check.status.code(), Some(1));
     let err = String::from_utf8_lossy(&check.stderr).to_string();

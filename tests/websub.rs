@@ -34,7 +34,9 @@ use bantin::store::postgres::PostgresStore;
 use chrono::Utc;
 use tokio::sync::oneshot;
 
-use crate::support::{Sandbox, article, bin, client, get, metric, site, test_limits, wait_until};
+use crate::support::{
+    Bantin, Process, Sandbox, article, client, get, metric, site, test_limits, wait_until,
+};
 
 /// Generous: the machine running the tests is shared and loaded.
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -565,90 +567,33 @@ async fn a_hub_that_is_down_is_retried_with_backoff_counted_and_never_blocks() {
     server.stop().await;
 }
 
-/// `bantin serve` on port 0 with the sample site and these hubs, its
-/// stderr kept; killed on drop.
-struct Binary {
-    child: Child,
-    base: String,
-    stderr: Arc<std::sync::Mutex<String>>,
-    _dir: tempfile::TempDir,
-}
-
-impl Binary {
-    fn start(db: &std::path::Path, hubs: &[String]) -> Binary {
-        let dir = tempfile::tempdir().unwrap();
-        let site_file = dir.path().join("site.toml");
-        // Top-level keys come before the file's tables.
-        let listed: Vec<String> = hubs.iter().map(|h| format!("{h:?}")).collect();
-        let text = format!(
-            "hubs = [{}]\n{}",
-            listed.join(", "),
-            std::fs::read_to_string(crate::support::site_file()).unwrap()
-        );
-        std::fs::write(&site_file, text).unwrap();
-        let mut child = Command::new(bin())
-            .arg("--store")
-            .arg(format!("sqlite:{}", db.display()))
-            .arg("--site")
-            .arg(&site_file)
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .env_remove("BANTIN_STORE")
-            .env_remove("BANTIN_SITE")
+/// `bantin serve` on port 0 with the sample site and these hubs, and the
+/// folder of its site file.
+fn serve_with_hubs(db: &std::path::Path, hubs: &[String]) -> (Process, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let site_file = dir.path().join("site.toml");
+    // Top-level keys come before the file's tables.
+    let listed: Vec<String> = hubs.iter().map(|h| format!("{h:?}")).collect();
+    let text = format!(
+        "hubs = [{}]\n{}",
+        listed.join(", "),
+        std::fs::read_to_string(crate::support::site_file()).unwrap()
+    );
+    std::fs::write(&site_file, text).unwrap();
+    let process = Process::serve(
+        Bantin::on(&format!("sqlite:{}", db.display()))
+            .site(&site_file)
             // Info: the level a newsroom runs at; retries must stay quiet there.
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("starting bantin serve");
-        let stderr = child.stderr.take().unwrap();
-        let seen = Arc::new(std::sync::Mutex::new(String::new()));
-        let sink = seen.clone();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(rest) = line.split(" on http://").nth(1) {
-                    let _ = tx.send(rest.trim_end_matches('/').to_string());
-                }
-                let mut s = sink.lock().unwrap();
-                s.push_str(&line);
-                s.push('\n');
-            }
-        });
-        let hostport = rx
-            .recv_timeout(DEADLINE)
-            .unwrap_or_else(|_| panic!("bantin serve did not start: {}", seen.lock().unwrap()));
-        Binary {
-            child,
-            base: format!("http://{hostport}"),
-            stderr: seen,
-            _dir: dir,
-        }
-    }
-
-    fn log_lines(&self, needle: &str) -> Vec<String> {
-        self.stderr
-            .lock()
-            .unwrap()
-            .lines()
-            .filter(|l| l.contains(needle))
-            .map(str::to_string)
-            .collect()
-    }
-}
-
-impl Drop for Binary {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+            .log("info"),
+    );
+    (process, dir)
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bantin_serve_logs_a_hub_that_is_down_once_not_per_retry() {
     let sample = Sandbox::with_sample();
     let hub = refused_url();
-    let server = Binary::start(&sample.db(), std::slice::from_ref(&hub));
+    let (server, _site) = serve_with_hubs(&sample.db(), std::slice::from_ref(&hub));
     let c = client();
     let (new, touched) = news("log-quiet");
     let pings = (touched.len() * 3) as u64;

@@ -214,7 +214,7 @@ pub fn build(sb: &Sandbox, site: &Path, out: &Path) {
     let result = sb
         .bantin()
         .site(site)
-        .args(&["build", "--out", out_arg])
+        .args(["build", "--out", out_arg])
         .output();
     assert_success(&result, "bantin build");
 }

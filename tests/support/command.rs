@@ -26,7 +26,7 @@ pub struct Bantin {
     dir: Option<PathBuf>,
     env: Vec<(OsString, OsString)>,
     log: String,
-    file_limit: Option<u32>,
+    ulimit: Option<String>,
 }
 
 impl Bantin {
@@ -39,7 +39,7 @@ impl Bantin {
             dir: None,
             env: Vec::new(),
             log: "warn".into(),
-            file_limit: None,
+            ulimit: None,
         }
     }
 
@@ -107,19 +107,26 @@ impl Bantin {
     /// Run under an open-file limit of `files`, soft and hard (so that
     /// bantin cannot raise it), set by a shell that then `exec`s bantin.
     pub fn file_limit(&mut self, files: u32) -> &mut Bantin {
-        self.file_limit = Some(files);
+        self.ulimit = Some(format!("-n {files}"));
+        self
+    }
+
+    /// Run under a soft open-file limit of `files`, the hard one left as
+    /// it is (which bantin may raise the soft one to).
+    pub fn soft_file_limit(&mut self, files: u32) -> &mut Bantin {
+        self.ulimit = Some(format!("-Sn {files}"));
         self
     }
 
     /// The command as `std::process::Command`, for a test that points the
     /// streams elsewhere or spawns it. Standard input is closed.
     pub fn command(&self) -> Command {
-        let mut cmd = match self.file_limit {
+        let mut cmd = match &self.ulimit {
             None => Command::new(bin()),
-            Some(files) => {
+            Some(limit) => {
                 let mut sh = Command::new("bash");
                 sh.arg("-c")
-                    .arg(format!("ulimit -n {files} && exec \"$0\" \"$@\""))
+                    .arg(format!("ulimit {limit} && exec \"$0\" \"$@\""))
                     .arg(bin());
                 sh
             }
@@ -130,17 +137,38 @@ impl Bantin {
         if let Some(site) = &self.site {
             cmd.arg("--site").arg(site);
         }
-        cmd.args(&self.args)
-            .env_remove("BANTIN_STORE")
+        cmd.args(&self.args);
+        self.environment(&mut cmd);
+        cmd
+    }
+
+    /// The clean environment, working directory and closed stdin, on
+    /// `cmd` (bantin, or a program that runs it).
+    fn environment(&self, cmd: &mut Command) {
+        cmd.env_remove("BANTIN_STORE")
             .env_remove("BANTIN_SITE")
             .env_remove("BANTIN_LISTEN")
             .env("RUST_LOG", &self.log)
-            .envs(self.env.iter().map(|(k, v)| (k, v)));
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null());
         if let Some(dir) = &self.dir {
             cmd.current_dir(dir);
         }
-        cmd.stdin(Stdio::null());
-        cmd
+    }
+
+    /// The command run by `script`, which gives bantin a terminal and
+    /// writes what bantin shows on it to `transcript`.
+    pub fn in_terminal(&self, transcript: &Path) -> Command {
+        let cmd = self.command();
+        let line = std::iter::once(cmd.get_program())
+            .chain(cmd.get_args())
+            .map(|word| format!("'{}'", word.to_string_lossy().replace('\'', "'\\''")))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut script = Command::new("script");
+        script.args(["-qec", &line]).arg(transcript);
+        self.environment(&mut script);
+        script
     }
 
     /// Start it, with stdout and stderr piped.

@@ -129,17 +129,6 @@ impl Process {
         Process::serve(&Bantin::on(store))
     }
 
-    /// [`Process::start_url`] with `RUST_LOG` set to `log`.
-    pub fn start_logging(store: &str, log: &str) -> Process {
-        Process::serve(Bantin::on(store).log(log))
-    }
-
-    /// [`Process::start_url`] under an open-file limit of `files`, soft and
-    /// hard (so that `serve` can't raise it).
-    pub fn start_with_file_limit(store: &str, files: u32) -> Process {
-        Process::serve(Bantin::on(store).file_limit(files))
-    }
-
     /// `cmd serve --listen 127.0.0.1:0`, once it says where it listens.
     pub fn serve(cmd: &Bantin) -> Process {
         let mut child = cmd
@@ -170,7 +159,7 @@ impl Process {
             base: String::new(),
             stderr: seen,
         };
-        match rx.recv_timeout(Duration::from_secs(20)) {
+        match rx.recv_timeout(Duration::from_secs(60)) {
             Ok(hostport) => process.base = format!("http://{hostport}"),
             Err(_) => panic!(
                 "bantin serve did not say where it serves; stderr: {}",
@@ -183,6 +172,17 @@ impl Process {
     /// The absolute URL of `path`.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// The lines it printed on stderr so far that contain `needle`.
+    pub fn log_lines(&self, needle: &str) -> Vec<String> {
+        self.stderr
+            .lock()
+            .unwrap()
+            .lines()
+            .filter(|l| l.contains(needle))
+            .map(str::to_string)
+            .collect()
     }
 
     /// The process id.
