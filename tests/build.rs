@@ -221,9 +221,12 @@ async fn build_of_the_sample_mirrors_its_url_space(store: StoreKind) {
     }
 }
 
-/// Every file under `dir` with its inode and bytes: what a rewrite changes
-/// (a rename gives a new inode) and what a reader sees.
-fn tree(dir: &Path) -> BTreeMap<String, (u64, Vec<u8>)> {
+/// Files by path with their inode and bytes: what a rewrite changes (a
+/// rename gives a new inode) and what a reader sees.
+type Tree = BTreeMap<String, (u64, Vec<u8>)>;
+
+/// Every file under `dir`, as a [`Tree`].
+fn tree(dir: &Path) -> Tree {
     files_under(dir)
         .into_iter()
         .map(|rel| {
@@ -284,8 +287,13 @@ fn import(sample: &Sandbox, name: &str, lines: &[String]) {
     sample.run_ok(&["import", file.to_str().unwrap()]);
 }
 
-#[test]
-fn an_incremental_build_rewrites_only_changed_files_removes_gone_feeds_and_equals_a_fresh_one() {
+/// The user's files in an output folder: bantin leaves them alone.
+const MINE: [&str; 2] = ["notes.txt", "feeds/category/mine.rss"];
+
+/// Three articles built into `out`, which also holds files of the user's
+/// (one named like a feed): the sandbox, the output folder, its tree, and
+/// how many files bantin wrote.
+fn built_once() -> (Sandbox, PathBuf, Tree, usize) {
     let sample = Sandbox::with_schema();
     import(
         &sample,
@@ -297,35 +305,46 @@ fn an_incremental_build_rewrites_only_changed_files_removes_gone_feeds_and_equal
         ],
     );
     let out = sample.path("out");
-    // Files of the user's beside bantin's, one named like a feed.
     std::fs::create_dir_all(out.join("feeds/category")).unwrap();
-    std::fs::write(out.join("notes.txt"), "mine").unwrap();
-    std::fs::write(out.join("feeds/category/mine.rss"), "mine too").unwrap();
-    let mine = |t: &BTreeMap<String, (u64, Vec<u8>)>| {
-        for rel in ["notes.txt", "feeds/category/mine.rss"] {
-            assert!(t.contains_key(rel), "{rel} was removed");
-        }
-    };
-    let without_mine = |mut t: BTreeMap<String, Vec<u8>>| {
-        t.remove("notes.txt");
-        t.remove("feeds/category/mine.rss");
-        t
-    };
-
+    std::fs::write(out.join(MINE[0]), "mine").unwrap();
+    std::fs::write(out.join(MINE[1]), "mine too").unwrap();
     let said = build_into(&sample, &out);
     let first = tree(&out);
-    let files = first.len() - 2 - 1; // not the user's, not the manifest
+    let files = first.len() - MINE.len() - 1; // not the user's, not the manifest
     assert_eq!(said, format!("written {files}, unchanged 0, removed 0"));
     mine(&first);
+    (sample, out, first, files)
+}
 
-    // Nothing changed: nothing is written.
+/// The user's files are still in the tree.
+fn mine(t: &Tree) {
+    for rel in MINE {
+        assert!(t.contains_key(rel), "{rel} was removed");
+    }
+}
+
+/// The folder's files but the user's.
+fn without_mine(mut t: BTreeMap<String, Vec<u8>>) -> BTreeMap<String, Vec<u8>> {
+    for rel in MINE {
+        t.remove(rel);
+    }
+    t
+}
+
+#[test]
+fn a_build_with_nothing_changed_writes_nothing() {
+    let (sample, out, first, files) = built_once();
     let said = build_into(&sample, &out);
     assert_eq!(said, format!("written 0, unchanged {files}, removed 0"));
     assert!(
         without_manifest(tree(&out)) == without_manifest(first.clone()),
         "a build with no change rewrote files"
     );
+}
 
+#[test]
+fn a_new_article_rewrites_only_the_files_it_changes_and_equals_a_fresh_build() {
+    let (sample, out, first, files) = built_once();
     // One new article in Kinh tế / Đức Thọ: its feeds change (all, the
     // category, the region, the pair), and the pages that count articles.
     import(
@@ -377,14 +396,18 @@ fn an_incremental_build_rewrites_only_changed_files_removes_gone_feeds_and_equal
             files - written
         )
     );
+}
 
+#[test]
+fn a_feed_that_loses_its_last_article_is_removed_with_its_folder() {
+    let (sample, out, before, _) = built_once();
     // Thể thao loses its only article: its feeds go, pair folders too.
     sample.run_ok(&["remove", "a3"]);
     let said = build_into(&sample, &out);
-    let third = tree(&out);
-    mine(&third);
+    let after = tree(&out);
+    mine(&after);
     assert_same(&without_mine(contents(&out)), &fresh(&sample, "fresh-3"));
-    let gone: Vec<&String> = second.keys().filter(|k| !third.contains_key(*k)).collect();
+    let gone: Vec<&String> = before.keys().filter(|k| !after.contains_key(*k)).collect();
     // The category feed and its two pair feeds, and the archives of the
     // category and of the pair that had the article: 3 formats, 3 files
     // each.

@@ -27,9 +27,10 @@ fn a_feed_reader_subscribes_to_every_listed_feed_and_polls_with_304s(store: Stor
     }
     let sample = Sandbox::with_sample_on(store);
     let server = Process::start_url(&sample.store_url());
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/reader_check.py");
+    let script = crate::support::script("reader_check.py");
     let out = Command::new("python3")
-        .args([script, &server.base, &site().base_url])
+        .arg(script)
+        .args([&server.base, &site().base_url])
         .output()
         .expect("running reader_check.py");
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -21,7 +21,7 @@
 //!   `BANTIN_UPDATE_GOLDEN=1 cargo test --test tests golden` and review the
 //!   diff. A golden file for a feed that no longer exists fails the test.
 //! - Python's feedparser reads every sample RSS and Atom feed without "bozo"
-//!   (`tests/feedparser_check.py`; feedparser 6.0, its latest release, has
+//!   (`tests/support/feedparser_check.py`; feedparser 6.0, its latest release, has
 //!   no JSON Feed parser). Where `import feedparser` fails, the
 //!   test says it skipped; with `CI` set it fails instead
 //!   (`pip install feedparser`).
@@ -552,7 +552,7 @@ fn python_feedparser_reads_every_sample_feed_without_bozo() {
         }
     }
     let out = std::process::Command::new("python3")
-        .arg(root().join("tests/feedparser_check.py"))
+        .arg(crate::support::script("feedparser_check.py"))
         .arg(&out_dir)
         .output()
         .unwrap();

@@ -351,7 +351,7 @@ fn archives_and_hub_links_pass_the_w3c_validator_and_feedparser() {
         }
     }
     let out = std::process::Command::new("python3")
-        .arg(root().join("tests/feedparser_check.py"))
+        .arg(crate::support::script("feedparser_check.py"))
         .arg(dir.path())
         .output()
         .unwrap();

@@ -331,7 +331,7 @@ fn python_feedparser_reads_every_hostile_feed_without_bozo() {
     let out_dir = sb.path("out");
     build(&sb, &hostile_site(), &out_dir);
     let out = Command::new("python3")
-        .arg(root().join("tests/feedparser_check.py"))
+        .arg(crate::support::script("feedparser_check.py"))
         .arg(out_dir.join("feeds"))
         .output()
         .unwrap();

@@ -30,6 +30,11 @@ pub fn fixture(name: &str) -> PathBuf {
     root().join("tests/fixtures").join(name)
 }
 
+/// A helper script beside these files, `tests/support/NAME`.
+pub fn script(name: &str) -> PathBuf {
+    root().join("tests/support").join(name)
+}
+
 /// The sample site, loaded by bantin.
 pub fn site() -> Site {
     Site::load(&site_file()).expect("loading feeds/site.toml")
