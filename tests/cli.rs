@@ -546,18 +546,24 @@ fn global_flags_work_before_and_after_the_subcommand(store: StoreKind) {
     assert_eq!(mixed.stdout, want);
 }
 
+/// Each command that opens the store, with its arguments.
+fn store_commands() -> [Vec<String>; 4] {
+    let articles = articles_dir().to_str().unwrap().to_string();
+    [
+        vec!["dump".into()],
+        vec!["check".into()],
+        vec!["remove".into(), "x".into()],
+        vec!["import".into(), articles],
+    ]
+}
+
 /// SQLite only: a file path. [`an_unreachable_postgres_store_is_one_line_of_error`]
 /// is PostgreSQL's counterpart.
 #[test]
 fn a_store_in_a_missing_folder_is_one_line_of_error() {
     let sb = Sandbox::new();
     let url = format!("sqlite:{}", sb.path("no/such/folder/x.db").display());
-    for args in [
-        vec!["dump"],
-        vec!["check"],
-        vec!["remove", "x"],
-        vec!["import", articles_dir().to_str().unwrap()],
-    ] {
+    for args in store_commands() {
         let out = sb
             .bare()
             .store(&url)
@@ -581,12 +587,7 @@ fn an_unreachable_postgres_store_is_one_line_of_error() {
         .unwrap()
         .port();
     let url = format!("postgres://bantin:mat-khau@127.0.0.1:{port}/news");
-    for args in [
-        vec!["dump"],
-        vec!["check"],
-        vec!["remove", "x"],
-        vec!["import", articles_dir().to_str().unwrap()],
-    ] {
+    for args in store_commands() {
         let started = std::time::Instant::now();
         let out = sb
             .bare()

@@ -45,8 +45,8 @@ use bantin::article::{Article, FeedKey};
 use chrono::{DateTime, FixedOffset};
 
 use crate::support::{
-    FORMATS, Sandbox, SiteFacts, element_texts, entry_ids, expected, guids, key_args, parse, root,
-    sample_articles, site_file, slugs,
+    FORMATS, Sandbox, SiteFacts, element_texts, entry_ids, expected, guids, key_args, parse,
+    python_can_import, root, sample_articles, site_file, slugs,
 };
 
 /// Category/region pairs with golden files: four that share articles and
@@ -521,19 +521,11 @@ fn golden_files_parse_with_the_expected_item_counts() {
 
 #[test]
 fn python_feedparser_reads_every_sample_feed_without_bozo() {
-    let have = std::process::Command::new("python3")
-        .args(["-c", "import feedparser"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !have {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must have Python's feedparser: pip install feedparser"
-        );
-        eprintln!(
-            "SKIPPED python_feedparser_reads_every_sample_feed_without_bozo: \
-             python3 with feedparser not found (pip install feedparser)"
-        );
+    if !python_can_import(
+        "feedparser",
+        "feedparser",
+        "python_feedparser_reads_every_sample_feed_without_bozo",
+    ) {
         return;
     }
     let sb = Sandbox::with_sample();

@@ -294,12 +294,11 @@ fn an_upsert_replaces_categories_and_regions(store: StoreKind) {
     );
 }
 
-each_store!(fn an_upsert_with_a_new_date_moves_the_article_in_its_feeds);
-fn an_upsert_with_a_new_date_moves_the_article_in_its_feeds(store: StoreKind) {
-    let sb = Sandbox::on(store);
-    let site = fixture("site-bare.toml");
+/// Two articles in Kinh tế / Đức Thọ: "old" on 1 December 2020, "new" a
+/// day later.
+fn old_and_new(sb: &Sandbox) {
     import(
-        &sb,
+        sb,
         "a.jsonl",
         &jsonl(&[
             (
@@ -316,6 +315,13 @@ fn an_upsert_with_a_new_date_moves_the_article_in_its_feeds(store: StoreKind) {
             ),
         ]),
     );
+}
+
+each_store!(fn an_upsert_with_a_new_date_moves_the_article_in_its_feeds);
+fn an_upsert_with_a_new_date_moves_the_article_in_its_feeds(store: StoreKind) {
+    let sb = Sandbox::on(store);
+    let site = fixture("site-bare.toml");
+    old_and_new(&sb);
     import(
         &sb,
         "b.jsonl",
@@ -343,24 +349,7 @@ each_store!(fn a_cms_changing_a_date_in_the_schema_moves_the_article_everywhere)
 fn a_cms_changing_a_date_in_the_schema_moves_the_article_everywhere(store: StoreKind) {
     let sb = Sandbox::on(store);
     let site = fixture("site-bare.toml");
-    import(
-        &sb,
-        "a.jsonl",
-        &jsonl(&[
-            (
-                "old",
-                &["Kinh tế"],
-                &["Đức Thọ"],
-                "2020-12-01T08:00:00+07:00",
-            ),
-            (
-                "new",
-                &["Kinh tế"],
-                &["Đức Thọ"],
-                "2020-12-02T08:00:00+07:00",
-            ),
-        ]),
-    );
+    old_and_new(&sb);
     let at = DateTime::parse_from_rfc3339("2020-12-03T08:00:00+07:00").unwrap();
     let changed = sb.execute(&format!(
         "UPDATE articles SET published = '{}', published_us = {} WHERE id = 'old'",

@@ -35,7 +35,8 @@ use chrono::Utc;
 use tokio::sync::oneshot;
 
 use crate::support::{
-    Bantin, Process, Sandbox, article, client, get, metric, site, test_limits, wait_until,
+    Bantin, Process, Sandbox, article, client, get, metric, python_can_import, site, test_limits,
+    wait_until,
 };
 
 /// Generous: the machine running the tests is shared and loaded.
@@ -48,20 +49,7 @@ const SETTLE: Duration = Duration::from_secs(4);
 /// Whether python3 can run Flask-WebSub with Celery; `false` (after saying
 /// so) outside CI, a failure under `CI`.
 fn hub_available() -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", "import flask_websub, celery"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must have Flask-WebSub: pip install flask-websub celery"
-        );
-        eprintln!("SKIPPED: python3 with flask-websub and celery is not installed");
-    }
-    ok
+    python_can_import("flask_websub, celery", "flask-websub celery", "websub")
 }
 
 /// `tests/support/websub_hub.py`: the hub at `{base}/hub`, the subscriber's
@@ -287,14 +275,22 @@ async fn publishes(hub: &Hub, n: usize) -> Vec<String> {
     hub.published().await
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn each_feed_names_its_hub_and_itself_and_an_archive_names_no_hub() {
+/// The sample served in process with one hub, where the hub can run here.
+async fn served_with_a_hub() -> Option<(Hub, Sandbox, Served)> {
     if !hub_available() {
-        return;
+        return None;
     }
     let hub = Hub::start();
     let sample = Sandbox::with_sample();
     let server = Served::start(sample.open(), vec![hub.url()], None, Policy::default()).await;
+    Some((hub, sample, server))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_feed_names_its_hub_and_itself_and_an_archive_names_no_hub() {
+    let Some((hub, _sample, server)) = served_with_a_hub().await else {
+        return;
+    };
     let c = client();
 
     // Link headers: each hub, then the feed itself, as the feed names it.
@@ -348,12 +344,9 @@ async fn each_feed_names_its_hub_and_itself_and_an_archive_names_no_hub() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_write_publishes_each_changed_feed_once_and_the_subscriber_gets_it() {
-    if !hub_available() {
+    let Some((hub, sample, server)) = served_with_a_hub().await else {
         return;
-    }
-    let hub = Hub::start();
-    let sample = Sandbox::with_sample();
-    let server = Served::start(sample.open(), vec![hub.url()], None, Policy::default()).await;
+    };
     let c = client();
 
     let own = server.topic("/feeds/category/kinh-te.atom");

@@ -21,7 +21,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::support::{FORMATS, Sandbox, assert_success, fixture, parse, root, site_file};
+use crate::support::{
+    FORMATS, Sandbox, assert_success, fixture, missing_python, parse, root, site_file, skip,
+};
 
 /// The hostile site file.
 pub fn hostile_site() -> PathBuf {
@@ -188,24 +190,6 @@ fn plain_text_in_rss_and_atom_uses_hexadecimal_character_references() {
             .collect();
         assert_eq!(authors, ["Trần & Lê <B>"], "{format}");
     }
-}
-
-/// Why a check that needs Python tools can't run, or `None` when it can.
-fn missing_python(modules: &str) -> Option<String> {
-    let ok = Command::new("python3")
-        .args(["-c", &format!("import {modules}")])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    (!ok).then(|| format!("python3 cannot import {modules}"))
-}
-
-/// Skip (or, under CI, fail) with `why`.
-fn skip(test: &str, why: &str, fix: &str) {
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "CI must run {test}: {why} ({fix})"
-    );
-    eprintln!("SKIPPED {test}: {why} ({fix})");
 }
 
 /// `bantin build` of a store and site into `out`.

@@ -9,7 +9,7 @@
 use std::process::Command;
 
 use super::hostile::{hostile, hostile_site};
-use crate::support::{Sandbox, parse};
+use crate::support::{Sandbox, parse, python_can_import};
 
 const MEDIA: &str = "http://search.yahoo.com/mrss/";
 
@@ -110,16 +110,11 @@ fn a_feed_without_images_declares_no_media_namespace() {
 
 #[test]
 fn python_feedparser_finds_the_thumbnail() {
-    let have = Command::new("python3")
-        .args(["-c", "import feedparser"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !have {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must have Python's feedparser: pip install feedparser"
-        );
-        eprintln!("SKIPPED python_feedparser_finds_the_thumbnail: no feedparser");
+    if !python_can_import(
+        "feedparser",
+        "feedparser",
+        "python_feedparser_finds_the_thumbnail",
+    ) {
         return;
     }
     let sb = hostile();

@@ -13,6 +13,7 @@
 //! - `sample`: the sample publication and what SPEC expects of it, worked
 //!   out without bantin.
 //! - `asserts`: assertions on a command's exit and output, feed parsing.
+//! - `python`: whether the Python readers are installed; skipping without.
 //!
 //! The Python scripts beside these files are the independent readers the
 //! tests run: `feedparser_check.py`, `reader_check.py`, `websub_hub.py`.
@@ -24,6 +25,7 @@ mod client;
 mod command;
 mod counting;
 pub mod pg_cluster;
+mod python;
 mod sample;
 mod sandbox;
 mod serve;
@@ -33,6 +35,7 @@ pub use asserts::*;
 pub use client::*;
 pub use command::*;
 pub use counting::*;
+pub use python::*;
 pub use sample::*;
 pub use sandbox::*;
 pub use serve::*;
