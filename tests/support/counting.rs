@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use bantin::article::{Article, Facet, FeedKey};
 use bantin::store::{
-    Changes, LogPosition, Pair, Placement, Problem, SlugUse, Snapshot, Store, StoreError, Writer,
+    Changes, LeftOut, LogPosition, Pair, Placement, Problem, SlugUse, Snapshot, Store, StoreError,
+    Writer,
 };
 use chrono::{DateTime, Utc};
 
@@ -150,6 +151,10 @@ impl Snapshot for CountingSnapshot<'_> {
     }
     fn placements(&self, ids: &[String]) -> Result<Vec<Placement>, StoreError> {
         self.inner.placements(ids)
+    }
+
+    fn left_out(&self, ids: &[String], now: DateTime<Utc>) -> Result<Vec<LeftOut>, StoreError> {
+        self.inner.left_out(ids, now)
     }
 }
 
