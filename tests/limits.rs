@@ -131,6 +131,18 @@ async fn connect(server: &Server) -> TcpStream {
     TcpStream::connect(server.addr).await.unwrap()
 }
 
+/// Send `head` on a connection of its own and read what the server answers
+/// (at least its first line).
+async fn first_line_answering(server: &Server, head: &str) -> String {
+    let mut s = connect(server).await;
+    // The server may answer and close before it has read all of it.
+    let _ = s.write_all(head.as_bytes()).await;
+    let got = read_first_line(&mut s, PATIENCE)
+        .await
+        .expect("the server answers");
+    String::from_utf8_lossy(&got).into_owned()
+}
+
 each_store!(async fn uri_over_8_kib_is_414);
 async fn uri_over_8_kib_is_414(store: StoreKind) {
     let sample = Sandbox::with_sample_on(store);
@@ -205,17 +217,11 @@ each_store!(async fn header_section_beyond_what_the_server_buffers_is_431);
 async fn header_section_beyond_what_the_server_buffers_is_431(store: StoreKind) {
     let sample = Sandbox::with_sample_on(store);
     let server = Server::sample(&sample).await;
-    let mut s = connect(&server).await;
     let head = format!(
         "GET /feeds/all.rss HTTP/1.1\r\nHost: bantin.test\r\nX-Huge: {}\r\n\r\n",
         "h".repeat(200 * 1024)
     );
-    // The server may answer and close before it has read all of it.
-    let _ = s.write_all(head.as_bytes()).await;
-    let got = read_first_line(&mut s, PATIENCE)
-        .await
-        .expect("the server answers");
-    let text = String::from_utf8_lossy(&got);
+    let text = first_line_answering(&server, &head).await;
     assert!(text.starts_with("HTTP/1.1 431"), "got {text:?}");
     assert_eq!(
         get(&client(), &server.url("/healthz"), &[]).await.status,
@@ -237,16 +243,11 @@ async fn a_request_head_beyond_the_read_buffer_is_refused_and_the_server_lives_o
     // stays up.
     let sample = Sandbox::with_sample_on(store);
     let server = Server::sample(&sample).await;
-    let mut s = connect(&server).await;
     let head = format!(
         "GET /feeds/all.rss?{} HTTP/1.1\r\nHost: bantin.test\r\n\r\n",
         "u".repeat(200 * 1024)
     );
-    let _ = s.write_all(head.as_bytes()).await;
-    let got = read_first_line(&mut s, PATIENCE)
-        .await
-        .expect("the server answers");
-    let text = String::from_utf8_lossy(&got);
+    let text = first_line_answering(&server, &head).await;
     assert!(
         text.starts_with("HTTP/1.1 431") || text.starts_with("HTTP/1.1 414"),
         "a 200 KiB URI: want 431 (or 414), got {:?}",

@@ -49,6 +49,14 @@ fn std_cmd(sb: &Sandbox, args: &[&str]) -> Command {
     sb.bantin().args(args).command()
 }
 
+/// `bantin check`, which must report problems: exit 1, no panic; its stderr.
+fn check_finds_problems(sb: &Sandbox) -> String {
+    let out = sb.run(&["check"]);
+    assert_no_panic(&out);
+    assert_eq!(out.status.code(), Some(1));
+    stderr(&out)
+}
+
 fn assert_no_panic(out: &Output) {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!err.contains("panicked"), "panic: {err}");
@@ -131,10 +139,7 @@ each_store!(fn a_cms_row_past_year_9999_in_the_sites_offset_is_named_by_check_an
 fn a_cms_row_past_year_9999_in_the_sites_offset_is_named_by_check_and_left_out(store: StoreKind) {
     let sb = Sandbox::with_sample_on(store);
     cms_insert(&sb, "cms-cuoi-nam-9999", Some("9999-12-31T23:59:59Z"), 1);
-    let out = sb.run(&["check"]);
-    assert_no_panic(&out);
-    assert_eq!(out.status.code(), Some(1));
-    let err = stderr(&out);
+    let err = check_finds_problems(&sb);
     assert_eq!(
         err.trim(),
         format!(
@@ -162,10 +167,7 @@ each_store!(fn a_cms_row_dated_year_10000_is_reported_by_check_and_left_out_of_f
 fn a_cms_row_dated_year_10000_is_reported_by_check_and_left_out_of_feeds(store: StoreKind) {
     let sb = Sandbox::with_sample_on(store);
     cms_insert(&sb, "cms-y10000", Some("9999-12-31T23:59:59-23:59"), 1);
-    let out = sb.run(&["check"]);
-    assert_no_panic(&out);
-    assert_eq!(out.status.code(), Some(1));
-    let err = stderr(&out);
+    let err = check_finds_problems(&sb);
     assert!(err.contains("\"cms-y10000\""), "{err}");
     assert!(err.contains("9999-12-31"), "{err}");
     for format in ["rss", "atom", "json"] {
@@ -283,10 +285,7 @@ each_store!(fn a_cms_row_over_a_limit_is_reported_by_check_and_left_out_of_feeds
 fn a_cms_row_over_a_limit_is_reported_by_check_and_left_out_of_feeds(store: StoreKind) {
     let sb = Sandbox::with_sample_on(store);
     cms_insert(&sb, "cms-nhieu-ten", None, 20);
-    let out = sb.run(&["check"]);
-    assert_no_panic(&out);
-    assert_eq!(out.status.code(), Some(1));
-    let err = stderr(&out);
+    let err = check_finds_problems(&sb);
     assert_eq!(
         err.trim(),
         format!(
