@@ -12,9 +12,10 @@ use std::process::{Child, Command, Output, Stdio};
 
 use crate::support::site_file;
 
-/// The `bantin` binary cargo built for this test run.
+/// The `bantin` binary cargo built for this test run (found by
+/// `assert_cmd`, as STYLE.md has CLI tests do).
 pub fn bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_bantin"))
+    assert_cmd::cargo::cargo_bin("bantin")
 }
 
 /// A `bantin` command line being put together; see the module doc.
