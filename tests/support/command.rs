@@ -149,6 +149,7 @@ impl Bantin {
         cmd.env_remove("BANTIN_STORE")
             .env_remove("BANTIN_SITE")
             .env_remove("BANTIN_LISTEN")
+            .env_remove("BANTIN_LOG_FORMAT")
             .env("RUST_LOG", &self.log)
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null());
