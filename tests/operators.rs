@@ -7,6 +7,18 @@ use std::process::Command;
 
 use crate::support::{Bantin, Process, Sandbox, client, wait_until};
 
+/// Every subcommand, as completions and the manual page must name them.
+const SUBCOMMANDS: [&str; 8] = [
+    "serve",
+    "import",
+    "remove",
+    "dump",
+    "build",
+    "check",
+    "completions",
+    "man",
+];
+
 /// The request lines of a log in `json` format, parsed.
 fn json_lines(log: &str) -> Vec<serde_json::Value> {
     log.lines()
@@ -160,16 +172,7 @@ fn zsh_and_fish_scripts_name_every_subcommand() {
     let zsh = String::from_utf8(bantin(&["completions", "zsh"]).stdout).unwrap();
     let fish = String::from_utf8(bantin(&["completions", "fish"]).stdout).unwrap();
     assert!(zsh.starts_with("#compdef bantin"), "{zsh}");
-    for sub in [
-        "serve",
-        "import",
-        "remove",
-        "dump",
-        "build",
-        "check",
-        "completions",
-        "man",
-    ] {
+    for sub in SUBCOMMANDS {
         assert!(zsh.contains(&format!("'{sub}:")), "zsh: {sub}");
         assert!(
             fish.contains(&format!("-a \"{sub}\"")),
@@ -204,16 +207,7 @@ fn the_manual_page_renders_without_warnings_and_names_every_subcommand() {
         assert!(text.contains(needle), "{needle}:\n{text}");
     }
     // One page: every subcommand is described in it, none sent elsewhere.
-    for sub in [
-        "serve",
-        "import",
-        "remove",
-        "dump",
-        "build",
-        "check",
-        "completions",
-        "man",
-    ] {
+    for sub in SUBCOMMANDS {
         assert!(
             text.contains(&format!("   bantin {sub}\n")),
             "{sub}:\n{text}"

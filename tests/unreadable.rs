@@ -64,10 +64,8 @@ const BAD_ROWS: [(&str, &str); 3] = [
     ("cms-tac-gia-sai", "authors"),
 ];
 
-/// Write [`BAD_ROWS`], and after them (in id order, which `check` follows)
-/// a row over `max_names_per_article`.
-fn write_bad_rows(sample: &Sandbox) {
-    let mut sql = String::from("BEGIN;");
+/// The SQL of [`BAD_ROWS`], as a CMS writes them, onto `sql`.
+fn bad_rows_sql(sql: &mut String) {
     sql.push_str(&cms_row("cms-ngay-sai", 1, Some("hôm qua"), "NULL", "[]"));
     sql.push_str(&cms_row(
         "cms-cap-nhat-sai",
@@ -77,6 +75,13 @@ fn write_bad_rows(sample: &Sandbox) {
         "[]",
     ));
     sql.push_str(&cms_row("cms-tac-gia-sai", 3, None, "NULL", "Nguyễn Văn A"));
+}
+
+/// Write [`BAD_ROWS`], and after them (in id order, which `check` follows)
+/// a row over `max_names_per_article`.
+fn write_bad_rows(sample: &Sandbox) {
+    let mut sql = String::from("BEGIN;");
+    bad_rows_sql(&mut sql);
     let (text, us) = published(4);
     sql.push_str(&format!(
         "INSERT INTO articles (id, title, authors, published, published_us)
@@ -293,15 +298,7 @@ async fn unreadable_rows_are_out_of_the_lists(store: StoreKind) {
     // The bad rows, each also in a category of its own; and a readable
     // row in a new category, to know when the server has read the write.
     let mut sql = String::from("BEGIN;");
-    sql.push_str(&cms_row("cms-ngay-sai", 1, Some("hôm qua"), "NULL", "[]"));
-    sql.push_str(&cms_row(
-        "cms-cap-nhat-sai",
-        2,
-        None,
-        "'2020-13-45T00:00:00Z'",
-        "[]",
-    ));
-    sql.push_str(&cms_row("cms-tac-gia-sai", 3, None, "NULL", "Nguyễn Văn A"));
+    bad_rows_sql(&mut sql);
     for (id, _) in BAD_ROWS {
         sql.push_str(&format!(
             "INSERT INTO article_categories (article_id, slug, name, position, published_us)

@@ -123,11 +123,6 @@ impl Sandbox {
         self.store.open(readers)
     }
 
-    /// The SQLite store, opened through the library (SQLite-only tests).
-    pub fn open_sqlite(&self) -> bantin::store::sqlite::SqliteStore {
-        bantin::store::sqlite::SqliteStore::open(&self.db()).expect("opening the sandbox store")
-    }
-
     /// Fold the WAL into the main file, so that the file alone is the store
     /// (SQLite only).
     pub fn checkpoint(&self) {
