@@ -72,4 +72,3 @@ pub(crate) fn verified_search(
     best.truncate(limit);
     Ok(best)
 }
-

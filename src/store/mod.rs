@@ -29,8 +29,8 @@ mod staging;
 mod unreadable;
 
 pub(crate) use keyword::{Candidates, verified_search};
-pub(crate) use log::{Position, logged_facet};
 pub use log::{Change, Changes, LogPosition, Placement};
+pub(crate) use log::{Position, logged_facet};
 pub(crate) use sql::{
     Dialect, REHOLD_SQL, STORE_LIMITS_SQL, adopt_limits_sql, limit_columns, limits_of_columns,
 };

@@ -139,4 +139,3 @@ pub(crate) fn adopt_limits_sql(d: Dialect) -> String {
 /// `bantin_held` made again under the limits just adopted.
 pub(crate) const REHOLD_SQL: &str = "DELETE FROM bantin_held;
     INSERT INTO bantin_held (article_id) SELECT article_id FROM bantin_over;";
-

@@ -337,4 +337,3 @@ impl Store for SqliteStore {
         Ok(n? as u64)
     }
 }
-

@@ -120,7 +120,12 @@ impl SqliteSnapshot {
 
     /// An article's `column` of a facet's link rows, in stored order; text
     /// that is not UTF-8 read lossily (slugs only look feeds up).
-    pub(super) fn links(&self, facet: Facet, id: &str, column: &str) -> Result<Vec<String>, rusqlite::Error> {
+    pub(super) fn links(
+        &self,
+        facet: Facet,
+        id: &str,
+        column: &str,
+    ) -> Result<Vec<String>, rusqlite::Error> {
         let sql = format!(
             "SELECT {column} FROM {} WHERE article_id = ?1 ORDER BY position, slug",
             table(facet)
@@ -217,7 +222,9 @@ impl Snapshot for SqliteSnapshot {
         if matches!(key, FeedKey::Search(_)) {
             return Ok(None);
         }
-        let mut stmt = self.conn.prepare_cached(&edge_sql(Dialect::Sqlite, key, true))?;
+        let mut stmt = self
+            .conn
+            .prepare_cached(&edge_sql(Dialect::Sqlite, key, true))?;
         let before = micros(before);
         let found = match key {
             FeedKey::All => stmt.query_row(params![before], |r| r.get::<_, i64>(0)),
@@ -242,7 +249,9 @@ impl Snapshot for SqliteSnapshot {
         if matches!(key, FeedKey::Search(_)) {
             return Ok(None);
         }
-        let mut stmt = self.conn.prepare_cached(&edge_sql(Dialect::Sqlite, key, false))?;
+        let mut stmt = self
+            .conn
+            .prepare_cached(&edge_sql(Dialect::Sqlite, key, false))?;
         let (from, upto) = (micros(from), micros(upto));
         let found = match key {
             FeedKey::All => stmt.query_row(params![from, upto], |r| r.get::<_, i64>(0)),
@@ -589,4 +598,3 @@ mod tests {
         }
     }
 }
-

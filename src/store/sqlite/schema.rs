@@ -122,6 +122,12 @@ fn stored(conn: &Connection) -> Result<Vec<(String, String)>, rusqlite::Error> {
     Ok(out)
 }
 
+/// Whether the store holds bantin's triggers as [`apply`] makes them.
+#[cfg(test)]
+pub(super) fn is_current(conn: &Connection) -> Result<bool, rusqlite::Error> {
+    Ok(stored(conn)? == sorted(&triggers()))
+}
+
 fn sorted(triggers: &[(String, String)]) -> Vec<(String, String)> {
     let mut out = triggers.to_vec();
     out.sort();
@@ -302,8 +308,7 @@ fn link_logged(facet: Facet) -> [(String, String); 3] {
     };
     let uncount = "UPDATE bantin_names SET articles = articles - 1
         WHERE facet = '{f}' AND slug = OLD.slug AND name = OLD.name";
-    let drop_empty =
-        "DELETE FROM bantin_names WHERE facet = '{f}' AND slug = OLD.slug AND name = OLD.name AND articles <= 0;";
+    let drop_empty = "DELETE FROM bantin_names WHERE facet = '{f}' AND slug = OLD.slug AND name = OLD.name AND articles <= 0;";
     [
         trigger(
             &format!("bantin_{plural}_inserted"),
@@ -451,7 +456,11 @@ END",
         all.push(on("inserted", &format!("    {}", hold("= NEW.article_id"))));
         all.push(on(
             "deleted",
-            &format!("{}    {}", release("OLD.article_id"), hold("= OLD.article_id")),
+            &format!(
+                "{}    {}",
+                release("OLD.article_id"),
+                hold("= OLD.article_id")
+            ),
         ));
         all.push(on(
             "updated",
@@ -608,7 +617,8 @@ mod tests {
         assert_eq!(stored(&conn).unwrap(), sorted(&triggers()));
         assert!(!apply(&conn, false).unwrap());
         // A trigger dropped by hand is back at the next open.
-        conn.execute_batch("DROP TRIGGER bantin_regions_updated").unwrap();
+        conn.execute_batch("DROP TRIGGER bantin_regions_updated")
+            .unwrap();
         assert!(apply(&conn, false).unwrap());
         assert_eq!(stored(&conn).unwrap().len(), triggers().len());
     }

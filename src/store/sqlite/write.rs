@@ -202,7 +202,9 @@ pub(super) struct SqliteWriter {
 
 impl SqliteWriter {
     /// Begin a write transaction on `conn`.
-    pub(super) fn begin(conn: r2d2::PooledConnection<Manager>) -> Result<SqliteWriter, rusqlite::Error> {
+    pub(super) fn begin(
+        conn: r2d2::PooledConnection<Manager>,
+    ) -> Result<SqliteWriter, rusqlite::Error> {
         let cache_size: i64 = conn.pragma_query_value(None, "cache_size", |r| r.get(0))?;
         conn.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;
         // The staging tables live in memory; the statement cache holds every
@@ -339,7 +341,9 @@ impl SqliteWriter {
         self.conn.prepare_cached(SEARCH_WORDS)?.execute([])?;
         for facet in Facet::ALL {
             for sql in [UNLINK, LINK] {
-                self.conn.prepare_cached(&per_facet(sql, facet))?.execute([])?;
+                self.conn
+                    .prepare_cached(&per_facet(sql, facet))?
+                    .execute([])?;
             }
         }
         self.conn
@@ -412,4 +416,3 @@ impl Writer for SqliteWriter {
         Ok(())
     }
 }
-
