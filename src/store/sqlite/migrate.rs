@@ -13,8 +13,11 @@ use super::{BUSY_TIMEOUT, index, schema};
 /// in the same transaction.
 struct Migration {
     sql: &'static str,
-    then: Option<fn(&Connection) -> Result<(), rusqlite::Error>>,
+    then: Option<Step>,
 }
+
+/// A step of a migration that SQL can't do.
+type Step = fn(&Connection) -> Result<(), rusqlite::Error>;
 
 /// Schema migrations, applied in order.
 const MIGRATIONS: &[Migration] = &[
