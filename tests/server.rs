@@ -27,7 +27,8 @@ use bantin::feed::Catalog;
 use bantin::http::app::App;
 use bantin::http::server::Limits;
 use bantin::store::{
-    Changes, LogPosition, Pair, Placement, Problem, SlugUse, Snapshot, Store, StoreError, Writer,
+    Changes, LeftOut, LogPosition, Pair, Placement, Problem, SlugUse, Snapshot, Store, StoreError,
+    Writer,
 };
 use chrono::{DateTime, Utc};
 use reqwest::header::HeaderMap;
@@ -406,6 +407,13 @@ impl Process {
         Process::spawn(std::process::Command::new(bin()), store, log)
     }
 
+    /// [`Process::start_logging`] with `args` after `serve`'s.
+    pub fn start_with_args(store: &str, log: &str, args: &[&str]) -> Process {
+        let mut cmd = std::process::Command::new(bin());
+        cmd.args(args);
+        Process::spawn(cmd, store, log)
+    }
+
     /// [`Process::start_url`] under an open-file limit of `files`, soft and
     /// hard (so that `serve` can't raise it).
     pub fn start_with_file_limit(store: &str, files: u32) -> Process {
@@ -642,6 +650,10 @@ impl Snapshot for CountingSnapshot<'_> {
     }
     fn placements(&self, ids: &[String]) -> Result<Vec<Placement>, StoreError> {
         self.inner.placements(ids)
+    }
+
+    fn left_out(&self, ids: &[String], now: DateTime<Utc>) -> Result<Vec<LeftOut>, StoreError> {
+        self.inner.left_out(ids, now)
     }
 }
 

@@ -6,6 +6,7 @@
 //! (see the query-plan test at the bottom). WAL readers never block the
 //! writer nor each other.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -19,8 +20,8 @@ use crate::store::row::{ARTICLE_COLUMNS, RawArticle, table};
 use crate::store::sql::{Dialect, edge_sql, feed_sql};
 use crate::store::unreadable::Unreadable;
 use crate::store::{
-    Change, Changes, LogPosition, Pair, Placement, Position, SlugUse, Snapshot, StoreError,
-    facet_code, instant, logged_facet, micros,
+    Change, Changes, LeftOut, LogPosition, Pair, Placement, Position, SlugUse, Snapshot,
+    StoreError, facet_code, instant, logged_facet, micros,
 };
 
 /// Read a row of `SELECT {ARTICLE_COLUMNS}`; a column that is not UTF-8
@@ -526,6 +527,46 @@ impl Snapshot for SqliteSnapshot {
             .into_iter()
             .filter_map(|raw| self.decoded(raw))
             .collect())
+    }
+
+    fn left_out(&self, ids: &[String], now: DateTime<Utc>) -> Result<Vec<LeftOut>, StoreError> {
+        let mut check: BTreeSet<String> = self.unreadable.held_ids().into_iter().collect();
+        check.extend(ids.iter().cloned());
+        let sql =
+            format!("SELECT {ARTICLE_COLUMNS}, a.published_us FROM articles a WHERE a.id = ?1");
+        let mut out = Vec::new();
+        for id in check {
+            let row = self
+                .conn
+                .prepare_cached(&sql)?
+                .query_row([&id], |r| {
+                    Ok((raw_article(r)?, r.get::<_, Option<i64>>(10)?))
+                })
+                .optional()?;
+            let Some((raw, published)) = row else {
+                self.unreadable.readable_again(&id);
+                continue;
+            };
+            if self.decoded(raw).is_some() {
+                self.unreadable.readable_again(&id);
+                continue;
+            }
+            let Some(published) = published.and_then(instant).filter(|p| *p <= now) else {
+                continue;
+            };
+            let mut names = Vec::new();
+            for facet in Facet::ALL {
+                let slugs = self.links(facet, &id, "slug")?;
+                let named = self.links(facet, &id, "name")?;
+                names.extend(slugs.into_iter().zip(named).map(|(s, n)| (facet, s, n)));
+            }
+            out.push(LeftOut {
+                id,
+                published,
+                names,
+            });
+        }
+        Ok(out)
     }
 }
 
