@@ -506,19 +506,13 @@ fn sparse_keyword_matches_in_a_migrated_sqlite_store() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("v6.db");
     let sparse = Sparse::new();
-    let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
     let conn = rusqlite::Connection::open(&path).unwrap();
-    for file in [
-        "001_init.sql",
-        "002_change_log.sql",
-        "003_authors.sql",
-        "004_search.sql",
-        "005_search_own.sql",
-        "006_limits.sql",
-    ] {
-        conn.execute_batch(&std::fs::read_to_string(folder.join(file)).unwrap())
-            .unwrap();
-    }
+    let schema = include_str!("fixtures/sqlite/schema_v10.sql");
+    let upto_v6 = schema
+        .split("-- ---- migrations/sqlite/007")
+        .next()
+        .unwrap();
+    conn.execute_batch(upto_v6).unwrap();
     conn.pragma_update(None, "user_version", 6).unwrap();
     let mut sql = String::from("BEGIN;");
     sql.push_str(&sparse.cms_sql());

@@ -27,8 +27,8 @@ use postgres::types::ToSql;
 use postgres::{Client, NoTls, Row, Statement};
 
 use super::pg_words::{WordMap, Words};
-use super::row::{ARTICLE_COLUMNS, RawArticle, RawLink, audit_row, table};
-use super::staging::{Preparing, link_rows};
+use super::row::{ARTICLE_COLUMNS, RawArticle, RawLink, audit_row, link_rows, table};
+use super::staging::Preparing;
 use super::unreadable::Unreadable;
 use super::{
     Change, Changes, LeftOut, LogPosition, Pair, Placement, Position, Problem, SlugUse, Snapshot,
@@ -529,8 +529,7 @@ fn backfill_authors(tx: &mut postgres::Transaction<'_>) -> Result<(), postgres::
         let (id, authors, published_us): (String, String, i64) =
             (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
         let names: Vec<String> = serde_json::from_str(&authors).unwrap_or_default();
-        for (position, (slug, name)) in super::sqlite::author_links(&names).into_iter().enumerate()
-        {
+        for (position, (slug, name)) in crate::slug::author_links(&names).into_iter().enumerate() {
             let position = i32::try_from(position).unwrap_or(i32::MAX);
             tx.execute(
                 &link,
@@ -2228,7 +2227,7 @@ impl Store for PostgresStore {
         let values = super::limit_columns(limits);
         let params: Vec<&(dyn ToSql + Sync)> =
             values.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
-        let changed = tx.execute(&super::adopt_limits_sql('$'), &params)? > 0;
+        let changed = tx.execute(&super::adopt_limits_sql(super::Dialect::Postgres), &params)? > 0;
         if changed {
             tx.batch_execute(super::REHOLD_SQL)?;
         }
