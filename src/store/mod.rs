@@ -14,7 +14,6 @@
 
 mod fts_queue;
 mod fts_text;
-mod pg_words;
 pub mod postgres;
 mod row;
 pub mod sqlite;

@@ -1,0 +1,108 @@
+//! The schema: the numbered migrations (tables, columns, indexes and data
+//! moves), then `migrations/postgres/replaceable.sql`, the current
+//! definition of every function, view and trigger, applied again whenever
+//! the schema version changes.
+
+use postgres::Client;
+
+use super::text;
+
+/// Schema migrations, applied in order; `bantin_migrations` lists the
+/// versions applied.
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../../migrations/postgres/001_init.sql"),
+    include_str!("../../../migrations/postgres/002_change_log.sql"),
+    include_str!("../../../migrations/postgres/003_authors.sql"),
+    include_str!("../../../migrations/postgres/004_search.sql"),
+    include_str!("../../../migrations/postgres/005_search_words.sql"),
+    include_str!("../../../migrations/postgres/006_limits.sql"),
+    include_str!("../../../migrations/postgres/007_search_spans.sql"),
+    include_str!("../../../migrations/postgres/008_common_words.sql"),
+    include_str!("../../../migrations/postgres/009_names_capped.sql"),
+    include_str!("../../../migrations/postgres/010_search_visible_text.sql"),
+];
+
+/// The advisory lock that migrations run under ("bantin" in ASCII), so that
+/// replicas starting together apply each migration exactly once.
+const MIGRATION_LOCK: i64 = 0x6261_6e74_696e;
+
+/// The advisory lock of `bantin_counts` maintenance ("bantinc"), taken by
+/// `bantin_rebuild()` in SQL too, so that a rebuild and a fold never run at
+/// once.
+pub(super) const COUNTS_LOCK: i64 = 0x6261_6e74_696e_6300;
+
+/// Apply the migrations not applied yet, all in one transaction under an
+/// advisory lock: a replica starting at the same moment waits, then finds
+/// them applied.
+pub(super) fn migrate(client: &mut Client) -> Result<(), postgres::Error> {
+    // Up to date, the usual case: nothing to create or lock. A runtime role
+    // without CREATE on the schema (README "Several replicas") can only
+    // open the store this way: `CREATE TABLE IF NOT EXISTS` below checks
+    // the privilege before it finds the table there.
+    let listed: bool = client
+        .query_one("SELECT to_regclass('bantin_migrations') IS NOT NULL", &[])?
+        .try_get(0)?;
+    if listed {
+        let applied: i32 = client
+            .query_one(
+                "SELECT coalesce(max(version), 0) FROM bantin_migrations",
+                &[],
+            )?
+            .try_get(0)?;
+        if applied as usize >= MIGRATIONS.len() {
+            return Ok(());
+        }
+    }
+    let mut tx = client.transaction()?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS bantin_migrations (
+             version    INTEGER PRIMARY KEY,
+             applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+         )",
+    )?;
+    let applied: i32 = tx
+        .query_one(
+            "SELECT coalesce(max(version), 0) FROM bantin_migrations",
+            &[],
+        )?
+        .try_get(0)?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied.max(0) as usize) {
+        tx.batch_execute(sql)?;
+        if i + 1 == 3 {
+            backfill_authors(&mut tx)?;
+        }
+        tx.execute(
+            "INSERT INTO bantin_migrations (version) VALUES ($1)",
+            &[&(i as i32 + 1)],
+        )?;
+    }
+    tx.commit()
+}
+
+/// Migration 3: the `article_authors` rows of the articles already stored
+/// (see the SQLite store), in bulk mode, then the counts rebuilt.
+fn backfill_authors(tx: &mut postgres::Transaction<'_>) -> Result<(), postgres::Error> {
+    tx.batch_execute("SET LOCAL bantin.bulk = 'on'")?;
+    let rows = tx.query("SELECT id, authors, published_us FROM articles", &[])?;
+    let link = tx.prepare(
+        "INSERT INTO article_authors (article_id, slug, name, position, published_us)
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+    )?;
+    for row in rows {
+        let (id, authors, published_us): (String, String, i64) =
+            (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+        let names: Vec<String> = serde_json::from_str(&authors).unwrap_or_default();
+        for (position, (slug, name)) in crate::store::sqlite::author_links(&names)
+            .into_iter()
+            .enumerate()
+        {
+            let position = i32::try_from(position).unwrap_or(i32::MAX);
+            tx.execute(
+                &link,
+                &[&id, &slug, &text(&name).as_ref(), &position, &published_us],
+            )?;
+        }
+    }
+    tx.batch_execute("SET LOCAL bantin.bulk = 'off'; SELECT bantin_rebuild();")
+}
