@@ -1,7 +1,9 @@
 //! The schema: the numbered migrations (tables, columns, indexes and data
 //! moves), then `migrations/postgres/replaceable.sql`, the current
 //! definition of every function, view and trigger, applied again whenever
-//! the schema version changes.
+//! the schema version changes (as Lemmy's `replaceable_schema` is after
+//! its append-only migrations), then the data moves of the migrations
+//! applied that need a function as it is now.
 
 use postgres::Client;
 
@@ -20,15 +22,24 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/008_common_words.sql"),
     include_str!("../../../migrations/postgres/009_names_capped.sql"),
     include_str!("../../../migrations/postgres/010_search_visible_text.sql"),
+    include_str!("../../../migrations/postgres/011_replaceable.sql"),
 ];
+
+/// Every function, view and trigger as it is now, applied after the
+/// migrations (see the file's head).
+const REPLACEABLE: &str = include_str!("../../../migrations/postgres/replaceable.sql");
+
+/// The line of a migration after which its statements run once
+/// [`REPLACEABLE`] is applied: data moves that call today's functions.
+const AFTER_REPLACEABLE: &str = "\n-- After replaceable.sql:\n";
 
 /// The advisory lock that migrations run under ("bantin" in ASCII), so that
 /// replicas starting together apply each migration exactly once.
 const MIGRATION_LOCK: i64 = 0x6261_6e74_696e;
 
 /// The advisory lock of `bantin_counts` maintenance ("bantinc"), taken by
-/// `bantin_rebuild()` in SQL too, so that a rebuild and a fold never run at
-/// once.
+/// `bantin_rebuild()` in SQL too (put in `replaceable.sql` by
+/// [`replaceable_sql`]), so that a rebuild and a fold never run at once.
 pub(super) const COUNTS_LOCK: i64 = 0x6261_6e74_696e_6300;
 
 /// Apply the migrations not applied yet, all in one transaction under an
@@ -67,8 +78,11 @@ pub(super) fn migrate(client: &mut Client) -> Result<(), postgres::Error> {
             &[],
         )?
         .try_get(0)?;
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied.max(0) as usize) {
-        tx.batch_execute(sql)?;
+    let pending = MIGRATIONS.iter().enumerate().skip(applied.max(0) as usize);
+    let mut after = Vec::new();
+    for (i, sql) in pending {
+        let (now, later) = sql.split_once(AFTER_REPLACEABLE).unwrap_or((sql, ""));
+        tx.batch_execute(now)?;
         if i + 1 == 3 {
             backfill_authors(&mut tx)?;
         }
@@ -76,12 +90,22 @@ pub(super) fn migrate(client: &mut Client) -> Result<(), postgres::Error> {
             "INSERT INTO bantin_migrations (version) VALUES ($1)",
             &[&(i as i32 + 1)],
         )?;
+        after.push(later);
+    }
+    if after.is_empty() {
+        // Another replica applied them while we waited for the lock.
+        return tx.commit();
+    }
+    tx.batch_execute(&replaceable_sql())?;
+    for later in after {
+        tx.batch_execute(later)?;
     }
     tx.commit()
 }
 
 /// Migration 3: the `article_authors` rows of the articles already stored
-/// (see the SQLite store), in bulk mode, then the counts rebuilt.
+/// (see the SQLite store), in bulk mode; the migration rebuilds the counts
+/// once its functions are in place.
 fn backfill_authors(tx: &mut postgres::Transaction<'_>) -> Result<(), postgres::Error> {
     tx.batch_execute("SET LOCAL bantin.bulk = 'on'")?;
     let rows = tx.query("SELECT id, authors, published_us FROM articles", &[])?;
@@ -104,5 +128,10 @@ fn backfill_authors(tx: &mut postgres::Transaction<'_>) -> Result<(), postgres::
             )?;
         }
     }
-    tx.batch_execute("SET LOCAL bantin.bulk = 'off'; SELECT bantin_rebuild();")
+    tx.batch_execute("SET LOCAL bantin.bulk = 'off'")
+}
+
+/// `replaceable.sql` with the constants it shares with this code put in.
+pub(super) fn replaceable_sql() -> String {
+    REPLACEABLE.replace("{COUNTS_LOCK}", &COUNTS_LOCK.to_string())
 }
