@@ -91,6 +91,11 @@ impl PostgresStore {
         *self.budget.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// A read transaction on a connection of `pool`.
+    fn begin(&self, pool: &Pool) -> Result<PgSnapshot, StoreError> {
+        PgSnapshot::begin(pool.get()?, self.unreadable.clone(), self.budget())
+    }
+
     /// Connect to the database at `url` (`postgres://USER@HOST:PORT/DB`)
     /// and bring its schema up to date.
     pub fn open(url: &str) -> Result<PostgresStore, StoreError> {
@@ -191,27 +196,15 @@ fn text(s: &str) -> Cow<'_, str> {
 
 impl Store for PostgresStore {
     fn snapshot(&self) -> Result<Box<dyn Snapshot + '_>, StoreError> {
-        Ok(Box::new(PgSnapshot::begin(
-            self.readers.get()?,
-            self.unreadable.clone(),
-            self.budget(),
-        )?))
+        Ok(Box::new(self.begin(&self.readers)?))
     }
 
     fn log_snapshot(&self) -> Result<Box<dyn Snapshot + '_>, StoreError> {
-        Ok(Box::new(PgSnapshot::begin(
-            self.log_reader.get()?,
-            self.unreadable.clone(),
-            self.budget(),
-        )?))
+        Ok(Box::new(self.begin(&self.log_reader)?))
     }
 
     fn search_snapshot(&self) -> Result<Box<dyn Snapshot + '_>, StoreError> {
-        Ok(Box::new(PgSnapshot::begin(
-            self.searchers.get()?,
-            self.unreadable.clone(),
-            self.budget(),
-        )?))
+        Ok(Box::new(self.begin(&self.searchers)?))
     }
 
     fn set_search_budget(&self, budget: crate::search::Budget) {
