@@ -5,6 +5,7 @@
 #![warn(missing_docs)]
 
 pub mod article;
+pub mod audience;
 pub mod cli;
 pub mod cmd;
 pub mod config;
@@ -12,6 +13,7 @@ pub mod feed;
 pub mod http;
 pub mod import;
 pub mod limits;
+pub mod logging;
 pub mod pages;
 pub mod render;
 pub mod sanitize;
