@@ -20,7 +20,6 @@
 
 mod keyword;
 mod log;
-mod pg_words;
 pub mod postgres;
 mod row;
 mod sql;
