@@ -23,7 +23,6 @@
 //!   asked at once than are rendered, a cold `/feeds/all.rss` still
 //!   answers while they wait, and those past the queue get 503.
 
-use std::path::Path;
 use std::time::Duration;
 
 use bantin::article::{Article, Body, FeedKey};
