@@ -26,12 +26,11 @@ use std::collections::BTreeSet;
 use bantin::article::{Article, FeedKey};
 use chrono::{FixedOffset, Utc};
 
-use crate::server::{
-    Backend, EXTS, Sample, Server, belongs, bin, client, feed_path, get, on_both, sample_articles,
-    site_path, test_limits, wait_until,
+use crate::support::{
+    Bantin, FORMATS, Sandbox, Server, SiteFacts, StoreKind, article, belongs, client, each_store,
+    expected, feed_path, get, guids, on_both, percent_encode, sample_articles, script, site,
+    site_file, test_limits, wait_until,
 };
-use crate::stores::{StoreKind, each_store};
-use crate::util::{article, expected, guids, percent_encode};
 
 const ATOM: &str = "http://www.w3.org/2005/Atom";
 const HISTORY: &str = "http://purl.org/syndication/history/1.0";
@@ -94,7 +93,7 @@ fn read(ext: &str, body: &[u8]) -> Doc {
 
 /// The local path of an absolute feed URL of the sample site.
 fn path_of(url: &str) -> String {
-    let base = crate::util::SiteFacts::read(&crate::util::site_file()).base_url;
+    let base = crate::support::SiteFacts::read(&crate::support::site_file()).base_url;
     url.strip_prefix(&base).unwrap_or(url).to_string()
 }
 
@@ -134,9 +133,9 @@ async fn archives_walk_back_to_the_oldest_article_in_every_format() {
         backend.upsert(extra.clone());
         let mut all = sample_articles();
         all.extend(extra);
-        let server = Server::start(backend.store(4)).await;
+        let server = Server::start(backend.pool(4)).await;
         let c = client();
-        let prefix = crate::util::SiteFacts::read(&crate::util::site_file()).id_prefix;
+        let prefix = crate::support::SiteFacts::read(&crate::support::site_file()).id_prefix;
         for key in [
             FeedKey::All,
             FeedKey::Category("kinh-te".into()),
@@ -197,7 +196,7 @@ async fn archives_walk_back_to_the_oldest_article_in_every_format() {
 #[tokio::test(flavor = "multi_thread")]
 async fn missing_months_are_404_and_archives_are_cached_like_feeds() {
     on_both(|backend| async move {
-        let server = Server::start(backend.store(2)).await;
+        let server = Server::start(backend.pool(2)).await;
         let c = client();
         for path in [
             "/feeds/all/archive/1999-01.rss",
@@ -230,7 +229,7 @@ async fn missing_months_are_404_and_archives_are_cached_like_feeds() {
 async fn a_change_in_one_month_changes_that_archive_only() {
     on_both(|backend| async move {
         backend.upsert(older_articles());
-        let server = Server::start(backend.store(4)).await;
+        let server = Server::start(backend.pool(4)).await;
         let c = client();
         let months = ["2019-12", "2020-06", "2020-08", "2020-10", "2020-11"];
         let url = |m: &str| server.url(&format!("/feeds/all/archive/{m}.atom"));
@@ -292,11 +291,11 @@ async fn a_change_in_one_month_changes_that_archive_only() {
 /// keeps the site's short `max-age`.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_current_month_keeps_a_short_max_age() {
-    let backend = Backend::sqlite();
+    let backend = Sandbox::with_sample();
     let now = Utc::now().with_timezone(&site_offset());
     let stamp = (now - chrono::Duration::minutes(5)).to_rfc3339();
     backend.upsert(vec![article("moi-nhat", &["Xã hội"], &[], &stamp)]);
-    let server = Server::start(backend.store(2)).await;
+    let server = Server::start(backend.pool(2)).await;
     let c = client();
     let month = now.format("%Y-%m").to_string();
     let r = get(
@@ -320,12 +319,12 @@ const PER_PAGE: usize = 5;
 /// The sample's site file with `archive_items = PER_PAGE` (first: a key
 /// after the file's tables would belong to the last of them).
 fn paged_site_text() -> String {
-    let text = std::fs::read_to_string(site_path()).unwrap();
+    let text = std::fs::read_to_string(site_file()).unwrap();
     format!("archive_items = {PER_PAGE}\n{text}")
 }
 
 fn paged_site() -> bantin::config::Site {
-    let dir = site_path().parent().unwrap().to_path_buf();
+    let dir = site_file().parent().unwrap().to_path_buf();
     bantin::config::Site::parse(&paged_site_text(), "site.toml", dir).unwrap()
 }
 
@@ -365,7 +364,7 @@ struct Expected {
 /// The chain of archive documents of `key` in `ext` for `articles`: each
 /// month newest first, cut in pages of [`PER_PAGE`].
 fn expected_chain(articles: &[Article], key: &FeedKey, ext: &str) -> Vec<Expected> {
-    let prefix = crate::util::SiteFacts::read(&crate::util::site_file()).id_prefix;
+    let prefix = SiteFacts::read(&site_file()).id_prefix;
     let ordered = expected(articles, key, usize::MAX);
     let mut months: Vec<(String, Vec<Article>)> = Vec::new();
     for a in ordered {
@@ -451,20 +450,20 @@ async fn walk(
 
 each_store!(async fn months_over_archive_items_are_paged_in_one_chain);
 async fn months_over_archive_items_are_paged_in_one_chain(kind: StoreKind) {
-    let sample = Sample::on(kind);
+    let sample = Sandbox::with_sample_on(kind);
     let extra = paged_articles();
     sample.upsert(extra.clone());
     let mut all = sample_articles();
     all.extend(extra);
-    let server = Server::start_site(sample.store(4), paged_site(), test_limits()).await;
+    let server = Server::start_site(sample.pool(4), paged_site(), test_limits()).await;
     let c = client();
-    let site_title = crate::server::site().title;
+    let site_title = site().title;
     for key in [
         FeedKey::All,
         FeedKey::Category("kinh-te".into()),
         FeedKey::CategoryRegion("kinh-te".into(), "ha-tinh".into()),
     ] {
-        for ext in EXTS {
+        for ext in FORMATS {
             let want = expected_chain(&all, &key, ext);
             assert!(
                 want.iter().any(|e| e.pages >= 2),
@@ -540,7 +539,7 @@ async fn months_over_archive_items_are_paged_in_one_chain(kind: StoreKind) {
 /// says it skipped where Python's feedparser is missing (outside CI).
 fn feedparser_reads(dir: &std::path::Path) {
     let out = std::process::Command::new("python3")
-        .arg(crate::util::root().join("tests/feedparser_check.py"))
+        .arg(script("feedparser_check.py"))
         .arg(dir)
         .output();
     let out = match out {
@@ -567,28 +566,18 @@ fn feedparser_reads(dir: &std::path::Path) {
 
 each_store!(async fn build_writes_every_page_as_the_server_sends_it);
 async fn build_writes_every_page_as_the_server_sends_it(kind: StoreKind) {
-    let sample = Sample::on(kind);
+    let sample = Sandbox::with_sample_on(kind);
     sample.upsert(paged_articles());
     let site = sample.path("site.toml");
     std::fs::write(&site, paged_site_text()).unwrap();
     let out = sample.path("out");
-    let run = std::process::Command::new(bin())
-        .arg("--store")
-        .arg(sample.store_url())
-        .arg("--site")
-        .arg(&site)
+    Bantin::on(&sample.store_url())
+        .site(&site)
         .args(["build", "--out"])
         .arg(&out)
-        .env_remove("BANTIN_STORE")
-        .env_remove("BANTIN_SITE")
-        .output()
-        .unwrap();
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    let server = Server::start_site(sample.store(4), paged_site(), test_limits()).await;
+        .ok_async()
+        .await;
+    let server = Server::start_site(sample.pool(4), paged_site(), test_limits()).await;
     let c = client();
     let documents: Vec<String> = crate::build::files_under(&out)
         .into_iter()
@@ -608,7 +597,7 @@ async fn build_writes_every_page_as_the_server_sends_it(kind: StoreKind) {
     // Every document the chains reach is written.
     let mut all = sample_articles();
     all.extend(paged_articles());
-    for ext in EXTS {
+    for ext in FORMATS {
         for e in expected_chain(&all, &FeedKey::All, ext) {
             let rel = e.path.trim_start_matches('/');
             assert!(documents.iter().any(|d| d == rel), "{rel} not written");
@@ -620,11 +609,11 @@ async fn build_writes_every_page_as_the_server_sends_it(kind: StoreKind) {
 
 each_store!(async fn a_write_in_a_paged_month_renders_its_pages_and_neighbours_again);
 async fn a_write_in_a_paged_month_renders_its_pages_and_neighbours_again(kind: StoreKind) {
-    let sample = Sample::on(kind);
+    let sample = Sandbox::with_sample_on(kind);
     let mut all = sample_articles();
     all.extend(paged_articles());
     sample.upsert(paged_articles());
-    let server = Server::start_site(sample.store(4), paged_site(), test_limits()).await;
+    let server = Server::start_site(sample.pool(4), paged_site(), test_limits()).await;
     let c = client();
     let before = expected_chain(&all, &FeedKey::All, "rss");
     let mut etags = Vec::new();

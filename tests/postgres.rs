@@ -7,6 +7,11 @@
 //!   from a PostgreSQL store as from a SQLite store holding the same import
 //!   (with an article carrying NULs, which PostgreSQL text cannot hold).
 //! - Replicas opening a new database at once apply its schema once.
+//! - A store of version 10 (the schema `tests/fixtures/postgres_v10/`, the
+//!   migrations as bantin wrote them before `replaceable.sql`) upgrades to
+//!   the very schema a new store gets (every function, trigger, view,
+//!   index and column), keeps its rows, passes `check`, and a CMS's writes
+//!   after it are logged, counted, dated and indexed by the triggers.
 //! - One conformance suite runs on both backends: feed order by instant, not
 //!   text, ties by id in descending byte order (in a database whose default
 //!   collation is not byte order); limits; an upsert replacing names and
@@ -22,7 +27,6 @@
 //! fail, under CI) where PostgreSQL is not installed.
 
 use std::path::Path;
-use std::process::{Command, Output};
 use std::time::Duration;
 
 use bantin::article::{Body, Facet, FeedKey};
@@ -33,38 +37,10 @@ use bantin::store::{Changes, LogPosition, Pair, SlugUse, Store};
 use chrono::{DateTime, Utc};
 
 use crate::build::files_under;
-use crate::pg_cluster::database;
-use crate::server::{
-    Process, articles_path, bin, client, get, jsonl_article, site, site_path, wait_until,
+use crate::support::{
+    Bantin, Process, article, articles_dir, client, date, get, jsonl_article, pg_cluster::database,
+    site, wait_until,
 };
-use crate::util::{article, date};
-
-/// `bantin --store STORE --site feeds/site.toml ARGS`.
-fn bantin(store: &str, args: &[&str]) -> Output {
-    Command::new(bin())
-        .arg("--store")
-        .arg(store)
-        .arg("--site")
-        .arg(site_path())
-        .args(args)
-        .env_remove("BANTIN_STORE")
-        .env_remove("BANTIN_SITE")
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("running bantin")
-}
-
-/// [`bantin`], panicking unless it exits 0; returns stdout.
-fn bantin_ok(store: &str, args: &[&str]) -> Vec<u8> {
-    let out = bantin(store, args);
-    assert!(
-        out.status.success(),
-        "bantin --store {store} {args:?} failed ({}): {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
 
 fn sqlite_url(path: &Path) -> String {
     format!("sqlite:{}", path.display())
@@ -76,7 +52,7 @@ fn every_file_builds_the_same_bytes_from_both_stores() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("store.db");
     let lite = sqlite_url(&db);
-    let articles = articles_path();
+    let articles = articles_dir();
     // PostgreSQL text cannot hold U+0000; feeds drop it anyway.
     let nul = dir.path().join("nul.jsonl");
     let record = serde_json::json!({
@@ -86,10 +62,9 @@ fn every_file_builds_the_same_bytes_from_both_stores() {
     });
     std::fs::write(&nul, record.to_string()).unwrap();
     for store in [&lite, &pg] {
-        bantin_ok(
-            store,
-            &["import", articles.to_str().unwrap(), nul.to_str().unwrap()],
-        );
+        Bantin::on(store)
+            .args(["import", articles.to_str().unwrap(), nul.to_str().unwrap()])
+            .ok();
     }
     let now = Utc::now();
     let keys = Catalog::load(
@@ -119,7 +94,11 @@ fn every_file_builds_the_same_bytes_from_both_stores() {
     let outs = [dir.path().join("lite"), dir.path().join("pg")];
     std::thread::scope(|s| {
         for (store, out) in [&lite, &pg].into_iter().zip(&outs) {
-            s.spawn(move || bantin_ok(store, &["build", "--out", out.to_str().unwrap()]));
+            s.spawn(move || {
+                Bantin::on(store)
+                    .args(["build", "--out", out.to_str().unwrap()])
+                    .ok()
+            });
         }
     });
     let files = files_under(&outs[0]);
@@ -503,9 +482,11 @@ async fn a_server_on_postgres_shows_another_process_import_within_a_second() {
     let (pg_server, lite_server) = {
         let (pg, lite) = (pg.clone(), lite.clone());
         tokio::task::spawn_blocking(move || {
-            let articles = articles_path();
+            let articles = articles_dir();
             for store in [&lite, &pg] {
-                bantin_ok(store, &["import", articles.to_str().unwrap()]);
+                Bantin::on(store)
+                    .args(["import", articles.to_str().unwrap()])
+                    .ok();
             }
             (Process::start_url(&pg), Process::start_url(&lite))
         })
@@ -526,9 +507,13 @@ async fn a_server_on_postgres_shows_another_process_import_within_a_second() {
     let file = dir.path().join("live.jsonl");
     std::fs::write(&file, jsonl_article(id, "Thời sự", "Hà Tĩnh", &published)).unwrap();
     let pg2 = pg.clone();
-    tokio::task::spawn_blocking(move || bantin_ok(&pg2, &["import", file.to_str().unwrap()]))
-        .await
-        .unwrap();
+    tokio::task::spawn_blocking(move || {
+        Bantin::on(&pg2)
+            .args(["import", file.to_str().unwrap()])
+            .ok()
+    })
+    .await
+    .unwrap();
     let url = pg_server.url(path);
     // Keep looking past the deadline, to say how late it was.
     let took = wait_until(FRESH * 10, || async {
@@ -584,9 +569,17 @@ fn replicas_opening_a_new_database_at_once_apply_the_schema_once() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    // Each migration once, and all of them: as many as the folder holds.
-    let files = std::fs::read_dir(crate::util::root().join("migrations/postgres"))
+    // Each migration once, and all of them: as many as the folder holds
+    // numbered files (replaceable.sql is applied after them).
+    let files = std::fs::read_dir(crate::support::root().join("migrations/postgres"))
         .unwrap()
+        .filter(|f| {
+            f.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with(|c: char| c.is_ascii_digit())
+        })
         .count();
     let all: Vec<i32> = (1..=i32::try_from(files).unwrap()).collect();
     assert_eq!(versions, all);
@@ -597,11 +590,11 @@ fn replicas_opening_a_new_database_at_once_apply_the_schema_once() {
 /// are all applied, and is refused, creating nothing, by one that is behind.
 #[test]
 fn a_role_without_create_opens_an_up_to_date_store_and_only_that() {
-    let Some(url) = crate::pg_cluster::database_with_sample() else {
+    let Some(url) = crate::support::pg_cluster::database_with_sample() else {
         return;
     };
     let db = url.rsplit('/').next().unwrap().to_string();
-    let port = crate::pg_cluster::port().unwrap();
+    let port = crate::support::pg_cluster::port().unwrap();
     let role = format!("rows_only_{db}");
     let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
     admin
@@ -612,7 +605,9 @@ fn a_role_without_create_opens_an_up_to_date_store_and_only_that() {
         ))
         .unwrap();
     let as_role = format!("postgres://{role}@127.0.0.1:{port}/{db}");
-    let out = bantin(&as_role, &["dump", "--format", "json"]);
+    let out = Bantin::on(&as_role)
+        .args(["dump", "--format", "json"])
+        .output();
     assert!(
         out.status.success(),
         "{}",
@@ -627,11 +622,134 @@ fn a_role_without_create_opens_an_up_to_date_store_and_only_that() {
         .unwrap()
         .batch_execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
         .unwrap();
-    let out = bantin(
-        &format!("postgres://{role}@127.0.0.1:{port}/{fresh_db}"),
-        &["dump"],
-    );
+    let out = Bantin::on(&format!("postgres://{role}@127.0.0.1:{port}/{fresh_db}"))
+        .args(["dump"])
+        .output();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(err.contains("permission denied"), "{err}");
+}
+
+/// The SQL that makes the schema of version `upto` (at most 10) as bantin
+/// made it before `replaceable.sql`: the migrations of then, frozen in
+/// `tests/fixtures/postgres_v10/`, each listed in `bantin_migrations`, in
+/// one transaction.
+pub(crate) fn schema_of_version(upto: usize) -> String {
+    let folder = crate::support::root().join("tests/fixtures/postgres_v10");
+    let mut files: Vec<_> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|f| f.unwrap().path())
+        .collect();
+    files.sort();
+    let mut sql = String::from(
+        "BEGIN;
+         CREATE TABLE bantin_migrations (version INTEGER PRIMARY KEY,
+             applied_at TIMESTAMPTZ NOT NULL DEFAULT now());",
+    );
+    for (i, file) in files.iter().take(upto).enumerate() {
+        sql.push_str(&std::fs::read_to_string(file).unwrap());
+        sql.push_str(&format!(
+            ";\nINSERT INTO bantin_migrations (version) VALUES ({});",
+            i + 1
+        ));
+    }
+    sql.push_str("COMMIT;");
+    sql
+}
+
+/// What a schema is made of, as the catalog says: every function's
+/// definition, every trigger, view, index and column of bantin's schema.
+fn schema(url: &str) -> Vec<String> {
+    let mut client = postgres::Client::connect(url, postgres::NoTls).unwrap();
+    let queries = [
+        "SELECT p.proname || ' ' || pg_get_functiondef(p.oid) FROM pg_proc p
+         JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public'",
+        "SELECT tgrelid::regclass || ' ' || pg_get_triggerdef(oid) FROM pg_trigger WHERE NOT tgisinternal",
+        "SELECT viewname || ' ' || definition FROM pg_views WHERE schemaname = 'public'",
+        "SELECT indexdef FROM pg_indexes WHERE schemaname = 'public'",
+        "SELECT table_name || '.' || column_name || ' ' || data_type || ' ' ||
+                coalesce(collation_name, '') || ' ' || is_nullable || ' ' || coalesce(column_default, '')
+         FROM information_schema.columns WHERE table_schema = 'public'",
+    ];
+    let mut all: Vec<String> = queries
+        .iter()
+        .flat_map(|q| client.query(*q, &[]).unwrap())
+        .map(|r| r.get::<_, String>(0))
+        .collect();
+    all.sort();
+    all
+}
+
+#[test]
+fn a_store_of_version_10_upgrades_to_a_new_stores_schema_and_a_cms_writes_on() {
+    let (Some(old), Some(new)) = (database(), database()) else {
+        return;
+    };
+    let mut raw = postgres::Client::connect(&old, postgres::NoTls).unwrap();
+    raw.batch_execute(&schema_of_version(10)).unwrap();
+    // A CMS's article under the triggers of version 10.
+    raw.batch_execute(
+        "INSERT INTO articles (id, title, content_html, published, published_us, authors)
+             VALUES ('before', 'Lũ ở Hà Tĩnh', '<p>nước <b>dâng</b></p>',
+                     '2024-05-01T08:00:00+07:00', 1714525200000000, '[\"Lan\"]');
+         INSERT INTO article_categories (article_id, slug, name, published_us)
+             VALUES ('before', 'thoi-su', 'Thời sự', 1714525200000000);
+         INSERT INTO article_regions (article_id, slug, name, published_us)
+             VALUES ('before', 'ha-tinh', 'Hà Tĩnh', 1714525200000000);
+         INSERT INTO article_authors (article_id, slug, name, published_us)
+             VALUES ('before', 'lan', 'Lan', 1714525200000000);",
+    )
+    .unwrap();
+    let store = PostgresStore::open(&old).unwrap();
+    drop(PostgresStore::open(&new).unwrap());
+    assert_eq!(schema(&old), schema(&new));
+    assert_eq!(store.audit().unwrap(), vec![]);
+
+    // A CMS writes on: a second article in the same category and region,
+    // its date changed, the first one deleted.
+    raw.batch_execute(
+        "INSERT INTO articles (id, title, body, published, published_us)
+             VALUES ('after', 'Nước rút', 'nước rút dần', '2024-05-02T08:00:00+07:00', 1714611600000000);
+         INSERT INTO article_categories (article_id, slug, name, published_us)
+             VALUES ('after', 'thoi-su', 'Thời sự', 1714611600000000);
+         INSERT INTO article_regions (article_id, slug, name, published_us)
+             VALUES ('after', 'ha-tinh', 'Hà Tĩnh', 1714611600000000);",
+    )
+    .unwrap();
+    let now = utc("2024-06-01T00:00:00Z");
+    let search = FeedKey::Search("nuoc".into());
+    assert_eq!(ids(&store, &search, now, 10), ["after", "before"]);
+    let since = head(&store);
+    raw.batch_execute(
+        "UPDATE articles SET published = '2024-04-30T08:00:00+07:00',
+             published_us = 1714438800000000 WHERE id = 'after';",
+    )
+    .unwrap();
+    assert_eq!(ids(&store, &cat("thoi-su"), now, 10), ["before", "after"]);
+    let (logged, _) = logged(&store, &since);
+    assert!(
+        logged.contains(&"after c thoi-su".to_string()),
+        "{logged:?}"
+    );
+    let snap = store.snapshot().unwrap();
+    assert_eq!(
+        snap.pair("thoi-su", "ha-tinh", now)
+            .unwrap()
+            .map(|p| p.articles),
+        Some(2)
+    );
+    drop(snap);
+    raw.batch_execute("DELETE FROM articles WHERE id = 'before'")
+        .unwrap();
+    let snap = store.snapshot().unwrap();
+    assert_eq!(
+        snap.pair("thoi-su", "ha-tinh", now)
+            .unwrap()
+            .map(|p| p.articles),
+        Some(1)
+    );
+    assert_eq!(snap.slugs(Facet::Author).unwrap(), Vec::<String>::new());
+    drop(snap);
+    assert_eq!(ids(&store, &search, now, 10), ["after"]);
+    assert_eq!(store.audit().unwrap(), vec![]);
 }
