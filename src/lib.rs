@@ -13,6 +13,7 @@ pub mod http;
 pub mod import;
 pub mod limits;
 pub mod pages;
+pub mod publish;
 pub mod render;
 pub mod sanitize;
 pub mod search;

@@ -51,12 +51,11 @@ use hyper_util::rt::TokioExecutor;
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use tokio::sync::Semaphore;
 
-use super::app::App;
-use super::cache::Resource;
 use super::metrics::Metrics;
 use crate::article::FeedKey;
 use crate::config::Site;
 use crate::feed::Catalog;
+use crate::publish::Resource;
 use crate::render::Format;
 
 /// How pings are sent and retried.
@@ -235,7 +234,8 @@ impl Queue {
 /// what tells a change (see the module doc).
 pub struct Publisher {
     hubs: Vec<String>,
-    policy: Policy,
+    /// Set once at start (tests shorten the waits): a lock read per ping.
+    policy: Mutex<Policy>,
     queue: Mutex<Queue>,
     /// Reads of the change log begun ([`Publisher::poll_begins`]).
     generation: AtomicU64,
@@ -252,7 +252,7 @@ impl Publisher {
     pub fn new(hubs: Vec<String>, policy: Policy) -> Publisher {
         Publisher {
             hubs,
-            policy,
+            policy: Mutex::new(policy),
             queue: Mutex::new(Queue::default()),
             generation: AtomicU64::new(0),
             fresh: Mutex::new(HashMap::new()),
@@ -260,9 +260,13 @@ impl Publisher {
         }
     }
 
-    /// The same hubs with another policy.
-    pub fn with_policy(self, policy: Policy) -> Publisher {
-        Publisher { policy, ..self }
+    /// Send and retry pings by another policy from now on.
+    pub fn set_policy(&self, policy: Policy) {
+        *lock(&self.policy) = policy;
+    }
+
+    fn policy(&self) -> Policy {
+        *lock(&self.policy)
     }
 
     fn queue(&self) -> MutexGuard<'_, Queue> {
@@ -359,7 +363,7 @@ impl Publisher {
         let now = Instant::now();
         let mut queue = self.queue();
         for hub in 0..self.hubs.len() {
-            if !queue.push((hub, url.clone()), now, self.policy.capacity) {
+            if !queue.push((hub, url.clone()), now, self.policy().capacity) {
                 metrics.ping_dropped();
             }
         }
@@ -509,10 +513,13 @@ async fn ping(client: &HttpClient, hub: &str, url: &str, timeout: Duration) -> R
     }
 }
 
-/// Send the queued pings until the task is aborted. Returns at once when
-/// the site names no hub.
-pub async fn publish(app: Arc<App>) {
-    let publisher = &app.websub;
+/// Whether this replica sends the WebSub pings (`Store::lead`). Blocking.
+pub type Lead = Arc<dyn Fn() -> bool + Send + Sync>;
+
+/// Send the queued pings until the task is aborted, counting them in
+/// `metrics`, while `lead` says this replica is the one to send. Returns
+/// at once when the site names no hub.
+pub async fn publish(publisher: Arc<Publisher>, metrics: Arc<Metrics>, lead: Lead) {
     if publisher.hubs.is_empty() {
         return;
     }
@@ -523,7 +530,7 @@ pub async fn publish(app: Arc<App>) {
             return;
         }
     };
-    let policy = publisher.policy;
+    let policy = publisher.policy();
     let wire = Arc::new(Semaphore::new(policy.concurrency.max(1)));
     let mut tick = tokio::time::interval(policy.every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -535,15 +542,15 @@ pub async fn publish(app: Arc<App>) {
         }
         // Asked only when there is something to send: an idle server
         // makes no query for it.
-        let a = app.clone();
-        let lead = tokio::task::spawn_blocking(move || a.lead())
+        let asked = lead.clone();
+        let leads = tokio::task::spawn_blocking(move || asked())
             .await
             .unwrap_or(false);
-        app.metrics.set_leader(lead);
-        if !lead {
+        metrics.set_leader(leads);
+        if !leads {
             let dropped = publisher.queue().clear_waiting();
-            app.metrics.pings_not_leader(dropped as u64);
-            app.metrics.set_ping_queue(publisher.len());
+            metrics.pings_not_leader(dropped as u64);
+            metrics.set_ping_queue(publisher.len());
             continue;
         }
         let taken = publisher.queue().take_due(now, wire.available_permits());
@@ -553,14 +560,13 @@ pub async fn publish(app: Arc<App>) {
             let Ok(permit) = wire.clone().acquire_owned().await else {
                 return;
             };
-            let app = app.clone();
+            let (publisher, metrics) = (publisher.clone(), metrics.clone());
             let client = client.clone();
             tokio::spawn(async move {
-                let address = app.websub.hubs.get(hub).cloned().unwrap_or_default();
+                let address = publisher.hubs.get(hub).cloned().unwrap_or_default();
                 let outcome = ping(&client, &address, &url, policy.timeout).await;
                 drop(permit);
-                app.websub
-                    .report(hub, &address, &url, outcome, &app.metrics);
+                publisher.report(hub, &address, &url, outcome, &metrics);
             });
         }
     }
@@ -579,7 +585,7 @@ impl Publisher {
         let ping = (hub, url.to_string());
         let mut queue = self.queue();
         let was_down = queue.down.contains(&hub);
-        let settled = queue.settle(&ping, outcome.is_ok(), Instant::now(), &self.policy);
+        let settled = queue.settle(&ping, outcome.is_ok(), Instant::now(), &self.policy());
         if outcome.is_err() {
             queue.down.insert(hub);
         }
@@ -598,7 +604,7 @@ impl Publisher {
                 metrics.ping_given_up();
                 tracing::warn!(
                     "WebSub: gave up pinging {address} for {url} after {} tries: {why}",
-                    self.policy.max_tries
+                    self.policy().max_tries
                 );
             }
             (settled, Err(why)) => {
