@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 
-use super::FeedError;
+use super::error::FeedError;
 use super::held::{Held, newest_unheld};
 use crate::article::{Facet, FeedKey};
 use crate::config::{Named, Site};

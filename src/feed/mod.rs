@@ -13,30 +13,14 @@
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod catalog;
+mod error;
 mod held;
 mod month;
 mod select;
 mod shape;
 
-use crate::store::StoreError;
-
 pub use catalog::{Catalog, CatalogTouch, Entry};
+pub use error::FeedError;
 pub use month::{Archive, Month};
 pub use select::{MAX_ARCHIVE_ITEMS, burst_start, load, load_alone, load_archive};
 pub use shape::{Feed, Item, Term, search_title, shape};
-
-/// Why a feed can't be made.
-#[derive(Debug, thiserror::Error)]
-pub enum FeedError {
-    /// A slug that no visible article carries.
-    #[error("no {facet} with slug {slug:?}")]
-    UnknownSlug {
-        /// `category`, `region` or `author`.
-        facet: &'static str,
-        /// The slug asked for.
-        slug: String,
-    },
-    /// The store failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}

@@ -5,8 +5,11 @@
 
 use chrono::{DateTime, Utc};
 
+use super::catalog::Catalog;
+use super::error::FeedError;
 use super::held::Held;
-use super::{Archive, Catalog, Feed, FeedError, Month, shape};
+use super::month::{Archive, Month};
+use super::shape::{Feed, shape};
 use crate::article::{Article, Facet, FeedKey};
 use crate::config::{MAX_FEED_ITEMS, Site};
 use crate::store::{Snapshot, StoreError};

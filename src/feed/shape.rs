@@ -8,7 +8,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, FixedOffset};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
-use super::{Archive, Catalog, Month};
+use super::catalog::Catalog;
+use super::month::{Archive, Month};
 use crate::article::{Article, Body, Facet, FeedKey};
 use crate::config::Site;
 use crate::text::{clean, clean_line, escape_html_into, excerpt, html_text};
