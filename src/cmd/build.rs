@@ -40,7 +40,6 @@ type File = (String, Vec<u8>);
 fn jobs(source: &Source<'_>, output: &Output, plan: &Plan) -> anyhow::Result<Vec<Document>> {
     let keys = source.catalog.keys();
     let mut jobs: Vec<Document> = keys.iter().cloned().map(Document::Feed).collect();
-    jobs.extend([Document::Index, Document::Opml]);
     let nothing = BTreeSet::new();
     for key in &keys {
         let before = archives::months_in(
@@ -67,6 +66,8 @@ fn jobs(source: &Source<'_>, output: &Output, plan: &Plan) -> anyhow::Result<Vec
             }
         }
     }
+    // Last: see [`Source::lists`].
+    jobs.extend([Document::Index, Document::Opml]);
     Ok(jobs)
 }
 
@@ -92,20 +93,37 @@ struct Source<'a> {
     snap: &'a dyn Snapshot,
     catalog: &'a Catalog,
     now: chrono::DateTime<chrono::Utc>,
+    /// [`Source::lists`], once read.
+    lists: std::cell::OnceCell<Catalog>,
 }
 
 impl Source<'_> {
+    /// The catalog the pages list, read again once the feeds are rendered:
+    /// by then the renders have met the rows that can't be read, and the
+    /// lists leave them out as the feeds did.
+    fn lists(&self) -> anyhow::Result<&Catalog> {
+        if let Some(c) = self.lists.get() {
+            return Ok(c);
+        }
+        let touch = crate::feed::CatalogTouch::default();
+        let (catalog, _) = self
+            .catalog
+            .update(self.snap, self.site, self.now, &touch)?;
+        Ok(self.lists.get_or_init(|| catalog))
+    }
+
     /// The files of a document: its resources, rendered from one read.
     fn files(&self, doc: &Document) -> anyhow::Result<Vec<File>> {
         let (key, month) = match doc {
             Document::Feed(key) => (key, None),
             Document::Archive(key, month) => (key, Some(*month)),
             Document::Index | Document::Opml => {
+                let catalog = self.lists()?;
                 return Ok(doc
                     .resources()
                     .iter()
                     .filter_map(|r| {
-                        let (_, body) = rendering::page(self.site, self.catalog, r)?;
+                        let (_, body) = rendering::page(self.site, catalog, r)?;
                         Some((r.file(), body))
                     })
                     .collect());
@@ -139,6 +157,7 @@ pub fn build(url: &StoreUrl, site_path: &Path, out: &Path) -> anyhow::Result<Exi
         snap: snap.as_ref(),
         catalog: &catalog,
         now,
+        lists: std::cell::OnceCell::new(),
     };
     let output = Output::open(out)?;
     let head = snap.log_head()?;

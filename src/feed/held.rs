@@ -1,6 +1,6 @@
-//! Held rows: visible articles over the site's limits (SPEC "Limits"),
-//! stored and counted by the store's catalog tables but left out of feeds,
-//! so that the catalog uncounts them.
+//! Held rows: visible articles over the site's limits (SPEC "Limits"), and
+//! rows the store can't read, stored and counted by the store's catalog
+//! tables but left out of feeds, so that the catalog uncounts them.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use chrono::{DateTime, Utc};
@@ -22,8 +22,9 @@ pub(super) struct Held {
 
 impl Held {
     /// The visible articles of the store's held list (migration 6) that
-    /// are over the site's own limits: the list may name a few that no
-    /// longer are, or that another site's stricter limits held.
+    /// are over the site's own limits (the list may name a few that no
+    /// longer are, or that another site's stricter limits held), and the
+    /// rows the store found it can't read.
     pub(super) fn read(
         snap: &dyn Snapshot,
         site: &Site,
@@ -58,6 +59,20 @@ impl Held {
             held.push(Held {
                 id: a.id,
                 published,
+                names,
+            });
+        }
+        // Rows that can't be read are out of every feed: out of the lists
+        // too, by what their link rows say (their own text is unreadable).
+        for row in snap.left_out(&[], now)? {
+            let names = row
+                .names
+                .into_iter()
+                .map(|(facet, slug, name)| (facet, slug, crate::slug::normalize_name(&name)))
+                .collect();
+            held.push(Held {
+                id: row.id,
+                published: row.published,
                 names,
             });
         }

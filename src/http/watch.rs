@@ -48,6 +48,9 @@ struct Position {
     next_due: Option<DateTime<Utc>>,
     last_read: Instant,
     last_trim: Instant,
+    /// The store's count of unreadable rows met, as of the last catalog:
+    /// when a render meets a new one, the catalog leaves it out.
+    unreadable: u64,
 }
 
 /// Reads the change log and applies it.
@@ -81,6 +84,7 @@ impl Watcher {
                 next_due,
                 last_read: Instant::now(),
                 last_trim: Instant::now(),
+                unreadable: 0,
             }),
             indexing: AtomicBool::new(false),
             wake,
@@ -152,6 +156,7 @@ impl Watcher {
         let old = state.catalog();
         let (rows, next) = match changes {
             Changes::Everything { next } => {
+                log.unreadable = state.store.unreadable_rows();
                 let catalog = Catalog::load(snap.as_ref(), &state.site, now)?;
                 log.next_due = snap.next_scheduled(now)?;
                 drop(snap);
@@ -165,7 +170,8 @@ impl Watcher {
             }
             Changes::Rows { rows, next } => (rows, next),
         };
-        if rows.is_empty() && !due_now {
+        let unreadable = state.store.unreadable_rows();
+        if rows.is_empty() && !due_now && unreadable == log.unreadable {
             log.position = next;
             return Ok(Vec::new());
         }
@@ -181,6 +187,13 @@ impl Watcher {
             .collect();
         ids.sort();
         ids.dedup();
+        // A CMS row that can't be read is out of the lists from its write
+        // on, not from the first render that meets it (a bounded number
+        // read per poll: a bigger batch is bantin's own import, or is met
+        // by renders).
+        let checked = ids.get(..crate::store::UNREADABLE_HELD).unwrap_or(&ids);
+        snap.left_out(checked, now)?;
+        log.unreadable = state.store.unreadable_rows();
         let placed = snap.placements(&ids)?;
         let touched = touched(&rows, &due, &placed, now);
         let (catalog, renamed) = old.update(snap.as_ref(), &state.site, now, &touched.catalog)?;
