@@ -15,6 +15,7 @@ pub mod feed;
 pub mod http;
 pub mod import;
 pub mod limits;
+pub mod logging;
 pub mod pages;
 pub mod publish;
 pub mod render;
