@@ -17,11 +17,10 @@
 //!   systemd is installed; skipped otherwise).
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::server::{Process, Reply, articles_path, bin, client, get, site_path};
-use crate::util::root;
+use crate::support::{Bantin, Process, Reply, articles_dir, bin, client, get, root};
 
 /// The code blocks of `lang` in README between `<!-- NAME -->` and
 /// `<!-- /NAME -->`.
@@ -44,29 +43,6 @@ fn readme_blocks(name: &str, lang: &str) -> Vec<String> {
         rest = &body[close..];
     }
     blocks
-}
-
-fn bantin(store: &str, args: &[&str]) -> Output {
-    Command::new(bin())
-        .arg("--store")
-        .arg(store)
-        .arg("--site")
-        .arg(site_path())
-        .args(args)
-        .env_remove("BANTIN_STORE")
-        .env_remove("BANTIN_SITE")
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("running bantin")
-}
-
-fn ok(out: &Output, what: &str) -> String {
-    assert!(
-        out.status.success(),
-        "{what}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// A database session as `user` (the cluster trusts local connections).
@@ -140,7 +116,7 @@ impl Http {
 
 #[test]
 fn the_readmes_roles_and_grants_give_each_role_what_it_needs_and_no_more() {
-    let Some(port) = crate::pg_cluster::port() else {
+    let Some(port) = crate::support::pg_cluster::port() else {
         return;
     };
     let sql = readme_blocks("replicas-roles", "sql");
@@ -166,15 +142,14 @@ fn the_readmes_roles_and_grants_give_each_role_what_it_needs_and_no_more() {
         &sql[0],
         "README step 1",
     );
-    ok(&bantin(&owner, &["check"]), "README step 2");
+    Bantin::on(&owner).args(["check"]).ok();
     let mut as_owner = postgres::Client::connect(&owner, postgres::NoTls).unwrap();
     run_script(&mut as_owner, &sql[1], "README step 3");
 
     // The runtime role: import, serve, remove, check, trim.
-    ok(
-        &bantin(&app, &["import", articles_path().to_str().unwrap()]),
-        "import as bantin",
-    );
+    Bantin::on(&app)
+        .args(["import", articles_dir().to_str().unwrap()])
+        .ok();
     let replica = Process::start_url(&app);
     let http = Http::new();
     let all = replica.url("/feeds/all.rss");
@@ -204,13 +179,13 @@ fn the_readmes_roles_and_grants_give_each_role_what_it_needs_and_no_more() {
             .is_some(),
         "the replica never showed the CMS's article"
     );
-    let mut ids: Vec<String> = crate::util::sample_articles()
+    let mut ids: Vec<String> = crate::support::sample_articles()
         .into_iter()
         .map(|a| a.id)
         .collect();
     ids.sort();
-    ok(&bantin(&app, &["remove", &ids[0]]), "remove as bantin");
-    ok(&bantin(&app, &["check"]), "check as bantin");
+    Bantin::on(&app).args(["remove", &ids[0]]).ok();
+    Bantin::on(&app).args(["check"]).ok();
     {
         use bantin::store::Store;
         let store = bantin::store::postgres::PostgresStore::open(&app).unwrap();
@@ -281,7 +256,7 @@ fn the_readmes_roles_and_grants_give_each_role_what_it_needs_and_no_more() {
     as_app
         .batch_execute("SELECT bantin_settle()")
         .expect("bantin_settle as the runtime role");
-    let analyzed = crate::pg_cluster::analyzed_article_tables(&mut as_app);
+    let analyzed = crate::support::pg_cluster::analyzed_article_tables(&mut as_app);
     assert_eq!(
         analyzed, 4,
         "bantin_settle as the runtime role analyzed nothing"
@@ -296,7 +271,9 @@ fn the_readmes_roles_and_grants_give_each_role_what_it_needs_and_no_more() {
     session(port, "postgres", "postgres")
         .batch_execute("CREATE DATABASE news_next OWNER bantin_owner")
         .unwrap();
-    let out = bantin(&url("bantin", "change-me-2", "news_next"), &["dump"]);
+    let out = Bantin::on(&url("bantin", "change-me-2", "news_next"))
+        .arg("dump")
+        .output();
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(!out.status.success());
     assert_eq!(err.lines().count(), 1, "{err}");
