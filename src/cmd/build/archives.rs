@@ -21,8 +21,8 @@ use sha2::{Digest, Sha256};
 use crate::article::FeedKey;
 use crate::config::{Site, StoreUrl};
 use crate::feed::{Catalog, Month};
-use crate::http::invalidation;
-use crate::render::Format;
+use crate::publish::invalidation;
+use crate::publish::resource::archive_folder;
 use crate::store::{Changes, LogPosition, Snapshot};
 
 /// Past this many log rows since the last build, render everything: reading
@@ -143,16 +143,6 @@ pub(super) fn plan(
     ))
 }
 
-/// The folder of a feed's archive documents in the output, with its `/`.
-pub(super) fn folder(key: &FeedKey) -> String {
-    format!("feeds/{}/archive/", key.path())
-}
-
-/// The path of one archive document in the output.
-pub(super) fn path(key: &FeedKey, month: Month, format: Format) -> String {
-    format!("{}{month}.{}", folder(key), format.ext())
-}
-
 /// The months in which `key` has visible articles as of `now`, newest
 /// first: one indexed query per month.
 pub(super) fn months(
@@ -176,12 +166,12 @@ pub(super) fn months(
 }
 
 /// The months of the last build's archive documents of a feed (any format
-/// written), from their paths under [`folder`].
+/// written), from their paths under [`archive_folder`].
 pub(super) fn months_in<'a>(
     paths: impl Iterator<Item = &'a str>,
     key: &FeedKey,
 ) -> BTreeSet<Month> {
-    let folder = folder(key);
+    let folder = archive_folder(key);
     paths
         .filter_map(|p| p.strip_prefix(folder.as_str()))
         .filter_map(|name| Month::parse(name.split_once('.')?.0))
@@ -254,17 +244,20 @@ mod tests {
 
     #[test]
     fn archive_paths_mirror_the_urls_and_read_back() {
+        use crate::publish::Resource;
+        use crate::render::Format;
         let key = FeedKey::CategoryRegion("kinh-te".into(), "duc-tho".into());
-        let p = path(&key, m("2024-11"), Format::Atom);
+        let p = Resource::Archive(key.clone(), m("2024-11"), Format::Atom).file();
         assert_eq!(
             p,
             "feeds/category/kinh-te/region/duc-tho/archive/2024-11.atom"
         );
-        let other = path(
-            &FeedKey::Category("kinh-te".into()),
+        let other = Resource::Archive(
+            FeedKey::Category("kinh-te".into()),
             m("2024-10"),
             Format::Rss,
-        );
+        )
+        .file();
         let written = [
             p.as_str(),
             other.as_str(),
