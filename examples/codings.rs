@@ -12,8 +12,8 @@
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
-use bantin::http::encoding::Coding;
-use bantin::http::representation::compress;
+use bantin::publish::Coding;
+use bantin::publish::representation::compress;
 
 fn fastest<T>(runs: usize, mut f: impl FnMut() -> T) -> (Duration, T) {
     let mut best = Duration::MAX;
@@ -83,6 +83,6 @@ fn main() {
             ms(d)
         );
     }
-    let (t, _) = fastest(runs, || bantin::http::etag::content_tag(&body));
+    let (t, _) = fastest(runs, || bantin::publish::etag::content_tag(&body));
     println!("SHA-256 content tag: {}", ms(t));
 }

@@ -4,9 +4,10 @@
 //!
 //! A build over an earlier one rewrites only the files whose bytes changed
 //! and removes those of documents that are gone ([`output`]). The work is
-//! a list of [`Job`]s, each a set of documents made from one read of the
-//! snapshot; the documents are compressed and written by a few threads
-//! while the next job renders.
+//! a list of [`Document`]s (`publish/resource.rs`), each rendered in every
+//! format from one read of the snapshot, as the server renders it; the
+//! files are compressed and written by a few threads while the next
+//! document renders.
 
 mod archives;
 mod output;
@@ -21,37 +22,30 @@ use anyhow::Context;
 use crate::article::FeedKey;
 use crate::config::{Site, StoreUrl};
 use crate::feed::{ArchivePage, Catalog, Month};
-use crate::render::{Format, render};
+use crate::publish::Document;
+use crate::publish::rendering;
+use crate::render::render;
 use crate::store::Snapshot;
 
 use archives::{Plan, Since};
 use output::Output;
 
-/// A unit of a build: documents made from one read of the snapshot.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Job {
-    /// A feed in every format.
-    Feed(FeedKey),
-    /// `index.html` and `feeds.opml`.
-    Pages,
-    /// An archive document of a feed (a month, or one page of a month over
-    /// `archive_items`) in every format.
-    Archive(FeedKey, ArchivePage),
-}
-
-/// A document to write: its `/`-separated path under the output folder and
+/// A file to write: its `/`-separated path under the output folder and
 /// its identity bytes.
-type Document = (String, Vec<u8>);
+type File = (String, Vec<u8>);
 
-/// Every job of a build, in the order the documents are written. The
-/// archive documents that need no render ([`archives`]) are kept in
-/// `output` on the way.
-fn jobs(source: &Source<'_>, output: &Output, plan: &Plan) -> anyhow::Result<Vec<Job>> {
+/// Every document of a build, in the order they are written. The archive
+/// documents that need no render ([`archives`]) are kept in `output` on
+/// the way.
+fn jobs(source: &Source<'_>, output: &Output, plan: &Plan) -> anyhow::Result<Vec<Document>> {
     let keys = source.catalog.keys();
-    let mut jobs: Vec<Job> = keys.iter().cloned().map(Job::Feed).collect();
+    let mut jobs: Vec<Document> = keys.iter().cloned().map(Document::Feed).collect();
     let nothing = BTreeSet::new();
     for key in &keys {
-        let before = archives::months_in(output.previous_under(&archives::folder(key)), key);
+        let before = archives::months_in(
+            output.previous_under(&crate::publish::resource::archive_folder(key)),
+            key,
+        );
         let reached = match plan {
             Plan::All => None,
             Plan::Touched(touched) => Some(touched.get(key).unwrap_or(&nothing)),
@@ -70,13 +64,15 @@ fn jobs(source: &Source<'_>, output: &Output, plan: &Plan) -> anyhow::Result<Vec
         };
         for (month, pages) in now {
             if render.contains(&month) || !keep_months(output, key, &BTreeSet::from([month])) {
-                // A page at a time: a job's documents are held until written.
+                // A page at a time: a document's files are held until
+                // written.
                 let pages = (1..=pages).filter_map(|n| ArchivePage::new(month, n));
-                jobs.extend(pages.map(|page| Job::Archive(key.clone(), page)));
+                jobs.extend(pages.map(|page| Document::Archive(key.clone(), page)));
             }
         }
     }
-    jobs.push(Job::Pages);
+    // Last: see [`Source::lists`].
+    jobs.extend([Document::Index, Document::Opml]);
     Ok(jobs)
 }
 
@@ -84,7 +80,8 @@ fn jobs(source: &Source<'_>, output: &Output, plan: &Plan) -> anyhow::Result<Vec
 /// last build wrote), in every format, as the last build wrote them: all
 /// of them, or (when one can't be kept) none.
 fn keep_months(output: &Output, key: &FeedKey, months: &BTreeSet<Month>) -> bool {
-    let pages = archives::pages_in(output.previous_under(&archives::folder(key)), key);
+    let folder = crate::publish::resource::archive_folder(key);
+    let pages = archives::pages_in(output.previous_under(&folder), key);
     let kept: Vec<ArchivePage> = pages
         .into_iter()
         .filter(|p| months.contains(&p.month))
@@ -95,7 +92,8 @@ fn keep_months(output: &Output, key: &FeedKey, months: &BTreeSet<Month>) -> bool
     }
     let paths = || {
         kept.iter()
-            .flat_map(|p| Format::ALL.map(|f| archives::path(key, *p, f)))
+            .flat_map(|p| Document::Archive(key.clone(), *p).resources())
+            .map(|r| r.file())
     };
     if !paths().all(|rel| output.can_keep(&rel)) {
         return false;
@@ -109,68 +107,52 @@ struct Source<'a> {
     snap: &'a dyn Snapshot,
     catalog: &'a Catalog,
     now: chrono::DateTime<chrono::Utc>,
+    /// [`Source::lists`], once read.
+    lists: std::cell::OnceCell<Catalog>,
 }
 
 impl Source<'_> {
-    /// The documents of a job.
-    fn documents(&self, job: &Job) -> anyhow::Result<Vec<Document>> {
-        Ok(match job {
-            Job::Feed(key) => {
-                let feed = crate::feed::load(
-                    self.snap,
-                    self.site,
-                    self.catalog,
-                    key,
-                    self.now,
-                    self.site.items_per_feed,
-                )?;
-                Format::ALL
-                    .into_iter()
-                    .map(|format| {
-                        let rel = format!("feeds/{}.{}", key.path(), format.ext());
-                        (rel, render(&feed, format))
+    /// The catalog the pages list, read again once the feeds are rendered:
+    /// by then the renders have met the rows that can't be read, and the
+    /// lists leave them out as the feeds did.
+    fn lists(&self) -> anyhow::Result<&Catalog> {
+        if let Some(c) = self.lists.get() {
+            return Ok(c);
+        }
+        let touch = crate::feed::CatalogTouch::default();
+        let (catalog, _) = self
+            .catalog
+            .update(self.snap, self.site, self.now, &touch)?;
+        Ok(self.lists.get_or_init(|| catalog))
+    }
+
+    /// The files of a document: its resources, rendered from one read.
+    fn files(&self, doc: &Document) -> anyhow::Result<Vec<File>> {
+        let (key, month) = match doc {
+            Document::Feed(key) => (key, None),
+            Document::Archive(key, month) => (key, Some(*month)),
+            Document::Index | Document::Opml => {
+                let catalog = self.lists()?;
+                return Ok(doc
+                    .resources()
+                    .iter()
+                    .filter_map(|r| {
+                        let (_, body) = rendering::page(self.site, catalog, r)?;
+                        Some((r.file(), body))
                     })
-                    .collect()
+                    .collect());
             }
-            Job::Archive(key, page) => {
-                let feed = crate::feed::load_archive(
-                    self.snap,
-                    self.site,
-                    self.catalog,
-                    key,
-                    *page,
-                    self.now,
-                )?;
-                // None only if the month has no article (or fewer pages),
-                // which the job's making found otherwise, in the same
-                // snapshot.
-                let Some(feed) = feed else {
-                    return Ok(Vec::new());
-                };
-                Format::ALL
-                    .into_iter()
-                    .map(|format| (archives::path(key, *page, format), render(&feed, format)))
-                    .collect()
-            }
-            Job::Pages => {
-                // Last, once the renders have met the rows that can't be
-                // read: the lists leave them out as the feeds did.
-                let touch = crate::feed::CatalogTouch::default();
-                let (catalog, _) = self
-                    .catalog
-                    .update(self.snap, self.site, self.now, &touch)?;
-                vec![
-                    (
-                        "index.html".to_string(),
-                        crate::pages::index_html(self.site, &catalog).into_bytes(),
-                    ),
-                    (
-                        "feeds.opml".to_string(),
-                        crate::pages::opml(self.site, &catalog).into_bytes(),
-                    ),
-                ]
-            }
-        })
+        };
+        // None only for a month with no article (or fewer pages), which
+        // the job's making found otherwise, in the same snapshot.
+        let Some(feed) = rendering::load(self.snap, self.site, self.catalog, key, month)? else {
+            return Ok(Vec::new());
+        };
+        Ok(doc
+            .resources()
+            .iter()
+            .filter_map(|r| Some((r.file(), render(&feed, r.format()?))))
+            .collect())
     }
 }
 
@@ -189,6 +171,7 @@ pub fn build(url: &StoreUrl, site_path: &Path, out: &Path) -> anyhow::Result<Exi
         snap: snap.as_ref(),
         catalog: &catalog,
         now,
+        lists: std::cell::OnceCell::new(),
     };
     let output = Output::open(out)?;
     let head = snap.log_head()?;
@@ -213,10 +196,10 @@ pub fn build(url: &StoreUrl, site_path: &Path, out: &Path) -> anyhow::Result<Exi
 /// Render the jobs on this thread (the snapshot is one connection) and
 /// hand each document to writer threads, which compress it and write what
 /// changed: compressing (brotli above all) costs more than rendering.
-fn write_all(source: &Source<'_>, jobs: &[Job], output: &Output) -> anyhow::Result<()> {
+fn write_all(source: &Source<'_>, jobs: &[Document], output: &Output) -> anyhow::Result<()> {
     let writers = std::thread::available_parallelism().map_or(2, |n| n.get());
     // A short queue: memory holds a few documents, not the whole site.
-    let (tx, rx) = mpsc::sync_channel::<Document>(writers * 2);
+    let (tx, rx) = mpsc::sync_channel::<File>(writers * 2);
     let rx = Mutex::new(rx);
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..writers)
@@ -234,11 +217,11 @@ fn write_all(source: &Source<'_>, jobs: &[Job], output: &Output) -> anyhow::Resu
             .collect();
         let rendered = (|| -> anyhow::Result<()> {
             for job in jobs {
-                let docs = source
-                    .documents(job)
+                let files = source
+                    .files(job)
                     .with_context(|| format!("rendering {job:?}"))?;
-                for doc in docs {
-                    if tx.send(doc).is_err() {
+                for file in files {
+                    if tx.send(file).is_err() {
                         // Every writer stopped: their error says why.
                         return Ok(());
                     }

@@ -17,79 +17,11 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use chrono::{DateTime, Utc};
 use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, Shared};
 use tokio::sync::oneshot;
 
-use super::representation::Representation;
-use crate::article::FeedKey;
-use crate::feed::{Archive, ArchivePage};
-use crate::render::Format;
-
-/// What the cache holds.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Resource {
-    /// A feed in a format.
-    Feed(FeedKey, Format),
-    /// One month of a feed, or one page of a month over `archive_items`
-    /// (RFC 5005 archive document), in a format.
-    Archive(FeedKey, ArchivePage, Format),
-    /// `/`
-    Index,
-    /// `/feeds.opml`
-    Opml,
-}
-
-impl Resource {
-    /// The URL path of a feed or archive resource (a keyword feed's words
-    /// are in its query string, not its path).
-    pub fn path(&self) -> Option<String> {
-        match self {
-            Resource::Feed(key, format) => Some(format!("/feeds/{}.{}", key.path(), format.ext())),
-            Resource::Archive(key, page, format) => Some(format!(
-                "/feeds/{}/archive/{page}.{}",
-                key.path(),
-                format.ext()
-            )),
-            Resource::Index | Resource::Opml => None,
-        }
-    }
-
-    /// The feed a feed or archive resource belongs to.
-    pub fn key(&self) -> Option<&FeedKey> {
-        match self {
-            Resource::Feed(key, _) | Resource::Archive(key, _, _) => Some(key),
-            Resource::Index | Resource::Opml => None,
-        }
-    }
-}
-
-/// A rendered resource and what tells whether a change can touch it.
-#[derive(Debug)]
-pub struct Rendered {
-    /// The bytes and validators.
-    pub rep: Representation,
-    /// A feed's oldest item's `published` instant, when the feed is full
-    /// (holds as many items as a feed may): an article older than that,
-    /// neither in it before nor after a change, cannot change it.
-    pub floor: Option<DateTime<Utc>>,
-    /// An archive document's month and neighbours.
-    pub archive: Option<Archive>,
-    /// `Cache-Control: max-age` when not the site's (a past month's archive).
-    pub max_age: Option<u64>,
-    /// When its oldest item leaves the burst window (it holds more than
-    /// `items_per_feed`): from then on it is stale without any write.
-    pub expires: Option<DateTime<Utc>>,
-}
-
-impl Rendered {
-    /// Whether a change to an article published at `instant` may change
-    /// this rendering.
-    pub fn reaches(&self, instant: DateTime<Utc>) -> bool {
-        self.floor.is_none_or(|floor| instant >= floor)
-    }
-}
+use crate::publish::{Rendered, Resource};
 
 /// Why a resource could not be produced.
 #[derive(Debug, Clone, thiserror::Error)]

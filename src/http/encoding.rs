@@ -1,4 +1,5 @@
-//! Content codings and `Accept-Encoding` negotiation (RFC 9110 §12.5.3).
+//! `Accept-Encoding` negotiation (RFC 9110 §12.5.3): which of the codings
+//! we make ([`Coding`], `publish/coding.rs`) a request gets.
 //!
 //! Each coding's q-value is the one the client gave it, else the one it gave
 //! `*`, else 0; identity is acceptable unless refused by `identity;q=0` or by
@@ -7,38 +8,7 @@
 //! header at all means identity.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-/// A content coding we serve.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Coding {
-    /// Brotli.
-    Br,
-    /// Zstandard.
-    Zstd,
-    /// gzip.
-    Gzip,
-    /// No coding.
-    Identity,
-}
-
-impl Coding {
-    /// In order of preference among equal q-values.
-    pub const PREFERENCE: [Coding; 4] = [Coding::Br, Coding::Zstd, Coding::Gzip, Coding::Identity];
-
-    /// The `Content-Encoding` value; `None` for identity.
-    pub fn header(self) -> Option<&'static str> {
-        match self {
-            Coding::Br => Some("br"),
-            Coding::Zstd => Some("zstd"),
-            Coding::Gzip => Some("gzip"),
-            Coding::Identity => None,
-        }
-    }
-
-    /// Index into per-coding arrays.
-    pub fn index(self) -> usize {
-        self as usize
-    }
-}
+pub use crate::publish::Coding;
 
 /// The coding to send for an `Accept-Encoding` value (`None`: no header),
 /// or `None` when the client refuses every coding we have (406).

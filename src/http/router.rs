@@ -17,11 +17,12 @@ use http::{HeaderMap, Method, Request, Response, StatusCode, Version};
 use http_body_util::Full;
 
 use super::app::{App, Health};
-use super::cache::{CacheError, Rendered, Resource};
+use super::cache::CacheError;
 use super::conditional::{Outcome, evaluate, joined};
 use super::encoding::negotiate;
 use super::metrics::Route;
 use crate::article::FeedKey;
+use crate::publish::{Rendered, Resource};
 use crate::render::Format;
 
 /// SPEC: a URI over 8 KiB gets 414.
@@ -46,7 +47,7 @@ pub async fn handle<B>(
         HeaderValue::from_static("nosniff"),
     );
     let status = response.status().as_u16();
-    app.metrics.request(route, status);
+    app.metrics().request(route, status);
     tracing::info!(
         client = %client,
         method = %req.method(),
@@ -138,7 +139,8 @@ async fn respond<B>(app: &Arc<App>, req: &Request<B>) -> (Route, Response<Body>)
             let mut r = plain(StatusCode::OK, "");
             let unreadable = app.unreadable_rows();
             *r.body_mut() = Full::new(Bytes::from(
-                app.metrics.exposition(entries, bytes, evicted, unreadable),
+                app.metrics()
+                    .exposition(entries, bytes, evicted, unreadable),
             ));
             r.headers_mut().insert(
                 header::CONTENT_TYPE,
@@ -342,10 +344,7 @@ async fn conditional(
         .header(header::ETAG, &etag)
         .header(
             header::CACHE_CONTROL,
-            format!(
-                "public, max-age={}",
-                rendered.max_age.unwrap_or(app.site.max_age)
-            ),
+            format!("public, max-age={}", app.max_age(resource)),
         )
         .header(header::VARY, "Accept-Encoding");
     if let Some(lm) = rep.last_modified.and_then(http_date) {

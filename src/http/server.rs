@@ -112,8 +112,9 @@ pub async fn run(
     limits: Limits,
     shutdown: impl Future<Output = ()>,
 ) {
-    let watcher = tokio::spawn(super::watch::watch(app.clone()));
-    let publisher = tokio::spawn(super::websub::publish(app.clone()));
+    let (watch, publish) = app.background();
+    let watcher = tokio::spawn(watch);
+    let publisher = tokio::spawn(publish);
     serve(
         listener,
         limits,

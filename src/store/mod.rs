@@ -18,7 +18,6 @@
 //! candidates (`keyword`), the staging thread of writers (`staging`), and
 //! one folder or file per backend.
 
-mod archive_sql;
 mod keyword;
 mod log;
 pub mod postgres;

@@ -1,5 +1,5 @@
-//! SQL both backends run, written once: the feed queries and the limits'
-//! statements. The two differ only in how a parameter is written (`?1` in
+//! SQL both backends run, written once: the feed queries, the paged
+//! archive months' count and pages, and the limits' statements. The two differ only in how a parameter is written (`?1` in
 //! SQLite, `$1` in PostgreSQL: [`Dialect`]); the tables, indexes and plans
 //! are the same (README "The store's schema").
 
@@ -91,6 +91,113 @@ pub(crate) fn edge_sql(d: Dialect, key: &FeedKey, newest: bool) -> String {
         ),
         FeedKey::Search(_) => "SELECT CAST(NULL AS BIGINT) WHERE false".to_string(),
     }
+}
+
+/// The rows of a feed's index, for an archive month's count and pages: the
+/// tables they come from, the feed's slug conditions (slugs from parameter
+/// `slug` on; each ends in `AND`), and the columns of a row's instant and
+/// id. The all feed's index is on `articles` itself (alias `a`); the
+/// others are link tables (alias `f`).
+struct IndexRows {
+    from: String,
+    cond: String,
+    at: &'static str,
+    id: &'static str,
+    all: bool,
+}
+
+fn index_rows(d: Dialect, key: &FeedKey, slug: u8) -> IndexRows {
+    let linked = |from: String, cond: String| IndexRows {
+        from,
+        cond,
+        at: "f.published_us",
+        id: "f.article_id",
+        all: false,
+    };
+    let articles = |cond: &str| IndexRows {
+        from: "articles a".to_string(),
+        cond: cond.to_string(),
+        at: "a.published_us",
+        id: "a.id",
+        all: true,
+    };
+    let (s1, s2) = (d.p(slug), d.p(slug + 1));
+    match key {
+        FeedKey::All => articles(""),
+        FeedKey::Category(_) | FeedKey::Region(_) | FeedKey::Author(_) => {
+            let t = key.single().map_or("articles", |(f, _)| table(f));
+            linked(format!("{t} f"), format!("f.slug = {s1} AND"))
+        }
+        // Walk the category's index and keep the rows that also carry the
+        // region (a primary-key probe each), as feeds do.
+        FeedKey::CategoryRegion(..) => linked(
+            format!(
+                "article_categories f
+                 JOIN article_regions r ON r.article_id = f.article_id AND r.slug = {s2}"
+            ),
+            format!("f.slug = {s1} AND"),
+        ),
+        // Keyword feeds have no archives: no rows.
+        FeedKey::Search(_) => articles("1 = 0 AND"),
+    }
+}
+
+// Paged archive months (issue 17): a month's row count and one page of it,
+// each over the feed's `_feed` index (`published_us DESC, id DESC`, after
+// the slug), so that neither reads an article it does not return. A page
+// N >= 2 is read in two steps: the page's first row, found by an
+// index-only walk past the rows of the pages before it (`OFFSET`), then
+// the page from that row down (keyset), which reads `limit` articles. One
+// statement with `OFFSET` on the article query would join and fetch every
+// skipped article on PostgreSQL.
+
+/// The number of a feed's rows from parameter 2 to 1 (µs, both
+/// included); slugs 3, 4.
+pub(crate) fn span_count_sql(d: Dialect, key: &FeedKey) -> String {
+    let r = index_rows(d, key, 3);
+    let (p1, p2) = (d.p(1), d.p(2));
+    format!(
+        "SELECT count(*) FROM {} WHERE {} {at} <= {p1} AND {at} >= {p2}",
+        r.from,
+        r.cond,
+        at = r.at
+    )
+}
+
+/// The instant and id of a feed's row that has parameter 3 rows before it
+/// (newest first) from parameter 2 to 1; slugs 4, 5.
+pub(crate) fn page_start_sql(d: Dialect, key: &FeedKey) -> String {
+    let r = index_rows(d, key, 4);
+    let [p1, p2, p3] = [1, 2, 3].map(|n| d.p(n));
+    format!(
+        "SELECT {at}, {id} FROM {} WHERE {} {at} <= {p1} AND {at} >= {p2}
+         ORDER BY {at} DESC, {id} DESC LIMIT 1 OFFSET {p3}",
+        r.from,
+        r.cond,
+        at = r.at,
+        id = r.id
+    )
+}
+
+/// The articles of a feed from its row (parameter 1 µs, 4 id) down to 2
+/// (µs), at most 3, in feed order; slugs 5, 6. The id is cast to text:
+/// SQLite hands it over as bytes (a CMS may have stored an id that is not
+/// UTF-8, and it still marks the place), and a blob never compares equal
+/// to text there.
+pub(crate) fn page_sql(d: Dialect, key: &FeedKey) -> String {
+    let r = index_rows(d, key, 5);
+    let [p1, p2, p3, p4] = [1, 2, 3, 4].map(|n| d.p(n));
+    let (at, id, from, cond) = (r.at, r.id, r.from, r.cond);
+    let join = if r.all {
+        String::new()
+    } else {
+        format!("JOIN articles a ON a.id = {id}")
+    };
+    format!(
+        "SELECT {ARTICLE_COLUMNS} FROM {from} {join}
+         WHERE {cond} {at} <= {p1} AND ({at} < {p1} OR {id} <= CAST({p4} AS TEXT)) AND {at} >= {p2}
+         ORDER BY {at} DESC, {id} DESC LIMIT {p3}"
+    )
 }
 
 /// The limits as `bantin_limits` holds them, in its column order.

@@ -21,8 +21,8 @@ use sha2::{Digest, Sha256};
 use crate::article::FeedKey;
 use crate::config::{Site, StoreUrl};
 use crate::feed::{ArchivePage, Catalog, Month};
-use crate::http::invalidation;
-use crate::render::Format;
+use crate::publish::invalidation;
+use crate::publish::resource::archive_folder;
 use crate::store::{Changes, LogPosition, Snapshot};
 
 /// Past this many log rows since the last build, render everything: reading
@@ -143,16 +143,6 @@ pub(super) fn plan(
     ))
 }
 
-/// The folder of a feed's archive documents in the output, with its `/`.
-pub(super) fn folder(key: &FeedKey) -> String {
-    format!("feeds/{}/archive/", key.path())
-}
-
-/// The path of one archive document in the output.
-pub(super) fn path(key: &FeedKey, page: ArchivePage, format: Format) -> String {
-    format!("{}{page}.{}", folder(key), format.ext())
-}
-
 /// The months in which `key` has visible articles as of `now`, newest
 /// first, each with its number of pages: one indexed query per month, and
 /// a count of the feed's index over it.
@@ -180,12 +170,12 @@ pub(super) fn months(
 }
 
 /// The archive documents of the last build of a feed (any format
-/// written), from their paths under [`folder`].
+/// written), from their paths under [`archive_folder`].
 pub(super) fn pages_in<'a>(
     paths: impl Iterator<Item = &'a str>,
     key: &FeedKey,
 ) -> BTreeSet<ArchivePage> {
-    let folder = folder(key);
+    let folder = archive_folder(key);
     paths
         .filter_map(|p| p.strip_prefix(folder.as_str()))
         .filter_map(|name| ArchivePage::parse(name.split_once('.')?.0))
@@ -274,17 +264,21 @@ mod tests {
 
     #[test]
     fn archive_paths_mirror_the_urls_and_read_back() {
+        use crate::publish::Resource;
+        use crate::render::Format;
         let key = FeedKey::CategoryRegion("kinh-te".into(), "duc-tho".into());
-        let p = path(&key, ArchivePage::first(m("2024-11")), Format::Atom);
+        let p =
+            Resource::Archive(key.clone(), ArchivePage::first(m("2024-11")), Format::Atom).file();
         assert_eq!(
             p,
             "feeds/category/kinh-te/region/duc-tho/archive/2024-11.atom"
         );
-        let other = path(
-            &FeedKey::Category("kinh-te".into()),
+        let other = Resource::Archive(
+            FeedKey::Category("kinh-te".into()),
             ArchivePage::first(m("2024-10")),
             Format::Rss,
-        );
+        )
+        .file();
         let written = [
             p.as_str(),
             other.as_str(),
@@ -314,14 +308,13 @@ mod tests {
             set(&["2024-03", "2024-05"])
         );
         // Pages read back from the last build's paths.
+        use crate::publish::Resource;
+        use crate::render::Format;
         let key = FeedKey::All;
-        let p2 = path(
-            &key,
-            ArchivePage::new(m("2024-05"), 2).unwrap(),
-            Format::Rss,
-        );
+        let page = |n| ArchivePage::new(m("2024-05"), n).unwrap();
+        let p2 = Resource::Archive(key.clone(), page(2), Format::Rss).file();
         assert_eq!(p2, "feeds/all/archive/2024-05-p2.rss");
-        let p1 = path(&key, ArchivePage::first(m("2024-05")), Format::Json);
+        let p1 = Resource::Archive(key.clone(), page(1), Format::Json).file();
         let got = months_in([p2.as_str(), p1.as_str()].into_iter(), &key);
         assert_eq!(got, BTreeMap::from([(m("2024-05"), 2)]));
     }

@@ -29,9 +29,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::Context;
 
-use crate::http::encoding::Coding;
-use crate::http::etag::content_tag;
-use crate::http::representation::compress;
+use crate::publish::Coding;
+use crate::publish::etag::content_tag;
+use crate::publish::representation::{coding_settings, compress};
 
 /// The manifest's name in the output folder.
 pub(super) const MANIFEST: &str = ".bantin-build";
@@ -193,7 +193,7 @@ fn probe() -> String {
 /// is compressed again rather than trusted.
 fn codings_fingerprint() -> String {
     let probe = probe();
-    let mut all = crate::http::representation::coding_settings().into_bytes();
+    let mut all = coding_settings().into_bytes();
     for (coding, _) in SIBLINGS {
         all.extend(compress(coding, probe.as_bytes()));
     }

@@ -15,6 +15,7 @@ use super::pool::{Manager, PgConn};
 use super::reason;
 use crate::article::{Article, Facet, FeedKey};
 use crate::store::row::{ARTICLE_COLUMNS, RawArticle, table};
+use crate::store::sql::{Dialect, page_sql, page_start_sql, span_count_sql};
 use crate::store::unreadable::Unreadable;
 use crate::store::{
     Change, Changes, LeftOut, LogPosition, Pair, Placement, Position, SlugUse, Snapshot,
@@ -258,7 +259,7 @@ impl Snapshot for PgSnapshot {
         upto: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
         let mut conn = self.conn();
-        let sql = crate::store::archive_sql::count_sql(key, '$');
+        let sql = span_count_sql(Dialect::Postgres, key);
         let (upto, from) = (micros(upto), micros(from));
         let n = match key {
             FeedKey::All | FeedKey::Search(_) => conn.one_i64(&sql, &[&upto, &from])?,
@@ -285,7 +286,7 @@ impl Snapshot for PgSnapshot {
         let (upto, from) = (micros(upto), micros(from));
         let skip = i64::try_from(skip).unwrap_or(i64::MAX);
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let sql = crate::store::archive_sql::row_at_sql(key, '$');
+        let sql = page_start_sql(Dialect::Postgres, key);
         let start = match key {
             FeedKey::Category(s) | FeedKey::Region(s) | FeedKey::Author(s) => {
                 conn.query(&sql, &[&upto, &from, &skip, s])?
@@ -297,7 +298,7 @@ impl Snapshot for PgSnapshot {
             return Ok(Vec::new());
         };
         let (at, id): (i64, String) = (row.try_get(0)?, row.try_get(1)?);
-        let sql = crate::store::archive_sql::page_sql(key, '$');
+        let sql = page_sql(Dialect::Postgres, key);
         let rows = match key {
             FeedKey::Category(s) | FeedKey::Region(s) | FeedKey::Author(s) => {
                 conn.query(&sql, &[&at, &from, &limit, &id, s])?

@@ -17,7 +17,7 @@ use super::search::Deadline;
 use super::text::{Columns, lossy, valid};
 use crate::article::{Article, Facet, FeedKey};
 use crate::store::row::{ARTICLE_COLUMNS, RawArticle, table};
-use crate::store::sql::{Dialect, edge_sql, feed_sql};
+use crate::store::sql::{Dialect, edge_sql, feed_sql, page_sql, page_start_sql, span_count_sql};
 use crate::store::unreadable::Unreadable;
 use crate::store::{
     Change, Changes, LeftOut, LogPosition, Pair, Placement, Position, SlugUse, Snapshot,
@@ -223,7 +223,7 @@ impl Snapshot for SqliteSnapshot {
     ) -> Result<u64, StoreError> {
         let mut stmt = self
             .conn
-            .prepare_cached(&crate::store::archive_sql::count_sql(key, '?'))?;
+            .prepare_cached(&span_count_sql(Dialect::Sqlite, key))?;
         let (upto, from) = (micros(upto), micros(from));
         let n: i64 = match key {
             FeedKey::All | FeedKey::Search(_) => stmt.query_row(params![upto, from], |r| r.get(0)),
@@ -253,7 +253,7 @@ impl Snapshot for SqliteSnapshot {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let mut stmt = self
             .conn
-            .prepare_cached(&crate::store::archive_sql::row_at_sql(key, '?'))?;
+            .prepare_cached(&page_start_sql(Dialect::Sqlite, key))?;
         // The page's first row: read from the index, and as bytes (an id
         // that is not UTF-8 still marks the place).
         let first = |r: &Row<'_>| {
@@ -280,9 +280,7 @@ impl Snapshot for SqliteSnapshot {
         let Some((at, id)) = start else {
             return Ok(Vec::new());
         };
-        let mut stmt = self
-            .conn
-            .prepare_cached(&crate::store::archive_sql::page_sql(key, '?'))?;
+        let mut stmt = self.conn.prepare_cached(&page_sql(Dialect::Sqlite, key))?;
         let rows: Vec<RawArticle> = match key {
             FeedKey::Category(s) | FeedKey::Region(s) | FeedKey::Author(s) => stmt
                 .query_map(params![at, from_us, limit, id, s], raw_article)?

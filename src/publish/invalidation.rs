@@ -1,9 +1,10 @@
-//! What a batch of changes touches: which feeds may now read differently,
+//! What a batch of changes touches (for the server's cache and for the
+//! archives `bantin build` renders again): which feeds may now read differently,
 //! and which parts of the catalog (counts, names, pairs) to read again.
 //!
 //! An article touches every feed it was in before a change and every feed
-//! it is in after: the all feed, each of its old and new categories and
-//! regions, and each pair of an old-or-new category with an old-or-new
+//! it is in after: the all feed, each of its old and new categories,
+//! regions and authors, and each pair of an old-or-new category with an old-or-new
 //! region. "Before" comes from the change log's old rows, "after" from where
 //! the article stands now ([`Placement`]). An article that was never visible
 //! (scheduled, before and after) touches nothing until it comes due.

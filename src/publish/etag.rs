@@ -11,7 +11,7 @@
 
 use sha2::{Digest, Sha256};
 
-use super::encoding::Coding;
+use super::coding::Coding;
 
 /// The content part of the tags of a body: 32 hex digits.
 pub fn content_tag(body: &[u8]) -> String {

@@ -28,7 +28,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use chrono::{DateTime, FixedOffset};
 
-use super::encoding::Coding;
+use super::coding::Coding;
 use super::etag::{content_tag, etag};
 
 // Compression runs once per change of a feed and coding, not per request.

@@ -1,0 +1,59 @@
+//! `Cache-Control`: how long a client or a cache in front of us may reuse
+//! a response without asking again. Decided per request from the resource
+//! alone, apart from rendering: a feed gets the site's short `max_age`
+//! (SPEC: its `<ttl>` says the same); a past month's archive document gets
+//! a day, as it changes only when one of its articles does.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use chrono::{DateTime, Utc};
+
+use crate::config::Site;
+use crate::feed::Month;
+use crate::publish::Resource;
+
+/// `max-age` of a past month's archive document.
+pub const ARCHIVE_MAX_AGE: u64 = 86_400;
+
+/// `max-age` of a resource, as of the instant the catalog describes (the
+/// current month is the one of that instant in the site's offset).
+pub fn max_age(site: &Site, resource: &Resource, as_of: DateTime<Utc>) -> u64 {
+    match resource {
+        Resource::Archive(_, page, _) if page.month < Month::at(as_of, site.offset) => {
+            ARCHIVE_MAX_AGE
+        }
+        _ => site.max_age,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::article::FeedKey;
+    use crate::render::Format;
+
+    #[test]
+    fn a_past_month_keeps_a_day_and_everything_else_the_site_max_age() {
+        let site = Site::parse(
+            "title = \"T\"\nbase_url = \"http://n.example\"\nmax_age = 300\n",
+            "s.toml",
+            std::path::PathBuf::new(),
+        )
+        .unwrap();
+        let month = |s: &str| crate::feed::ArchivePage::first(Month::parse(s).unwrap());
+        let archive = |m: &str| Resource::Archive(FeedKey::All, month(m), Format::Atom);
+        // 2024-12-01 00:30 in the site's offset (+07:00 by default) is
+        // still November in UTC: the site's offset decides.
+        let as_of = DateTime::parse_from_rfc3339("2024-11-30T17:30:00Z")
+            .unwrap()
+            .to_utc();
+        assert_eq!(max_age(&site, &archive("2024-11"), as_of), ARCHIVE_MAX_AGE);
+        assert_eq!(max_age(&site, &archive("2024-12"), as_of), 300);
+        // Every page of a past month keeps a day.
+        let page = crate::feed::ArchivePage::new(Month::parse("2024-10").unwrap(), 3).unwrap();
+        let page = Resource::Archive(FeedKey::All, page, Format::Json);
+        assert_eq!(max_age(&site, &page, as_of), ARCHIVE_MAX_AGE);
+        let feed = Resource::Feed(FeedKey::All, Format::Rss);
+        assert_eq!(max_age(&site, &feed, as_of), 300);
+        assert_eq!(max_age(&site, &Resource::Index, as_of), 300);
+    }
+}
