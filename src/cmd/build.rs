@@ -141,7 +141,7 @@ impl Source<'_> {
             Job::Pages => vec![
                 (
                     "index.html".to_string(),
-                    crate::pages::index_html(self.site, self.catalog).into_bytes(),
+                    crate::pages::static_index_html(self.site, self.catalog).into_bytes(),
                 ),
                 (
                     "feeds.opml".to_string(),
