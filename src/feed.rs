@@ -95,8 +95,9 @@ struct Held {
 
 impl Held {
     /// The visible articles of the store's held list (migration 6) that
-    /// are over the site's own limits: the list may name a few that no
-    /// longer are, or that another site's stricter limits held.
+    /// are over the site's own limits (the list may name a few that no
+    /// longer are, or that another site's stricter limits held), and the
+    /// rows the store found it can't read.
     fn read(snap: &dyn Snapshot, site: &Site, now: DateTime<Utc>) -> Result<Vec<Held>, StoreError> {
         let mut held = Vec::new();
         for a in snap.held()? {
@@ -127,6 +128,20 @@ impl Held {
             held.push(Held {
                 id: a.id,
                 published,
+                names,
+            });
+        }
+        // Rows that can't be read are out of every feed: out of the lists
+        // too, by what their link rows say (their own text is unreadable).
+        for row in snap.left_out(&[], now)? {
+            let names = row
+                .names
+                .into_iter()
+                .map(|(facet, slug, name)| (facet, slug, crate::slug::normalize_name(&name)))
+                .collect();
+            held.push(Held {
+                id: row.id,
+                published: row.published,
                 names,
             });
         }

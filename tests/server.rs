@@ -27,7 +27,8 @@ use bantin::feed::Catalog;
 use bantin::http::app::App;
 use bantin::http::server::Limits;
 use bantin::store::{
-    Changes, LogPosition, Pair, Placement, Problem, SlugUse, Snapshot, Store, StoreError, Writer,
+    Changes, LeftOut, LogPosition, Pair, Placement, Problem, SlugUse, Snapshot, Store, StoreError,
+    Writer,
 };
 use chrono::{DateTime, Utc};
 use reqwest::header::HeaderMap;
@@ -642,6 +643,10 @@ impl Snapshot for CountingSnapshot<'_> {
     }
     fn placements(&self, ids: &[String]) -> Result<Vec<Placement>, StoreError> {
         self.inner.placements(ids)
+    }
+
+    fn left_out(&self, ids: &[String], now: DateTime<Utc>) -> Result<Vec<LeftOut>, StoreError> {
+        self.inner.left_out(ids, now)
     }
 }
 

@@ -17,7 +17,9 @@
 
 use bantin::article::{Article, FeedKey};
 
-use crate::server::{Process, Sample, client, get, metric, off_runtime};
+use std::time::Duration;
+
+use crate::server::{Process, Sample, Server, client, get, metric, off_runtime, wait_until};
 use crate::stores::{StoreKind, each_store, quoted};
 use crate::util::{SiteFacts, entry_ids, expected, guids, parse, sample_articles, site_file};
 
@@ -92,16 +94,28 @@ fn write_bad_rows(sample: &Sample) {
 /// SQLite: what Python's `sqlite3` writes for a Latin-1 `bytes` cast to
 /// TEXT, once in a title (`cms-latin1`) and once in an id (`caf\xe9`).
 fn write_latin1_rows(sample: &Sample) {
+    write_latin1(
+        sample,
+        "((b\"cms-latin1\", b\"\\xe9t\\xe9\"), (b\"caf\\xe9\", b\"Caf\\xe9\"))",
+        "",
+    );
+}
+
+/// SQLite: Python's `sqlite3` writes `rows`, a Python tuple of (id, title)
+/// `bytes` pairs, in "Kinh tế" and then `more` (SQL, `?1` the id).
+fn write_latin1(sample: &Sample, rows: &str, more: &str) {
     let (text, us) = published(5);
     let script = r#"
 import sqlite3, sys
-db, published, us = sys.argv[1], sys.argv[2], int(sys.argv[3])
+db, published, us, rows, more = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
 c = sqlite3.connect(db)
-for id, title in ((b"cms-latin1", b"\xe9t\xe9"), (b"caf\xe9", b"Caf\xe9")):
+for id, title in eval(rows):
     c.execute("INSERT INTO articles (id, title, authors, published, published_us) "
               "VALUES (CAST(? AS TEXT), CAST(? AS TEXT), '[]', ?, ?)", (id, title, published, us))
     c.execute("INSERT INTO article_categories (article_id, slug, name, position, published_us) "
               "VALUES (CAST(? AS TEXT), 'kinh-te', 'Kinh tế', 0, ?)", (id, us))
+    if more:
+        c.execute(more, (id, us))
     us += 1
 c.commit()
 "#;
@@ -111,6 +125,8 @@ c.commit()
         .arg(sample.db())
         .arg(&text)
         .arg(us.to_string())
+        .arg(rows)
+        .arg(more)
         .output()
         .expect("running python3");
     assert!(
@@ -249,4 +265,147 @@ async fn rows_bantin_cant_read_are_left_out_counted_and_named(store: StoreKind) 
         entry_ids(&parse(&dump.stdout)),
         guids(&facts.id_prefix, &feeds[0].1)
     );
+}
+
+/// A category only unreadable rows carry.
+const GHOST: (&str, &str) = ("chuyen-muc-hong", "Chuyên mục hỏng");
+
+/// The `/` page's article total ("Có N bài viết").
+fn total(index: &str) -> u64 {
+    let (_, rest) = index.split_once("Có ").expect("the page says its total");
+    rest.split(' ').next().unwrap().parse().expect("a total")
+}
+
+/// The `/` page's row of a feed title: its count and date.
+fn row<'a>(index: &'a str, title: &str) -> Option<&'a str> {
+    let start = index.find(&format!("<tr><td>{title}</td>"))?;
+    index[start..].split("</tr>").next()
+}
+
+// Issue 17, item 3: unreadable rows are left out of every list too. Rows a
+// CMS writes while the server runs are out of `/` and the OPML list from
+// the write on (a category only they carry is listed nowhere, and the
+// categories they share keep their counts); a row the CMS rewrites
+// readable comes back; rows already stored when the server starts are
+// out of the lists once a render has met them.
+each_store!(async fn unreadable_rows_are_out_of_the_lists);
+async fn unreadable_rows_are_out_of_the_lists(store: StoreKind) {
+    let sample = Sample::on(store);
+    let server = Server::sample(&sample).await;
+    let c = client();
+    let (index_url, opml_url) = (server.url("/"), server.url("/feeds.opml"));
+    let before = get(&c, &index_url, &[]).await.text();
+    let kinh_te = row(&before, "Kinh tế").expect("Kinh tế on /").to_string();
+
+    // The bad rows, each also in a category of its own; and a readable
+    // row in a new category, to know when the server has read the write.
+    let mut sql = String::from("BEGIN;");
+    sql.push_str(&cms_row("cms-ngay-sai", 1, Some("hôm qua"), "NULL", "[]"));
+    sql.push_str(&cms_row(
+        "cms-cap-nhat-sai",
+        2,
+        None,
+        "'2020-13-45T00:00:00Z'",
+        "[]",
+    ));
+    sql.push_str(&cms_row("cms-tac-gia-sai", 3, None, "NULL", "Nguyễn Văn A"));
+    for (id, _) in BAD_ROWS {
+        sql.push_str(&format!(
+            "INSERT INTO article_categories (article_id, slug, name, position, published_us)
+             SELECT id, '{}', '{}', 1, published_us FROM articles WHERE id = {};",
+            GHOST.0,
+            GHOST.1,
+            quoted(id)
+        ));
+    }
+    let (text, us) = published(9);
+    sql.push_str(&format!(
+        "INSERT INTO articles (id, title, authors, published, published_us)
+         VALUES ('cms-doc-duoc', 'Bài đọc được', '[]', '{text}', {us});
+         INSERT INTO article_categories (article_id, slug, name, position, published_us)
+         VALUES ('cms-doc-duoc', 'tin-moi', 'Tin mới', 0, {us});
+         COMMIT;"
+    ));
+    sample.sql(&sql);
+    if store == StoreKind::Sqlite {
+        let ghost = format!(
+            "INSERT INTO article_categories (article_id, slug, name, position, published_us) \
+             VALUES (CAST(? AS TEXT), '{}', '{}', 1, ?)",
+            GHOST.0, GHOST.1
+        );
+        write_latin1(&sample, "((b\"cms-latin1\", b\"\\xe9t\\xe9\"),)", &ghost);
+    }
+    let shown = |needle: &'static str, present: bool| {
+        let (c, url) = (c.clone(), index_url.clone());
+        wait_until(Duration::from_secs(30), move || {
+            let (c, url) = (c.clone(), url.clone());
+            async move { get(&c, &url, &[]).await.text().contains(needle) == present }
+        })
+    };
+    assert!(
+        shown("Tin mới", true).await.is_some(),
+        "the readable row never showed"
+    );
+    if store == StoreKind::Sqlite {
+        // The Latin-1 row's write comes after: wait for it to be read.
+        let seen = wait_until(Duration::from_secs(30), || {
+            let (c, base) = (c.clone(), server.base.clone());
+            async move { metric(&c, &base, "bantin_unreadable_rows_total").await >= 4 }
+        })
+        .await;
+        assert!(seen.is_some(), "the Latin-1 row was never met");
+    }
+    let index = get(&c, &index_url, &[]).await.text();
+    let opml = get(&c, &opml_url, &[]).await.text();
+    assert_eq!(total(&index), total(&before) + 1, "{index}");
+    assert_eq!(row(&index, "Kinh tế"), Some(kinh_te.as_str()));
+    assert!(!index.contains(GHOST.1), "{index}");
+    assert!(!opml.contains(GHOST.0), "{opml}");
+    let ghost = get(
+        &c,
+        &server.url(&format!("/feeds/category/{}.rss", GHOST.0)),
+        &[],
+    )
+    .await;
+    assert_eq!(ghost.status, 404);
+
+    // The CMS mends one: it is listed and counted again.
+    sample.sql(&format!(
+        "UPDATE articles SET published = '{}' WHERE id = 'cms-ngay-sai';",
+        published(1).0
+    ));
+    assert!(
+        shown(GHOST.1, true).await.is_some(),
+        "the mended row never showed"
+    );
+    let index = get(&c, &index_url, &[]).await.text();
+    assert_eq!(total(&index), total(&before) + 2, "{index}");
+    server.stop().await;
+
+    // A new server meets the rest when it renders the feeds they are in.
+    sample.sql("UPDATE articles SET published = 'hôm qua' WHERE id = 'cms-ngay-sai';");
+    let server = Server::sample(&sample).await;
+    let index_url = server.url("/");
+    assert!(get(&c, &index_url, &[]).await.text().contains(GHOST.1));
+    assert_eq!(
+        get(&c, &server.url("/feeds/all.rss"), &[]).await.status,
+        200
+    );
+    let gone = wait_until(Duration::from_secs(30), || {
+        let (c, url) = (c.clone(), index_url.clone());
+        async move { !get(&c, &url, &[]).await.text().contains(GHOST.1) }
+    })
+    .await;
+    assert!(gone.is_some(), "rows met by a render stayed on /");
+    let index = get(&c, &index_url, &[]).await.text();
+    assert_eq!(total(&index), total(&before) + 1, "{index}");
+    server.stop().await;
+
+    // So does a build: its pages come after the feeds that met them.
+    let out = sample.path("site");
+    sample.bantin_ok(&["build", "--out", out.to_str().unwrap()]);
+    let built = std::fs::read_to_string(out.join("index.html")).unwrap();
+    let opml = std::fs::read_to_string(out.join("feeds.opml")).unwrap();
+    assert_eq!(built, index);
+    assert!(!opml.contains(GHOST.0), "{opml}");
 }

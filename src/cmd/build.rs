@@ -48,7 +48,6 @@ type Document = (String, Vec<u8>);
 fn jobs(source: &Source<'_>, output: &Output, plan: &Plan) -> anyhow::Result<Vec<Job>> {
     let keys = source.catalog.keys();
     let mut jobs: Vec<Job> = keys.iter().cloned().map(Job::Feed).collect();
-    jobs.push(Job::Pages);
     let nothing = BTreeSet::new();
     for key in &keys {
         let before = archives::months_in(output.previous_under(&archives::folder(key)), key);
@@ -72,6 +71,7 @@ fn jobs(source: &Source<'_>, output: &Output, plan: &Plan) -> anyhow::Result<Vec
             }
         }
     }
+    jobs.push(Job::Pages);
     Ok(jobs)
 }
 
@@ -138,16 +138,24 @@ impl Source<'_> {
                     .map(|format| (archives::path(key, *month, format), render(&feed, format)))
                     .collect()
             }
-            Job::Pages => vec![
-                (
-                    "index.html".to_string(),
-                    crate::pages::static_index_html(self.site, self.catalog).into_bytes(),
-                ),
-                (
-                    "feeds.opml".to_string(),
-                    crate::pages::opml(self.site, self.catalog).into_bytes(),
-                ),
-            ],
+            Job::Pages => {
+                // Last, once the renders have met the rows that can't be
+                // read: the lists leave them out as the feeds did.
+                let touch = crate::feed::CatalogTouch::default();
+                let (catalog, _) = self
+                    .catalog
+                    .update(self.snap, self.site, self.now, &touch)?;
+                vec![
+                    (
+                        "index.html".to_string(),
+                        crate::pages::static_index_html(self.site, &catalog).into_bytes(),
+                    ),
+                    (
+                        "feeds.opml".to_string(),
+                        crate::pages::opml(self.site, &catalog).into_bytes(),
+                    ),
+                ]
+            }
         })
     }
 }

@@ -94,6 +94,9 @@ struct WatchState {
     next_due: Option<DateTime<Utc>>,
     last_read: Instant,
     last_trim: Instant,
+    /// The store's count of unreadable rows met, as of the last catalog:
+    /// when a render meets a new one, the catalog leaves it out.
+    unreadable: u64,
 }
 
 /// Shared server state.
@@ -159,6 +162,7 @@ impl App {
                 next_due,
                 last_read: Instant::now(),
                 last_trim: Instant::now(),
+                unreadable: 0,
             }),
             health: Mutex::new(Health::Up),
             damage: Mutex::new(None),
@@ -603,6 +607,7 @@ impl App {
         let old = self.catalog();
         let (rows, next) = match changes {
             Changes::Everything { next } => {
+                state.unreadable = self.store.unreadable_rows();
                 let catalog = Catalog::load(snap.as_ref(), &self.site, now)?;
                 state.next_due = snap.next_scheduled(now)?;
                 drop(snap);
@@ -616,7 +621,8 @@ impl App {
             }
             Changes::Rows { rows, next } => (rows, next),
         };
-        if rows.is_empty() && !due_now {
+        let unreadable = self.store.unreadable_rows();
+        if rows.is_empty() && !due_now && unreadable == state.unreadable {
             state.position = next;
             return Ok(Vec::new());
         }
@@ -632,6 +638,13 @@ impl App {
             .collect();
         ids.sort();
         ids.dedup();
+        // A CMS row that can't be read is out of the lists from its write
+        // on, not from the first render that meets it (a bounded number
+        // read per poll: a bigger batch is bantin's own import, or is met
+        // by renders).
+        let checked = ids.get(..crate::store::UNREADABLE_HELD).unwrap_or(&ids);
+        snap.left_out(checked, now)?;
+        state.unreadable = self.store.unreadable_rows();
         let placed = snap.placements(&ids)?;
         let touched = touched(&rows, &due, &placed, now);
         let (catalog, renamed) = old.update(snap.as_ref(), &self.site, now, &touched.catalog)?;

@@ -269,6 +269,23 @@ pub struct Placement {
     pub authors: Vec<String>,
 }
 
+/// Unreadable rows the catalog leaves out at most (more are still out of
+/// every feed); also how many written rows a server reads at once to find them.
+pub const UNREADABLE_HELD: usize = unreadable::HELD;
+
+/// A row left out of every feed because it can't be read, placed by its
+/// link rows: what the catalog uncounts, so that `/` and the OPML list
+/// leave it out as they leave out a row over a limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeftOut {
+    /// The article's id.
+    pub id: String,
+    /// Its `published_us` instant.
+    pub published: DateTime<Utc>,
+    /// (facet, slug, name as stored) of each of its link rows.
+    pub names: Vec<(Facet, String, String)>,
+}
+
 /// One consistent view of the store: every read through one snapshot sees
 /// the store as of one instant (one read transaction), whatever writers do
 /// meanwhile. Reads take `now` so that scheduled articles (published in the
@@ -356,6 +373,12 @@ pub trait Snapshot {
 
     /// Where each of `ids` stands now; ids not in the store are left out.
     fn placements(&self, ids: &[String]) -> Result<Vec<Placement>, StoreError>;
+
+    /// The rows that can't be read among `ids` and among those this store
+    /// met before (at most [`UNREADABLE_HELD`]), each read again: a new one
+    /// is named in the log and remembered, one read fine again or deleted
+    /// is forgotten. Rows published after `now` are left out.
+    fn left_out(&self, ids: &[String], now: DateTime<Utc>) -> Result<Vec<LeftOut>, StoreError>;
 
     /// The articles the store's triggers found over its limits
     /// (`bantin_held`, migration 6), decoded, in id order: every stored

@@ -15,7 +15,7 @@
 
 use std::borrow::Cow;
 use std::cell::{RefCell, RefMut};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::convert::Infallible;
 use std::str::FromStr;
 use std::sync::{Arc, Weak};
@@ -31,8 +31,8 @@ use super::row::{ARTICLE_COLUMNS, RawArticle, RawLink, audit_row, table};
 use super::staging::{Preparing, link_rows};
 use super::unreadable::Unreadable;
 use super::{
-    Change, Changes, LogPosition, Pair, Placement, Position, Problem, SlugUse, Snapshot, Store,
-    StoreError, Writer, facet_code, instant, logged_facet, micros,
+    Change, Changes, LeftOut, LogPosition, Pair, Placement, Position, Problem, SlugUse, Snapshot,
+    Store, StoreError, Writer, facet_code, instant, logged_facet, micros,
 };
 use crate::article::{Article, Body, Facet, FeedKey};
 use crate::config::StoreUrl;
@@ -1212,6 +1212,70 @@ impl Snapshot for PgSnapshot {
             &[],
         )?;
         self.decode_rows(&mut conn, &rows)
+    }
+
+    fn left_out(&self, ids: &[String], now: DateTime<Utc>) -> Result<Vec<LeftOut>, StoreError> {
+        let mut check: BTreeSet<String> = self.unreadable.held_ids().into_iter().collect();
+        check.extend(ids.iter().cloned());
+        if check.is_empty() {
+            return Ok(Vec::new());
+        }
+        let check: Vec<&str> = check.iter().map(String::as_str).collect();
+        let mut conn = self.conn();
+        let rows = conn.query(
+            &format!(
+                "SELECT {ARTICLE_COLUMNS}, a.published_us FROM articles a WHERE a.id = ANY($1)"
+            ),
+            &[&check],
+        )?;
+        let mut published = HashMap::new();
+        let mut raws = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let raw = raw_article(r)?;
+            published.insert(raw.id.clone(), r.try_get::<_, Option<i64>>(10)?);
+            raws.push(raw);
+        }
+        let mut unread = Vec::new();
+        for id in &check {
+            if !published.contains_key(*id) {
+                self.unreadable.readable_again(id);
+            }
+        }
+        for (id, decoded) in conn.decode_all(raws, Some(&check))? {
+            match decoded {
+                Ok(_) => self.unreadable.readable_again(&id),
+                Err(reason) => {
+                    self.unreadable.left_out(&id, &reason);
+                    let at = published.get(&id).copied().flatten().and_then(instant);
+                    if let Some(at) = at.filter(|at| *at <= now) {
+                        unread.push((id, at));
+                    }
+                }
+            }
+        }
+        let ids: Vec<&str> = unread.iter().map(|(id, _)| id.as_str()).collect();
+        let mut links = Vec::new();
+        for facet in Facet::ALL {
+            let slugs = conn.links(facet, "slug", Some(&ids))?;
+            let named = conn.links(facet, "name", Some(&ids))?;
+            links.push((facet, slugs, named));
+        }
+        Ok(unread
+            .into_iter()
+            .map(|(id, published)| {
+                let mut names = Vec::new();
+                for (facet, slugs, named) in &mut links {
+                    let s = slugs.remove(&id).unwrap_or_default();
+                    let n = named.remove(&id).unwrap_or_default();
+                    names.extend(s.into_iter().zip(n).map(|(s, n)| (*facet, s, n)));
+                }
+                LeftOut {
+                    id,
+                    published,
+                    names,
+                }
+            })
+            .collect())
     }
 }
 

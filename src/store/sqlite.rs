@@ -8,6 +8,7 @@
 //! writes go through one connection, one transaction at a time.
 
 use arc_swap::ArcSwap;
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,8 +23,8 @@ use super::sqlite_text::{Columns, lossy, valid};
 use super::staging::{Preparing, Staged, sqlite_rows};
 use super::unreadable::Unreadable;
 use super::{
-    Change, Changes, LogPosition, Pair, Placement, Position, Problem, SlugUse, Snapshot, Store,
-    StoreError, Writer, facet_code, instant, logged_facet, micros,
+    Change, Changes, LeftOut, LogPosition, Pair, Placement, Position, Problem, SlugUse, Snapshot,
+    Store, StoreError, Writer, facet_code, instant, logged_facet, micros,
 };
 use crate::article::{Article, Facet, FeedKey};
 use crate::limits::SiteLimits;
@@ -1074,6 +1075,46 @@ impl Snapshot for SqliteSnapshot {
             .into_iter()
             .filter_map(|raw| self.decoded(raw))
             .collect())
+    }
+
+    fn left_out(&self, ids: &[String], now: DateTime<Utc>) -> Result<Vec<LeftOut>, StoreError> {
+        let mut check: BTreeSet<String> = self.unreadable.held_ids().into_iter().collect();
+        check.extend(ids.iter().cloned());
+        let sql =
+            format!("SELECT {ARTICLE_COLUMNS}, a.published_us FROM articles a WHERE a.id = ?1");
+        let mut out = Vec::new();
+        for id in check {
+            let row = self
+                .conn
+                .prepare_cached(&sql)?
+                .query_row([&id], |r| {
+                    Ok((raw_article(r)?, r.get::<_, Option<i64>>(10)?))
+                })
+                .optional()?;
+            let Some((raw, published)) = row else {
+                self.unreadable.readable_again(&id);
+                continue;
+            };
+            if self.decoded(raw).is_some() {
+                self.unreadable.readable_again(&id);
+                continue;
+            }
+            let Some(published) = published.and_then(instant).filter(|p| *p <= now) else {
+                continue;
+            };
+            let mut names = Vec::new();
+            for facet in Facet::ALL {
+                let slugs = self.links(facet, &id, "slug")?;
+                let named = self.links(facet, &id, "name")?;
+                names.extend(slugs.into_iter().zip(named).map(|(s, n)| (facet, s, n)));
+            }
+            out.push(LeftOut {
+                id,
+                published,
+                names,
+            });
+        }
+        Ok(out)
     }
 }
 

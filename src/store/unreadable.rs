@@ -9,14 +9,23 @@
 //! again, in a set of bounded size, so a CMS that writes a million such
 //! rows costs a fixed few hundred KiB. Past the bound one line says so and
 //! `bantin check` is the place to list them all.
+//!
+//! The ids of the first [`HELD`] such rows are kept too, so that the
+//! catalog can leave them out of `/` and the OPML list as it leaves out a
+//! row over a limit (see [`crate::store::Snapshot::left_out`]).
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 
 /// Rows remembered (and so warned about and counted) at most.
 const REMEMBERED: usize = 65_536;
+
+/// Rows whose ids are kept for the catalog to leave out at most: each is
+/// read again at every catalog update, so the bound is what that costs.
+/// Past it a row is still out of every feed, but counted on `/`.
+pub(crate) const HELD: usize = 1_024;
 
 /// The unreadable rows a store has met.
 #[derive(Debug, Default)]
@@ -26,12 +35,20 @@ pub(crate) struct Unreadable {
     count: AtomicU64,
     /// Whether the "too many to remember" line was written.
     full: AtomicBool,
+    /// Ids of unreadable rows, for the catalog (at most [`HELD`]).
+    held: Mutex<BTreeSet<String>>,
 }
 
 impl Unreadable {
     /// A row left out of a feed because it can't be read: warn and count it
     /// the first time.
     pub fn left_out(&self, id: &str, reason: &str) {
+        {
+            let mut held = self.held();
+            if held.len() < HELD && !held.contains(id) {
+                held.insert(id.to_string());
+            }
+        }
         if self.first_time(id, reason) {
             tracing::warn!(
                 article = %id,
@@ -64,6 +81,21 @@ impl Unreadable {
         true
     }
 
+    /// A row read fine again (a CMS rewrote it) or deleted: the catalog
+    /// counts it as any other row from now on.
+    pub fn readable_again(&self, id: &str) {
+        self.held().remove(id);
+    }
+
+    /// The ids of the unreadable rows met so far (at most [`HELD`]).
+    pub fn held_ids(&self) -> Vec<String> {
+        self.held().iter().cloned().collect()
+    }
+
+    fn held(&self) -> std::sync::MutexGuard<'_, BTreeSet<String>> {
+        self.held.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Distinct unreadable rows met so far (at most [`REMEMBERED`]).
     pub fn count(&self) -> u64 {
         self.count.load(Relaxed)
@@ -82,6 +114,21 @@ mod tests {
         assert!(u.first_time("b", "bad date"));
         assert!(u.first_time("a", "bad JSON"));
         assert_eq!(u.count(), 3);
+    }
+
+    #[test]
+    fn ids_are_kept_for_the_catalog_until_read_again() {
+        let u = Unreadable::default();
+        u.left_out("b", "bad date");
+        u.left_out("a", "bad JSON");
+        u.left_out("a", "bad JSON");
+        assert_eq!(u.held_ids(), ["a", "b"]);
+        u.readable_again("a");
+        assert_eq!(u.held_ids(), ["b"]);
+        for i in 0..HELD + 10 {
+            u.left_out(&format!("x{i}"), "r");
+        }
+        assert_eq!(u.held_ids().len(), HELD);
     }
 
     #[test]
