@@ -231,11 +231,7 @@ async fn build_of_the_sample_mirrors_its_url_space(store: StoreKind) {
 async fn page_is_the_served_one_without_search(c: &reqwest::Client, out: &Path, base: &str) {
     let built = std::fs::read_to_string(out.join("index.html")).unwrap();
     let served = get(c, &format!("{base}/"), &[]).await.text();
-    let start = served
-        .find("<form")
-        .expect("the served page has a search box");
-    let end = served[start..].find("</form>\n").unwrap() + start + "</form>\n".len();
-    assert_eq!(built, format!("{}{}", &served[..start], &served[end..]));
+    assert_eq!(built, without_search(&served));
     assert!(!built.contains("feeds/search"), "{built}");
     for (suffix, coding) in [(".gz", "gzip"), (".br", "br")] {
         let file = std::fs::read(out.join(format!("index.html{suffix}"))).unwrap();
@@ -244,6 +240,16 @@ async fn page_is_the_served_one_without_search(c: &reqwest::Client, out: &Path, 
             "index.html{suffix}"
         );
     }
+}
+
+/// The page the server sends for `/` with its search box taken out: what
+/// `bantin build` writes as `index.html`.
+pub fn without_search(served: &str) -> String {
+    let start = served
+        .find("<form")
+        .expect("the served page has a search box");
+    let end = served[start..].find("</form>\n").unwrap() + start + "</form>\n".len();
+    format!("{}{}", &served[..start], &served[end..])
 }
 
 /// Every file under `dir` with its inode and bytes: what a rewrite changes
