@@ -49,6 +49,11 @@ use bantin::render::{Format, render};
 use bantin::store::Store;
 use http::Request;
 
+/// The client address the handler logs: any, as the server passes the
+/// peer of the connection.
+const PEER: std::net::SocketAddr =
+    std::net::SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 40000);
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let usage = "usage: callgrind (hit|cold) SITE STORE [N]";
@@ -107,12 +112,12 @@ fn hits(site: Site, store: Box<dyn Store>, n: usize) {
     let app = Arc::new(App::new(site, store).expect("the store answers"));
     // Warm: render the feed and compute its gzip coding, outside the count.
     let first = rt
-        .block_on(handle(app.clone(), request(None)))
+        .block_on(handle(app.clone(), request(None), PEER))
         .expect("infallible");
     assert_eq!(first.status(), 200);
     let etag = first.headers()["etag"].to_str().unwrap().to_string();
     let again = rt
-        .block_on(handle(app.clone(), request(None)))
+        .block_on(handle(app.clone(), request(None), PEER))
         .expect("infallible");
     assert_eq!(again.headers()["content-encoding"], "gzip");
     let plain: Vec<Request<()>> = (0..n).map(|_| request(None)).collect();
@@ -132,7 +137,7 @@ fn measured_hits_gzip(
     rt.block_on(async {
         let mut ok = 0;
         for req in requests {
-            let resp = handle(app.clone(), req).await.expect("infallible");
+            let resp = handle(app.clone(), req, PEER).await.expect("infallible");
             ok += usize::from(resp.status() == 200);
             black_box(resp);
         }
@@ -149,7 +154,7 @@ fn measured_hits_304(
     rt.block_on(async {
         let mut ok = 0;
         for req in requests {
-            let resp = handle(app.clone(), req).await.expect("infallible");
+            let resp = handle(app.clone(), req, PEER).await.expect("infallible");
             ok += usize::from(resp.status() == 304);
             black_box(resp);
         }

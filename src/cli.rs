@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::logging::LogFormat;
 use crate::render::Format;
 
 /// Publish a newsroom's articles as RSS 2.0, Atom 1.0 and JSON Feed.
@@ -20,6 +21,16 @@ pub struct Cli {
     /// not exist, `import` applies SPEC's default limits.
     #[arg(long, global = true, env = "BANTIN_SITE", value_name = "PATH")]
     pub site: Option<PathBuf>,
+    /// How `serve` writes its log lines to stderr: text (colour only on a
+    /// terminal) or json (one object a line).
+    #[arg(
+        long,
+        global = true,
+        env = "BANTIN_LOG_FORMAT",
+        value_enum,
+        default_value_t
+    )]
+    pub log_format: LogFormat,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -81,6 +92,25 @@ pub enum Command {
         #[arg(long)]
         repair: bool,
     },
+    /// Write a completion script for SHELL to stdout.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+    /// Write the manual page (roff) to stdout.
+    Man,
+}
+
+/// Shells `completions` writes for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    /// Bash
+    Bash,
+    /// Zsh
+    Zsh,
+    /// Fish
+    Fish,
 }
 
 /// `--format` values.

@@ -12,6 +12,7 @@ pub mod feed;
 pub mod http;
 pub mod import;
 pub mod limits;
+pub mod logging;
 pub mod pages;
 pub mod render;
 pub mod sanitize;

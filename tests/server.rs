@@ -407,6 +407,13 @@ impl Process {
         Process::spawn(std::process::Command::new(bin()), store, log)
     }
 
+    /// [`Process::start_logging`] with `args` after `serve`'s.
+    pub fn start_with_args(store: &str, log: &str, args: &[&str]) -> Process {
+        let mut cmd = std::process::Command::new(bin());
+        cmd.args(args);
+        Process::spawn(cmd, store, log)
+    }
+
     /// [`Process::start_url`] under an open-file limit of `files`, soft and
     /// hard (so that `serve` can't raise it).
     pub fn start_with_file_limit(store: &str, files: u32) -> Process {

@@ -97,3 +97,6 @@ mod cms_delete;
 
 /// Issue 17: a damaged SQLite file, seen by `check` and `/healthz`.
 mod damage;
+
+/// Issue 20: log lines, the base_url warning, completions, the manual page.
+mod operators;

@@ -5,6 +5,7 @@ mod build;
 mod check;
 mod dump;
 mod import;
+mod manual;
 pub(crate) mod output;
 mod remove;
 mod serve;
@@ -31,7 +32,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let site_given = cli.site.is_some();
     let site = cli.site.unwrap_or_else(|| PathBuf::from(DEFAULT_SITE));
     match cli.command {
-        Command::Serve { listen } => serve(&store_url, &site, listen),
+        Command::Serve { listen } => serve(&store_url, &site, listen, cli.log_format),
         Command::Import { strict, paths } => {
             let limits = import_limits(&site, site_given)?;
             import(&store_url, &limits, strict, &paths)
@@ -58,6 +59,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         ),
         Command::Build { out } => build(&store_url, &site, &out),
         Command::Check { repair } => check(&store_url, &site, repair),
+        Command::Completions { shell } => manual::completions(shell),
+        Command::Man => manual::man(),
     }
 }
 

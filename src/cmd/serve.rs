@@ -10,11 +10,17 @@ use anyhow::Context;
 use crate::config::{DEFAULT_STORE, StoreUrl};
 use crate::http::app::App;
 use crate::http::server::{Limits, run, shutdown_signal};
+use crate::logging::LogFormat;
 
 /// Serve every feed on `listen` until SIGINT or SIGTERM. On a fresh
 /// checkout (default store, no file yet) first import the sample articles.
-pub fn serve(url: &StoreUrl, site_path: &Path, listen: SocketAddr) -> anyhow::Result<ExitCode> {
-    init_logging();
+pub fn serve(
+    url: &StoreUrl,
+    site_path: &Path,
+    listen: SocketAddr,
+    log_format: LogFormat,
+) -> anyhow::Result<ExitCode> {
+    crate::logging::init(log_format);
     let site = super::load_site(site_path)?;
     let first_run = *url == StoreUrl::parse(DEFAULT_STORE)?
         && matches!(url, StoreUrl::Sqlite(p) if !p.exists());
@@ -37,6 +43,7 @@ pub fn serve(url: &StoreUrl, site_path: &Path, listen: SocketAddr) -> anyhow::Re
         ));
     }
     super::adopt_limits(store.as_ref(), &site, url);
+    let base_url = site.base_url.clone();
     let app = Arc::new(App::new(site, store)?);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -48,6 +55,9 @@ pub fn serve(url: &StoreUrl, site_path: &Path, listen: SocketAddr) -> anyhow::Re
             .with_context(|| format!("listening on {listen}"))?;
         let addr = listener.local_addr()?;
         let _ = super::output::err(format_args!("bantin: serving {url} on http://{addr}/"));
+        if let Some(warning) = elsewhere(&base_url, addr) {
+            let _ = super::output::err(format_args!("bantin: warning: {warning}"));
+        }
         run(app, listener, Limits::default(), shutdown_signal()).await;
         Ok::<_, anyhow::Error>(())
     });
@@ -57,12 +67,68 @@ pub fn serve(url: &StoreUrl, site_path: &Path, listen: SocketAddr) -> anyhow::Re
     Ok(ExitCode::SUCCESS)
 }
 
-/// Request logs and warnings to stderr; `RUST_LOG` tunes them (default info).
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+/// Why the links bantin writes would not lead to this server, when its
+/// `base_url` is a loopback address (the sample's, a first try's) that
+/// names another port, or this server listens beyond the loopback: every
+/// link on `/`, in the feeds and in the OPML list goes to `base_url`.
+fn elsewhere(base_url: &str, addr: SocketAddr) -> Option<String> {
+    let uri: http::Uri = base_url.parse().ok()?;
+    let host = uri.host()?.trim_start_matches('[').trim_end_matches(']');
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if !loopback {
+        return None;
+    }
+    let port = uri
+        .port_u16()
+        .unwrap_or(if uri.scheme_str() == Some("https") {
+            443
+        } else {
+            80
+        });
+    if port != addr.port() {
+        Some(format!(
+            "the site's base_url {base_url} names port {port}, not {}: every link on /, in the \
+             feeds and in the OPML list leads there (set base_url in the site file)",
+            addr.port()
+        ))
+    } else if !addr.ip().is_loopback() {
+        Some(format!(
+            "listening on {addr} while the site's base_url {base_url} is a loopback address: \
+             links lead other machines to themselves (set base_url in the site file)"
+        ))
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::elsewhere;
+
+    #[test]
+    fn links_elsewhere_are_named() {
+        let at = |a: &str| a.parse().unwrap();
+        let base = "http://127.0.0.1:8080";
+        assert_eq!(elsewhere(base, at("127.0.0.1:8080")), None);
+        assert!(
+            elsewhere(base, at("127.0.0.1:8098"))
+                .unwrap()
+                .contains("port 8080, not 8098")
+        );
+        assert!(
+            elsewhere(base, at("0.0.0.0:8080"))
+                .unwrap()
+                .contains("loopback")
+        );
+        assert!(elsewhere("http://localhost/", at("127.0.0.1:8080")).is_some());
+        assert_eq!(elsewhere("http://[::1]:8080", at("[::1]:8080")), None);
+        // A public base_url is the operator's choice (a proxy in front).
+        assert_eq!(
+            elsewhere("https://tin.example.vn", at("127.0.0.1:8098")),
+            None
+        );
+    }
 }

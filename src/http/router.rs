@@ -7,6 +7,7 @@
 
 use std::borrow::Cow;
 use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -31,7 +32,11 @@ pub const MAX_HEADER_BYTES: usize = 32 * 1024;
 type Body = Full<Bytes>;
 
 /// Answer one request; never fails.
-pub async fn handle<B>(app: Arc<App>, req: Request<B>) -> Result<Response<Body>, Infallible> {
+pub async fn handle<B>(
+    app: Arc<App>,
+    req: Request<B>,
+    client: SocketAddr,
+) -> Result<Response<Body>, Infallible> {
     let started = Instant::now();
     let (route, mut response) = respond(&app, &req).await;
     // Browsers must take our content types as given: a feed or a text
@@ -43,10 +48,19 @@ pub async fn handle<B>(app: Arc<App>, req: Request<B>) -> Result<Response<Body>,
     let status = response.status().as_u16();
     app.metrics.request(route, status);
     tracing::info!(
+        client = %client,
         method = %req.method(),
         path = %truncate(req.uri().path(), 200),
         status,
+        bytes = http_body::Body::size_hint(response.body()).exact().unwrap_or(0),
         micros = started.elapsed().as_micros() as u64,
+        user_agent = %truncate(
+            req.headers()
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("-"),
+            200
+        ),
         "request"
     );
     Ok(response)

@@ -26,6 +26,7 @@
 use std::cell::{Cell, RefCell};
 use std::convert::Infallible;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::{Arc, Once};
@@ -116,7 +117,7 @@ pub async fn run(
     serve(
         listener,
         limits,
-        move |req| handle(app.clone(), req),
+        move |req, peer| handle(app.clone(), req, peer),
         shutdown,
     )
     .await;
@@ -134,7 +135,7 @@ async fn serve<H, F>(
     handler: H,
     shutdown: impl Future<Output = ()>,
 ) where
-    H: Fn(Request<Incoming>) -> F + Clone + Send + 'static,
+    H: Fn(Request<Incoming>, SocketAddr) -> F + Clone + Send + 'static,
     F: Future<Output = Result<Response<Body>, Infallible>> + Send + 'static,
 {
     install_panic_hook();
@@ -160,7 +161,7 @@ async fn serve<H, F>(
             p = waiting.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
             () = &mut shutdown => break,
         };
-        let (stream, _peer) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             r = listener.accept() => match r {
                 Ok(conn) => conn,
                 Err(e) => {
@@ -186,7 +187,7 @@ async fn serve<H, F>(
                 // Entered here, not in the task: the registry's order is
                 // the order of accepting.
                 let place = registry.enter();
-                tokio::spawn(conn.serve(place, stream, permit, handler.clone()));
+                tokio::spawn(conn.serve(place, (stream, peer), permit, handler.clone()));
             }
             Err(_) => {
                 registry.make_room();
@@ -197,7 +198,7 @@ async fn serve<H, F>(
                         Ok(Ok(permit)) if !conn.registry.stopping() => {
                             drop(slot);
                             let place = conn.registry.enter();
-                            conn.serve(place, stream, permit, handler).await;
+                            conn.serve(place, (stream, peer), permit, handler).await;
                         }
                         _ => {
                             conn.refuse(stream).await;
@@ -239,11 +240,11 @@ impl Accepted {
     async fn serve<H, F>(
         self,
         place: Place,
-        stream: TcpStream,
+        (stream, peer): (TcpStream, SocketAddr),
         permit: OwnedSemaphorePermit,
         handler: H,
     ) where
-        H: Fn(Request<Incoming>) -> F + Clone + Send + 'static,
+        H: Fn(Request<Incoming>, SocketAddr) -> F + Clone + Send + 'static,
         F: Future<Output = Result<Response<Body>, Infallible>> + Send + 'static,
     {
         let state = place.conn.clone();
@@ -255,7 +256,7 @@ impl Accepted {
                 let (method, uri) = (req.method().clone(), req.uri().clone());
                 Guarded {
                     _in_flight: state.request(),
-                    inner: Box::pin(handler(req)),
+                    inner: Box::pin(handler(req, peer)),
                     method,
                     uri,
                 }
@@ -446,7 +447,7 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let handler = |req: Request<Incoming>| async move {
+        let handler = |req: Request<Incoming>, _peer| async move {
             if req.uri().path() == "/boom" {
                 panic!("a bug in a handler");
             }
