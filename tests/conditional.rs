@@ -614,3 +614,29 @@ async fn etag_is_the_same_after_a_restart_and_in_another_process(store: StoreKin
         "from `bantin serve` in another process"
     );
 }
+
+// Issue 19: a client without `Accept-Encoding` after others asked for
+// gzip gets the identity bytes decoded once and then held (weighed in
+// `cache_bytes` like any coding), not decoded again for every request.
+#[tokio::test(flavor = "multi_thread")]
+async fn identity_asked_after_gzip_is_decoded_once_and_then_held() {
+    let sample = Sample::sqlite();
+    let server = Server::sample(&sample).await;
+    let c = client();
+    let url = server.url("/feeds/all.rss");
+    let held = || crate::server::metric(&c, &server.base, "bantin_cache_bytes");
+    let gzip = get(&c, &url, &[("accept-encoding", "gzip")]).await;
+    assert_eq!(gzip.status, 200);
+    let identity = decode(Some("gzip"), &gzip.body);
+    // Held in gzip alone once a coding was made.
+    let before = held().await;
+    assert_eq!(before, gzip.body.len() as u64);
+    for _ in 0..3 {
+        let r = get(&c, &url, &[("accept-encoding", "identity")]).await;
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("content-encoding"), None);
+        assert_eq!(r.body, identity);
+        assert_eq!(held().await, before + identity.len() as u64);
+    }
+    server.stop().await;
+}
