@@ -5,6 +5,7 @@
 #![warn(missing_docs)]
 
 pub mod article;
+pub mod audience;
 pub mod cli;
 pub mod cmd;
 pub mod config;

@@ -15,10 +15,10 @@ use std::collections::BTreeSet;
 use bantin::article::{Article, FeedKey};
 use chrono::{FixedOffset, Utc};
 
-use crate::server::{
-    Backend, Server, belongs, client, feed_path, get, on_both, sample_articles, wait_until,
+use crate::support::{
+    Sandbox, Server, article, belongs, client, feed_path, get, on_both, percent_encode,
+    sample_articles, wait_until,
 };
-use crate::util::{article, percent_encode};
 
 const ATOM: &str = "http://www.w3.org/2005/Atom";
 const HISTORY: &str = "http://purl.org/syndication/history/1.0";
@@ -81,7 +81,7 @@ fn read(ext: &str, body: &[u8]) -> Doc {
 
 /// The local path of an absolute feed URL of the sample site.
 fn path_of(url: &str) -> String {
-    let base = crate::util::SiteFacts::read(&crate::util::site_file()).base_url;
+    let base = crate::support::SiteFacts::read(&crate::support::site_file()).base_url;
     url.strip_prefix(&base).unwrap_or(url).to_string()
 }
 
@@ -121,9 +121,9 @@ async fn archives_walk_back_to_the_oldest_article_in_every_format() {
         backend.upsert(extra.clone());
         let mut all = sample_articles();
         all.extend(extra);
-        let server = Server::start(backend.store(4)).await;
+        let server = Server::start(backend.pool(4)).await;
         let c = client();
-        let prefix = crate::util::SiteFacts::read(&crate::util::site_file()).id_prefix;
+        let prefix = crate::support::SiteFacts::read(&crate::support::site_file()).id_prefix;
         for key in [
             FeedKey::All,
             FeedKey::Category("kinh-te".into()),
@@ -184,7 +184,7 @@ async fn archives_walk_back_to_the_oldest_article_in_every_format() {
 #[tokio::test(flavor = "multi_thread")]
 async fn missing_months_are_404_and_archives_are_cached_like_feeds() {
     on_both(|backend| async move {
-        let server = Server::start(backend.store(2)).await;
+        let server = Server::start(backend.pool(2)).await;
         let c = client();
         for path in [
             "/feeds/all/archive/1999-01.rss",
@@ -217,7 +217,7 @@ async fn missing_months_are_404_and_archives_are_cached_like_feeds() {
 async fn a_change_in_one_month_changes_that_archive_only() {
     on_both(|backend| async move {
         backend.upsert(older_articles());
-        let server = Server::start(backend.store(4)).await;
+        let server = Server::start(backend.pool(4)).await;
         let c = client();
         let months = ["2019-12", "2020-06", "2020-08", "2020-10", "2020-11"];
         let url = |m: &str| server.url(&format!("/feeds/all/archive/{m}.atom"));
@@ -279,11 +279,11 @@ async fn a_change_in_one_month_changes_that_archive_only() {
 /// keeps the site's short `max-age`.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_current_month_keeps_a_short_max_age() {
-    let backend = Backend::sqlite();
+    let backend = Sandbox::with_sample();
     let now = Utc::now().with_timezone(&site_offset());
     let stamp = (now - chrono::Duration::minutes(5)).to_rfc3339();
     backend.upsert(vec![article("moi-nhat", &["Xã hội"], &[], &stamp)]);
-    let server = Server::start(backend.store(2)).await;
+    let server = Server::start(backend.pool(2)).await;
     let c = client();
     let month = now.format("%Y-%m").to_string();
     let r = get(

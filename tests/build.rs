@@ -21,8 +21,10 @@ use std::sync::Arc;
 use bantin::article::{Article, FeedKey};
 use chrono::{FixedOffset, Utc};
 
-use crate::server::{EXTS, Sample, Server, belongs, client, decode, feed_path, get, jsonl_article};
-use crate::stores::{StoreKind, each_store};
+use crate::support::{
+    FORMATS, Sandbox, Server, StoreKind, belongs, client, decode, each_store, feed_path, get,
+    jsonl_article,
+};
 
 /// Every file under `dir`, as `/`-separated paths relative to it.
 pub fn files_under(dir: &Path) -> BTreeSet<String> {
@@ -47,10 +49,10 @@ pub fn files_under(dir: &Path) -> BTreeSet<String> {
 }
 
 /// Run `bantin build --out DIR/out` on `sample`'s store; returns the folder.
-async fn build(sample: &Sample) -> PathBuf {
+async fn build(sample: &Sandbox) -> PathBuf {
     let out = sample.path("out");
     sample
-        .bantin_async(&["build", "--out", out.to_str().unwrap()])
+        .run_async(&["build", "--out", out.to_str().unwrap()])
         .await;
     out
 }
@@ -75,11 +77,11 @@ fn expected_files(
     }
     let mut docs: Vec<String> = keys
         .iter()
-        .flat_map(|k| EXTS.map(|e| feed_path(k, e).trim_start_matches('/').to_string()))
+        .flat_map(|k| FORMATS.map(|e| feed_path(k, e).trim_start_matches('/').to_string()))
         .collect();
     for key in &keys {
         for month in months(key) {
-            docs.extend(EXTS.map(|e| archive_path(key, &month, e)));
+            docs.extend(FORMATS.map(|e| archive_path(key, &month, e)));
         }
     }
     docs.extend(["index.html".to_string(), "feeds.opml".to_string()]);
@@ -126,7 +128,7 @@ each_store!(async fn build_writes_every_feed_page_and_opml_with_gz_and_br_and_no
 async fn build_writes_every_feed_page_and_opml_with_gz_and_br_and_nothing_else(store: StoreKind) {
     // A small store, so that the expected URL space is plain to see: two
     // categories, two regions, and one of the four pairs without an article.
-    let sample = Sample::empty_on(store);
+    let sample = Sandbox::with_schema_on(store);
     let file = sample.path("few.jsonl");
     let lines = [
         jsonl_article("a1", "Kinh tế", "Đức Thọ", "2020-10-01T08:00:00+07:00"),
@@ -134,9 +136,7 @@ async fn build_writes_every_feed_page_and_opml_with_gz_and_br_and_nothing_else(s
         jsonl_article("a3", "Thể thao", "Đức Thọ", "2020-10-03T08:00:00+07:00"),
     ];
     std::fs::write(&file, lines.concat()).unwrap();
-    sample
-        .bantin_async(&["import", file.to_str().unwrap()])
-        .await;
+    sample.run_async(&["import", file.to_str().unwrap()]).await;
     let out = build(&sample).await;
     assert_eq!(
         files_under(&out),
@@ -171,10 +171,10 @@ async fn build_writes_every_feed_page_and_opml_with_gz_and_br_and_nothing_else(s
 
 each_store!(async fn build_of_the_sample_mirrors_its_url_space);
 async fn build_of_the_sample_mirrors_its_url_space(store: StoreKind) {
-    let sample = Sample::on(store);
+    let sample = Sandbox::with_sample_on(store);
     let out = build(&sample).await;
     let (mut cats, mut regs, mut authors) = (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
-    let articles = crate::server::sample_articles();
+    let articles = crate::support::sample_articles();
     for a in &articles {
         cats.extend(a.categories.iter().map(|n| bantin::slug::slugify(n)));
         regs.extend(a.regions.iter().map(|n| bantin::slug::slugify(n)));
@@ -252,9 +252,12 @@ pub fn without_search(served: &str) -> String {
     format!("{}{}", &served[..start], &served[end..])
 }
 
-/// Every file under `dir` with its inode and bytes: what a rewrite changes
-/// (a rename gives a new inode) and what a reader sees.
-fn tree(dir: &Path) -> BTreeMap<String, (u64, Vec<u8>)> {
+/// Files by path with their inode and bytes: what a rewrite changes (a
+/// rename gives a new inode) and what a reader sees.
+type Tree = BTreeMap<String, (u64, Vec<u8>)>;
+
+/// Every file under `dir`, as a [`Tree`].
+fn tree(dir: &Path) -> Tree {
     files_under(dir)
         .into_iter()
         .map(|rel| {
@@ -297,27 +300,32 @@ fn assert_same(got: &BTreeMap<String, Vec<u8>>, want: &BTreeMap<String, Vec<u8>>
 }
 
 /// `bantin build --out DIR`, returning what it printed.
-fn build_into(sample: &Sample, dir: &Path) -> String {
-    let out = sample.bantin_ok(&["build", "--out", dir.to_str().unwrap()]);
+fn build_into(sample: &Sandbox, dir: &Path) -> String {
+    let out = sample.run_ok(&["build", "--out", dir.to_str().unwrap()]);
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
 /// A fresh build of `sample` into a new folder `name`, as the reference.
-fn fresh(sample: &Sample, name: &str) -> BTreeMap<String, Vec<u8>> {
+fn fresh(sample: &Sandbox, name: &str) -> BTreeMap<String, Vec<u8>> {
     let dir = sample.path(name);
     build_into(sample, &dir);
     contents(&dir)
 }
 
-fn import(sample: &Sample, name: &str, lines: &[String]) {
+fn import(sample: &Sandbox, name: &str, lines: &[String]) {
     let file = sample.path(name);
     std::fs::write(&file, lines.concat()).unwrap();
-    sample.bantin_ok(&["import", file.to_str().unwrap()]);
+    sample.run_ok(&["import", file.to_str().unwrap()]);
 }
 
-#[test]
-fn an_incremental_build_rewrites_only_changed_files_removes_gone_feeds_and_equals_a_fresh_one() {
-    let sample = Sample::empty();
+/// The user's files in an output folder: bantin leaves them alone.
+const MINE: [&str; 2] = ["notes.txt", "feeds/category/mine.rss"];
+
+/// Three articles built into `out`, which also holds files of the user's
+/// (one named like a feed): the sandbox, the output folder, its tree, and
+/// how many files bantin wrote.
+fn built_once() -> (Sandbox, PathBuf, Tree, usize) {
+    let sample = Sandbox::with_schema();
     import(
         &sample,
         "few.jsonl",
@@ -328,35 +336,46 @@ fn an_incremental_build_rewrites_only_changed_files_removes_gone_feeds_and_equal
         ],
     );
     let out = sample.path("out");
-    // Files of the user's beside bantin's, one named like a feed.
     std::fs::create_dir_all(out.join("feeds/category")).unwrap();
-    std::fs::write(out.join("notes.txt"), "mine").unwrap();
-    std::fs::write(out.join("feeds/category/mine.rss"), "mine too").unwrap();
-    let mine = |t: &BTreeMap<String, (u64, Vec<u8>)>| {
-        for rel in ["notes.txt", "feeds/category/mine.rss"] {
-            assert!(t.contains_key(rel), "{rel} was removed");
-        }
-    };
-    let without_mine = |mut t: BTreeMap<String, Vec<u8>>| {
-        t.remove("notes.txt");
-        t.remove("feeds/category/mine.rss");
-        t
-    };
-
+    std::fs::write(out.join(MINE[0]), "mine").unwrap();
+    std::fs::write(out.join(MINE[1]), "mine too").unwrap();
     let said = build_into(&sample, &out);
     let first = tree(&out);
-    let files = first.len() - 2 - 1; // not the user's, not the manifest
+    let files = first.len() - MINE.len() - 1; // not the user's, not the manifest
     assert_eq!(said, format!("written {files}, unchanged 0, removed 0"));
     mine(&first);
+    (sample, out, first, files)
+}
 
-    // Nothing changed: nothing is written.
+/// The user's files are still in the tree.
+fn mine(t: &Tree) {
+    for rel in MINE {
+        assert!(t.contains_key(rel), "{rel} was removed");
+    }
+}
+
+/// The folder's files but the user's.
+fn without_mine(mut t: BTreeMap<String, Vec<u8>>) -> BTreeMap<String, Vec<u8>> {
+    for rel in MINE {
+        t.remove(rel);
+    }
+    t
+}
+
+#[test]
+fn a_build_with_nothing_changed_writes_nothing() {
+    let (sample, out, first, files) = built_once();
     let said = build_into(&sample, &out);
     assert_eq!(said, format!("written 0, unchanged {files}, removed 0"));
     assert!(
         without_manifest(tree(&out)) == without_manifest(first.clone()),
         "a build with no change rewrote files"
     );
+}
 
+#[test]
+fn a_new_article_rewrites_only_the_files_it_changes_and_equals_a_fresh_build() {
+    let (sample, out, first, files) = built_once();
     // One new article in Kinh tế / Đức Thọ: its feeds change (all, the
     // category, the region, the pair), and the pages that count articles.
     import(
@@ -395,9 +414,9 @@ fn an_incremental_build_rewrites_only_changed_files_removes_gone_feeds_and_equal
         .collect();
     let mut expected: BTreeSet<String> = ["index.html", "feeds.opml"].map(String::from).into();
     for stem in KINH_TE_DUC_THO {
-        expected.extend(EXTS.map(|ext| format!("feeds/{stem}.{ext}")));
+        expected.extend(FORMATS.map(|ext| format!("feeds/{stem}.{ext}")));
         // The month's archive holds the article too.
-        expected.extend(EXTS.map(|ext| format!("feeds/{stem}/archive/2020-10.{ext}")));
+        expected.extend(FORMATS.map(|ext| format!("feeds/{stem}/archive/2020-10.{ext}")));
     }
     assert_eq!(changed_docs, expected);
     let written = changed.len() - usize::from(changed.contains(MANIFEST));
@@ -408,14 +427,18 @@ fn an_incremental_build_rewrites_only_changed_files_removes_gone_feeds_and_equal
             files - written
         )
     );
+}
 
+#[test]
+fn a_feed_that_loses_its_last_article_is_removed_with_its_folder() {
+    let (sample, out, before, _) = built_once();
     // Thể thao loses its only article: its feeds go, pair folders too.
-    sample.bantin_ok(&["remove", "a3"]);
+    sample.run_ok(&["remove", "a3"]);
     let said = build_into(&sample, &out);
-    let third = tree(&out);
-    mine(&third);
+    let after = tree(&out);
+    mine(&after);
     assert_same(&without_mine(contents(&out)), &fresh(&sample, "fresh-3"));
-    let gone: Vec<&String> = second.keys().filter(|k| !third.contains_key(*k)).collect();
+    let gone: Vec<&String> = before.keys().filter(|k| !after.contains_key(*k)).collect();
     // The category feed and its two pair feeds, and the archives of the
     // category and of the pair that had the article: 3 formats, 3 files
     // each.
@@ -433,8 +456,8 @@ fn an_incremental_build_rewrites_only_changed_files_removes_gone_feeds_and_equal
 
 /// An SQLite store holding one article published at `published`, built
 /// into its folder `out`, which is returned.
-fn one_article_built(published: &str) -> (Sample, PathBuf) {
-    let sample = Sample::empty();
+fn one_article_built(published: &str) -> (Sandbox, PathBuf) {
+    let sample = Sandbox::with_schema();
     import(
         &sample,
         "one.jsonl",
@@ -478,7 +501,7 @@ fn changed_documents(
 each_store!(fn an_incremental_build_changes_only_the_archive_months_a_write_reaches);
 fn an_incremental_build_changes_only_the_archive_months_a_write_reaches(store: StoreKind) {
     // Four months of Kinh tế in Đức Thọ, one of Thể thao.
-    let sample = Sample::empty_on(store);
+    let sample = Sandbox::with_schema_on(store);
     import(
         &sample,
         "months.jsonl",
@@ -494,11 +517,12 @@ fn an_incremental_build_changes_only_the_archive_months_a_write_reaches(store: S
     build_into(&sample, &out);
     let first = tree(&out);
     let archive = |stem: &str, month: &str| -> Vec<String> {
-        EXTS.map(|ext| format!("feeds/{stem}/archive/{month}.{ext}"))
+        FORMATS
+            .map(|ext| format!("feeds/{stem}/archive/{month}.{ext}"))
             .to_vec()
     };
     let feed =
-        |stem: &str| -> Vec<String> { EXTS.map(|ext| format!("feeds/{stem}.{ext}")).to_vec() };
+        |stem: &str| -> Vec<String> { FORMATS.map(|ext| format!("feeds/{stem}.{ext}")).to_vec() };
     assert!(first.contains_key(&archive("category/the-thao", "2020-08")[0]));
 
     // A second article in August, in Kinh tế: August of its four feeds
@@ -528,7 +552,7 @@ fn an_incremental_build_changes_only_the_archive_months_a_write_reaches(store: S
 
     // September loses its only article: its documents go, and August and
     // October, which linked to it, now link to each other.
-    sample.bantin_ok(&["remove", "a3"]);
+    sample.run_ok(&["remove", "a3"]);
     build_into(&sample, &out);
     let third = tree(&out);
     assert_same(&contents(&out), &fresh(&sample, "fresh-2"));
@@ -565,25 +589,17 @@ fn an_incremental_build_changes_only_the_archive_months_a_write_reaches(store: S
 fn a_build_with_another_site_file_renders_every_archive_again() {
     let (sample, out) = one_article_built("2020-07-15T08:00:00+07:00");
     // The same store, with the site renamed: every document names the site.
-    let mut site = crate::server::site_toml();
+    let mut site = crate::support::site_toml();
     site.insert("title".into(), "Báo khác".into());
     let site_file = sample.path("other.toml");
     std::fs::write(&site_file, toml::to_string(&site).unwrap()).unwrap();
     let with_site = |dir: &Path| {
-        let out = std::process::Command::new(crate::server::bin())
-            .args(["--store", &sample.store_url(), "--site"])
-            .arg(&site_file)
+        sample
+            .bantin()
+            .site(&site_file)
             .args(["build", "--out"])
             .arg(dir)
-            .env_remove("BANTIN_STORE")
-            .env_remove("BANTIN_SITE")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+            .ok();
     };
     with_site(&out);
     let reference = sample.path("reference");
@@ -598,7 +614,7 @@ fn an_article_coming_due_between_builds_joins_its_archive_month(store: StoreKind
     // One article now, one scheduled a few seconds ahead in the same
     // feeds: no log row says when the second comes due, only the clock,
     // and no name comes or goes (which would make the build render all).
-    let sample = Sample::empty_on(store);
+    let sample = Sandbox::with_schema_on(store);
     let now = Utc::now();
     let at = |t: chrono::DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let due = now + chrono::Duration::seconds(3);

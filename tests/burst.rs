@@ -9,8 +9,7 @@ use std::process::{Command, Stdio};
 
 use chrono::{Duration, Utc};
 
-use crate::server::{Server, client, get, on_both};
-use crate::util::article;
+use crate::support::{Server, article, client, get, on_both};
 
 /// The number of entries and the ids feedparser reads in `body`, or `None`
 /// where feedparser is missing (outside CI).
@@ -56,7 +55,7 @@ fn feedparser_ids(body: &[u8]) -> Option<Vec<String>> {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_burst_of_200_between_two_polls_reaches_the_reader_whole() {
     on_both(|backend| async move {
-        let server = Server::start(backend.store(2)).await;
+        let server = Server::start(backend.pool(2)).await;
         let c = client();
         let url = server.url("/feeds/category/xa-hoi.rss");
         let before = get(&c, &url, &[]).await;
@@ -79,11 +78,11 @@ async fn a_burst_of_200_between_two_polls_reaches_the_reader_whole() {
         burst.push(article("hai-gio-truoc", &["Xã hội"], &["Kỳ Anh"], &old));
         backend.upsert(burst);
 
-        let shown = crate::server::wait_until(std::time::Duration::from_secs(5), || async {
+        let shown = crate::support::wait_until(std::time::Duration::from_secs(5), || async {
             get(&c, &url, &[]).await.text().contains("burst-000")
         })
         .await;
-        assert!(shown.is_some(), "{}", backend.url());
+        assert!(shown.is_some(), "{}", backend.store_url());
         let after = get(&c, &url, &[]).await;
         let text = after.text();
         for i in 0..200 {
@@ -107,7 +106,7 @@ async fn a_burst_of_200_between_two_polls_reaches_the_reader_whole() {
 
 #[test]
 fn dump_holds_the_burst_too_and_limit_turns_it_off() {
-    let sb = crate::util::Sandbox::with_sample();
+    let sb = crate::support::Sandbox::with_sample();
     let now = Utc::now();
     let burst: Vec<_> = (0..80)
         .map(|i| {

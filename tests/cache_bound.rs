@@ -8,15 +8,15 @@ use std::sync::Arc;
 use bantin::config::Site;
 use bantin::http::app::App;
 
-use crate::server::{Sample, client, feed_path, get, metric, sample_keys, test_limits};
+use crate::support::{Sandbox, client, feed_path, get, metric, sample_keys, test_limits};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_crawler_asking_everything_stays_within_cache_bytes() {
-    let sample = Sample::new();
-    let text = std::fs::read_to_string(crate::server::site_path()).unwrap();
+    let sample = Sandbox::with_sample();
+    let text = std::fs::read_to_string(crate::support::site_file()).unwrap();
     let bound: usize = 300_000;
     let text = format!("cache_bytes = {bound}\n{text}");
-    let site = Site::parse(&text, "site.toml", crate::util::root().join("feeds")).unwrap();
+    let site = Site::parse(&text, "site.toml", crate::support::root().join("feeds")).unwrap();
     let store = sample.open();
     let app = Arc::new(App::new(site, store).unwrap());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

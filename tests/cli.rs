@@ -33,10 +33,9 @@
 
 use std::path::PathBuf;
 
-use crate::stores::each_store;
-use crate::util::{
-    Sandbox, StoreKind, articles_dir, assert_one_line_error, assert_success, entry_ids, fixture,
-    parse, sample_articles, site_file, stderr, stdout,
+use crate::support::{
+    Bantin, Sandbox, StoreKind, articles_dir, assert_one_line_error, assert_success, each_store,
+    entry_ids, fixture, parse, sample_articles, site_file, stderr, stdout,
 };
 
 /// The sample folder holds this many records: one per `.txt`/`.md` file and
@@ -187,14 +186,13 @@ const GOOD_IDS: &[&str] = &["fx-good-1", "fx-good-2", "fx-good-3", "fx-good-text
 
 /// `bantin import` run in `tests/fixtures`, so that FILE is relative.
 fn import_in_fixtures(sb: &Sandbox, extra: &[&str], files: &[&str]) -> std::process::Output {
-    let mut cmd = sb.bare();
-    cmd.current_dir(fixture(""))
-        .arg("--store")
-        .arg(sb.store_url())
+    Bantin::bare()
+        .dir(&fixture(""))
+        .store(&sb.store_url())
         .arg("import")
         .args(extra)
-        .args(files);
-    cmd.output().unwrap()
+        .args(files)
+        .output()
 }
 
 fn case_prefix(c: &Case) -> String {
@@ -481,8 +479,7 @@ fn bantin_store_env_is_used_and_the_flag_beats_it(store: StoreKind) {
         .arg("--site")
         .arg(&site)
         .args(["dump", "--format", "json"])
-        .output()
-        .unwrap();
+        .output();
     assert_success(&out, "dump with BANTIN_STORE");
     assert_eq!(out.stdout, sample.dump(&["--format", "json"]));
     // Flag beats env, even when the env's store could not be opened.
@@ -494,8 +491,7 @@ fn bantin_store_env_is_used_and_the_flag_beats_it(store: StoreKind) {
         .arg("--site")
         .arg(&site)
         .args(["dump", "--format", "json"])
-        .output()
-        .unwrap();
+        .output();
     assert_success(&out, "dump with --store over BANTIN_STORE");
     assert_eq!(out.stdout, sample.dump(&["--format", "json"]));
 }
@@ -515,7 +511,7 @@ fn bantin_site_env_is_used_and_the_flag_beats_it(store: StoreKind) {
         if let Some(f) = flag {
             cmd.arg("--site").arg(f);
         }
-        let out = cmd.args(["dump", "--format", "json"]).output().unwrap();
+        let out = cmd.args(["dump", "--format", "json"]).output();
         assert_success(&out, "dump");
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         v["title"].as_str().unwrap().to_string()
@@ -538,8 +534,7 @@ fn global_flags_work_before_and_after_the_subcommand(store: StoreKind) {
         .arg(sb.store_url())
         .arg("--site")
         .arg(&site)
-        .output()
-        .unwrap();
+        .output();
     assert_success(&after, "flags after");
     assert_eq!(after.stdout, want);
     let mixed = sb
@@ -549,10 +544,20 @@ fn global_flags_work_before_and_after_the_subcommand(store: StoreKind) {
         .args(["dump", "--region", "duc-tho", "--store"])
         .arg(sb.store_url())
         .args(["--format", "json"])
-        .output()
-        .unwrap();
+        .output();
     assert_success(&mixed, "flags mixed");
     assert_eq!(mixed.stdout, want);
+}
+
+/// Each command that opens the store, with its arguments.
+fn store_commands() -> [Vec<String>; 4] {
+    let articles = articles_dir().to_str().unwrap().to_string();
+    [
+        vec!["dump".into()],
+        vec!["check".into()],
+        vec!["remove".into(), "x".into()],
+        vec!["import".into(), articles],
+    ]
 }
 
 /// SQLite only: a file path. [`an_unreachable_postgres_store_is_one_line_of_error`]
@@ -561,21 +566,13 @@ fn global_flags_work_before_and_after_the_subcommand(store: StoreKind) {
 fn a_store_in_a_missing_folder_is_one_line_of_error() {
     let sb = Sandbox::new();
     let url = format!("sqlite:{}", sb.path("no/such/folder/x.db").display());
-    for args in [
-        vec!["dump"],
-        vec!["check"],
-        vec!["remove", "x"],
-        vec!["import", articles_dir().to_str().unwrap()],
-    ] {
+    for args in store_commands() {
         let out = sb
             .bare()
-            .arg("--store")
-            .arg(&url)
-            .arg("--site")
-            .arg(site_file())
+            .store(&url)
+            .site(&site_file())
             .args(&args)
-            .output()
-            .unwrap();
+            .output();
         assert_one_line_error(&out, &["no/such/folder"]);
     }
     assert!(!sb.path("no").exists(), "a folder was created");
@@ -593,22 +590,14 @@ fn an_unreachable_postgres_store_is_one_line_of_error() {
         .unwrap()
         .port();
     let url = format!("postgres://bantin:mat-khau@127.0.0.1:{port}/news");
-    for args in [
-        vec!["dump"],
-        vec!["check"],
-        vec!["remove", "x"],
-        vec!["import", articles_dir().to_str().unwrap()],
-    ] {
+    for args in store_commands() {
         let started = std::time::Instant::now();
         let out = sb
             .bare()
-            .arg("--store")
-            .arg(&url)
-            .arg("--site")
-            .arg(site_file())
+            .store(&url)
+            .site(&site_file())
             .args(&args)
-            .output()
-            .unwrap();
+            .output();
         assert_one_line_error(&out, &[&format!("127.0.0.1:{port}/news")]);
         assert!(!stderr(&out).contains("mat-khau"), "{}", stderr(&out));
         let took = started.elapsed();
@@ -623,8 +612,7 @@ fn a_bad_store_url_is_one_line_of_error() {
     let out = sb
         .bare()
         .args(["--store", "mysql://u@h/db", "dump"])
-        .output()
-        .unwrap();
+        .output();
     assert_one_line_error(&out, &["mysql://u@h/db"]);
 }
 
@@ -636,7 +624,7 @@ fn a_site_file_with_a_syntax_error_is_named_with_its_line(store: StoreKind) {
         "title = \"Báo\"\nbase_url = \"http://x.example\"\nitems_per_feed = = 3\n",
     );
     for args in [vec!["dump"], vec!["check"]] {
-        let out = sb.cmd_with_site(&site, &args).output().unwrap();
+        let out = sb.bantin().site(&site).args(args).output();
         assert_one_line_error(&out, &[&format!("{}:3:", site.display())]);
     }
 }
@@ -648,7 +636,7 @@ fn a_site_file_with_a_bad_value_names_the_field(store: StoreKind) {
         "site.toml",
         "title = \"Báo\"\nbase_url = \"http://x.example\"\ntimezone = \"Asia/Ho_Chi_Minh\"\n",
     );
-    let out = sb.cmd_with_site(&site, &["dump"]).output().unwrap();
+    let out = sb.bantin().site(&site).args(["dump"]).output();
     assert_one_line_error(&out, &[&site.display().to_string(), "timezone"]);
 }
 
@@ -656,7 +644,7 @@ each_store!(fn a_missing_site_file_is_one_line_of_error);
 fn a_missing_site_file_is_one_line_of_error(store: StoreKind) {
     let sb = Sandbox::with_sample_on(store);
     let site = sb.path("nowhere/site.toml");
-    let out = sb.cmd_with_site(&site, &["dump"]).output().unwrap();
+    let out = sb.bantin().site(&site).args(["dump"]).output();
     assert_one_line_error(&out, &[&site.display().to_string()]);
 }
 
@@ -668,8 +656,7 @@ fn serve_from_another_folder_names_the_missing_site_file_once_with_a_hint() {
     let out = sb
         .bare()
         .args(["serve", "--listen", "127.0.0.1:0"])
-        .output()
-        .unwrap();
+        .output();
     assert_one_line_error(
         &out,
         &["feeds/site.toml", "No such file", "--site", "BANTIN_SITE"],
@@ -776,7 +763,6 @@ fn the_readmes_own_newspaper_imports_and_builds_as_written() {
             .env("BANTIN_STORE", "sqlite:tin/bantin.db")
             .args(args)
             .output()
-            .unwrap()
     };
     let imported = run(&["import", "tin/articles.jsonl"]);
     assert_success(&imported, "import");

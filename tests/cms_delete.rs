@@ -19,8 +19,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 
-use crate::server::{Sample, Server, client, get, wait_until};
-use crate::util::{Sandbox, assert_success, stderr, stdout};
+use crate::support::{Sandbox, Server, assert_success, client, get, stderr, stdout, wait_until};
 
 /// The article's own names: on no other article of the sample.
 const CATEGORY: (&str, &str) = ("chuyen-muc-rieng", "Chuyên mục riêng");
@@ -75,10 +74,10 @@ fn python_cms(args: &[&str]) -> bool {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_delete_from_pythons_sqlite3_takes_the_articles_names_off_the_lists() {
-    let sample = Sample::new();
+    let sample = Sandbox::with_sample();
     let id = "bai-cua-cms";
     let published = Utc::now() - chrono::Duration::minutes(1);
-    let mut a = crate::util::article(
+    let mut a = crate::support::article(
         id,
         &[CATEGORY.1, "Kinh tế"],
         &[REGION.1],
@@ -134,7 +133,7 @@ async fn a_delete_from_pythons_sqlite3_takes_the_articles_names_off_the_lists() 
     assert!(back.is_some(), "the article written again never showed");
     assert!(listed(&c).await);
     server.stop().await;
-    let check = sample.bantin(&["check"]);
+    let check = sample.run(&["check"]);
     assert!(
         check.status.success(),
         "{}",
@@ -146,7 +145,8 @@ async fn a_delete_from_pythons_sqlite3_takes_the_articles_names_off_the_lists() 
 fn check_names_orphans_left_before_the_migration_and_repair_removes_them() {
     let sb = Sandbox::with_sample();
     let id = "bai-se-xoa";
-    let mut a = crate::util::article(id, &[CATEGORY.1], &[REGION.1], "2020-10-06T08:00:00+07:00");
+    let mut a =
+        crate::support::article(id, &[CATEGORY.1], &[REGION.1], "2020-10-06T08:00:00+07:00");
     a.authors = vec![AUTHOR.1.to_string()];
     sb.upsert(&[a]);
     // A delete with foreign keys off (SQLite's default; the bundled

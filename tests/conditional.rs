@@ -29,11 +29,10 @@ use std::time::Duration;
 use bantin::article::FeedKey;
 use chrono::Utc;
 
-use crate::server::{
-    EXTS, Process, Reply, Sample, Server, belongs, client, content_type, decode, feed_path, fetch,
-    get, sample_articles, site, site_toml,
+use crate::support::{
+    FORMATS, Process, Reply, Sandbox, Server, StoreKind, belongs, client, content_type, decode,
+    each_store, feed_path, fetch, get, sample_articles, site, site_toml,
 };
-use crate::stores::{StoreKind, each_store};
 
 const ALL_RSS: &str = "/feeds/all.rss";
 
@@ -69,7 +68,7 @@ const ECHOED: [&str; 4] = ["etag", "last-modified", "cache-control", "vary"];
 
 each_store!(async fn feed_responses_carry_validators_and_caching_headers);
 async fn feed_responses_carry_validators_and_caching_headers(store: StoreKind) {
-    let sample = Sample::on(store);
+    let sample = Sandbox::with_sample_on(store);
     let server = Server::sample(&sample).await;
     let c = client();
     let listing = sample.listing();
@@ -83,7 +82,7 @@ async fn feed_responses_carry_validators_and_caching_headers(store: StoreKind) {
         FeedKey::CategoryRegion(pair.0.clone(), pair.1.clone()),
     ];
     for key in &keys {
-        for ext in EXTS {
+        for ext in FORMATS {
             let path = feed_path(key, ext);
             let r = get(&c, &server.url(&path), &[]).await;
             assert_eq!(r.status, 200, "{path}");
@@ -124,11 +123,11 @@ async fn feed_responses_carry_validators_and_caching_headers(store: StoreKind) {
 
 each_store!(async fn empty_feed_has_an_etag_but_no_last_modified);
 async fn empty_feed_has_an_etag_but_no_last_modified(store: StoreKind) {
-    let sample = Sample::on(store);
+    let sample = Sandbox::with_sample_on(store);
     let server = Server::sample(&sample).await;
     let c = client();
     let key = sample.listing().empty_pair();
-    for ext in EXTS {
+    for ext in FORMATS {
         let url = server.url(&feed_path(&key, ext));
         let r = get(&c, &url, &[]).await;
         assert_eq!(r.status, 200, "{url}");
@@ -151,7 +150,7 @@ async fn empty_feed_has_an_etag_but_no_last_modified(store: StoreKind) {
 
 each_store!(async fn if_none_match_matches_exact_listed_weak_and_star);
 async fn if_none_match_matches_exact_listed_weak_and_star(store: StoreKind) {
-    let sample = Sample::on(store);
+    let sample = Sandbox::with_sample_on(store);
     let server = Server::sample(&sample).await;
     let c = client();
     let url = server.url(ALL_RSS);
@@ -190,7 +189,7 @@ async fn if_none_match_matches_exact_listed_weak_and_star(store: StoreKind) {
 
 each_store!(async fn if_none_match_decides_before_if_modified_since);
 async fn if_none_match_decides_before_if_modified_since(store: StoreKind) {
-    let sample = Sample::on(store);
+    let sample = Sandbox::with_sample_on(store);
     let server = Server::sample(&sample).await;
     let c = client();
     let url = server.url(ALL_RSS);
@@ -229,7 +228,7 @@ async fn if_none_match_decides_before_if_modified_since(store: StoreKind) {
 
 each_store!(async fn if_modified_since_compares_with_last_modified);
 async fn if_modified_since_compares_with_last_modified(store: StoreKind) {
-    let sample = Sample::on(store);
+    let sample = Sandbox::with_sample_on(store);
     let server = Server::sample(&sample).await;
     let c = client();
     let url = server.url(ALL_RSS);
@@ -263,10 +262,10 @@ async fn if_modified_since_compares_with_last_modified(store: StoreKind) {
 
 each_store!(async fn not_modified_has_no_body_and_repeats_validators_and_caching_headers);
 async fn not_modified_has_no_body_and_repeats_validators_and_caching_headers(store: StoreKind) {
-    let sample = Sample::on(store);
+    let sample = Sandbox::with_sample_on(store);
     let server = Server::sample(&sample).await;
     let c = client();
-    for ext in EXTS {
+    for ext in FORMATS {
         for coding in [None, Some("gzip"), Some("br"), Some("zstd")] {
             let url = server.url(&format!("/feeds/all.{ext}"));
             let mut headers = vec![];
@@ -307,7 +306,7 @@ async fn not_modified_has_no_body_and_repeats_validators_and_caching_headers(sto
 
 each_store!(async fn index_and_opml_answer_conditional_requests);
 async fn index_and_opml_answer_conditional_requests(store: StoreKind) {
-    let sample = Sample::on(store);
+    let sample = Sandbox::with_sample_on(store);
     let server = Server::sample(&sample).await;
     let c = client();
     for path in ["/", "/feeds.opml"] {
@@ -324,7 +323,7 @@ async fn index_and_opml_answer_conditional_requests(store: StoreKind) {
 
 each_store!(async fn if_match_that_does_not_match_fails_the_precondition);
 async fn if_match_that_does_not_match_fails_the_precondition(store: StoreKind) {
-    let sample = Sample::on(store);
+    let sample = Sandbox::with_sample_on(store);
     let server = Server::sample(&sample).await;
     let c = client();
     let url = server.url(ALL_RSS);
@@ -336,11 +335,11 @@ async fn if_match_that_does_not_match_fails_the_precondition(store: StoreKind) {
 
 each_store!(async fn head_gives_the_headers_of_get_and_no_body);
 async fn head_gives_the_headers_of_get_and_no_body(store: StoreKind) {
-    let sample = Sample::on(store);
+    let sample = Sandbox::with_sample_on(store);
     let server = Server::sample(&sample).await;
     let c = client();
     let key = sample.listing().empty_pair();
-    let mut paths: Vec<String> = EXTS.iter().map(|e| format!("/feeds/all.{e}")).collect();
+    let mut paths: Vec<String> = FORMATS.iter().map(|e| format!("/feeds/all.{e}")).collect();
     paths.push(feed_path(&key, "atom"));
     paths.extend(["/".to_string(), "/feeds.opml".to_string()]);
     for path in &paths {
@@ -379,7 +378,7 @@ async fn head_gives_the_headers_of_get_and_no_body(store: StoreKind) {
 
 each_store!(async fn accept_encoding_picks_the_coding_by_q_value_then_preference);
 async fn accept_encoding_picks_the_coding_by_q_value_then_preference(store: StoreKind) {
-    let sample = Sample::on(store);
+    let sample = Sandbox::with_sample_on(store);
     let server = Server::sample(&sample).await;
     let c = client();
     let url = server.url("/feeds/all.atom");
@@ -446,7 +445,7 @@ each_store!(async fn accept_encoding_over_several_field_lines_is_one_list);
 async fn accept_encoding_over_several_field_lines_is_one_list(store: StoreKind) {
     // RFC 9110 §5.3: field lines of a list-based field are one list, in
     // order; a proxy may split or join them.
-    let sample = Sample::on(store);
+    let sample = Sandbox::with_sample_on(store);
     let server = Server::sample(&sample).await;
     let c = client();
     let url = server.url("/feeds/all.rss");
@@ -478,11 +477,11 @@ async fn accept_encoding_over_several_field_lines_is_one_list(store: StoreKind) 
 
 each_store!(async fn each_coding_has_its_own_etag_and_decodes_to_the_identity_body);
 async fn each_coding_has_its_own_etag_and_decodes_to_the_identity_body(store: StoreKind) {
-    let sample = Sample::on(store);
+    let sample = Sandbox::with_sample_on(store);
     let server = Server::sample(&sample).await;
     let c = client();
     let key = sample.listing().empty_pair();
-    let mut paths: Vec<String> = EXTS.iter().map(|e| format!("/feeds/all.{e}")).collect();
+    let mut paths: Vec<String> = FORMATS.iter().map(|e| format!("/feeds/all.{e}")).collect();
     paths.push(feed_path(&key, "rss"));
     paths.extend(["/".to_string(), "/feeds.opml".to_string()]);
     for path in &paths {
@@ -526,7 +525,7 @@ async fn each_coding_has_its_own_etag_and_decodes_to_the_identity_body(store: St
 
 each_store!(async fn identity_body_is_what_bantin_dump_prints);
 async fn identity_body_is_what_bantin_dump_prints(store: StoreKind) {
-    let sample = Sample::on(store);
+    let sample = Sandbox::with_sample_on(store);
     let server = Server::sample(&sample).await;
     let c = client();
     let listing = sample.listing();
@@ -551,11 +550,11 @@ async fn identity_body_is_what_bantin_dump_prints(store: StoreKind) {
             FeedKey::Author(a) => args.extend(["--author".into(), a.clone()]),
             FeedKey::Search(_) => unreachable!("dump has no keyword feeds"),
         }
-        for ext in EXTS {
+        for ext in FORMATS {
             let mut args = args.clone();
             args.extend(["--format".to_string(), ext.to_string()]);
             let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-            let dumped = sample.bantin_async(&argv).await.stdout;
+            let dumped = sample.run_async(&argv).await.stdout;
             let served = get(&c, &server.url(&feed_path(key, ext)), &[]).await;
             assert_eq!(served.status, 200);
             assert!(
@@ -583,10 +582,10 @@ async fn etags(c: &reqwest::Client, base: &str, paths: &[String]) -> Vec<String>
 
 each_store!(async fn etag_is_the_same_after_a_restart_and_in_another_process);
 async fn etag_is_the_same_after_a_restart_and_in_another_process(store: StoreKind) {
-    let sample = Sample::on(store);
+    let sample = Sandbox::with_sample_on(store);
     let c = client();
     let listing = sample.listing();
-    let mut paths: Vec<String> = EXTS.iter().map(|e| format!("/feeds/all.{e}")).collect();
+    let mut paths: Vec<String> = FORMATS.iter().map(|e| format!("/feeds/all.{e}")).collect();
     let category = FeedKey::Category(listing.categories.keys().next().unwrap().clone());
     paths.push(feed_path(&category, "json"));
     paths.push(feed_path(&listing.empty_pair(), "rss"));
@@ -620,11 +619,11 @@ async fn etag_is_the_same_after_a_restart_and_in_another_process(store: StoreKin
 // `cache_bytes` like any coding), not decoded again for every request.
 #[tokio::test(flavor = "multi_thread")]
 async fn identity_asked_after_gzip_is_decoded_once_and_then_held() {
-    let sample = Sample::sqlite();
+    let sample = Sandbox::with_sample();
     let server = Server::sample(&sample).await;
     let c = client();
     let url = server.url("/feeds/all.rss");
-    let held = || crate::server::metric(&c, &server.base, "bantin_cache_bytes");
+    let held = || crate::support::metric(&c, &server.base, "bantin_cache_bytes");
     let gzip = get(&c, &url, &[("accept-encoding", "gzip")]).await;
     assert_eq!(gzip.status, 200);
     let identity = decode(Some("gzip"), &gzip.body);

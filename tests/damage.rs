@@ -14,13 +14,12 @@ use std::io::{Seek, SeekFrom, Write};
 use std::path::Path;
 use std::time::Duration;
 
-use crate::server::{Process, Sample, client, get, wait_until};
-use crate::util::stderr;
+use crate::support::{Process, Sandbox, client, get, stderr, wait_until};
 
 /// Overwrite the start of the root page of index `name` (its b-tree page
 /// header and first cells) with garbage. The WAL is folded into the file
 /// first, so that the file alone holds the page.
-fn damage_index(sample: &Sample, name: &str) {
+fn damage_index(sample: &Sandbox, name: &str) {
     sample.checkpoint();
     let db = sample.db();
     let (root, page_size): (i64, i64) = {
@@ -58,31 +57,31 @@ fn commit_elsewhere(db: &Path) {
 
 #[test]
 fn check_runs_quick_check_and_names_a_damaged_index() {
-    let sample = Sample::new();
-    let sound = sample.bantin(&["check"]);
+    let sample = Sandbox::with_sample();
+    let sound = sample.run(&["check"]);
     assert!(sound.status.success(), "{}", stderr(&sound));
     let text = String::from_utf8_lossy(&sound.stdout).to_string();
     assert!(text.contains("PRAGMA quick_check: ok"), "{text}");
 
     damage_index(&sample, "articles_feed");
-    let out = sample.bantin(&["check"]);
+    let out = sample.run(&["check"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(err.contains("damaged (PRAGMA quick_check)"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
     // `--repair` leaves a damaged file alone and says why.
-    let out = sample.bantin(&["check", "--repair"]);
+    let out = sample.run(&["check", "--repair"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("not repaired"), "{}", stderr(&out));
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_server_meeting_a_damaged_index_says_so_on_healthz_and_logs_it_once() {
-    let sample = Sample::new();
+    let sample = Sandbox::with_sample();
     // The file alone holds the store before anyone reads it.
     sample.checkpoint();
     // Request lines logged too: the log is read up to a request of ours.
-    let server = Process::start_logging(&sample.store_url(), "info");
+    let server = Process::serve(sample.bantin().log("info"));
     let c = client();
     let health = server.url("/healthz");
     assert_eq!(get(&c, &health, &[]).await.status, 200);

@@ -23,11 +23,10 @@
 //!   systemd is installed; skipped otherwise).
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::server::{Process, Reply, articles_path, bin, client, get, site_path};
-use crate::util::{Sandbox, assert_success, root};
+use crate::support::{Bantin, Process, Reply, Sandbox, articles_dir, bin, client, get, root};
 
 /// The code blocks of `lang` in the document `doc` (a path from the
 /// repository's root) between `<!-- NAME -->` and `<!-- /NAME -->`.
@@ -50,29 +49,6 @@ pub fn doc_blocks(doc: &str, name: &str, lang: &str) -> Vec<String> {
         rest = &body[close..];
     }
     blocks
-}
-
-fn bantin(store: &str, args: &[&str]) -> Output {
-    Command::new(bin())
-        .arg("--store")
-        .arg(store)
-        .arg("--site")
-        .arg(site_path())
-        .args(args)
-        .env_remove("BANTIN_STORE")
-        .env_remove("BANTIN_SITE")
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("running bantin")
-}
-
-fn ok(out: &Output, what: &str) -> String {
-    assert!(
-        out.status.success(),
-        "{what}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// A database session as `user` (the cluster trusts local connections).
@@ -155,7 +131,7 @@ const DEPLOY_DOC: &str = "docs/deployment.md";
 
 #[test]
 fn the_documented_roles_and_grants_give_each_role_what_it_needs_and_no_more() {
-    let Some(port) = crate::pg_cluster::port() else {
+    let Some(port) = crate::support::pg_cluster::port() else {
         return;
     };
     let sql = doc_blocks(ROLES_DOC, "replicas-roles", "sql");
@@ -181,15 +157,14 @@ fn the_documented_roles_and_grants_give_each_role_what_it_needs_and_no_more() {
         &sql[0],
         "step 1",
     );
-    ok(&bantin(&owner, &["check"]), "step 2");
+    Bantin::on(&owner).args(["check"]).ok();
     let mut as_owner = postgres::Client::connect(&owner, postgres::NoTls).unwrap();
     run_script(&mut as_owner, &sql[1], "step 3");
 
     // The runtime role: import, serve, remove, check, trim.
-    ok(
-        &bantin(&app, &["import", articles_path().to_str().unwrap()]),
-        "import as bantin",
-    );
+    Bantin::on(&app)
+        .args(["import", articles_dir().to_str().unwrap()])
+        .ok();
     let replica = Process::start_url(&app);
     let http = Http::new();
     let all = replica.url("/feeds/all.rss");
@@ -219,13 +194,13 @@ fn the_documented_roles_and_grants_give_each_role_what_it_needs_and_no_more() {
             .is_some(),
         "the replica never showed the CMS's article"
     );
-    let mut ids: Vec<String> = crate::util::sample_articles()
+    let mut ids: Vec<String> = crate::support::sample_articles()
         .into_iter()
         .map(|a| a.id)
         .collect();
     ids.sort();
-    ok(&bantin(&app, &["remove", &ids[0]]), "remove as bantin");
-    ok(&bantin(&app, &["check"]), "check as bantin");
+    Bantin::on(&app).args(["remove", &ids[0]]).ok();
+    Bantin::on(&app).args(["check"]).ok();
     {
         use bantin::store::Store;
         let store = bantin::store::postgres::PostgresStore::open(&app).unwrap();
@@ -296,7 +271,7 @@ fn the_documented_roles_and_grants_give_each_role_what_it_needs_and_no_more() {
     as_app
         .batch_execute("SELECT bantin_settle()")
         .expect("bantin_settle as the runtime role");
-    let analyzed = crate::pg_cluster::analyzed_article_tables(&mut as_app);
+    let analyzed = crate::support::pg_cluster::analyzed_article_tables(&mut as_app);
     assert_eq!(
         analyzed, 4,
         "bantin_settle as the runtime role analyzed nothing"
@@ -311,7 +286,9 @@ fn the_documented_roles_and_grants_give_each_role_what_it_needs_and_no_more() {
     session(port, "postgres", "postgres")
         .batch_execute("CREATE DATABASE news_next OWNER bantin_owner")
         .unwrap();
-    let out = bantin(&url("bantin", "change-me-2", "news_next"), &["dump"]);
+    let out = Bantin::on(&url("bantin", "change-me-2", "news_next"))
+        .arg("dump")
+        .output();
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(!out.status.success());
     assert_eq!(err.lines().count(), 1, "{err}");
@@ -462,13 +439,7 @@ fn the_documented_static_site_config_serves_the_build_with_vary() {
     assert_eq!(blocks.len(), 1);
     let sample = Sandbox::with_sample();
     let public = sample.path("public");
-    assert_success(
-        &sample
-            .cmd(&["build", "--out", public.to_str().unwrap()])
-            .output()
-            .unwrap(),
-        "bantin build",
-    );
+    sample.run_ok(&["build", "--out", public.to_str().unwrap()]);
     // nginx's workers run as `nobody` when started as root.
     for dir in [sample.dir(), public.as_path()] {
         let _ = Command::new("chmod")

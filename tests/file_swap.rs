@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use crate::server::{Process, Sample, client, get, wait_until};
+use crate::support::{Process, Sandbox, client, get, wait_until};
 
 /// Remove a SQLite store and its WAL files.
 fn delete_store(db: &std::path::Path) {
@@ -23,7 +23,7 @@ fn delete_store(db: &std::path::Path) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_deleted_store_file_is_noticed_and_a_new_one_at_its_path_is_served() {
-    let sample = Sample::new();
+    let sample = Sandbox::with_sample();
     let server = Process::start(&sample.db());
     let c = client();
     let cached = server.url("/feeds/all.rss");
@@ -51,7 +51,7 @@ async fn a_deleted_store_file_is_noticed_and_a_new_one_at_its_path_is_served() {
     let file = sample.path("new.jsonl");
     std::fs::write(
         &file,
-        crate::server::jsonl_article(
+        crate::support::jsonl_article(
             "chi-mot-bai-moi",
             "Kinh tế",
             "Đức Thọ",
@@ -59,7 +59,7 @@ async fn a_deleted_store_file_is_noticed_and_a_new_one_at_its_path_is_served() {
         ),
     )
     .unwrap();
-    sample.bantin_ok(&["import", file.to_str().unwrap()]);
+    sample.run_ok(&["import", file.to_str().unwrap()]);
     let back = wait_until(Duration::from_secs(5), || async {
         let text = get(&c, &cached, &[]).await.text();
         get(&c, &health, &[]).await.status == 200
@@ -76,12 +76,12 @@ async fn a_deleted_store_file_is_noticed_and_a_new_one_at_its_path_is_served() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_store_file_replaced_by_another_is_reopened() {
-    let sample = Sample::new();
-    let other = Sample::empty();
+    let sample = Sandbox::with_sample();
+    let other = Sandbox::with_schema();
     let file = other.path("one.jsonl");
     std::fs::write(
         &file,
-        crate::server::jsonl_article(
+        crate::support::jsonl_article(
             "tu-ban-sao",
             "Xã hội",
             "Kỳ Anh",
@@ -89,7 +89,7 @@ async fn a_store_file_replaced_by_another_is_reopened() {
         ),
     )
     .unwrap();
-    other.bantin_ok(&["import", file.to_str().unwrap()]);
+    other.run_ok(&["import", file.to_str().unwrap()]);
     let server = Process::start(&sample.db());
     let c = client();
     let url = server.url("/feeds/all.atom");

@@ -15,9 +15,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::server::{Sample, Server, client, get, wait_until};
-use crate::stores::{StoreKind, each_store, quoted};
-use crate::util::{Sandbox, assert_success};
+use crate::support::{
+    Sandbox, Server, StoreKind, assert_success, client, each_store, get, quoted, wait_until,
+};
 
 /// Newer than every sample article, so that the CMS row is the newest
 /// article of the feeds it names.
@@ -46,9 +46,10 @@ fn cms_article(id: &str, tag: &str, title: &str, names: usize) -> String {
 fn build(sb: &Sandbox, site: &Path, name: &str) -> (String, String) {
     let out: PathBuf = sb.path(name);
     let run = sb
-        .cmd_with_site(site, &["build", "--out", out.to_str().unwrap()])
-        .output()
-        .unwrap();
+        .bantin()
+        .site(site)
+        .args(["build", "--out", out.to_str().unwrap()])
+        .output();
     assert_success(&run, "bantin build");
     let read = |f: &str| std::fs::read_to_string(out.join(f)).unwrap();
     (read("index.html"), read("feeds.opml"))
@@ -57,7 +58,7 @@ fn build(sb: &Sandbox, site: &Path, name: &str) -> (String, String) {
 each_store!(fn a_cms_row_over_a_limit_changes_nothing_that_lists_feeds);
 fn a_cms_row_over_a_limit_changes_nothing_that_lists_feeds(store: StoreKind) {
     let sb = Sandbox::with_sample_on(store);
-    let site = crate::util::site_file();
+    let site = crate::support::site_file();
     let before = build(&sb, &site, "before");
     sb.sql(&format!(
         "BEGIN; {} COMMIT;",
@@ -94,7 +95,7 @@ fn a_cms_row_over_a_limit_changes_nothing_that_lists_feeds(store: StoreKind) {
 each_store!(fn the_sites_limits_are_the_ones_the_catalog_holds_cms_rows_to);
 fn the_sites_limits_are_the_ones_the_catalog_holds_cms_rows_to(store: StoreKind) {
     let sb = Sandbox::with_sample_on(store);
-    let default_site = crate::util::site_file();
+    let default_site = crate::support::site_file();
     let mut strict = std::fs::read_to_string(&default_site).unwrap();
     // Top-level keys go before the first table of the site file.
     strict.insert_str(0, "max_title_bytes = 40\n");
@@ -119,7 +120,7 @@ fn the_sites_limits_are_the_ones_the_catalog_holds_cms_rows_to(store: StoreKind)
 
 each_store!(async fn a_server_keeps_a_cms_row_over_a_limit_off_its_lists);
 async fn a_server_keeps_a_cms_row_over_a_limit_off_its_lists(store: StoreKind) {
-    let sample = Sample::on(store);
+    let sample = Sandbox::with_sample_on(store);
     let server = Server::sample(&sample).await;
     let c = client();
     let (index_url, opml_url) = (server.url("/"), server.url("/feeds.opml"));
@@ -155,7 +156,7 @@ async fn a_server_keeps_a_cms_row_over_a_limit_off_its_lists(store: StoreKind) {
 each_store!(async fn a_cms_row_of_a_thousand_names_costs_what_the_limits_allow);
 async fn a_cms_row_of_a_thousand_names_costs_what_the_limits_allow(store: StoreKind) {
     const NAMES: usize = 1000;
-    let sample = Sample::on(store);
+    let sample = Sandbox::with_sample_on(store);
     let server = Server::sample(&sample).await;
     let c = client();
     let index_url = server.url("/");
@@ -231,7 +232,7 @@ async fn a_cms_row_of_a_thousand_names_costs_what_the_limits_allow(store: StoreK
 each_store!(fn a_cms_row_dated_past_9999_in_the_sites_offset_is_off_the_lists);
 fn a_cms_row_dated_past_9999_in_the_sites_offset_is_off_the_lists(store: StoreKind) {
     let sb = Sandbox::with_sample_on(store);
-    let site = crate::util::site_file();
+    let site = crate::support::site_file();
     let before = build(&sb, &site, "before");
     sb.sql(&format!(
         "BEGIN; {}

@@ -28,11 +28,11 @@ use std::time::Duration;
 use bantin::article::FeedKey;
 use chrono::{SecondsFormat, Utc};
 
-use crate::server::{
-    CountingStore, EXTS, Reply, Sample, Server, belongs, client, content_type, feed_path, fetch,
-    get, jsonl_article, metric, sample_articles, sample_keys, site, site_toml, wait_until,
+use crate::support::{
+    CountingStore, FORMATS, Reply, Sandbox, Server, StoreKind, belongs, client, content_type,
+    each_store, feed_path, fetch, get, jsonl_article, metric, sample_articles, sample_keys, site,
+    site_toml, wait_until,
 };
-use crate::stores::{StoreKind, each_store};
 
 /// SPEC: changes show within 1 second.
 const FRESH: Duration = Duration::from_secs(1);
@@ -50,7 +50,7 @@ fn parse_feed(url: &str, r: &Reply) -> feed_rs::model::Feed {
 
 each_store!(async fn every_feed_url_serves_its_feed_in_each_format);
 async fn every_feed_url_serves_its_feed_in_each_format(store: StoreKind) {
-    let sample = Sample::on(store);
+    let sample = Sandbox::with_sample_on(store);
     let server = Server::sample(&sample).await;
     let c = client();
     let keys = sample_keys();
@@ -64,8 +64,8 @@ async fn every_feed_url_serves_its_feed_in_each_format(store: StoreKind) {
         let want = item_count(key);
         assert!(want > 0, "{key:?}");
         let formats = match key {
-            FeedKey::All => &EXTS[..],
-            _ => &EXTS[i % 3..i % 3 + 1],
+            FeedKey::All => &FORMATS[..],
+            _ => &FORMATS[i % 3..i % 3 + 1],
         };
         for &ext in formats {
             let url = server.url(&feed_path(key, ext));
@@ -79,11 +79,11 @@ async fn every_feed_url_serves_its_feed_in_each_format(store: StoreKind) {
 
 each_store!(async fn known_pair_without_shared_article_is_an_empty_valid_feed);
 async fn known_pair_without_shared_article_is_an_empty_valid_feed(store: StoreKind) {
-    let sample = Sample::on(store);
+    let sample = Sandbox::with_sample_on(store);
     let server = Server::sample(&sample).await;
     let c = client();
     let key = sample.listing().empty_pair();
-    for ext in EXTS {
+    for ext in FORMATS {
         let url = server.url(&feed_path(&key, ext));
         let r = get(&c, &url, &[]).await;
         assert_eq!(r.status, 200, "{url}");
@@ -94,10 +94,10 @@ async fn known_pair_without_shared_article_is_an_empty_valid_feed(store: StoreKi
 
 each_store!(async fn empty_store_serves_an_empty_valid_all_feed);
 async fn empty_store_serves_an_empty_valid_all_feed(store: StoreKind) {
-    let sample = Sample::empty_on(store);
+    let sample = Sandbox::with_schema_on(store);
     let server = Server::sample(&sample).await;
     let c = client();
-    for ext in EXTS {
+    for ext in FORMATS {
         let url = server.url(&format!("/feeds/all.{ext}"));
         let r = get(&c, &url, &[]).await;
         assert_eq!(r.status, 200, "{url}");
@@ -110,7 +110,7 @@ async fn empty_store_serves_an_empty_valid_all_feed(store: StoreKind) {
 
 each_store!(async fn unknown_feed_is_404_with_a_short_text_body);
 async fn unknown_feed_is_404_with_a_short_text_body(store: StoreKind) {
-    let sample = Sample::on(store);
+    let sample = Sandbox::with_sample_on(store);
     let server = Server::sample(&sample).await;
     let c = client();
     let listing = sample.listing();
@@ -151,7 +151,7 @@ async fn unknown_feed_is_404_with_a_short_text_body(store: StoreKind) {
 
 each_store!(async fn index_page_links_every_format_of_the_all_feed_and_names_every_feed);
 async fn index_page_links_every_format_of_the_all_feed_and_names_every_feed(store: StoreKind) {
-    let sample = Sample::on(store);
+    let sample = Sandbox::with_sample_on(store);
     let server = Server::sample(&sample).await;
     let c = client();
     let r = get(&c, &server.url("/"), &[]).await;
@@ -201,7 +201,7 @@ async fn index_page_links_every_format_of_the_all_feed_and_names_every_feed(stor
 
 each_store!(async fn opml_lists_every_feed_once_as_rss);
 async fn opml_lists_every_feed_once_as_rss(store: StoreKind) {
-    let sample = Sample::on(store);
+    let sample = Sandbox::with_sample_on(store);
     let server = Server::sample(&sample).await;
     let c = client();
     let r = get(&c, &server.url("/feeds.opml"), &[]).await;
@@ -242,7 +242,7 @@ async fn opml_lists_every_feed_once_as_rss(store: StoreKind) {
 
 each_store!(async fn healthz_says_ok_while_the_store_answers_and_503_when_it_fails);
 async fn healthz_says_ok_while_the_store_answers_and_503_when_it_fails(store: StoreKind) {
-    let sample = Sample::on(store);
+    let sample = Sandbox::with_sample_on(store);
     let (store, calls) = CountingStore::new(sample.open());
     let server = Server::start(Box::new(store)).await;
     let c = client();
@@ -269,7 +269,7 @@ async fn healthz_says_ok_while_the_store_answers_and_503_when_it_fails(store: St
 
 each_store!(async fn metrics_count_requests_and_renders);
 async fn metrics_count_requests_and_renders(store: StoreKind) {
-    let sample = Sample::on(store);
+    let sample = Sandbox::with_sample_on(store);
     let server = Server::sample(&sample).await;
     let c = client();
     let before = metric(&c, &server.base, "bantin_renders_total").await;
@@ -302,7 +302,7 @@ async fn metrics_count_requests_and_renders(store: StoreKind) {
 
 each_store!(async fn other_methods_get_405_with_allow);
 async fn other_methods_get_405_with_allow(store: StoreKind) {
-    let sample = Sample::on(store);
+    let sample = Sandbox::with_sample_on(store);
     let server = Server::sample(&sample).await;
     let c = client();
     for path in ["/feeds/all.rss", "/", "/feeds.opml", "/healthz", "/nope"] {
@@ -376,7 +376,7 @@ impl Watched {
 
 each_store!(async fn external_import_shows_within_a_second_and_only_in_its_feeds);
 async fn external_import_shows_within_a_second_and_only_in_its_feeds(store: StoreKind) {
-    let sample = Sample::on(store);
+    let sample = Sandbox::with_sample_on(store);
     let server = Server::sample(&sample).await;
     let c = client();
     let id = "2020-12-01-tin-moi-the-thao-duc-tho";
@@ -400,9 +400,7 @@ async fn external_import_shows_within_a_second_and_only_in_its_feeds(store: Stor
     let before = watched.etags(&c).await;
     assert!(!get(&c, &watched.changed[0], &[]).await.text().contains(id));
 
-    sample
-        .bantin_async(&["import", file.to_str().unwrap()])
-        .await;
+    sample.run_async(&["import", file.to_str().unwrap()]).await;
     shows_within_a_second(&c, &server.url("/feeds/all.rss"), id, true).await;
     watched.check(&c, &before).await;
 }
@@ -411,7 +409,7 @@ each_store!(async fn external_import_shows_within_a_second_with_every_feed_warm)
 async fn external_import_shows_within_a_second_with_every_feed_warm(store: StoreKind) {
     // What a server polled by aggregators holds: every feed in every
     // format, the page and the OPML list.
-    let sample = Sample::on(store);
+    let sample = Sandbox::with_sample_on(store);
     let server = Server::sample(&sample).await;
     let c = client();
     let listing = sample.listing();
@@ -425,7 +423,7 @@ async fn external_import_shows_within_a_second_with_every_feed_warm(store: Store
     }
     let mut urls: Vec<String> = keys
         .iter()
-        .flat_map(|k| EXTS.map(|e| server.url(&feed_path(k, e))))
+        .flat_map(|k| FORMATS.map(|e| server.url(&feed_path(k, e))))
         .collect();
     urls.extend([server.url("/"), server.url("/feeds.opml")]);
     for batch in urls.chunks(8) {
@@ -450,16 +448,14 @@ async fn external_import_shows_within_a_second_with_every_feed_warm(store: Store
         jsonl_article(id, "Kinh tế", "Đức Thọ", "2020-12-01T08:00:00+07:00"),
     )
     .unwrap();
-    sample
-        .bantin_async(&["import", file.to_str().unwrap()])
-        .await;
+    sample.run_async(&["import", file.to_str().unwrap()]).await;
     shows_within_a_second(&c, &server.url("/feeds/all.rss"), id, true).await;
     assert_eq!(etag_of(&c, &untouched).await, untouched_etag);
 }
 
 each_store!(async fn external_remove_shows_within_a_second_and_only_in_its_feeds);
 async fn external_remove_shows_within_a_second_and_only_in_its_feeds(store: StoreKind) {
-    let sample = Sample::on(store);
+    let sample = Sandbox::with_sample_on(store);
     let server = Server::sample(&sample).await;
     let c = client();
     let articles = sample_articles();
@@ -488,14 +484,14 @@ async fn external_remove_shows_within_a_second_and_only_in_its_feeds(store: Stor
             .contains(&gone.id)
     );
 
-    sample.bantin_async(&["remove", &gone.id]).await;
+    sample.run_async(&["remove", &gone.id]).await;
     shows_within_a_second(&c, &server.url("/feeds/all.json"), &gone.id, false).await;
     watched.check(&c, &before).await;
 }
 
 each_store!(async fn cms_writing_the_tables_shows_within_a_second);
 async fn cms_writing_the_tables_shows_within_a_second(store: StoreKind) {
-    let sample = Sample::on(store);
+    let sample = Sandbox::with_sample_on(store);
     let server = Server::sample(&sample).await;
     let c = client();
     let id = "cms-2020-12-02-bai-tu-cms";
@@ -531,7 +527,7 @@ async fn cms_writing_the_tables_shows_within_a_second(store: StoreKind) {
 
 each_store!(async fn scheduled_article_appears_within_a_second_of_its_time_without_a_write);
 async fn scheduled_article_appears_within_a_second_of_its_time_without_a_write(store: StoreKind) {
-    let sample = Sample::on(store);
+    let sample = Sandbox::with_sample_on(store);
     let id = "scheduled-tin-hen-gio";
     let due = Utc::now() + chrono::Duration::seconds(3);
     let published = due
@@ -568,7 +564,7 @@ async fn scheduled_article_appears_within_a_second_of_its_time_without_a_write(s
 
 each_store!(async fn cached_feed_requests_touch_no_store_and_render_nothing);
 async fn cached_feed_requests_touch_no_store_and_render_nothing(store: StoreKind) {
-    let sample = Sample::on(store);
+    let sample = Sandbox::with_sample_on(store);
     let (store, calls) = CountingStore::new(sample.open());
     let server = Server::start(Box::new(store)).await;
     let c = client();
@@ -625,7 +621,7 @@ async fn cached_feed_requests_touch_no_store_and_render_nothing(store: StoreKind
 
 each_store!(async fn cold_feed_asked_for_by_many_at_once_renders_once);
 async fn cold_feed_asked_for_by_many_at_once_renders_once(store: StoreKind) {
-    let sample = Sample::on(store);
+    let sample = Sandbox::with_sample_on(store);
     let (store, calls) = CountingStore::new(sample.open());
     let server = Server::start(Box::new(store)).await;
     let c = client();

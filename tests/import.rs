@@ -26,8 +26,9 @@ use bantin::article::Body;
 use bantin::import::read_paths;
 use bantin::slug::slugify;
 
-use crate::stores::each_store;
-use crate::util::{Sandbox, StoreKind, articles_dir, assert_success, date, parse, percent_encode};
+use crate::support::{
+    Sandbox, StoreKind, articles_dir, assert_success, date, each_store, parse, percent_encode,
+};
 
 #[test]
 fn slugs_follow_spec_for_vietnamese_and_other_names() {
@@ -64,7 +65,7 @@ fn composed_and_decomposed_names_have_one_slug() {
 each_store!(fn a_decomposed_name_shares_the_composed_names_feed_and_display_name);
 fn a_decomposed_name_shares_the_composed_names_feed_and_display_name(store: StoreKind) {
     let sb = Sandbox::on(store);
-    let site = crate::util::fixture("site-bare.toml");
+    let site = crate::support::fixture("site-bare.toml");
     let lines = [
         serde_json::json!({"id": "a", "title": "A", "categories": ["Kinh tế"],
             "regions": ["\u{110}u\u{31b}\u{301}c Tho\u{323}"], "published": "2020-12-01T08:00:00+07:00"}),

@@ -18,10 +18,10 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::server::{Backend, bin, site_path};
+use crate::support::{Bantin, Sandbox};
 
 /// Articles in the big files: more than a writer's bulk threshold (10,000).
 const BIG: usize = 15_000;
@@ -85,35 +85,19 @@ fn big_file(dir: &Path, n: usize, last_line: Option<&str>) -> PathBuf {
     path
 }
 
-/// `bantin --store URL --site feeds/site.toml ARGS`.
-fn bantin(url: &str, args: &[&str]) -> Command {
-    let mut cmd = Command::new(bin());
-    cmd.arg("--store")
-        .arg(url)
-        .arg("--site")
-        .arg(site_path())
-        .args(args)
-        .env_remove("BANTIN_STORE")
-        .env_remove("BANTIN_SITE")
-        .env("RUST_LOG", "warn");
-    cmd
-}
-
-fn run(url: &str, args: &[&str]) -> Output {
-    bantin(url, args).output().expect("running bantin")
-}
-
 /// What a user can see of a store: `check`'s report (which counts the
 /// articles and the slugs) and the bytes of the all feed.
 fn seen(url: &str) -> (String, Vec<u8>) {
-    let check = run(url, &["check"]);
+    let check = Bantin::on(url).args(["check"]).output();
     assert!(
         check.status.success(),
         "check is not clean: {}{}",
         String::from_utf8_lossy(&check.stdout),
         String::from_utf8_lossy(&check.stderr)
     );
-    let dump = run(url, &["dump", "--format", "json", "--limit", "500"]);
+    let dump = Bantin::on(url)
+        .args(["dump", "--format", "json", "--limit", "500"])
+        .output();
     assert!(dump.status.success());
     (
         String::from_utf8_lossy(&check.stdout).into_owned(),
@@ -152,9 +136,9 @@ fn read_offset(pid: u32, file: &Path) -> Option<u64> {
     None
 }
 
-fn backends() -> Vec<Backend> {
-    let mut all = vec![Backend::sqlite()];
-    all.extend(Backend::postgres());
+fn backends() -> Vec<Sandbox> {
+    let mut all = vec![Sandbox::with_sample()];
+    all.extend(Sandbox::sample_on_postgres());
     all
 }
 
@@ -164,9 +148,11 @@ fn an_import_killed_halfway_leaves_the_store_as_it_was() {
     let file = big_file(dir.path(), BIG, None);
     let size = std::fs::metadata(&file).unwrap().len();
     for backend in backends() {
-        let url = backend.url();
+        let url = backend.store_url();
         let before = seen(&url);
-        let mut child = bantin(&url, &["import", file.to_str().unwrap()])
+        let mut child = Bantin::on(&url)
+            .args(["import", file.to_str().unwrap()])
+            .command()
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -193,7 +179,9 @@ fn an_import_killed_halfway_leaves_the_store_as_it_was() {
         assert_eq!(seen(&url), before, "{url}: the killed import left traces");
         // The store takes the next import (no lock or flag left behind).
         let small = big_file(dir.path(), 3, None);
-        let out = run(&url, &["import", small.to_str().unwrap()]);
+        let out = Bantin::on(&url)
+            .args(["import", small.to_str().unwrap()])
+            .output();
         assert_eq!(
             String::from_utf8_lossy(&out.stdout),
             "imported 3, rejected 0\n"
@@ -207,9 +195,11 @@ fn strict_with_a_bad_record_at_the_end_of_a_big_file_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let file = big_file(dir.path(), BIG, Some(r#"{"id":"late","title":"t"}"#));
     for backend in backends() {
-        let url = backend.url();
+        let url = backend.store_url();
         let before = seen(&url);
-        let out = run(&url, &["import", "--strict", file.to_str().unwrap()]);
+        let out = Bantin::on(&url)
+            .args(["import", "--strict", file.to_str().unwrap()])
+            .output();
         assert_eq!(out.status.code(), Some(1), "{url}");
         assert_eq!(
             String::from_utf8_lossy(&out.stdout),
@@ -271,7 +261,9 @@ fn sqlite_bantins_keyword_index_is_the_one_made_for_a_cms_and_stays_exact() {
     let file = big_file(dir.path(), 12_000, None);
     let ours = dir.path().join("ours.db");
     let url = format!("sqlite:{}", ours.display());
-    let out = run(&url, &["import", file.to_str().unwrap()]);
+    let out = Bantin::on(&url)
+        .args(["import", file.to_str().unwrap()])
+        .output();
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
         "imported 12000, rejected 0\n"
@@ -349,16 +341,9 @@ fn a_terminal_gets_a_progress_line_and_a_pipe_gets_none() {
     let file = big_file(dir.path(), 6_000, None);
     let url = format!("sqlite:{}", dir.path().join("tty.db").display());
     let shown = dir.path().join("tty.log");
-    let command = format!(
-        "'{}' --store '{url}' --site '{}' import '{}'",
-        bin().display(),
-        site_path().display(),
-        file.display()
-    );
-    let out = Command::new("script")
-        .args(["-qec", &command])
-        .arg(&shown)
-        .stdin(Stdio::null())
+    let out = Bantin::on(&url)
+        .args(["import", file.to_str().unwrap()])
+        .in_terminal(&shown)
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
@@ -376,7 +361,9 @@ fn a_terminal_gets_a_progress_line_and_a_pipe_gets_none() {
     );
     // Not a terminal: only the summary, nothing on stderr.
     let url = format!("sqlite:{}", dir.path().join("pipe.db").display());
-    let out = run(&url, &["import", file.to_str().unwrap()]);
+    let out = Bantin::on(&url)
+        .args(["import", file.to_str().unwrap()])
+        .output();
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
         "imported 6000, rejected 0\n"
@@ -402,7 +389,7 @@ fn words_out_of_step(url: &str) -> Vec<String> {
 
 #[test]
 fn postgres_words_are_bantin_words_whoever_writes() {
-    let Some(url) = crate::server::off_runtime(crate::pg_cluster::database) else {
+    let Some(url) = crate::support::off_runtime(crate::support::pg_cluster::database) else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -425,12 +412,13 @@ fn postgres_words_are_bantin_words_whoever_writes() {
         .collect();
     let file = dir.path().join("words.jsonl");
     std::fs::write(&file, lines.join("\n")).unwrap();
-    let out = run(&url, &["import", file.to_str().unwrap()]);
+    let out = Bantin::on(&url)
+        .args(["import", file.to_str().unwrap()])
+        .output();
     assert!(out.status.success(), "{out:?}");
-    let sample = run(
-        &url,
-        &["import", crate::server::articles_path().to_str().unwrap()],
-    );
+    let sample = Bantin::on(&url)
+        .args(["import", crate::support::articles_dir().to_str().unwrap()])
+        .output();
     assert!(sample.status.success(), "{sample:?}");
     assert_eq!(words_out_of_step(&url), Vec::<String>::new());
     // A CMS writes no words: the trigger makes them, and again when the

@@ -37,8 +37,9 @@ use bantin::http::server::Limits;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::server::{Process, Sample, Server, client, fetch, get, test_limits};
-use crate::stores::{StoreKind, each_store};
+use crate::support::{
+    Bantin, Process, Sandbox, Server, StoreKind, client, each_store, fetch, get, test_limits,
+};
 
 /// How long a test waits for the server to do something that should take
 /// well under it.
@@ -130,9 +131,21 @@ async fn connect(server: &Server) -> TcpStream {
     TcpStream::connect(server.addr).await.unwrap()
 }
 
+/// Send `head` on a connection of its own and read what the server answers
+/// (at least its first line).
+async fn first_line_answering(server: &Server, head: &str) -> String {
+    let mut s = connect(server).await;
+    // The server may answer and close before it has read all of it.
+    let _ = s.write_all(head.as_bytes()).await;
+    let got = read_first_line(&mut s, PATIENCE)
+        .await
+        .expect("the server answers");
+    String::from_utf8_lossy(&got).into_owned()
+}
+
 each_store!(async fn uri_over_8_kib_is_414);
 async fn uri_over_8_kib_is_414(store: StoreKind) {
-    let sample = Sample::on(store);
+    let sample = Sandbox::with_sample_on(store);
     let server = Server::sample(&sample).await;
     let c = client();
     let path = "/feeds/all.rss?";
@@ -164,7 +177,7 @@ fn request_with_header_section(size: usize) -> Vec<u8> {
 
 each_store!(async fn header_section_over_32_kib_is_431);
 async fn header_section_over_32_kib_is_431(store: StoreKind) {
-    let sample = Sample::on(store);
+    let sample = Sandbox::with_sample_on(store);
     let server = Server::sample(&sample).await;
     // Exactly at the limit, and one byte over.
     for (size, want) in [(32 * 1024, 200), (32 * 1024 + 1, 431)] {
@@ -202,19 +215,13 @@ async fn header_section_over_32_kib_is_431(store: StoreKind) {
 
 each_store!(async fn header_section_beyond_what_the_server_buffers_is_431);
 async fn header_section_beyond_what_the_server_buffers_is_431(store: StoreKind) {
-    let sample = Sample::on(store);
+    let sample = Sandbox::with_sample_on(store);
     let server = Server::sample(&sample).await;
-    let mut s = connect(&server).await;
     let head = format!(
         "GET /feeds/all.rss HTTP/1.1\r\nHost: bantin.test\r\nX-Huge: {}\r\n\r\n",
         "h".repeat(200 * 1024)
     );
-    // The server may answer and close before it has read all of it.
-    let _ = s.write_all(head.as_bytes()).await;
-    let got = read_first_line(&mut s, PATIENCE)
-        .await
-        .expect("the server answers");
-    let text = String::from_utf8_lossy(&got);
+    let text = first_line_answering(&server, &head).await;
     assert!(text.starts_with("HTTP/1.1 431"), "got {text:?}");
     assert_eq!(
         get(&client(), &server.url("/healthz"), &[]).await.status,
@@ -234,18 +241,13 @@ async fn a_request_head_beyond_the_read_buffer_is_refused_and_the_server_lives_o
     // (hyper grows its buffer by reads, then checks), and then the URI
     // gets its 414. Either way the request is refused and the server
     // stays up.
-    let sample = Sample::on(store);
+    let sample = Sandbox::with_sample_on(store);
     let server = Server::sample(&sample).await;
-    let mut s = connect(&server).await;
     let head = format!(
         "GET /feeds/all.rss?{} HTTP/1.1\r\nHost: bantin.test\r\n\r\n",
         "u".repeat(200 * 1024)
     );
-    let _ = s.write_all(head.as_bytes()).await;
-    let got = read_first_line(&mut s, PATIENCE)
-        .await
-        .expect("the server answers");
-    let text = String::from_utf8_lossy(&got);
+    let text = first_line_answering(&server, &head).await;
     assert!(
         text.starts_with("HTTP/1.1 431") || text.starts_with("HTTP/1.1 414"),
         "a 200 KiB URI: want 431 (or 414), got {:?}",
@@ -268,7 +270,7 @@ fn slow_limits() -> Limits {
 
 each_store!(async fn stalled_request_head_is_disconnected_after_the_header_read_timeout);
 async fn stalled_request_head_is_disconnected_after_the_header_read_timeout(store: StoreKind) {
-    let sample = Sample::on(store);
+    let sample = Sandbox::with_sample_on(store);
     let server = Server::start_with(sample.open(), slow_limits()).await;
     let mut s = connect(&server).await;
     s.write_all(b"GET /feeds/all.rss HTTP/1.1\r\nHost: bantin.te")
@@ -292,7 +294,7 @@ async fn stalled_request_head_is_disconnected_after_the_header_read_timeout(stor
 
 each_store!(async fn trickled_request_head_is_disconnected_after_the_header_read_timeout);
 async fn trickled_request_head_is_disconnected_after_the_header_read_timeout(store: StoreKind) {
-    let sample = Sample::on(store);
+    let sample = Sandbox::with_sample_on(store);
     let server = Server::start_with(sample.open(), slow_limits()).await;
     let mut s = connect(&server).await;
     s.write_all(b"GET /feeds/all.rss HTTP/1.1\r\nHost: bantin.test\r\n")
@@ -325,7 +327,7 @@ async fn trickled_request_head_is_disconnected_after_the_header_read_timeout(sto
 
 each_store!(async fn idle_keep_alive_connection_is_closed_after_the_idle_timeout);
 async fn idle_keep_alive_connection_is_closed_after_the_idle_timeout(store: StoreKind) {
-    let sample = Sample::on(store);
+    let sample = Sandbox::with_sample_on(store);
     let limits = Limits {
         idle_timeout: Duration::from_millis(500),
         header_read_timeout: Duration::from_secs(20),
@@ -356,7 +358,7 @@ each_store!(async fn a_third_connection_at_max_connections_2_closes_the_oldest_i
 /// Issue 17: a newcomer that finds every place taken is not left in the
 /// kernel's backlog; the oldest idle keep-alive connection makes room.
 async fn a_third_connection_at_max_connections_2_closes_the_oldest_idle_one(store: StoreKind) {
-    let sample = Sample::on(store);
+    let sample = Sandbox::with_sample_on(store);
     let limits = Limits {
         max_connections: 2,
         ..test_limits()
@@ -393,11 +395,12 @@ each_store!(async fn a_low_open_file_limit_never_leaves_a_new_connection_waiting
 async fn a_low_open_file_limit_never_leaves_a_new_connection_waiting(store: StoreKind) {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-    let sample = Sample::on(store);
+    let sample = Sandbox::with_sample_on(store);
     let url = sample.store_url();
-    let server = tokio::task::spawn_blocking(move || Process::start_with_file_limit(&url, 64))
-        .await
-        .unwrap();
+    let server =
+        tokio::task::spawn_blocking(move || Process::serve(Bantin::on(&url).file_limit(64)))
+            .await
+            .unwrap();
     let addr = server.base.trim_start_matches("http://").to_string();
     let stop = Arc::new(AtomicBool::new(false));
     let answered = Arc::new(AtomicU64::new(0));
@@ -423,7 +426,7 @@ async fn a_low_open_file_limit_never_leaves_a_new_connection_waiting(store: Stor
         }));
     }
     // Every place taken, many times over.
-    let busy = crate::server::wait_until(Duration::from_secs(60), || {
+    let busy = crate::support::wait_until(Duration::from_secs(60), || {
         let answered = answered.clone();
         async move { answered.load(Ordering::SeqCst) >= 300 }
     })
@@ -465,7 +468,7 @@ async fn a_low_open_file_limit_never_leaves_a_new_connection_waiting(store: Stor
 
 each_store!(async fn garbage_gets_a_4xx_or_a_close_and_the_server_carries_on);
 async fn garbage_gets_a_4xx_or_a_close_and_the_server_carries_on(store: StoreKind) {
-    let sample = Sample::on(store);
+    let sample = Sandbox::with_sample_on(store);
     let limits = Limits {
         header_read_timeout: Duration::from_millis(800),
         idle_timeout: Duration::from_millis(800),
@@ -535,7 +538,7 @@ async fn garbage_gets_a_4xx_or_a_close_and_the_server_carries_on(store: StoreKin
 /// `bantin serve`, one finished request, an open keep-alive connection,
 /// then `signal`: the process exits 0 within a few seconds.
 async fn serve_exits_cleanly_on(store: StoreKind, signal: &'static str) {
-    let sample = Sample::on(store);
+    let sample = Sandbox::with_sample_on(store);
     let url = sample.store_url();
     let mut process = tokio::task::spawn_blocking(move || Process::start_url(&url))
         .await
@@ -574,7 +577,7 @@ async fn serve_exits_0_promptly_on_sigint(store: StoreKind) {
 
 each_store!(async fn shutdown_closes_idle_connections_without_waiting_out_the_grace_period);
 async fn shutdown_closes_idle_connections_without_waiting_out_the_grace_period(store: StoreKind) {
-    let sample = Sample::on(store);
+    let sample = Sandbox::with_sample_on(store);
     let limits = Limits {
         grace: Duration::from_secs(30),
         ..test_limits()
@@ -605,7 +608,7 @@ async fn exchange(server: &Server, raw: &[u8]) -> (u16, Vec<u8>) {
 each_store!(async fn http_1_1_without_host_or_with_two_is_400_and_http_1_0_without_is_served);
 /// Row "HTTP/1.1 without Host, or with two".
 async fn http_1_1_without_host_or_with_two_is_400_and_http_1_0_without_is_served(store: StoreKind) {
-    let sample = Sample::on(store);
+    let sample = Sandbox::with_sample_on(store);
     let server = Server::sample(&sample).await;
     for (raw, want) in [
         (&b"GET /feeds/all.rss HTTP/1.1\r\n\r\n"[..], 400),
@@ -646,7 +649,7 @@ async fn http_1_1_without_host_or_with_two_is_400_and_http_1_0_without_is_served
 each_store!(async fn percent_encoded_unreserved_characters_name_the_same_feed);
 /// Row "percent-encoded path".
 async fn percent_encoded_unreserved_characters_name_the_same_feed(store: StoreKind) {
-    let sample = Sample::on(store);
+    let sample = Sandbox::with_sample_on(store);
     let server = Server::sample(&sample).await;
     let c = client();
     let plain = get(&c, &server.url("/feeds/category/kinh-te.rss"), &[]).await;
@@ -683,7 +686,7 @@ async fn percent_encoded_unreserved_characters_name_the_same_feed(store: StoreKi
 each_store!(async fn every_response_says_nosniff_and_the_page_has_a_strict_csp);
 /// Row "nosniff and CSP".
 async fn every_response_says_nosniff_and_the_page_has_a_strict_csp(store: StoreKind) {
-    let sample = Sample::on(store);
+    let sample = Sandbox::with_sample_on(store);
     let server = Server::sample(&sample).await;
     let c = client();
     let feed = get(&c, &server.url("/feeds/all.atom"), &[]).await;
@@ -752,7 +755,7 @@ each_store!(async fn a_cms_row_dated_year_10000_leaves_feeds_served_without_it);
 /// connection of every feed holding it; one dated 9999-12-31T23:59:59Z
 /// (issue 17) was served as year 10000 in the site's +07:00.
 async fn a_cms_row_dated_year_10000_leaves_feeds_served_without_it(store: StoreKind) {
-    let sample = Sample::on(store);
+    let sample = Sandbox::with_sample_on(store);
     let server = Server::sample(&sample).await;
     let c = client();
     let old_us = chrono::DateTime::parse_from_rfc3339("2020-10-05T16:30:00+07:00")
@@ -782,7 +785,7 @@ async fn a_cms_row_dated_year_10000_leaves_feeds_served_without_it(store: StoreK
         sql.push_str("COMMIT;");
         sample.sql(&sql);
     }
-    let seen = crate::server::wait_until(Duration::from_secs(5), || {
+    let seen = crate::support::wait_until(Duration::from_secs(5), || {
         let c = c.clone();
         let url = server.url("/feeds/category/kinh-te.json");
         async move { get(&c, &url, &[]).await.text().contains("moi-them") }
@@ -802,7 +805,7 @@ async fn a_cms_row_dated_year_10000_leaves_feeds_served_without_it(store: StoreK
         assert!(r.header("last-modified").is_some(), "{path}");
         assert!(!r.text().contains("nam-10000"), "{path}");
         assert!(!r.text().contains("10000-01-01"), "{path}");
-        crate::util::parse(&r.body);
+        crate::support::parse(&r.body);
     }
     assert_eq!(get(&c, &server.url("/healthz"), &[]).await.status, 200);
     server.stop().await;
@@ -814,19 +817,12 @@ each_store!(fn serve_raises_the_soft_open_file_limit_to_the_hard_one);
 /// higher hard one, it runs with the hard one.
 fn serve_raises_the_soft_open_file_limit_to_the_hard_one(store: StoreKind) {
     use std::io::BufRead;
-    let sample = Sample::on(store);
-    let script = format!(
-        "ulimit -Sn 256 && exec '{}' --store '{}' --site '{}' serve --listen 127.0.0.1:0",
-        crate::server::bin().display(),
-        sample.store_url(),
-        crate::server::site_path().display()
-    );
-    let mut child = std::process::Command::new("bash")
-        .arg("-c")
-        .arg(&script)
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let sample = Sandbox::with_sample_on(store);
+    let mut child = sample
+        .bantin()
+        .soft_file_limit(256)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .spawn();
     let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
     let started = lines.any(|l| l.is_ok_and(|l| l.contains("bantin: serving")));
     let limits = std::fs::read_to_string(format!("/proc/{}/limits", child.id()));

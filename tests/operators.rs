@@ -5,7 +5,19 @@
 
 use std::process::Command;
 
-use crate::server::{Process, Sample, bin, client};
+use crate::support::{Bantin, Process, Sandbox, client, wait_until};
+
+/// Every subcommand, as completions and the manual page must name them.
+const SUBCOMMANDS: [&str; 8] = [
+    "serve",
+    "import",
+    "remove",
+    "dump",
+    "build",
+    "check",
+    "completions",
+    "man",
+];
 
 /// The request lines of a log in `json` format, parsed.
 fn json_lines(log: &str) -> Vec<serde_json::Value> {
@@ -17,10 +29,10 @@ fn json_lines(log: &str) -> Vec<serde_json::Value> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn json_logs_name_each_request_with_its_client_bytes_and_user_agent() {
-    let sample = Sample::sqlite();
+    let sample = Sandbox::with_sample();
     let url = sample.store_url();
     let server = tokio::task::spawn_blocking(move || {
-        Process::start_with_args(&url, "info", &["--log-format", "json"])
+        Process::serve(Bantin::on(&url).log("info").args(["--log-format", "json"]))
     })
     .await
     .unwrap();
@@ -36,7 +48,7 @@ async fn json_logs_name_each_request_with_its_client_bytes_and_user_agent() {
         .unwrap();
     assert_eq!(r.status(), 200);
     let body = r.bytes().await.unwrap();
-    let line = crate::server::wait_until(std::time::Duration::from_secs(20), || {
+    let line = wait_until(std::time::Duration::from_secs(20), || {
         let log = server.stderr.lock().unwrap().clone();
         async move { log.contains("/feeds/all.rss") }
     })
@@ -80,15 +92,15 @@ async fn json_logs_name_each_request_with_its_client_bytes_and_user_agent() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn text_logs_to_a_pipe_have_no_colour_and_warn_of_links_elsewhere() {
-    let sample = Sample::sqlite();
+    let sample = Sandbox::with_sample();
     let url = sample.store_url();
-    let server = tokio::task::spawn_blocking(move || Process::start_logging(&url, "info"))
+    let server = tokio::task::spawn_blocking(move || Process::serve(Bantin::on(&url).log("info")))
         .await
         .unwrap();
     let c = client();
     let r = c.get(server.url("/")).send().await.unwrap();
     assert_eq!(r.status(), 200);
-    let seen = crate::server::wait_until(std::time::Duration::from_secs(20), || {
+    let seen = wait_until(std::time::Duration::from_secs(20), || {
         let log = server.stderr.lock().unwrap().clone();
         async move { log.contains("request") }
     })
@@ -120,14 +132,9 @@ async fn text_logs_to_a_pipe_have_no_colour_and_warn_of_links_elsewhere() {
     );
 }
 
+/// `bantin ARGS` with no store or site, which must exit 0.
 fn bantin(args: &[&str]) -> std::process::Output {
-    let out = Command::new(bin()).args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
+    Bantin::bare().args(args).ok()
 }
 
 #[test]
@@ -165,16 +172,7 @@ fn zsh_and_fish_scripts_name_every_subcommand() {
     let zsh = String::from_utf8(bantin(&["completions", "zsh"]).stdout).unwrap();
     let fish = String::from_utf8(bantin(&["completions", "fish"]).stdout).unwrap();
     assert!(zsh.starts_with("#compdef bantin"), "{zsh}");
-    for sub in [
-        "serve",
-        "import",
-        "remove",
-        "dump",
-        "build",
-        "check",
-        "completions",
-        "man",
-    ] {
+    for sub in SUBCOMMANDS {
         assert!(zsh.contains(&format!("'{sub}:")), "zsh: {sub}");
         assert!(
             fish.contains(&format!("-a \"{sub}\"")),
@@ -209,16 +207,7 @@ fn the_manual_page_renders_without_warnings_and_names_every_subcommand() {
         assert!(text.contains(needle), "{needle}:\n{text}");
     }
     // One page: every subcommand is described in it, none sent elsewhere.
-    for sub in [
-        "serve",
-        "import",
-        "remove",
-        "dump",
-        "build",
-        "check",
-        "completions",
-        "man",
-    ] {
+    for sub in SUBCOMMANDS {
         assert!(
             text.contains(&format!("   bantin {sub}\n")),
             "{sub}:\n{text}"

@@ -16,8 +16,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::pg_cluster::PrivateCluster;
-use crate::server::{Process, articles_path, bin, client, get, jsonl_article, site_path};
+use crate::support::{
+    Bantin, Process, articles_dir, client, get, jsonl_article, pg_cluster::PrivateCluster,
+};
 
 /// No response may take this long, database down or not.
 const SLOWEST: Duration = Duration::from_secs(2);
@@ -34,33 +35,12 @@ struct Probe {
     at: Instant,
 }
 
-/// `bantin --store URL --site feeds/site.toml ARGS`; panics unless it
-/// exits 0.
-fn bantin_ok(store: &str, args: &[&str]) {
-    let out = std::process::Command::new(bin())
-        .arg("--store")
-        .arg(store)
-        .arg("--site")
-        .arg(site_path())
-        .args(args)
-        .env_remove("BANTIN_STORE")
-        .env_remove("BANTIN_SITE")
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("running bantin");
-    assert!(
-        out.status.success(),
-        "bantin {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// GET `url` (with these header fields), timed.
 async fn timed(
     c: &reqwest::Client,
     url: &str,
     headers: &[(&str, &str)],
-) -> (crate::server::Reply, Duration) {
+) -> (crate::support::Reply, Duration) {
     let started = Instant::now();
     let r = get(c, url, headers).await;
     (r, started.elapsed())
@@ -79,7 +59,9 @@ async fn a_server_rides_out_a_database_outage_and_catches_up_alone() {
         let cluster = cluster.clone();
         tokio::task::spawn_blocking(move || {
             let url = cluster.database();
-            bantin_ok(&url, &["import", articles_path().to_str().unwrap()]);
+            Bantin::on(&url)
+                .args(["import", articles_dir().to_str().unwrap()])
+                .ok();
             url
         })
         .await
@@ -87,7 +69,7 @@ async fn a_server_rides_out_a_database_outage_and_catches_up_alone() {
     };
     let server = {
         let url = url.clone();
-        tokio::task::spawn_blocking(move || Process::start_logging(&url, "info"))
+        tokio::task::spawn_blocking(move || Process::serve(Bantin::on(&url).log("info")))
             .await
             .unwrap()
     };
@@ -191,11 +173,15 @@ async fn a_server_rides_out_a_database_outage_and_catches_up_alone() {
     .unwrap();
     {
         let (url, path) = (url.clone(), file.path().to_path_buf());
-        tokio::task::spawn_blocking(move || bantin_ok(&url, &["import", path.to_str().unwrap()]))
-            .await
-            .unwrap();
+        tokio::task::spawn_blocking(move || {
+            Bantin::on(&url)
+                .args(["import", path.to_str().unwrap()])
+                .ok()
+        })
+        .await
+        .unwrap();
     }
-    let shown = crate::server::wait_until(CATCH_UP * 3, || async {
+    let shown = crate::support::wait_until(CATCH_UP * 3, || async {
         get(&c, &server.url(ALL), &[]).await.text().contains(id)
     })
     .await;

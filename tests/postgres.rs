@@ -22,7 +22,6 @@
 //! fail, under CI) where PostgreSQL is not installed.
 
 use std::path::Path;
-use std::process::{Command, Output};
 use std::time::Duration;
 
 use bantin::article::{Body, Facet, FeedKey};
@@ -33,38 +32,10 @@ use bantin::store::{Changes, LogPosition, Pair, SlugUse, Store};
 use chrono::{DateTime, Utc};
 
 use crate::build::files_under;
-use crate::pg_cluster::database;
-use crate::server::{
-    Process, articles_path, bin, client, get, jsonl_article, site, site_path, wait_until,
+use crate::support::{
+    Bantin, Process, article, articles_dir, client, date, get, jsonl_article, pg_cluster::database,
+    site, wait_until,
 };
-use crate::util::{article, date};
-
-/// `bantin --store STORE --site feeds/site.toml ARGS`.
-fn bantin(store: &str, args: &[&str]) -> Output {
-    Command::new(bin())
-        .arg("--store")
-        .arg(store)
-        .arg("--site")
-        .arg(site_path())
-        .args(args)
-        .env_remove("BANTIN_STORE")
-        .env_remove("BANTIN_SITE")
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("running bantin")
-}
-
-/// [`bantin`], panicking unless it exits 0; returns stdout.
-fn bantin_ok(store: &str, args: &[&str]) -> Vec<u8> {
-    let out = bantin(store, args);
-    assert!(
-        out.status.success(),
-        "bantin --store {store} {args:?} failed ({}): {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
 
 fn sqlite_url(path: &Path) -> String {
     format!("sqlite:{}", path.display())
@@ -76,7 +47,7 @@ fn every_file_builds_the_same_bytes_from_both_stores() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("store.db");
     let lite = sqlite_url(&db);
-    let articles = articles_path();
+    let articles = articles_dir();
     // PostgreSQL text cannot hold U+0000; feeds drop it anyway.
     let nul = dir.path().join("nul.jsonl");
     let record = serde_json::json!({
@@ -86,10 +57,9 @@ fn every_file_builds_the_same_bytes_from_both_stores() {
     });
     std::fs::write(&nul, record.to_string()).unwrap();
     for store in [&lite, &pg] {
-        bantin_ok(
-            store,
-            &["import", articles.to_str().unwrap(), nul.to_str().unwrap()],
-        );
+        Bantin::on(store)
+            .args(["import", articles.to_str().unwrap(), nul.to_str().unwrap()])
+            .ok();
     }
     let now = Utc::now();
     let keys = Catalog::load(
@@ -119,7 +89,11 @@ fn every_file_builds_the_same_bytes_from_both_stores() {
     let outs = [dir.path().join("lite"), dir.path().join("pg")];
     std::thread::scope(|s| {
         for (store, out) in [&lite, &pg].into_iter().zip(&outs) {
-            s.spawn(move || bantin_ok(store, &["build", "--out", out.to_str().unwrap()]));
+            s.spawn(move || {
+                Bantin::on(store)
+                    .args(["build", "--out", out.to_str().unwrap()])
+                    .ok()
+            });
         }
     });
     let files = files_under(&outs[0]);
@@ -503,9 +477,11 @@ async fn a_server_on_postgres_shows_another_process_import_within_a_second() {
     let (pg_server, lite_server) = {
         let (pg, lite) = (pg.clone(), lite.clone());
         tokio::task::spawn_blocking(move || {
-            let articles = articles_path();
+            let articles = articles_dir();
             for store in [&lite, &pg] {
-                bantin_ok(store, &["import", articles.to_str().unwrap()]);
+                Bantin::on(store)
+                    .args(["import", articles.to_str().unwrap()])
+                    .ok();
             }
             (Process::start_url(&pg), Process::start_url(&lite))
         })
@@ -526,9 +502,13 @@ async fn a_server_on_postgres_shows_another_process_import_within_a_second() {
     let file = dir.path().join("live.jsonl");
     std::fs::write(&file, jsonl_article(id, "Thời sự", "Hà Tĩnh", &published)).unwrap();
     let pg2 = pg.clone();
-    tokio::task::spawn_blocking(move || bantin_ok(&pg2, &["import", file.to_str().unwrap()]))
-        .await
-        .unwrap();
+    tokio::task::spawn_blocking(move || {
+        Bantin::on(&pg2)
+            .args(["import", file.to_str().unwrap()])
+            .ok()
+    })
+    .await
+    .unwrap();
     let url = pg_server.url(path);
     // Keep looking past the deadline, to say how late it was.
     let took = wait_until(FRESH * 10, || async {
@@ -585,7 +565,7 @@ fn replicas_opening_a_new_database_at_once_apply_the_schema_once() {
         .map(|r| r.get(0))
         .collect();
     // Each migration once, and all of them: as many as the folder holds.
-    let files = std::fs::read_dir(crate::util::root().join("migrations/postgres"))
+    let files = std::fs::read_dir(crate::support::root().join("migrations/postgres"))
         .unwrap()
         .count();
     let all: Vec<i32> = (1..=i32::try_from(files).unwrap()).collect();
@@ -597,11 +577,11 @@ fn replicas_opening_a_new_database_at_once_apply_the_schema_once() {
 /// are all applied, and is refused, creating nothing, by one that is behind.
 #[test]
 fn a_role_without_create_opens_an_up_to_date_store_and_only_that() {
-    let Some(url) = crate::pg_cluster::database_with_sample() else {
+    let Some(url) = crate::support::pg_cluster::database_with_sample() else {
         return;
     };
     let db = url.rsplit('/').next().unwrap().to_string();
-    let port = crate::pg_cluster::port().unwrap();
+    let port = crate::support::pg_cluster::port().unwrap();
     let role = format!("rows_only_{db}");
     let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
     admin
@@ -612,7 +592,9 @@ fn a_role_without_create_opens_an_up_to_date_store_and_only_that() {
         ))
         .unwrap();
     let as_role = format!("postgres://{role}@127.0.0.1:{port}/{db}");
-    let out = bantin(&as_role, &["dump", "--format", "json"]);
+    let out = Bantin::on(&as_role)
+        .args(["dump", "--format", "json"])
+        .output();
     assert!(
         out.status.success(),
         "{}",
@@ -627,10 +609,9 @@ fn a_role_without_create_opens_an_up_to_date_store_and_only_that() {
         .unwrap()
         .batch_execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
         .unwrap();
-    let out = bantin(
-        &format!("postgres://{role}@127.0.0.1:{port}/{fresh_db}"),
-        &["dump"],
-    );
+    let out = Bantin::on(&format!("postgres://{role}@127.0.0.1:{port}/{fresh_db}"))
+        .args(["dump"])
+        .output();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(err.contains("permission denied"), "{err}");

@@ -34,7 +34,7 @@ use chrono::{DateTime, FixedOffset};
 use proptest::prelude::*;
 use unicode_normalization::UnicodeNormalization;
 
-use crate::util::{expected, percent_encode, site_file};
+use crate::support::{expected, percent_encode, site_file};
 
 /// One fragment of hostile text.
 fn piece() -> impl Strategy<Value = String> {

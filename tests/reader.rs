@@ -9,28 +9,23 @@
 
 use std::process::Command;
 
-use crate::server::{Process, Sample, site};
-use crate::stores::{StoreKind, each_store};
+use crate::support::{Process, Sandbox, StoreKind, each_store, python_can_import, site};
 
 each_store!(fn a_feed_reader_subscribes_to_every_listed_feed_and_polls_with_304s);
 fn a_feed_reader_subscribes_to_every_listed_feed_and_polls_with_304s(store: StoreKind) {
-    let has_feedparser = Command::new("python3")
-        .args(["-c", "import feedparser"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !has_feedparser {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must have Python's feedparser: pip install feedparser"
-        );
-        eprintln!("SKIPPED: python3 feedparser is not installed (pip install feedparser)");
+    if !python_can_import(
+        "feedparser",
+        "feedparser",
+        "a_feed_reader_subscribes_to_every_listed_feed_and_polls_with_304s",
+    ) {
         return;
     }
-    let sample = Sample::on(store);
+    let sample = Sandbox::with_sample_on(store);
     let server = Process::start_url(&sample.store_url());
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/reader_check.py");
+    let script = crate::support::script("reader_check.py");
     let out = Command::new("python3")
-        .args([script, &server.base, &site().base_url])
+        .arg(script)
+        .args([&server.base, &site().base_url])
         .output()
         .expect("running reader_check.py");
     let stdout = String::from_utf8_lossy(&out.stdout);

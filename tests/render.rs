@@ -21,7 +21,7 @@
 //!   `BANTIN_UPDATE_GOLDEN=1 cargo test --test tests golden` and review the
 //!   diff. A golden file for a feed that no longer exists fails the test.
 //! - Python's feedparser reads every sample RSS and Atom feed without "bozo"
-//!   (`tests/feedparser_check.py`; feedparser 6.0, its latest release, has
+//!   (`tests/support/feedparser_check.py`; feedparser 6.0, its latest release, has
 //!   no JSON Feed parser). Where `import feedparser` fails, the
 //!   test says it skipped; with `CI` set it fails instead
 //!   (`pip install feedparser`).
@@ -44,9 +44,9 @@ use std::path::{Path, PathBuf};
 use bantin::article::{Article, FeedKey};
 use chrono::{DateTime, FixedOffset};
 
-use crate::util::{
-    FORMATS, Sandbox, SiteFacts, element_texts, entry_ids, expected, guids, key_args, parse, root,
-    sample_articles, site_file, slugs,
+use crate::support::{
+    FORMATS, Sandbox, SiteFacts, element_texts, entry_ids, expected, guids, key_args, parse,
+    python_can_import, root, sample_articles, site_file, slugs,
 };
 
 /// Category/region pairs with golden files: four that share articles and
@@ -335,7 +335,7 @@ fn the_seed_article_keeps_its_byline_category_and_region() {
         );
         assert_eq!(
             seed.published.unwrap(),
-            crate::util::date("2020-10-05T16:30:00+07:00")
+            crate::support::date("2020-10-05T16:30:00+07:00")
         );
         let title = &seed.title.as_ref().unwrap().content;
         assert!(
@@ -378,7 +378,7 @@ fn article_html_is_sanitized_and_plain_bodies_are_shown_as_text() {
         .map(|v| v.to_string())
         .join("\n"),
     );
-    crate::util::assert_success(&sb.run(&["import", file.to_str().unwrap()]), "import");
+    crate::support::assert_success(&sb.run(&["import", file.to_str().unwrap()]), "import");
     for format in FORMATS {
         let feed = parse(&sb.dump(&["--format", format]));
         let content = |id: &str| {
@@ -521,19 +521,11 @@ fn golden_files_parse_with_the_expected_item_counts() {
 
 #[test]
 fn python_feedparser_reads_every_sample_feed_without_bozo() {
-    let have = std::process::Command::new("python3")
-        .args(["-c", "import feedparser"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !have {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must have Python's feedparser: pip install feedparser"
-        );
-        eprintln!(
-            "SKIPPED python_feedparser_reads_every_sample_feed_without_bozo: \
-             python3 with feedparser not found (pip install feedparser)"
-        );
+    if !python_can_import(
+        "feedparser",
+        "feedparser",
+        "python_feedparser_reads_every_sample_feed_without_bozo",
+    ) {
         return;
     }
     let sb = Sandbox::with_sample();
@@ -552,7 +544,7 @@ fn python_feedparser_reads_every_sample_feed_without_bozo() {
         }
     }
     let out = std::process::Command::new("python3")
-        .arg(root().join("tests/feedparser_check.py"))
+        .arg(crate::support::script("feedparser_check.py"))
         .arg(&out_dir)
         .output()
         .unwrap();

@@ -30,9 +30,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{FixedOffset, SecondsFormat, Utc};
 
-use crate::pg_cluster::PrivateCluster;
-use crate::server::{Process, bin, client, get, site_path};
-use crate::stores::off_runtime;
+use crate::support::{Bantin, Process, client, get, off_runtime, pg_cluster::PrivateCluster};
 
 /// Articles imported at the start; the last [`REMOVED`] of them are
 /// removed during the run, the others imported again [`ROUNDS`] times.
@@ -88,21 +86,6 @@ fn articles(range: std::ops::Range<usize>, round: usize) -> String {
                 + "\n"
         })
         .collect()
-}
-
-/// `bantin --store URL --site feeds/site.toml ARGS`, to the end.
-fn bantin(store: &str, args: &[&str]) -> Output {
-    std::process::Command::new(bin())
-        .arg("--store")
-        .arg(store)
-        .arg("--site")
-        .arg(site_path())
-        .args(args)
-        .env_remove("BANTIN_STORE")
-        .env_remove("BANTIN_SITE")
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("running bantin")
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -293,7 +276,9 @@ async fn two_replicas_a_cms_imports_and_removes_share_one_database_without_deadl
     // The store before: 2,000 articles.
     let first = dir.path().join("first.jsonl");
     std::fs::write(&first, articles(0..ARTICLES, 1)).unwrap();
-    let out = bantin(&url, &["import", first.to_str().unwrap()]);
+    let out = Bantin::on(&url)
+        .args(["import", first.to_str().unwrap()])
+        .output();
     assert!(out.status.success(), "{}", text(&out.stderr));
 
     let replicas = {
@@ -325,7 +310,9 @@ async fn two_replicas_a_cms_imports_and_removes_share_one_database_without_deadl
                     let file = dir.join(format!("round-{round}.jsonl"));
                     std::fs::write(&file, articles(0..ARTICLES - REMOVED, round)).unwrap();
                     let started = Instant::now();
-                    let output = bantin(&url, &["import", file.to_str().unwrap()]);
+                    let output = Bantin::on(&url)
+                        .args(["import", file.to_str().unwrap()])
+                        .output();
                     Run {
                         what: format!("import round {round}"),
                         started,
@@ -346,7 +333,7 @@ async fn two_replicas_a_cms_imports_and_removes_share_one_database_without_deadl
                     let mut args = vec!["remove"];
                     args.extend(batch.iter().map(String::as_str));
                     let started = Instant::now();
-                    let output = bantin(&url, &args);
+                    let output = Bantin::on(&url).args(&args).output();
                     Run {
                         what: format!("bantin {}", args.join(" ")),
                         started,
@@ -494,7 +481,7 @@ async fn two_replicas_a_cms_imports_and_removes_share_one_database_without_deadl
         }
     }
     assert!(wrong.is_empty(), "{} wrong: {wrong:#?}", wrong.len());
-    let check = bantin(&url, &["check"]);
+    let check = Bantin::on(&url).args(["check"]).output();
     assert!(
         check.status.success(),
         "bantin check after the run: {}",
@@ -537,7 +524,7 @@ async fn two_replicas_a_cms_imports_and_removes_share_one_database_without_deadl
             lists.push(r.text());
         }
         assert_eq!(lists[0], lists[1], "the replicas list different feeds");
-        let site = crate::server::site().base_url;
+        let site = crate::support::site().base_url;
         let doc = roxmltree::Document::parse(&lists[0]).unwrap();
         doc.descendants()
             .filter_map(|n| n.attribute("xmlUrl"))
@@ -585,7 +572,7 @@ async fn two_replicas_a_cms_imports_and_removes_share_one_database_without_deadl
             vec!["dump", "--category", "tin-nhanh"],
         ),
     ] {
-        let dumped = bantin(&url, &args);
+        let dumped = Bantin::on(&url).args(&args).output();
         assert!(dumped.status.success(), "{}", text(&dumped.stderr));
         let served = get(&c, &format!("{}{path}", bases[0]), &[]).await;
         assert!(
@@ -609,10 +596,10 @@ fn drop_off_runtime(cluster: Arc<PrivateCluster>) {
 /// `deadlock detected`, or the remove gives up after a minute).
 #[test]
 fn a_remove_with_ids_in_any_order_never_deadlocks_with_a_cms() {
-    let Some(url) = crate::pg_cluster::database_with_sample() else {
+    let Some(url) = crate::support::pg_cluster::database_with_sample() else {
         return;
     };
-    let mut ids: Vec<String> = crate::util::sample_articles()
+    let mut ids: Vec<String> = crate::support::sample_articles()
         .into_iter()
         .map(|a| a.id)
         .collect();
@@ -625,7 +612,7 @@ fn a_remove_with_ids_in_any_order_never_deadlocks_with_a_cms() {
     assert_eq!(tx.execute(retitle, &[&small]).unwrap(), 1);
     let remove = {
         let (url, small, big) = (url.clone(), small.clone(), big.clone());
-        std::thread::spawn(move || bantin(&url, &["remove", &big, &small]))
+        std::thread::spawn(move || Bantin::on(&url).args(["remove", &big, &small]).output())
     };
     // Let the remove start and reach the rows.
     std::thread::sleep(Duration::from_millis(500));

@@ -23,12 +23,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use crate::stores::{StoreKind, each_store, quoted};
-use crate::util::{Sandbox, assert_one_line_error, parse, stderr, stdout};
-
-fn bin() -> PathBuf {
-    assert_cmd::cargo::cargo_bin("bantin")
-}
+use crate::support::{
+    Sandbox, StoreKind, assert_one_line_error, each_store, parse, quoted, stderr, stdout,
+};
 
 fn record(id: &str, extra: &str) -> String {
     format!(
@@ -38,27 +35,26 @@ fn record(id: &str, extra: &str) -> String {
 
 /// `bantin --store SB [--site SITE] import FILES` run in the sandbox.
 fn import(sb: &Sandbox, site: Option<&Path>, files: &[&Path]) -> Output {
-    let mut cmd = sb.bare();
-    cmd.arg("--store").arg(sb.store_url());
-    if let Some(site) = site {
-        cmd.arg("--site").arg(site);
-    }
-    cmd.arg("import").args(files).output().unwrap()
+    let mut cmd = sb.bantin();
+    match site {
+        Some(site) => cmd.site(site),
+        None => cmd.no_site(),
+    };
+    cmd.arg("import").args(files).output()
 }
 
 /// `bantin --store SB --site feeds/site.toml ARGS` as a plain
 /// `std::process::Command`, whose streams a test can point anywhere.
 fn std_cmd(sb: &Sandbox, args: &[&str]) -> Command {
-    let mut cmd = Command::new(bin());
-    cmd.current_dir(sb.dir())
-        .env_remove("BANTIN_STORE")
-        .env_remove("BANTIN_SITE")
-        .arg("--store")
-        .arg(sb.store_url())
-        .arg("--site")
-        .arg(crate::util::site_file())
-        .args(args);
-    cmd
+    sb.bantin().args(args).command()
+}
+
+/// `bantin check`, which must report problems: exit 1, no panic; its stderr.
+fn check_finds_problems(sb: &Sandbox) -> String {
+    let out = sb.run(&["check"]);
+    assert_no_panic(&out);
+    assert_eq!(out.status.code(), Some(1));
+    stderr(&out)
 }
 
 fn assert_no_panic(out: &Output) {
@@ -116,7 +112,7 @@ fn a_date_past_year_9999_in_the_sites_offset_is_a_bad_record_with_its_line(store
         record("ok-2", r#","updated":"9999-12-31T16:59:59Z""#),
     ];
     let file = sb.write("dates.jsonl", lines.join("\n"));
-    let site = crate::util::site_file();
+    let site = crate::support::site_file();
     for site in [Some(site.as_path()), None] {
         let out = import(&sb, site, &[&file]);
         assert_no_panic(&out);
@@ -143,10 +139,7 @@ each_store!(fn a_cms_row_past_year_9999_in_the_sites_offset_is_named_by_check_an
 fn a_cms_row_past_year_9999_in_the_sites_offset_is_named_by_check_and_left_out(store: StoreKind) {
     let sb = Sandbox::with_sample_on(store);
     cms_insert(&sb, "cms-cuoi-nam-9999", Some("9999-12-31T23:59:59Z"), 1);
-    let out = sb.run(&["check"]);
-    assert_no_panic(&out);
-    assert_eq!(out.status.code(), Some(1));
-    let err = stderr(&out);
+    let err = check_finds_problems(&sb);
     assert_eq!(
         err.trim(),
         format!(
@@ -174,10 +167,7 @@ each_store!(fn a_cms_row_dated_year_10000_is_reported_by_check_and_left_out_of_f
 fn a_cms_row_dated_year_10000_is_reported_by_check_and_left_out_of_feeds(store: StoreKind) {
     let sb = Sandbox::with_sample_on(store);
     cms_insert(&sb, "cms-y10000", Some("9999-12-31T23:59:59-23:59"), 1);
-    let out = sb.run(&["check"]);
-    assert_no_panic(&out);
-    assert_eq!(out.status.code(), Some(1));
-    let err = stderr(&out);
+    let err = check_finds_problems(&sb);
     assert!(err.contains("\"cms-y10000\""), "{err}");
     assert!(err.contains("9999-12-31"), "{err}");
     for format in ["rss", "atom", "json"] {
@@ -295,10 +285,7 @@ each_store!(fn a_cms_row_over_a_limit_is_reported_by_check_and_left_out_of_feeds
 fn a_cms_row_over_a_limit_is_reported_by_check_and_left_out_of_feeds(store: StoreKind) {
     let sb = Sandbox::with_sample_on(store);
     cms_insert(&sb, "cms-nhieu-ten", None, 20);
-    let out = sb.run(&["check"]);
-    assert_no_panic(&out);
-    assert_eq!(out.status.code(), Some(1));
-    let err = stderr(&out);
+    let err = check_finds_problems(&sb);
     assert_eq!(
         err.trim(),
         format!(
@@ -326,7 +313,7 @@ fn check_prints_the_sites_limits(store: StoreKind) {
         "site.toml",
         "title = \"Báo\"\nbase_url = \"http://x.example\"\nmax_title_bytes = 4000\ncache_bytes = 0\n",
     );
-    let out = sb.cmd_with_site(&site, &["check"]).output().unwrap();
+    let out = sb.bantin().site(&site).args(["check"]).output();
     assert_eq!(stderr(&out), "");
     let text = stdout(&out);
     let want = format!(
@@ -440,26 +427,31 @@ fn import_into_head_1_ends_without_a_panic_and_writes_nothing(store: StoreKind) 
     let sb = Sandbox::on(store);
     let bad = many_bad_records(&sb);
     let good = sb.write("good.jsonl", record("tot", ""));
-    let script = format!(
-        "'{}' --store '{}' import '{}' '{}' 2>&1 | head -1; echo \"status ${{PIPESTATUS[0]}}\"",
-        bin().display(),
-        sb.store_url(),
-        good.display(),
-        bad.display()
-    );
-    let out = Command::new("bash")
-        .arg("-c")
-        .arg(&script)
+    // `2>&1 | head -1`: both streams into one pipe that `head` reads.
+    let (reader, writer) = std::io::pipe().unwrap();
+    let mut import = sb
+        .bantin()
+        .no_site()
+        .args([Path::new("import"), &good, &bad])
+        .command()
+        .stdout(writer.try_clone().unwrap())
+        .stderr(writer)
+        .spawn()
+        .unwrap();
+    let head = Command::new("head")
+        .arg("-1")
+        .stdin(reader)
         .output()
         .unwrap();
-    let text = stdout(&out);
+    let status = import.wait().unwrap();
+    let text = stdout(&head);
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines.len(), 2, "{text}");
+    assert_eq!(lines.len(), 1, "{text}");
     assert!(
         lines[0].starts_with(&format!("{}:1: missing field", bad.display())),
         "{text}"
     );
-    assert_eq!(lines[1], "status 1", "{text}");
+    assert_eq!(status.code(), Some(1), "{text}");
     assert!(stored_ids(&sb).is_empty());
 }
 

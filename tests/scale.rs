@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use bantin::article::Facet;
 
-use crate::server::{bin, site_path};
+use crate::support::Bantin;
 
 const ARTICLES: usize = 100_000;
 const CATEGORIES: [&str; 8] = [
@@ -31,20 +31,6 @@ const REGIONS: [&str; 6] = [
     "Hương Khê",
     "Nghi Xuân",
 ];
-
-fn run(store: &str, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(bin())
-        .arg("--store")
-        .arg(store)
-        .arg("--site")
-        .arg(site_path())
-        .args(args)
-        .env_remove("BANTIN_STORE")
-        .env_remove("BANTIN_SITE")
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("running bantin")
-}
 
 /// The guid tails of a JSON Feed's items, in order.
 fn item_ids(json: &[u8]) -> Vec<String> {
@@ -67,7 +53,7 @@ fn item_ids(json: &[u8]) -> Vec<String> {
 
 #[test]
 fn an_import_of_100k_articles_into_postgres_completes_and_reads_right() {
-    let Some(url) = crate::pg_cluster::database_with_schema() else {
+    let Some(url) = crate::support::pg_cluster::database_with_schema() else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -94,7 +80,9 @@ fn an_import_of_100k_articles_into_postgres_completes_and_reads_right() {
     }
 
     let started = Instant::now();
-    let out = run(&url, &["import", file.to_str().unwrap()]);
+    let out = Bantin::on(&url)
+        .args(["import", file.to_str().unwrap()])
+        .output();
     let took = started.elapsed();
     assert!(
         out.status.success(),
@@ -116,7 +104,7 @@ fn an_import_of_100k_articles_into_postgres_completes_and_reads_right() {
     // The planner knows the new rows as soon as they are visible (the
     // import analyzed the tables it filled): left to autovacuum, keyword
     // feeds of common words were 10x slower for minutes after a big import.
-    let analyzed = crate::pg_cluster::analyzed_article_tables(&mut db);
+    let analyzed = crate::support::pg_cluster::analyzed_article_tables(&mut db);
     assert_eq!(
         analyzed, 4,
         "the article tables have no statistics after the import"
@@ -161,16 +149,17 @@ fn an_import_of_100k_articles_into_postgres_completes_and_reads_right() {
             .map(|n| format!("s-{n:06}"))
             .collect()
     };
-    let all = run(&url, &["dump", "--format", "json"]);
+    let all = Bantin::on(&url).args(["dump", "--format", "json"]).output();
     assert!(all.status.success());
     assert_eq!(item_ids(&all.stdout), newest(&|_| true));
     // "Kinh tế" is every eighth article from the second on.
-    let category = run(&url, &["dump", "--format", "json", "--category", "kinh-te"]);
+    let category = Bantin::on(&url)
+        .args(["dump", "--format", "json", "--category", "kinh-te"])
+        .output();
     assert!(category.status.success());
     assert_eq!(item_ids(&category.stdout), newest(&|n| n % 8 == 1));
-    let pair = run(
-        &url,
-        &[
+    let pair = Bantin::on(&url)
+        .args([
             "dump",
             "--format",
             "json",
@@ -178,8 +167,8 @@ fn an_import_of_100k_articles_into_postgres_completes_and_reads_right() {
             "kinh-te",
             "--region",
             "duc-tho",
-        ],
-    );
+        ])
+        .output();
     assert!(pair.status.success());
     assert_eq!(
         item_ids(&pair.stdout),

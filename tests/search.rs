@@ -32,9 +32,10 @@ use bantin::store::Store;
 use bantin::store::postgres::PostgresStore;
 use chrono::{DateTime, SecondsFormat, Timelike, Utc};
 
-use crate::server::{Backend, Server, client, get, on_both, wait_until};
-use crate::stores::{StoreKind, TestStore, each_store, quoted};
-use crate::util::article;
+use crate::support::{
+    Sandbox, Server, StoreKind, TestStore, article, client, each_store, get, on_both, quoted,
+    wait_until,
+};
 
 fn with_text(id: &str, title: &str, summary: Option<&str>, body: Body, at: &str) -> Article {
     let mut a = article(id, &["Xã hội"], &["Hà Tĩnh"], at);
@@ -76,7 +77,7 @@ fn corpus() -> Vec<Article> {
 /// found here without bantin's search code: fold by NFD and dropping marks,
 /// strip tags by hand.
 fn expected(words: &[&str]) -> Vec<String> {
-    let mut all = crate::server::sample_articles();
+    let mut all = crate::support::sample_articles();
     all.extend(corpus());
     expected_in(&all, words)
 }
@@ -154,7 +155,7 @@ fn ids(text: &str) -> Vec<String> {
 async fn keyword_feeds_fold_case_tone_marks_and_d() {
     on_both(|backend| async move {
         backend.upsert(corpus());
-        let server = Server::start(backend.store(2)).await;
+        let server = Server::start(backend.pool(2)).await;
         let c = client();
         let search = |q: &str| server.url(&format!("/feeds/search.json?q={q}"));
         let r = get(&c, &search("bao+lu"), &[]).await;
@@ -165,7 +166,7 @@ async fn keyword_feeds_fold_case_tone_marks_and_d() {
         );
         // Newest first; "bão" in a summary and "lũ" in a body count too.
         let found = ids(&r.text());
-        assert_eq!(found, expected(&["bao", "lu"]), "{}", backend.url());
+        assert_eq!(found, expected(&["bao", "lu"]), "{}", backend.store_url());
         assert!(found.contains(&"chi-sapo".to_string()) && found.contains(&"bao-lu".to_string()));
         let v: serde_json::Value = serde_json::from_str(&r.text()).unwrap();
         assert!(
@@ -203,7 +204,7 @@ async fn keyword_feeds_fold_case_tone_marks_and_d() {
             "{}",
             rss.text()
         );
-        crate::util::parse(&rss.body);
+        crate::support::parse(&rss.body);
         server.stop().await;
     })
     .await;
@@ -213,7 +214,7 @@ async fn keyword_feeds_fold_case_tone_marks_and_d() {
 async fn a_new_matching_article_shows_in_a_cached_keyword_feed() {
     on_both(|backend| async move {
         backend.upsert(corpus());
-        let server = Server::start(backend.store(2)).await;
+        let server = Server::start(backend.pool(2)).await;
         let c = client();
         let url = server.url("/feeds/search.atom?q=lu+quet");
         assert!(!get(&c, &url, &[]).await.text().contains("moi-lu-quet"));
@@ -228,7 +229,7 @@ async fn a_new_matching_article_shows_in_a_cached_keyword_feed() {
             get(&c, &url, &[]).await.text().contains("moi-lu-quet")
         })
         .await;
-        assert!(shown.is_some(), "{}", backend.url());
+        assert!(shown.is_some(), "{}", backend.store_url());
         server.stop().await;
     })
     .await;
@@ -236,8 +237,8 @@ async fn a_new_matching_article_shows_in_a_cached_keyword_feed() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_index_page_has_a_search_box_that_builds_the_url() {
-    let backend = Backend::sqlite();
-    let server = Server::start(backend.store(1)).await;
+    let backend = Sandbox::with_sample();
+    let server = Server::start(backend.pool(1)).await;
     let c = client();
     let reply = get(&c, &server.url("/"), &[]).await;
     let page = reply.text();
@@ -469,7 +470,7 @@ fn sparse_keyword_matches_over_years_give_the_newest_in_order(kind: StoreKind) {
     assert!(sparse.expected(false, 1000).len() > 140);
     assert_eq!(sparse.expected(false, 3)[..2], ["m-000", "m-001"]);
     let opened = store.open(2);
-    crate::stores::off_runtime({
+    crate::support::off_runtime({
         let label = store.url();
         move || sparse.check(opened.as_ref(), &label)
     });
@@ -479,7 +480,7 @@ fn sparse_keyword_matches_over_years_give_the_newest_in_order(kind: StoreKind) {
 /// opened by this bantin, which brings the keyword index up to date.
 #[test]
 fn sparse_keyword_matches_in_a_migrated_store() {
-    let Some(url) = crate::stores::off_runtime(crate::pg_cluster::database) else {
+    let Some(url) = crate::support::off_runtime(crate::support::pg_cluster::database) else {
         return;
     };
     let sparse = Sparse::new();
@@ -509,14 +510,14 @@ fn sparse_keyword_matches_in_a_migrated_store() {
     sql.push_str(&sparse.plain_sql(sparse.articles.iter()));
     sql.push_str(&sparse.cms_sql());
     sql.push_str("COMMIT;");
-    let store = crate::stores::off_runtime(move || {
+    let store = crate::support::off_runtime(move || {
         postgres::Client::connect(&url, postgres::NoTls)
             .unwrap()
             .batch_execute(&sql)
             .unwrap();
         PostgresStore::open(&url).unwrap()
     });
-    crate::stores::off_runtime(move || sparse.check(&store, "migrated"));
+    crate::support::off_runtime(move || sparse.check(&store, "migrated"));
 }
 
 /// An SQLite store a CMS filled under the schema of version 6, oldest
@@ -847,7 +848,7 @@ async fn markup_words_find_nothing_while_visible_words_find_the_article() {
             &cms_before,
             "2024-06-02T08:00:00+07:00",
         ));
-        let server = Server::start(backend.store(2)).await;
+        let server = Server::start(backend.pool(2)).await;
         let c = client();
         let search = |q: &str| server.url(&format!("/feeds/search.json?q={q}"));
         let cms_after = MARKUP.replace("Hương Khê", "Sạt lở");
@@ -866,7 +867,11 @@ async fn markup_words_find_nothing_while_visible_words_find_the_article() {
                 ids(&get(&c, &search(q), &[]).await.text()).contains(&id.to_string())
             })
             .await;
-            assert!(found.is_some(), "{}: `{q}` never found {id}", backend.url());
+            assert!(
+                found.is_some(),
+                "{}: `{q}` never found {id}",
+                backend.store_url()
+            );
         }
         let edited = MARKUP.replace("Hương Khê", "Cuốn trôi");
         backend.sql(&format!(
@@ -879,9 +884,13 @@ async fn markup_words_find_nothing_while_visible_words_find_the_article() {
                 && !ids(&get(&c, &search("sat+lo"), &[]).await.text()).contains(&cms)
         })
         .await;
-        assert!(moved.is_some(), "{}: the edit never showed", backend.url());
+        assert!(
+            moved.is_some(),
+            "{}: the edit never showed",
+            backend.store_url()
+        );
 
-        let mut all = crate::server::sample_articles();
+        let mut all = crate::support::sample_articles();
         mine.push(with_text(
             "cms-truoc",
             "Tin từ CMS",
@@ -909,27 +918,31 @@ async fn markup_words_find_nothing_while_visible_words_find_the_article() {
                     &[],
                 )
                 .await;
-                assert_eq!(r.status, 200, "{}: {word}", backend.url());
-                let feed = crate::util::parse(&r.body);
+                assert_eq!(r.status, 200, "{}: {word}", backend.store_url());
+                let feed = crate::support::parse(&r.body);
                 assert!(
                     feed.entries.is_empty(),
                     "{}: `{word}` found {:?}",
-                    backend.url(),
-                    crate::util::entry_ids(&feed)
+                    backend.store_url(),
+                    crate::support::entry_ids(&feed)
                 );
             }
         }
         // Not in the index at all, once SQLite's queue is worked off: the
         // index offers no candidate to read and refuse.
-        let store = backend.store_of().clone();
+        let store = backend.store().clone();
         let drained = wait_until(Duration::from_secs(10), || {
             let store = store.clone();
-            async move { crate::stores::off_runtime(move || queued(&store)) == 0 }
+            async move { crate::support::off_runtime(move || queued(&store)) == 0 }
         })
         .await;
-        assert!(drained.is_some(), "{}: the queue stays", backend.url());
-        let store = backend.store_of().clone();
-        crate::stores::off_runtime(move || {
+        assert!(
+            drained.is_some(),
+            "{}: the queue stays",
+            backend.store_url()
+        );
+        let store = backend.store().clone();
+        crate::support::off_runtime(move || {
             for word in MARKUP_WORDS {
                 assert_eq!(indexed(&store, &[word]), 0, "{}: `{word}`", store.url());
             }
@@ -959,7 +972,7 @@ async fn markup_words_find_nothing_while_visible_words_find_the_article() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_same_words_in_any_order_are_one_feed() {
     on_both(|backend| async move {
-        let server = Server::start(backend.store(2)).await;
+        let server = Server::start(backend.pool(2)).await;
         let c = client();
         assert!(!expected(&["huong", "khe"]).is_empty());
         for ext in ["rss", "atom", "json"] {
@@ -970,8 +983,8 @@ async fn the_same_words_in_any_order_are_one_feed() {
             for q in ["khe+huong", "KHE%20h%C6%B0%C6%A1ng+khe", "khe,huong,huong"] {
                 let again = get(&c, &url(q), &[]).await;
                 assert_eq!(again.status, 200, "{q}");
-                assert_eq!(again.body, first.body, "{}: {q}", backend.url());
-                assert_eq!(again.etag(), first.etag(), "{}: {q}", backend.url());
+                assert_eq!(again.body, first.body, "{}: {q}", backend.store_url());
+                assert_eq!(again.etag(), first.etag(), "{}: {q}", backend.store_url());
             }
         }
         server.stop().await;
@@ -982,27 +995,27 @@ async fn the_same_words_in_any_order_are_one_feed() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_keyword_feed_over_its_budget_answers_what_it_found_and_is_cached() {
     on_both(|backend| async move {
-        let store = backend.store(2);
+        let store = backend.pool(2);
         store.set_search_budget(bantin::search::Budget {
             rows: 3,
             time: Duration::from_secs(600),
         });
         let server = Server::start(store).await;
         let c = client();
-        let all = expected_in(&crate::server::sample_articles(), &["lu"]);
+        let all = expected_in(&crate::support::sample_articles(), &["lu"]);
         assert!(all.len() > 3, "{all:?}");
         let url = server.url("/feeds/search.json?q=lu");
         let r = get(&c, &url, &[]).await;
         assert_eq!(r.status, 200, "{}", r.text());
-        crate::util::parse(&r.body);
+        crate::support::parse(&r.body);
         // The newest three matches: what three rows gave.
-        assert_eq!(ids(&r.text()), all[..3], "{}", backend.url());
-        let renders = crate::server::metric(&c, &server.base, "bantin_renders_total").await;
+        assert_eq!(ids(&r.text()), all[..3], "{}", backend.store_url());
+        let renders = crate::support::metric(&c, &server.base, "bantin_renders_total").await;
         let again = get(&c, &url, &[("if-none-match", &r.etag())]).await;
         assert_eq!(again.status, 304);
         assert_eq!(get(&c, &url, &[]).await.body, r.body);
         assert_eq!(
-            crate::server::metric(&c, &server.base, "bantin_renders_total").await,
+            crate::support::metric(&c, &server.base, "bantin_renders_total").await,
             renders,
             "rendered again"
         );
@@ -1010,7 +1023,7 @@ async fn a_keyword_feed_over_its_budget_answers_what_it_found_and_is_cached() {
         // No time at all: every statement stops at once, and the feed is
         // still a valid one.
         server.stop().await;
-        let store = backend.store(2);
+        let store = backend.pool(2);
         store.set_search_budget(bantin::search::Budget {
             rows: usize::MAX,
             time: Duration::ZERO,
@@ -1018,7 +1031,7 @@ async fn a_keyword_feed_over_its_budget_answers_what_it_found_and_is_cached() {
         let server = Server::start(store).await;
         let r = get(&c, &server.url("/feeds/search.rss?q=lu"), &[]).await;
         assert_eq!(r.status, 200, "{}", r.text());
-        crate::util::parse(&r.body);
+        crate::support::parse(&r.body);
         server.stop().await;
     })
     .await;
@@ -1047,7 +1060,7 @@ fn heavy_articles() -> Vec<Article> {
 async fn feeds_answer_while_keyword_feeds_queue_and_the_excess_gets_503() {
     on_both(|backend| async move {
         backend.upsert(heavy_articles());
-        let server = Server::start(backend.store(2)).await;
+        let server = Server::start(backend.pool(2)).await;
         let c = client();
         let words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot"];
         let done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -1074,17 +1087,17 @@ async fn feeds_answer_while_keyword_feeds_queue_and_the_excess_gets_503() {
         assert!(
             queued.is_some(),
             "{}: no keyword feed ever waited",
-            backend.url()
+            backend.store_url()
         );
         for path in ["/feeds/all.rss", "/feeds/category/xa-hoi.rss"] {
             let r = get(&c, &server.url(path), &[]).await;
-            assert_eq!(r.status, 200, "{}: {path}", backend.url());
-            crate::util::parse(&r.body);
+            assert_eq!(r.status, 200, "{}: {path}", backend.store_url());
+            crate::support::parse(&r.body);
         }
         assert!(
             done.load(std::sync::atomic::Ordering::SeqCst) < asked.len(),
             "{}: the feeds answered only after every keyword feed",
-            backend.url()
+            backend.store_url()
         );
         let mut statuses = std::collections::BTreeMap::<u16, usize>::new();
         for a in asked {
@@ -1092,10 +1105,10 @@ async fn feeds_answer_while_keyword_feeds_queue_and_the_excess_gets_503() {
             *statuses.entry(r.status).or_default() += 1;
             match r.status {
                 200 => {
-                    crate::util::parse(&r.body);
+                    crate::support::parse(&r.body);
                 }
                 503 => assert!(r.header("retry-after").is_some()),
-                other => panic!("{}: keyword feed answered {other}", backend.url()),
+                other => panic!("{}: keyword feed answered {other}", backend.store_url()),
             }
         }
         assert!(
@@ -1175,7 +1188,8 @@ fn html_cases() -> Vec<String> {
 
 #[test]
 fn postgres_takes_the_visible_text_out_of_html_as_bantin_does() {
-    let Some(url) = crate::stores::off_runtime(crate::pg_cluster::database_with_schema) else {
+    let Some(url) = crate::support::off_runtime(crate::support::pg_cluster::database_with_schema)
+    else {
         return;
     };
     let fold = |t: &str| -> std::collections::BTreeSet<String> {
@@ -1199,8 +1213,8 @@ fn postgres_takes_the_visible_text_out_of_html_as_bantin_does() {
 /// rows by their visible words only.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_cms_on_an_older_sqlite_writes_and_its_rows_are_found() {
-    let backend = Backend::sqlite();
-    let server = Server::start(backend.store(2)).await;
+    let backend = Sandbox::with_sample();
+    let server = Server::start(backend.pool(2)).await;
     let script = r#"
 import sqlite3, sys
 c = sqlite3.connect(sys.argv[1])
@@ -1408,7 +1422,7 @@ async fn in_a_browser_the_search_form_lands_on_a_keyword_feed_with_no_csp_violat
     let Some(browser) = Browser::start().await else {
         return;
     };
-    let sample = crate::server::Sample::on(StoreKind::Sqlite);
+    let sample = crate::support::Sandbox::with_sample();
     let server = Server::sample(&sample).await;
     browser
         .call(

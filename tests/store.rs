@@ -19,8 +19,9 @@ use bantin::article::FeedKey;
 use bantin::feed::Catalog;
 use chrono::{DateTime, Utc};
 
-use crate::stores::each_store;
-use crate::util::{Sandbox, StoreKind, article, assert_success, entry_ids, fixture, parse};
+use crate::support::{
+    Sandbox, StoreKind, article, assert_success, each_store, entry_ids, fixture, parse,
+};
 
 /// Articles as JSON Lines: (id, categories, regions, published).
 fn jsonl(rows: &[(&str, &[&str], &[&str], &str)]) -> String {
@@ -293,12 +294,11 @@ fn an_upsert_replaces_categories_and_regions(store: StoreKind) {
     );
 }
 
-each_store!(fn an_upsert_with_a_new_date_moves_the_article_in_its_feeds);
-fn an_upsert_with_a_new_date_moves_the_article_in_its_feeds(store: StoreKind) {
-    let sb = Sandbox::on(store);
-    let site = fixture("site-bare.toml");
+/// Two articles in Kinh tế / Đức Thọ: "old" on 1 December 2020, "new" a
+/// day later.
+fn old_and_new(sb: &Sandbox) {
     import(
-        &sb,
+        sb,
         "a.jsonl",
         &jsonl(&[
             (
@@ -315,6 +315,13 @@ fn an_upsert_with_a_new_date_moves_the_article_in_its_feeds(store: StoreKind) {
             ),
         ]),
     );
+}
+
+each_store!(fn an_upsert_with_a_new_date_moves_the_article_in_its_feeds);
+fn an_upsert_with_a_new_date_moves_the_article_in_its_feeds(store: StoreKind) {
+    let sb = Sandbox::on(store);
+    let site = fixture("site-bare.toml");
+    old_and_new(&sb);
     import(
         &sb,
         "b.jsonl",
@@ -342,24 +349,7 @@ each_store!(fn a_cms_changing_a_date_in_the_schema_moves_the_article_everywhere)
 fn a_cms_changing_a_date_in_the_schema_moves_the_article_everywhere(store: StoreKind) {
     let sb = Sandbox::on(store);
     let site = fixture("site-bare.toml");
-    import(
-        &sb,
-        "a.jsonl",
-        &jsonl(&[
-            (
-                "old",
-                &["Kinh tế"],
-                &["Đức Thọ"],
-                "2020-12-01T08:00:00+07:00",
-            ),
-            (
-                "new",
-                &["Kinh tế"],
-                &["Đức Thọ"],
-                "2020-12-02T08:00:00+07:00",
-            ),
-        ]),
-    );
+    old_and_new(&sb);
     let at = DateTime::parse_from_rfc3339("2020-12-03T08:00:00+07:00").unwrap();
     let changed = sb.execute(&format!(
         "UPDATE articles SET published = '{}', published_us = {} WHERE id = 'old'",
@@ -379,10 +369,7 @@ fn a_cms_changing_a_date_in_the_schema_moves_the_article_everywhere(store: Store
             "{args:?}"
         );
     }
-    assert_success(
-        &sb.cmd_with_site(&site, &["check"]).output().unwrap(),
-        "check",
-    );
+    assert_success(&sb.bantin().site(&site).args(["check"]).output(), "check");
 }
 
 each_store!(fn a_slug_only_a_scheduled_article_carries_is_unknown_until_its_time);
@@ -397,7 +384,7 @@ fn a_slug_only_a_scheduled_article_carries_is_unknown_until_its_time(store: Stor
             "2030-01-01T08:00:00+07:00",
         ),
     ]);
-    let store = sb.connect();
+    let store = sb.open();
     let site = bantin::config::Site::load(&fixture("site-bare.toml")).unwrap();
     let before: DateTime<Utc> = "2029-12-31T00:00:00Z".parse().unwrap();
     let after: DateTime<Utc> = "2030-01-01T01:00:00Z".parse().unwrap();

@@ -1,11 +1,10 @@
 //! bantin's integration tests: one binary, one module per area. Helpers
-//! live in `util`; each module's doc lists the behaviours it covers.
+//! live in `support/` (its `mod.rs` lists them); each module's doc lists the
+//! behaviours it covers.
 
-/// Shared helpers: sandbox store, the binary, expectations from the files.
-mod util;
-
-/// Each test on each store: `each_store!`, the store a test made.
-mod stores;
+/// Shared helpers: the command builder, sandbox stores, servers, clients,
+/// expectations worked out from the files.
+mod support;
 
 /// The binary as users run it: import, remove, dump, check, flags, errors.
 mod cli;
@@ -15,9 +14,6 @@ mod render;
 
 /// Property tests: hostile text in every field still gives valid feeds.
 mod props;
-
-/// Servers for the HTTP tests: in process on port 0, or `bantin serve`.
-mod server;
 
 /// Every URL of SPEC, live store changes, and what a cached request costs.
 mod http;
@@ -49,11 +45,9 @@ mod unreadable;
 
 /// A real feed reader (Python's feedparser) subscribing over HTTP.
 mod reader;
+
 /// Selection, order, limits and display names, as dumps show them.
 mod store;
-
-/// A throwaway PostgreSQL cluster, one database per test.
-mod pg_cluster;
 
 /// The PostgreSQL store: the same feeds and suite as SQLite, served live.
 mod postgres;

@@ -19,9 +19,10 @@ use bantin::article::{Article, FeedKey};
 
 use std::time::Duration;
 
-use crate::server::{Process, Sample, Server, client, get, metric, off_runtime, wait_until};
-use crate::stores::{StoreKind, each_store, quoted};
-use crate::util::{SiteFacts, entry_ids, expected, guids, parse, sample_articles, site_file};
+use crate::support::{
+    Process, Sandbox, Server, SiteFacts, StoreKind, client, each_store, entry_ids, expected, get,
+    guids, metric, off_runtime, parse, quoted, sample_articles, site_file, wait_until,
+};
 
 /// Late in the sample's newest month, so every row is in the all feed, the
 /// category feed and the month archive: 2020-11-29 08:00 +07:00, a minute
@@ -63,10 +64,8 @@ const BAD_ROWS: [(&str, &str); 3] = [
     ("cms-tac-gia-sai", "authors"),
 ];
 
-/// Write [`BAD_ROWS`], and after them (in id order, which `check` follows)
-/// a row over `max_names_per_article`.
-fn write_bad_rows(sample: &Sample) {
-    let mut sql = String::from("BEGIN;");
+/// The SQL of [`BAD_ROWS`], as a CMS writes them, onto `sql`.
+fn bad_rows_sql(sql: &mut String) {
     sql.push_str(&cms_row("cms-ngay-sai", 1, Some("hôm qua"), "NULL", "[]"));
     sql.push_str(&cms_row(
         "cms-cap-nhat-sai",
@@ -76,6 +75,13 @@ fn write_bad_rows(sample: &Sample) {
         "[]",
     ));
     sql.push_str(&cms_row("cms-tac-gia-sai", 3, None, "NULL", "Nguyễn Văn A"));
+}
+
+/// Write [`BAD_ROWS`], and after them (in id order, which `check` follows)
+/// a row over `max_names_per_article`.
+fn write_bad_rows(sample: &Sandbox) {
+    let mut sql = String::from("BEGIN;");
+    bad_rows_sql(&mut sql);
     let (text, us) = published(4);
     sql.push_str(&format!(
         "INSERT INTO articles (id, title, authors, published, published_us)
@@ -93,7 +99,7 @@ fn write_bad_rows(sample: &Sample) {
 
 /// SQLite: what Python's `sqlite3` writes for a Latin-1 `bytes` cast to
 /// TEXT, once in a title (`cms-latin1`) and once in an id (`caf\xe9`).
-fn write_latin1_rows(sample: &Sample) {
+fn write_latin1_rows(sample: &Sandbox) {
     write_latin1(
         sample,
         "((b\"cms-latin1\", b\"\\xe9t\\xe9\"), (b\"caf\\xe9\", b\"Caf\\xe9\"))",
@@ -103,7 +109,7 @@ fn write_latin1_rows(sample: &Sample) {
 
 /// SQLite: Python's `sqlite3` writes `rows`, a Python tuple of (id, title)
 /// `bytes` pairs, in "Kinh tế" and then `more` (SQL, `?1` the id).
-fn write_latin1(sample: &Sample, rows: &str, more: &str) {
+fn write_latin1(sample: &Sandbox, rows: &str, more: &str) {
     let (text, us) = published(5);
     let script = r#"
 import sqlite3, sys
@@ -143,13 +149,13 @@ fn november(articles: &[Article]) -> Vec<Article> {
         .filter(|a| a.published.format("%Y-%m").to_string() == "2020-11")
         .cloned()
         .collect();
-    crate::util::spec_order(&mut v);
+    crate::support::spec_order(&mut v);
     v
 }
 
 each_store!(async fn rows_bantin_cant_read_are_left_out_counted_and_named);
 async fn rows_bantin_cant_read_are_left_out_counted_and_named(store: StoreKind) {
-    let sample = Sample::on(store);
+    let sample = Sandbox::with_sample_on(store);
     write_bad_rows(&sample);
     // Ids as `check` prints them, and as they would show in a feed.
     let mut bad: Vec<(String, &str)> = BAD_ROWS
@@ -163,7 +169,7 @@ async fn rows_bantin_cant_read_are_left_out_counted_and_named(store: StoreKind) 
     }
 
     let url = sample.store_url();
-    let server = tokio::task::spawn_blocking(move || Process::start_logging(&url, "warn"))
+    let server = tokio::task::spawn_blocking(move || Process::start_url(&url))
         .await
         .unwrap();
     let c = client();
@@ -229,16 +235,8 @@ async fn rows_bantin_cant_read_are_left_out_counted_and_named(store: StoreKind) 
     drop(server);
 
     let check = off_runtime({
-        let sample_url = sample.store_url();
-        move || {
-            std::process::Command::new(crate::server::bin())
-                .args(["--store", &sample_url, "--site"])
-                .arg(site_file())
-                .arg("check")
-                .env("RUST_LOG", "warn")
-                .output()
-                .unwrap()
-        }
+        let check = sample.bantin().arg("check").clone();
+        move || check.output()
     });
     assert_eq!(check.status.code(), Some(1));
     let err = String::from_utf8_lossy(&check.stderr).to_string();
@@ -255,7 +253,7 @@ async fn rows_bantin_cant_read_are_left_out_counted_and_named(store: StoreKind) 
         "the row over a limit after them:\n{err}"
     );
 
-    let dump = sample.bantin(&["dump"]);
+    let dump = sample.run(&["dump"]);
     assert!(
         dump.status.success(),
         "{}",
@@ -290,7 +288,7 @@ fn row<'a>(index: &'a str, title: &str) -> Option<&'a str> {
 // out of the lists once a render has met them.
 each_store!(async fn unreadable_rows_are_out_of_the_lists);
 async fn unreadable_rows_are_out_of_the_lists(store: StoreKind) {
-    let sample = Sample::on(store);
+    let sample = Sandbox::with_sample_on(store);
     let server = Server::sample(&sample).await;
     let c = client();
     let (index_url, opml_url) = (server.url("/"), server.url("/feeds.opml"));
@@ -300,15 +298,7 @@ async fn unreadable_rows_are_out_of_the_lists(store: StoreKind) {
     // The bad rows, each also in a category of its own; and a readable
     // row in a new category, to know when the server has read the write.
     let mut sql = String::from("BEGIN;");
-    sql.push_str(&cms_row("cms-ngay-sai", 1, Some("hôm qua"), "NULL", "[]"));
-    sql.push_str(&cms_row(
-        "cms-cap-nhat-sai",
-        2,
-        None,
-        "'2020-13-45T00:00:00Z'",
-        "[]",
-    ));
-    sql.push_str(&cms_row("cms-tac-gia-sai", 3, None, "NULL", "Nguyễn Văn A"));
+    bad_rows_sql(&mut sql);
     for (id, _) in BAD_ROWS {
         sql.push_str(&format!(
             "INSERT INTO article_categories (article_id, slug, name, position, published_us)
@@ -403,7 +393,7 @@ async fn unreadable_rows_are_out_of_the_lists(store: StoreKind) {
 
     // So does a build: its pages come after the feeds that met them.
     let out = sample.path("site");
-    sample.bantin_ok(&["build", "--out", out.to_str().unwrap()]);
+    sample.run_ok(&["build", "--out", out.to_str().unwrap()]);
     let built = std::fs::read_to_string(out.join("index.html")).unwrap();
     let opml = std::fs::read_to_string(out.join("feeds.opml")).unwrap();
     // The served page but for its search box (a static site has none).

@@ -1,6 +1,6 @@
 //! WebSub (SPEC "For aggregators", issue 10 item 3), end to end over real
 //! sockets, with a real hub and a real subscriber (Flask-WebSub, run by
-//! `tests/websub_hub.py`) on loopback:
+//! `tests/support/websub_hub.py`) on loopback:
 //!
 //! - a subscription feed's response names each hub and itself in `Link`
 //!   headers (a keyword feed's with its `?q=`); an archive's names none;
@@ -34,8 +34,10 @@ use bantin::store::postgres::PostgresStore;
 use chrono::Utc;
 use tokio::sync::oneshot;
 
-use crate::server::{Backend, Sample, bin, client, get, metric, site, test_limits, wait_until};
-use crate::util::article;
+use crate::support::{
+    Bantin, Process, Sandbox, article, client, get, metric, python_can_import, site, test_limits,
+    wait_until,
+};
 
 /// Generous: the machine running the tests is shared and loaded.
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -47,23 +49,10 @@ const SETTLE: Duration = Duration::from_secs(4);
 /// Whether python3 can run Flask-WebSub with Celery; `false` (after saying
 /// so) outside CI, a failure under `CI`.
 fn hub_available() -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", "import flask_websub, celery"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must have Flask-WebSub: pip install flask-websub celery"
-        );
-        eprintln!("SKIPPED: python3 with flask-websub and celery is not installed");
-    }
-    ok
+    python_can_import("flask_websub, celery", "flask-websub celery", "websub")
 }
 
-/// `tests/websub_hub.py`: the hub at `{base}/hub`, the subscriber's
+/// `tests/support/websub_hub.py`: the hub at `{base}/hub`, the subscriber's
 /// callbacks, and the test routes. Stops when dropped.
 struct Hub {
     child: Child,
@@ -72,7 +61,7 @@ struct Hub {
 
 impl Hub {
     fn start() -> Hub {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/websub_hub.py");
+        let script = crate::support::script("websub_hub.py");
         let mut child = Command::new("python3")
             .arg(script)
             .stdin(Stdio::piped())
@@ -286,14 +275,22 @@ async fn publishes(hub: &Hub, n: usize) -> Vec<String> {
     hub.published().await
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_write_publishes_each_changed_feed_once_and_the_subscriber_gets_it() {
+/// The sample served in process with one hub, where the hub can run here.
+async fn served_with_a_hub() -> Option<(Hub, Sandbox, Served)> {
     if !hub_available() {
-        return;
+        return None;
     }
     let hub = Hub::start();
-    let sample = Sample::new();
+    let sample = Sandbox::with_sample();
     let server = Served::start(sample.open(), vec![hub.url()], None, Policy::default()).await;
+    Some((hub, sample, server))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_feed_names_its_hub_and_itself_and_an_archive_names_no_hub() {
+    let Some((hub, _sample, server)) = served_with_a_hub().await else {
+        return;
+    };
     let c = client();
 
     // Link headers: each hub, then the feed itself, as the feed names it.
@@ -342,6 +339,17 @@ async fn a_write_publishes_each_changed_feed_once_and_the_subscriber_gets_it() {
     let archived = get(&c, &server.url(archive_path), &[]).await;
     assert_eq!(archived.status, 200);
     assert!(archived.headers.get("link").is_none());
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_write_publishes_each_changed_feed_once_and_the_subscriber_gets_it() {
+    let Some((hub, sample, server)) = served_with_a_hub().await else {
+        return;
+    };
+    let c = client();
+
+    let own = server.topic("/feeds/category/kinh-te.atom");
 
     // The subscriber finds hub and topic in those headers and subscribes.
     let (found_hub, topic) = hub
@@ -482,7 +490,7 @@ fn refused_url() -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_hub_that_is_down_is_retried_with_backoff_counted_and_never_blocks() {
-    let sample = Sample::new();
+    let sample = Sandbox::with_sample();
     // Short waits so that the test sees the last try: 0.4 s, 0.8 s, 1.6 s.
     let policy = Policy {
         every: Duration::from_millis(100),
@@ -566,90 +574,33 @@ async fn a_hub_that_is_down_is_retried_with_backoff_counted_and_never_blocks() {
     server.stop().await;
 }
 
-/// `bantin serve` on port 0 with the sample site and these hubs, its
-/// stderr kept; killed on drop.
-struct Binary {
-    child: Child,
-    base: String,
-    stderr: Arc<std::sync::Mutex<String>>,
-    _dir: tempfile::TempDir,
-}
-
-impl Binary {
-    fn start(db: &std::path::Path, hubs: &[String]) -> Binary {
-        let dir = tempfile::tempdir().unwrap();
-        let site_file = dir.path().join("site.toml");
-        // Top-level keys come before the file's tables.
-        let listed: Vec<String> = hubs.iter().map(|h| format!("{h:?}")).collect();
-        let text = format!(
-            "hubs = [{}]\n{}",
-            listed.join(", "),
-            std::fs::read_to_string(crate::server::site_path()).unwrap()
-        );
-        std::fs::write(&site_file, text).unwrap();
-        let mut child = Command::new(bin())
-            .arg("--store")
-            .arg(format!("sqlite:{}", db.display()))
-            .arg("--site")
-            .arg(&site_file)
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .env_remove("BANTIN_STORE")
-            .env_remove("BANTIN_SITE")
+/// `bantin serve` on port 0 with the sample site and these hubs, and the
+/// folder of its site file.
+fn serve_with_hubs(db: &std::path::Path, hubs: &[String]) -> (Process, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let site_file = dir.path().join("site.toml");
+    // Top-level keys come before the file's tables.
+    let listed: Vec<String> = hubs.iter().map(|h| format!("{h:?}")).collect();
+    let text = format!(
+        "hubs = [{}]\n{}",
+        listed.join(", "),
+        std::fs::read_to_string(crate::support::site_file()).unwrap()
+    );
+    std::fs::write(&site_file, text).unwrap();
+    let process = Process::serve(
+        Bantin::on(&format!("sqlite:{}", db.display()))
+            .site(&site_file)
             // Info: the level a newsroom runs at; retries must stay quiet there.
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("starting bantin serve");
-        let stderr = child.stderr.take().unwrap();
-        let seen = Arc::new(std::sync::Mutex::new(String::new()));
-        let sink = seen.clone();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(rest) = line.split(" on http://").nth(1) {
-                    let _ = tx.send(rest.trim_end_matches('/').to_string());
-                }
-                let mut s = sink.lock().unwrap();
-                s.push_str(&line);
-                s.push('\n');
-            }
-        });
-        let hostport = rx
-            .recv_timeout(DEADLINE)
-            .unwrap_or_else(|_| panic!("bantin serve did not start: {}", seen.lock().unwrap()));
-        Binary {
-            child,
-            base: format!("http://{hostport}"),
-            stderr: seen,
-            _dir: dir,
-        }
-    }
-
-    fn log_lines(&self, needle: &str) -> Vec<String> {
-        self.stderr
-            .lock()
-            .unwrap()
-            .lines()
-            .filter(|l| l.contains(needle))
-            .map(str::to_string)
-            .collect()
-    }
-}
-
-impl Drop for Binary {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+            .log("info"),
+    );
+    (process, dir)
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bantin_serve_logs_a_hub_that_is_down_once_not_per_retry() {
-    let sample = Sample::new();
+    let sample = Sandbox::with_sample();
     let hub = refused_url();
-    let server = Binary::start(&sample.db(), std::slice::from_ref(&hub));
+    let (server, _site) = serve_with_hubs(&sample.db(), std::slice::from_ref(&hub));
     let c = client();
     let (new, touched) = news("log-quiet");
     let pings = (touched.len() * 3) as u64;
@@ -657,7 +608,7 @@ async fn bantin_serve_logs_a_hub_that_is_down_once_not_per_retry() {
     let file = sample.path("news.jsonl");
     std::fs::write(
         &file,
-        crate::server::jsonl_article(
+        crate::support::jsonl_article(
             "log-quiet",
             "Kinh tế",
             "Đức Thọ",
@@ -665,9 +616,7 @@ async fn bantin_serve_logs_a_hub_that_is_down_once_not_per_retry() {
         ),
     )
     .unwrap();
-    sample
-        .bantin_async(&["import", file.to_str().unwrap()])
-        .await;
+    sample.run_async(&["import", file.to_str().unwrap()]).await;
     // Every ping tried twice at least: the first try and a retry 2 s later.
     let retried = wait_until(DEADLINE, || async {
         metric(&c, &server.base, "bantin_websub_ping_failures_total").await >= 2 * pings
@@ -705,7 +654,7 @@ fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
 
 #[test]
 fn one_postgresql_replica_leads_and_another_takes_over_when_its_session_ends() {
-    let Some(url) = crate::pg_cluster::database() else {
+    let Some(url) = crate::support::pg_cluster::database() else {
         return;
     };
     let a = PostgresStore::open(&url).unwrap();
@@ -742,14 +691,14 @@ async fn two_replicas_on_one_postgresql_store_publish_once() {
     if !hub_available() {
         return;
     }
-    let Some(backend) = Backend::postgres() else {
+    let Some(backend) = Sandbox::sample_on_postgres() else {
         return;
     };
     let hub = Hub::start();
-    let first = Served::start(backend.store(2), vec![hub.url()], None, Policy::default()).await;
+    let first = Served::start(backend.pool(2), vec![hub.url()], None, Policy::default()).await;
     // Replicas behind one name: both advertise the first's address.
     let second = Served::start(
-        backend.store(2),
+        backend.pool(2),
         vec![hub.url()],
         Some(first.app.site.base_url.clone()),
         Policy::default(),

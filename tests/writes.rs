@@ -19,11 +19,10 @@ use std::time::{Duration, Instant};
 
 use bantin::article::{Article, FeedKey};
 
-use crate::server::{
-    Backend, CountingStore, EXTS, Process, Server, client, feed_path, get, metric, on_both,
-    sample_articles, wait_until,
+use crate::support::{
+    CountingStore, FORMATS, Process, Sandbox, Server, article, client, feed_path, get, metric,
+    on_both, sample_articles, wait_until,
 };
-use crate::util::article;
 
 /// How long a test waits for a change to show. SPEC's second is asserted by
 /// `bench/writes.sh` on a release build; a loaded debug build gets slack.
@@ -36,7 +35,7 @@ fn every_url(server: &Server) -> Vec<String> {
     let mut urls: Vec<String> = catalog
         .keys()
         .iter()
-        .flat_map(|k| EXTS.map(|e| server.url(&feed_path(k, e))))
+        .flat_map(|k| FORMATS.map(|e| server.url(&feed_path(k, e))))
         .collect();
     urls.extend([server.url("/"), server.url("/feeds.opml")]);
     urls
@@ -92,7 +91,7 @@ async fn shows(c: &reqwest::Client, url: &str, needle: &str, present: bool) -> D
 /// The URLs (all formats) of these feeds.
 fn urls_of(server: &Server, keys: &[FeedKey]) -> Vec<String> {
     keys.iter()
-        .flat_map(|k| EXTS.map(|e| server.url(&feed_path(k, e))))
+        .flat_map(|k| FORMATS.map(|e| server.url(&feed_path(k, e))))
         .collect()
 }
 
@@ -123,7 +122,7 @@ async fn only_touched_changed(
 #[tokio::test(flavor = "multi_thread")]
 async fn one_write_rerenders_only_the_feeds_it_touches() {
     on_both(|backend| async move {
-        let server = Server::start(backend.store(4)).await;
+        let server = Server::start(backend.pool(4)).await;
         let c = client();
         let before = warm(&c, &every_url(&server)).await;
         let renders = quiet_renders(&c, &server).await;
@@ -147,7 +146,7 @@ async fn one_write_rerenders_only_the_feeds_it_touches() {
             "{} of {} resources cached were rendered again for one write ({})",
             rendered,
             before.len(),
-            backend.url()
+            backend.store_url()
         );
         let mut touched = urls_of(&server, &keys);
         touched.extend([server.url("/"), server.url("/feeds.opml")]);
@@ -166,7 +165,7 @@ async fn one_write_rerenders_only_the_feeds_it_touches() {
 #[tokio::test(flavor = "multi_thread")]
 async fn writes_in_quick_succession_each_show_soon_after_their_commit() {
     on_both(|backend| async move {
-        let server = Server::start(backend.store(4)).await;
+        let server = Server::start(backend.pool(4)).await;
         let c = client();
         warm(&c, &every_url(&server)).await;
         let categories = ["Kinh tế", "Xã hội", "Giáo dục", "Thể thao"];
@@ -210,7 +209,7 @@ async fn a_cms_moving_an_article_changes_both_categories_and_nothing_else() {
         categories.push("the-thao".into());
         let regions = slugs(&moved.regions);
         let authors = slugs(&moved.authors);
-        let server = Server::start(backend.store(4)).await;
+        let server = Server::start(backend.pool(4)).await;
         let c = client();
         let before = warm(&c, &every_url(&server)).await;
         let renders = quiet_renders(&c, &server).await;
@@ -250,7 +249,7 @@ async fn a_cms_moving_an_article_changes_both_categories_and_nothing_else() {
         assert!(
             rendered <= keys.len() as u64 * 3 + 2,
             "{rendered} renders for one moved article ({})",
-            backend.url()
+            backend.store_url()
         );
         let mut touched = urls_of(&server, &keys);
         touched.extend([server.url("/"), server.url("/feeds.opml")]);
@@ -263,7 +262,7 @@ async fn a_cms_moving_an_article_changes_both_categories_and_nothing_else() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_client_that_gives_up_does_not_cancel_the_render() {
     on_both(|backend| async move {
-        let (store, calls) = CountingStore::new(backend.store(4));
+        let (store, calls) = CountingStore::new(backend.pool(4));
         let server = Server::start(Box::new(store)).await;
         let url = server.url("/feeds/all.json");
         calls.feed_delay_ms.store(4000, Ordering::SeqCst);
@@ -298,12 +297,12 @@ async fn a_client_that_gives_up_does_not_cancel_the_render() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_render_racing_a_writer_is_never_torn() {
-    for backend in [Some(Backend::sqlite()), Backend::postgres()]
+    for backend in [Some(Sandbox::with_sample()), Sandbox::sample_on_postgres()]
         .into_iter()
         .flatten()
     {
-        let server = Process::start_url(&backend.url());
-        let writer = backend.store(1);
+        let server = Process::start_url(&backend.store_url());
+        let writer = backend.pool(1);
         let kinh_te: Vec<Article> = sample_articles()
             .into_iter()
             .filter(|a| a.categories.iter().any(|c| c == "Kinh tế"))

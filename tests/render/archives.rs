@@ -27,10 +27,9 @@ use bantin::article::{Article, FeedKey};
 use bantin::config::Site;
 use bantin::feed::{Archive, Catalog, Feed, Month};
 use bantin::render::{Format, render};
-use bantin::store::Store;
 
 use super::hostile::validate;
-use crate::util::{Sandbox, expected, guids, root, sample_articles, site_file};
+use crate::support::{Sandbox, expected, guids, root, sample_articles, site_file};
 
 const ATOM_NS: &str = "http://www.w3.org/2005/Atom";
 const HISTORY_NS: &str = "http://purl.org/syndication/history/1.0";
@@ -248,8 +247,8 @@ fn archive_documents_link_current_and_their_neighbours_and_carry_fh_archive() {
             let bytes = render(&feed, format);
             let what = format!("{key:?} {m} {format:?}");
             let archive_url = |m: &str| format!("{BASE}/feeds/{path}/archive/{m}.{ext}");
-            let parsed = crate::util::parse(&bytes);
-            assert_eq!(crate::util::entry_ids(&parsed), want_ids, "{what}");
+            let parsed = crate::support::parse(&bytes);
+            assert_eq!(crate::support::entry_ids(&parsed), want_ids, "{what}");
             if format == Format::Json {
                 let v = json(&bytes);
                 assert_eq!(v["feed_url"], format!("{BASE}/feeds/{path}.json"), "{what}");
@@ -352,7 +351,7 @@ fn archives_and_hub_links_pass_the_w3c_validator_and_feedparser() {
         }
     }
     let out = std::process::Command::new("python3")
-        .arg(root().join("tests/feedparser_check.py"))
+        .arg(crate::support::script("feedparser_check.py"))
         .arg(dir.path())
         .output()
         .unwrap();

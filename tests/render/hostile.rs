@@ -21,7 +21,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::util::{FORMATS, Sandbox, assert_success, fixture, parse, root, site_file};
+use crate::support::{
+    FORMATS, Sandbox, assert_success, fixture, missing_python, parse, root, site_file, skip,
+};
 
 /// The hostile site file.
 pub fn hostile_site() -> PathBuf {
@@ -56,7 +58,7 @@ fn an_empty_feed_is_dated_2000_01_01_in_the_site_offset() {
     let doc = String::from_utf8(atom).unwrap();
     let (head, _) = doc.split_once("<entry>").unwrap_or((&doc, ""));
     assert_eq!(
-        crate::util::element_texts(head, "updated"),
+        crate::support::element_texts(head, "updated"),
         ["2000-01-01T00:00:00+07:00"],
         "{doc}"
     );
@@ -190,31 +192,14 @@ fn plain_text_in_rss_and_atom_uses_hexadecimal_character_references() {
     }
 }
 
-/// Why a check that needs Python tools can't run, or `None` when it can.
-fn missing_python(modules: &str) -> Option<String> {
-    let ok = Command::new("python3")
-        .args(["-c", &format!("import {modules}")])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    (!ok).then(|| format!("python3 cannot import {modules}"))
-}
-
-/// Skip (or, under CI, fail) with `why`.
-fn skip(test: &str, why: &str, fix: &str) {
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "CI must run {test}: {why} ({fix})"
-    );
-    eprintln!("SKIPPED {test}: {why} ({fix})");
-}
-
 /// `bantin build` of a store and site into `out`.
 pub fn build(sb: &Sandbox, site: &Path, out: &Path) {
     let out_arg = out.to_str().unwrap();
     let result = sb
-        .cmd_with_site(site, &["build", "--out", out_arg])
-        .output()
-        .unwrap();
+        .bantin()
+        .site(site)
+        .args(["build", "--out", out_arg])
+        .output();
     assert_success(&result, "bantin build");
 }
 
@@ -330,7 +315,7 @@ fn python_feedparser_reads_every_hostile_feed_without_bozo() {
     let out_dir = sb.path("out");
     build(&sb, &hostile_site(), &out_dir);
     let out = Command::new("python3")
-        .arg(root().join("tests/feedparser_check.py"))
+        .arg(crate::support::script("feedparser_check.py"))
         .arg(out_dir.join("feeds"))
         .output()
         .unwrap();

@@ -13,9 +13,8 @@ use bantin::article::FeedKey;
 use bantin::config::Site;
 use bantin::feed::Catalog;
 use bantin::render::{Format, render};
-use bantin::store::Store;
 
-use crate::util::{FORMATS, Sandbox, parse, root, site_file};
+use crate::support::{FORMATS, Sandbox, parse, root, site_file};
 
 /// The sample site file with `max_feed_bytes = limit`, written in `sb`.
 fn limited_site(sb: &Sandbox, limit: usize) -> std::path::PathBuf {

@@ -9,7 +9,7 @@
 use std::process::Command;
 
 use super::hostile::{hostile, hostile_site};
-use crate::util::{Sandbox, parse};
+use crate::support::{Sandbox, parse, python_can_import};
 
 const MEDIA: &str = "http://search.yahoo.com/mrss/";
 
@@ -98,7 +98,7 @@ fn an_rss_item_with_an_image_carries_media_content_and_a_thumbnail() {
 #[test]
 fn a_feed_without_images_declares_no_media_namespace() {
     let sb = Sandbox::new();
-    sb.upsert(&[crate::util::article(
+    sb.upsert(&[crate::support::article(
         "a",
         &["Kinh tế"],
         &[],
@@ -110,16 +110,11 @@ fn a_feed_without_images_declares_no_media_namespace() {
 
 #[test]
 fn python_feedparser_finds_the_thumbnail() {
-    let have = Command::new("python3")
-        .args(["-c", "import feedparser"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !have {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must have Python's feedparser: pip install feedparser"
-        );
-        eprintln!("SKIPPED python_feedparser_finds_the_thumbnail: no feedparser");
+    if !python_can_import(
+        "feedparser",
+        "feedparser",
+        "python_feedparser_finds_the_thumbnail",
+    ) {
         return;
     }
     let sb = hostile();
@@ -142,7 +137,7 @@ for e in d.entries:
         .arg(&path)
         .output()
         .unwrap();
-    crate::util::assert_success(&out, "feedparser");
+    crate::support::assert_success(&out, "feedparser");
     let rows: Vec<serde_json::Value> = String::from_utf8(out.stdout)
         .unwrap()
         .lines()

@@ -14,7 +14,7 @@
 //! async body, run on a multi-thread tokio runtime). Each is a test of its
 //! own, so a failure names its store and `cargo test postgres` runs one
 //! store. The PostgreSQL one gets a fresh database of the throwaway cluster
-//! ([`crate::pg_cluster`]) and says it skipped where PostgreSQL is not
+//! ([`crate::support::pg_cluster`]) and says it skipped where PostgreSQL is not
 //! installed (under `CI` it fails instead).
 //!
 //! [`TestStore`] is the store a test made: its URL for the binary, a
@@ -22,8 +22,6 @@
 //! The PostgreSQL client blocks on a runtime of its own, which panics on a
 //! thread that drives tokio, so every PostgreSQL call here runs on a thread
 //! of its own ([`off_runtime`]).
-
-#![allow(dead_code)] // each module uses a different part
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -49,7 +47,7 @@ pub enum StoreKind {
 macro_rules! each_store {
     (fn $name:ident) => {
         mod $name {
-            use $crate::stores::StoreKind;
+            use $crate::support::StoreKind;
 
             #[test]
             fn sqlite() {
@@ -58,7 +56,7 @@ macro_rules! each_store {
 
             #[test]
             fn postgres() {
-                if $crate::pg_cluster::available() {
+                if $crate::support::pg_cluster::available() {
                     super::$name(StoreKind::Postgres)
                 }
             }
@@ -66,7 +64,7 @@ macro_rules! each_store {
     };
     (async fn $name:ident) => {
         mod $name {
-            use $crate::stores::StoreKind;
+            use $crate::support::StoreKind;
 
             #[tokio::test(flavor = "multi_thread")]
             async fn sqlite() {
@@ -75,7 +73,7 @@ macro_rules! each_store {
 
             #[tokio::test(flavor = "multi_thread")]
             async fn postgres() {
-                let available = tokio::task::spawn_blocking($crate::pg_cluster::available)
+                let available = tokio::task::spawn_blocking($crate::support::pg_cluster::available)
                     .await
                     .unwrap();
                 if available {
@@ -111,7 +109,7 @@ impl TestStore {
         match kind {
             StoreKind::Sqlite => TestStore::Sqlite(dir.join("store.db")),
             StoreKind::Postgres => TestStore::Postgres(
-                off_runtime(crate::pg_cluster::database_with_schema)
+                off_runtime(crate::support::pg_cluster::database_with_schema)
                     .expect("a PostgreSQL test where PostgreSQL is not installed"),
             ),
         }
@@ -122,11 +120,11 @@ impl TestStore {
         match kind {
             StoreKind::Sqlite => {
                 let store = TestStore::new(kind, dir);
-                store.upsert(&crate::util::sample_articles());
+                store.upsert(&crate::support::sample_articles());
                 store
             }
             StoreKind::Postgres => TestStore::Postgres(
-                off_runtime(crate::pg_cluster::database_with_sample)
+                off_runtime(crate::support::pg_cluster::database_with_sample)
                     .expect("a PostgreSQL test where PostgreSQL is not installed"),
             ),
         }

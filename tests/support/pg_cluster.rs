@@ -336,7 +336,7 @@ pub fn database_with_sample() -> Option<String> {
         let url = database_with_schema().expect("the cluster runs");
         let store = PostgresStore::open(&url).expect("opening the template");
         store
-            .upsert(&crate::util::sample_articles())
+            .upsert(&crate::support::sample_articles())
             .expect("importing the sample into the template");
         drop(store);
         Spares::start(cluster.port, name_of(&url))
