@@ -120,7 +120,7 @@ impl Held {
             // those are uncounted.
             let linked = snap.placements(std::slice::from_ref(&a.id))?;
             let linked: Vec<&String> = linked.iter().flat_map(|p| &p.authors).collect();
-            for (slug, name) in crate::store::sqlite::author_links(&a.authors) {
+            for (slug, name) in crate::slug::author_links(&a.authors) {
                 if linked.contains(&&slug) {
                     names.push((Facet::Author, slug, name));
                 }

@@ -55,6 +55,29 @@ pub fn slugify(name: &str) -> String {
     slug
 }
 
+/// The names of one list that have a feed, each with its slug, in the
+/// list's order: of names sharing a slug the first one counts, and a name
+/// with no letter or digit has none. A store's link rows and a byline's
+/// author feeds are both made by this rule.
+pub fn links<N: AsRef<str>>(names: impl IntoIterator<Item = N>) -> Vec<(String, N)> {
+    // A set of the slugs seen, not a scan of the output: a CMS's byline
+    // may hold thousands of names, and a scan per name made it quadratic.
+    let mut seen = std::collections::HashSet::new();
+    names
+        .into_iter()
+        .filter_map(|name| {
+            let slug = slugify(name.as_ref());
+            (!slug.is_empty() && seen.insert(slug.clone())).then_some((slug, name))
+        })
+        .collect()
+}
+
+/// The author feeds of a byline as stored (`articles.authors`, perhaps as
+/// a CMS wrote it): its names normalized, then [`links`].
+pub fn author_links(names: &[String]) -> Vec<(String, String)> {
+    links(names.iter().map(|n| normalize_name(n)))
+}
+
 /// Whether `s` is already a slug: what a URL segment must be to name a feed.
 pub fn is_slug(s: &str) -> bool {
     !s.is_empty()

@@ -7,6 +7,11 @@
 //!   from a PostgreSQL store as from a SQLite store holding the same import
 //!   (with an article carrying NULs, which PostgreSQL text cannot hold).
 //! - Replicas opening a new database at once apply its schema once.
+//! - A store of version 10 (the schema `tests/fixtures/postgres_v10/`, the
+//!   migrations as bantin wrote them before `replaceable.sql`) upgrades to
+//!   the very schema a new store gets (every function, trigger, view,
+//!   index and column), keeps its rows, passes `check`, and a CMS's writes
+//!   after it are logged, counted, dated and indexed by the triggers.
 //! - One conformance suite runs on both backends: feed order by instant, not
 //!   text, ties by id in descending byte order (in a database whose default
 //!   collation is not byte order); limits; an upsert replacing names and
@@ -564,9 +569,17 @@ fn replicas_opening_a_new_database_at_once_apply_the_schema_once() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    // Each migration once, and all of them: as many as the folder holds.
+    // Each migration once, and all of them: as many as the folder holds
+    // numbered files (replaceable.sql is applied after them).
     let files = std::fs::read_dir(crate::support::root().join("migrations/postgres"))
         .unwrap()
+        .filter(|f| {
+            f.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with(|c: char| c.is_ascii_digit())
+        })
         .count();
     let all: Vec<i32> = (1..=i32::try_from(files).unwrap()).collect();
     assert_eq!(versions, all);
@@ -615,4 +628,128 @@ fn a_role_without_create_opens_an_up_to_date_store_and_only_that() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(err.contains("permission denied"), "{err}");
+}
+
+/// The SQL that makes the schema of version `upto` (at most 10) as bantin
+/// made it before `replaceable.sql`: the migrations of then, frozen in
+/// `tests/fixtures/postgres_v10/`, each listed in `bantin_migrations`, in
+/// one transaction.
+pub(crate) fn schema_of_version(upto: usize) -> String {
+    let folder = crate::support::root().join("tests/fixtures/postgres_v10");
+    let mut files: Vec<_> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|f| f.unwrap().path())
+        .collect();
+    files.sort();
+    let mut sql = String::from(
+        "BEGIN;
+         CREATE TABLE bantin_migrations (version INTEGER PRIMARY KEY,
+             applied_at TIMESTAMPTZ NOT NULL DEFAULT now());",
+    );
+    for (i, file) in files.iter().take(upto).enumerate() {
+        sql.push_str(&std::fs::read_to_string(file).unwrap());
+        sql.push_str(&format!(
+            ";\nINSERT INTO bantin_migrations (version) VALUES ({});",
+            i + 1
+        ));
+    }
+    sql.push_str("COMMIT;");
+    sql
+}
+
+/// What a schema is made of, as the catalog says: every function's
+/// definition, every trigger, view, index and column of bantin's schema.
+fn schema(url: &str) -> Vec<String> {
+    let mut client = postgres::Client::connect(url, postgres::NoTls).unwrap();
+    let queries = [
+        "SELECT p.proname || ' ' || pg_get_functiondef(p.oid) FROM pg_proc p
+         JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public'",
+        "SELECT tgrelid::regclass || ' ' || pg_get_triggerdef(oid) FROM pg_trigger WHERE NOT tgisinternal",
+        "SELECT viewname || ' ' || definition FROM pg_views WHERE schemaname = 'public'",
+        "SELECT indexdef FROM pg_indexes WHERE schemaname = 'public'",
+        "SELECT table_name || '.' || column_name || ' ' || data_type || ' ' ||
+                coalesce(collation_name, '') || ' ' || is_nullable || ' ' || coalesce(column_default, '')
+         FROM information_schema.columns WHERE table_schema = 'public'",
+    ];
+    let mut all: Vec<String> = queries
+        .iter()
+        .flat_map(|q| client.query(*q, &[]).unwrap())
+        .map(|r| r.get::<_, String>(0))
+        .collect();
+    all.sort();
+    all
+}
+
+#[test]
+fn a_store_of_version_10_upgrades_to_a_new_stores_schema_and_a_cms_writes_on() {
+    let (Some(old), Some(new)) = (database(), database()) else {
+        return;
+    };
+    let mut raw = postgres::Client::connect(&old, postgres::NoTls).unwrap();
+    raw.batch_execute(&schema_of_version(10)).unwrap();
+    // A CMS's article under the triggers of version 10.
+    raw.batch_execute(
+        "INSERT INTO articles (id, title, content_html, published, published_us, authors)
+             VALUES ('before', 'Lũ ở Hà Tĩnh', '<p>nước <b>dâng</b></p>',
+                     '2024-05-01T08:00:00+07:00', 1714525200000000, '[\"Lan\"]');
+         INSERT INTO article_categories (article_id, slug, name, published_us)
+             VALUES ('before', 'thoi-su', 'Thời sự', 1714525200000000);
+         INSERT INTO article_regions (article_id, slug, name, published_us)
+             VALUES ('before', 'ha-tinh', 'Hà Tĩnh', 1714525200000000);
+         INSERT INTO article_authors (article_id, slug, name, published_us)
+             VALUES ('before', 'lan', 'Lan', 1714525200000000);",
+    )
+    .unwrap();
+    let store = PostgresStore::open(&old).unwrap();
+    drop(PostgresStore::open(&new).unwrap());
+    assert_eq!(schema(&old), schema(&new));
+    assert_eq!(store.audit().unwrap(), vec![]);
+
+    // A CMS writes on: a second article in the same category and region,
+    // its date changed, the first one deleted.
+    raw.batch_execute(
+        "INSERT INTO articles (id, title, body, published, published_us)
+             VALUES ('after', 'Nước rút', 'nước rút dần', '2024-05-02T08:00:00+07:00', 1714611600000000);
+         INSERT INTO article_categories (article_id, slug, name, published_us)
+             VALUES ('after', 'thoi-su', 'Thời sự', 1714611600000000);
+         INSERT INTO article_regions (article_id, slug, name, published_us)
+             VALUES ('after', 'ha-tinh', 'Hà Tĩnh', 1714611600000000);",
+    )
+    .unwrap();
+    let now = utc("2024-06-01T00:00:00Z");
+    let search = FeedKey::Search("nuoc".into());
+    assert_eq!(ids(&store, &search, now, 10), ["after", "before"]);
+    let since = head(&store);
+    raw.batch_execute(
+        "UPDATE articles SET published = '2024-04-30T08:00:00+07:00',
+             published_us = 1714438800000000 WHERE id = 'after';",
+    )
+    .unwrap();
+    assert_eq!(ids(&store, &cat("thoi-su"), now, 10), ["before", "after"]);
+    let (logged, _) = logged(&store, &since);
+    assert!(
+        logged.contains(&"after c thoi-su".to_string()),
+        "{logged:?}"
+    );
+    let snap = store.snapshot().unwrap();
+    assert_eq!(
+        snap.pair("thoi-su", "ha-tinh", now)
+            .unwrap()
+            .map(|p| p.articles),
+        Some(2)
+    );
+    drop(snap);
+    raw.batch_execute("DELETE FROM articles WHERE id = 'before'")
+        .unwrap();
+    let snap = store.snapshot().unwrap();
+    assert_eq!(
+        snap.pair("thoi-su", "ha-tinh", now)
+            .unwrap()
+            .map(|p| p.articles),
+        Some(1)
+    );
+    assert_eq!(snap.slugs(Facet::Author).unwrap(), Vec::<String>::new());
+    drop(snap);
+    assert_eq!(ids(&store, &search, now, 10), ["after"]);
+    assert_eq!(store.audit().unwrap(), vec![]);
 }

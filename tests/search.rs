@@ -24,7 +24,6 @@
 //!   asked at once than are rendered, a cold `/feeds/all.rss` still
 //!   answers while they wait, and those past the queue get 503.
 
-use std::path::Path;
 use std::time::Duration;
 
 use bantin::article::{Article, Body, FeedKey};
@@ -484,28 +483,9 @@ fn sparse_keyword_matches_in_a_migrated_store() {
         return;
     };
     let sparse = Sparse::new();
-    let mut sql = String::from(
-        "BEGIN;
-         CREATE TABLE bantin_migrations (version INTEGER PRIMARY KEY,
-             applied_at TIMESTAMPTZ NOT NULL DEFAULT now());",
-    );
-    let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/postgres");
-    for (version, file) in [
-        "001_init.sql",
-        "002_change_log.sql",
-        "003_authors.sql",
-        "004_search.sql",
-        "005_search_words.sql",
-    ]
-    .iter()
-    .enumerate()
-    {
-        sql.push_str(&std::fs::read_to_string(folder.join(file)).unwrap());
-        sql.push_str(&format!(
-            ";\nINSERT INTO bantin_migrations (version) VALUES ({});",
-            version + 1
-        ));
-    }
+    // The schema of version 5 as bantin made it, without its COMMIT.
+    let mut sql = crate::postgres::schema_of_version(5);
+    sql.truncate(sql.len() - "COMMIT;".len());
     // A CMS's rows: the words come from the trigger of version 5.
     sql.push_str(&sparse.plain_sql(sparse.articles.iter()));
     sql.push_str(&sparse.cms_sql());
@@ -529,19 +509,13 @@ fn sparse_keyword_matches_in_a_migrated_sqlite_store() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("v6.db");
     let sparse = Sparse::new();
-    let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
     let conn = rusqlite::Connection::open(&path).unwrap();
-    for file in [
-        "001_init.sql",
-        "002_change_log.sql",
-        "003_authors.sql",
-        "004_search.sql",
-        "005_search_own.sql",
-        "006_limits.sql",
-    ] {
-        conn.execute_batch(&std::fs::read_to_string(folder.join(file)).unwrap())
-            .unwrap();
-    }
+    let schema = include_str!("fixtures/sqlite/schema_v10.sql");
+    let upto_v6 = schema
+        .split("-- ---- migrations/sqlite/007")
+        .next()
+        .unwrap();
+    conn.execute_batch(upto_v6).unwrap();
     conn.pragma_update(None, "user_version", 6).unwrap();
     let mut sql = String::from("BEGIN;");
     sql.push_str(&sparse.cms_sql());

@@ -49,17 +49,6 @@ CREATE TABLE article_regions (
 CREATE INDEX article_regions_feed ON article_regions (slug, published_us DESC, article_id DESC);
 CREATE INDEX article_regions_names ON article_regions (slug, name, published_us);
 
--- Keep the copies of published_us in step when a CMS changes an article's date.
-CREATE FUNCTION bantin_published_moved() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    UPDATE article_categories SET published_us = NEW.published_us WHERE article_id = NEW.id;
-    UPDATE article_regions SET published_us = NEW.published_us WHERE article_id = NEW.id;
-    RETURN NULL;
-END;
-$$;
-CREATE TRIGGER articles_published_moved AFTER UPDATE OF published_us ON articles
-    FOR EACH ROW EXECUTE FUNCTION bantin_published_moved();
-
 -- The change token: one row whose version every write statement to the
 -- three tables bumps, whoever runs it (bantin, a CMS, psql). It commits with
 -- the write, so a server that sees the new version also sees the new rows;

@@ -23,22 +23,5 @@ SET LOCAL bantin.bulk = 'on';
 UPDATE articles SET words = bantin_words(title, summary, body, content_html);
 SET LOCAL bantin.bulk = 'off';
 
-CREATE FUNCTION bantin_words_kept() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF current_setting('bantin.words', true) = 'given' THEN
-        IF NEW.words IS NULL THEN
-            NEW.words := bantin_words(NEW.title, NEW.summary, NEW.body, NEW.content_html);
-        END IF;
-    ELSIF TG_OP = 'INSERT'
-       OR (NEW.title, NEW.summary, NEW.body, NEW.content_html, NEW.words)
-          IS DISTINCT FROM (OLD.title, OLD.summary, OLD.body, OLD.content_html, OLD.words) THEN
-        NEW.words := bantin_words(NEW.title, NEW.summary, NEW.body, NEW.content_html);
-    END IF;
-    RETURN NEW;
-END;
-$$;
-CREATE TRIGGER bantin_words_kept BEFORE INSERT OR UPDATE ON articles
-    FOR EACH ROW EXECUTE FUNCTION bantin_words_kept();
-
 DROP INDEX articles_words;
 CREATE INDEX articles_words ON articles USING gin (words);

@@ -33,35 +33,3 @@ CREATE VIEW bantin_over AS
        OR (SELECT count(*) FROM article_regions r WHERE r.article_id = a.id) > l.max_names_per_article;
 
 INSERT INTO bantin_held (article_id) SELECT article_id FROM bantin_over;
-
--- TG_ARGV[0]: 'a' on articles, 'l' on a link table. Each article's row of
--- `bantin_held` is made again from its rows as they now stand.
-CREATE FUNCTION bantin_held_kept() RETURNS trigger LANGUAGE plpgsql
-SECURITY DEFINER SET search_path FROM CURRENT AS $$
-DECLARE
-    gone TEXT;
-    came TEXT;
-BEGIN
-    IF TG_ARGV[0] = 'a' THEN
-        IF TG_OP <> 'INSERT' THEN gone := OLD.id; END IF;
-        IF TG_OP <> 'DELETE' THEN came := NEW.id; END IF;
-    ELSE
-        IF TG_OP <> 'INSERT' THEN gone := OLD.article_id; END IF;
-        IF TG_OP <> 'DELETE' THEN came := NEW.article_id; END IF;
-    END IF;
-    IF gone IS NOT NULL THEN
-        DELETE FROM bantin_held WHERE article_id = gone;
-    END IF;
-    INSERT INTO bantin_held (article_id)
-        SELECT article_id FROM bantin_over WHERE article_id IN (gone, came)
-        ON CONFLICT DO NOTHING;
-    RETURN NULL;
-END;
-$$;
--- A bulk import skips them: its records passed the limits it wrote here.
-CREATE TRIGGER bantin_held_articles AFTER INSERT OR UPDATE OR DELETE ON articles
-    FOR EACH ROW WHEN (NOT bantin_bulk()) EXECUTE FUNCTION bantin_held_kept('a');
-CREATE TRIGGER bantin_held_categories AFTER INSERT OR DELETE OR UPDATE OF article_id ON article_categories
-    FOR EACH ROW WHEN (NOT bantin_bulk()) EXECUTE FUNCTION bantin_held_kept('l');
-CREATE TRIGGER bantin_held_regions AFTER INSERT OR DELETE OR UPDATE OF article_id ON article_regions
-    FOR EACH ROW WHEN (NOT bantin_bulk()) EXECUTE FUNCTION bantin_held_kept('l');

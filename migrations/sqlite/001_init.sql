@@ -42,9 +42,5 @@ CREATE TABLE article_regions (
 CREATE INDEX article_regions_feed ON article_regions (slug, published_us DESC, article_id DESC);
 CREATE INDEX article_regions_names ON article_regions (slug, name, published_us);
 
--- Keep the copies of published_us in step when a CMS changes an article's date.
-CREATE TRIGGER articles_published_moved AFTER UPDATE OF published_us ON articles
-BEGIN
-    UPDATE article_categories SET published_us = NEW.published_us WHERE article_id = NEW.id;
-    UPDATE article_regions SET published_us = NEW.published_us WHERE article_id = NEW.id;
-END;
+-- (The triggers, as they are today, are made by bantin after the migrations:
+-- src/store/sqlite/schema.rs.)

@@ -35,40 +35,5 @@ INSERT INTO bantin_search (rowid, words)
             'đ', 'd'), 'Đ', 'D')
     FROM articles a JOIN bantin_search_ids i ON i.article_id = a.id;
 
-CREATE TRIGGER bantin_search_inserted AFTER INSERT ON articles
-BEGIN
-    INSERT INTO bantin_search_ids (n, article_id, published_us)
-        VALUES ((SELECT coalesce(max(n) + 1, ((NEW.published_us + 62135596800000000) / 1000000) * 1048576) FROM bantin_search_ids
-            WHERE n >= ((NEW.published_us + 62135596800000000) / 1000000) * 1048576 AND n < ((NEW.published_us + 62135596800000000) / 1000000) * 1048576 + 1048576), NEW.id, NEW.published_us);
-    INSERT INTO bantin_search (rowid, words)
-        VALUES ((SELECT n FROM bantin_search_ids WHERE article_id = NEW.id), replace(replace(NEW.title || ' ' || coalesce(NEW.summary, '') || ' ' ||
-            CASE WHEN trim(coalesce(NEW.content_html, '')) <> '' THEN NEW.content_html ELSE coalesce(NEW.body, '') END,
-            'đ', 'd'), 'Đ', 'D'));
-END;
-
--- A contentless index forgets a row by being told its words again; an
--- article whose date moved gets a new number.
-CREATE TRIGGER bantin_search_updated AFTER UPDATE OF id, title, summary, body, content_html, published_us ON articles
-BEGIN
-    INSERT INTO bantin_search (bantin_search, rowid, words)
-        VALUES ('delete', (SELECT n FROM bantin_search_ids WHERE article_id = OLD.id), replace(replace(OLD.title || ' ' || coalesce(OLD.summary, '') || ' ' ||
-            CASE WHEN trim(coalesce(OLD.content_html, '')) <> '' THEN OLD.content_html ELSE coalesce(OLD.body, '') END,
-            'đ', 'd'), 'Đ', 'D'));
-    DELETE FROM bantin_search_ids WHERE article_id = OLD.id;
-    INSERT INTO bantin_search_ids (n, article_id, published_us)
-        VALUES ((SELECT coalesce(max(n) + 1, ((NEW.published_us + 62135596800000000) / 1000000) * 1048576) FROM bantin_search_ids
-            WHERE n >= ((NEW.published_us + 62135596800000000) / 1000000) * 1048576 AND n < ((NEW.published_us + 62135596800000000) / 1000000) * 1048576 + 1048576), NEW.id, NEW.published_us);
-    INSERT INTO bantin_search (rowid, words)
-        VALUES ((SELECT n FROM bantin_search_ids WHERE article_id = NEW.id), replace(replace(NEW.title || ' ' || coalesce(NEW.summary, '') || ' ' ||
-            CASE WHEN trim(coalesce(NEW.content_html, '')) <> '' THEN NEW.content_html ELSE coalesce(NEW.body, '') END,
-            'đ', 'd'), 'Đ', 'D'));
-END;
-
-CREATE TRIGGER bantin_search_deleted AFTER DELETE ON articles
-BEGIN
-    INSERT INTO bantin_search (bantin_search, rowid, words)
-        VALUES ('delete', (SELECT n FROM bantin_search_ids WHERE article_id = OLD.id), replace(replace(OLD.title || ' ' || coalesce(OLD.summary, '') || ' ' ||
-            CASE WHEN trim(coalesce(OLD.content_html, '')) <> '' THEN OLD.content_html ELSE coalesce(OLD.body, '') END,
-            'đ', 'd'), 'Đ', 'D'));
-    DELETE FROM bantin_search_ids WHERE article_id = OLD.id;
-END;
+-- The triggers that kept the index then are gone (migration 10); today's are
+-- in src/store/sqlite/schema.rs.

@@ -20,13 +20,4 @@
 -- inserts are indexed by the trigger as before.
 CREATE TABLE bantin_search_own (one INTEGER PRIMARY KEY CHECK (one = 1));
 
-DROP TRIGGER bantin_search_inserted;
-CREATE TRIGGER bantin_search_inserted AFTER INSERT ON articles
-WHEN NOT EXISTS (SELECT 1 FROM bantin_search_own)
-BEGIN
-    INSERT INTO bantin_search_ids (article_id, published_us) VALUES (NEW.id, NEW.published_us);
-    INSERT INTO bantin_search (rowid, words)
-        VALUES ((SELECT n FROM bantin_search_ids WHERE article_id = NEW.id), replace(replace(NEW.title || ' ' || coalesce(NEW.summary, '') || ' ' ||
-            CASE WHEN trim(coalesce(NEW.content_html, '')) <> '' THEN NEW.content_html ELSE coalesce(NEW.body, '') END,
-            'đ', 'd'), 'Đ', 'D'));
-END;
+-- The insert trigger that checks it: src/store/sqlite/schema.rs.

@@ -24,37 +24,7 @@
 -- words made again from the articles' text, as version 4 did (60 s for a
 -- million articles here, once).
 
-DROP TRIGGER bantin_search_inserted;
-CREATE TRIGGER bantin_search_inserted AFTER INSERT ON articles
-WHEN NOT EXISTS (SELECT 1 FROM bantin_search_own)
-BEGIN
-    INSERT INTO bantin_search_ids (n, article_id, published_us)
-        VALUES ((SELECT coalesce(max(n) + 1, ((NEW.published_us + 62135596800000000) / 3600000000) * 65536) FROM bantin_search_ids
-            WHERE n >= ((NEW.published_us + 62135596800000000) / 3600000000) * 65536 AND n < ((NEW.published_us + 62135596800000000) / 3600000000) * 65536 + 65536), NEW.id, NEW.published_us);
-    INSERT INTO bantin_search (rowid, words)
-        VALUES ((SELECT n FROM bantin_search_ids WHERE article_id = NEW.id), replace(replace(NEW.title || ' ' || coalesce(NEW.summary, '') || ' ' ||
-            CASE WHEN trim(coalesce(NEW.content_html, '')) <> '' THEN NEW.content_html ELSE coalesce(NEW.body, '') END,
-            'đ', 'd'), 'Đ', 'D'));
-END;
-
--- An article whose date moved gets a new number (version 4's trigger, in
--- hours).
-DROP TRIGGER bantin_search_updated;
-CREATE TRIGGER bantin_search_updated AFTER UPDATE OF id, title, summary, body, content_html, published_us ON articles
-BEGIN
-    INSERT INTO bantin_search (bantin_search, rowid, words)
-        VALUES ('delete', (SELECT n FROM bantin_search_ids WHERE article_id = OLD.id), replace(replace(OLD.title || ' ' || coalesce(OLD.summary, '') || ' ' ||
-            CASE WHEN trim(coalesce(OLD.content_html, '')) <> '' THEN OLD.content_html ELSE coalesce(OLD.body, '') END,
-            'đ', 'd'), 'Đ', 'D'));
-    DELETE FROM bantin_search_ids WHERE article_id = OLD.id;
-    INSERT INTO bantin_search_ids (n, article_id, published_us)
-        VALUES ((SELECT coalesce(max(n) + 1, ((NEW.published_us + 62135596800000000) / 3600000000) * 65536) FROM bantin_search_ids
-            WHERE n >= ((NEW.published_us + 62135596800000000) / 3600000000) * 65536 AND n < ((NEW.published_us + 62135596800000000) / 3600000000) * 65536 + 65536), NEW.id, NEW.published_us);
-    INSERT INTO bantin_search (rowid, words)
-        VALUES ((SELECT n FROM bantin_search_ids WHERE article_id = NEW.id), replace(replace(NEW.title || ' ' || coalesce(NEW.summary, '') || ' ' ||
-            CASE WHEN trim(coalesce(NEW.content_html, '')) <> '' THEN NEW.content_html ELSE coalesce(NEW.body, '') END,
-            'đ', 'd'), 'Đ', 'D'));
-END;
+-- The triggers number by the same rule (src/store/sqlite/schema.rs).
 
 INSERT INTO bantin_search (bantin_search) VALUES ('delete-all');
 DELETE FROM bantin_search_ids;

@@ -8,9 +8,10 @@
 -- the catalog (ghost categories on `/` answering empty feeds) and made
 -- re-adding the article's categories fail on the primary key.
 --
--- This trigger deletes them in every case. With foreign keys on, the
+-- A trigger (`bantin_articles_links_deleted`, src/store/sqlite/schema.rs,
+-- where every trigger is made now) deletes them in every case. With foreign keys on, the
 -- cascade has already done so and it finds nothing. Either way the link
--- tables' own delete triggers (migrations 2, 3, 6) log the rows and
+-- tables' own delete triggers log the rows and
 -- uncount their names, and leave pairs alone: the article is gone, and
 -- `bantin_articles_deleting` uncounted its pairs before it went. Not
 -- skipped in bulk mode: a bulk writer rebuilds the counts, but the rows
@@ -18,11 +19,5 @@
 -- trigger: `bantin_search_deleted`.)
 --
 -- Orphans left by deletes made before this migration stay until `bantin
--- check --repair` removes them; `bantin check` reports them.
-
-CREATE TRIGGER bantin_articles_links_deleted AFTER DELETE ON articles
-BEGIN
-    DELETE FROM article_categories WHERE article_id = OLD.id;
-    DELETE FROM article_regions WHERE article_id = OLD.id;
-    DELETE FROM article_authors WHERE article_id = OLD.id;
-END;
+-- check --repair` removes them; `bantin check` reports them. This version
+-- changes no table.

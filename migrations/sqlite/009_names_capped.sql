@@ -16,64 +16,12 @@
 -- What this costs a CMS: raising `max_names_per_article` later does not
 -- bring back names skipped while the article was over the old limit; it
 -- writes them again. README "What a CMS must and must not do" says so.
-
-CREATE TRIGGER bantin_categories_capped BEFORE INSERT ON article_categories
-WHEN NOT EXISTS (SELECT 1 FROM bantin_bulk)
- AND (SELECT count(*) FROM (SELECT 1 FROM article_categories WHERE article_id = NEW.article_id
-        LIMIT (SELECT max_names_per_article + 1 FROM bantin_limits)))
-     > (SELECT max_names_per_article FROM bantin_limits)
-BEGIN
-    SELECT RAISE(IGNORE);
-END;
-
-CREATE TRIGGER bantin_categories_capped_moved BEFORE UPDATE OF article_id ON article_categories
-WHEN NEW.article_id IS NOT OLD.article_id AND NOT EXISTS (SELECT 1 FROM bantin_bulk)
- AND (SELECT count(*) FROM (SELECT 1 FROM article_categories WHERE article_id = NEW.article_id
-        LIMIT (SELECT max_names_per_article + 1 FROM bantin_limits)))
-     > (SELECT max_names_per_article FROM bantin_limits)
-BEGIN
-    SELECT RAISE(IGNORE);
-END;
-
-CREATE TRIGGER bantin_regions_capped BEFORE INSERT ON article_regions
-WHEN NOT EXISTS (SELECT 1 FROM bantin_bulk)
- AND (SELECT count(*) FROM (SELECT 1 FROM article_regions WHERE article_id = NEW.article_id
-        LIMIT (SELECT max_names_per_article + 1 FROM bantin_limits)))
-     > (SELECT max_names_per_article FROM bantin_limits)
-BEGIN
-    SELECT RAISE(IGNORE);
-END;
-
-CREATE TRIGGER bantin_regions_capped_moved BEFORE UPDATE OF article_id ON article_regions
-WHEN NEW.article_id IS NOT OLD.article_id AND NOT EXISTS (SELECT 1 FROM bantin_bulk)
- AND (SELECT count(*) FROM (SELECT 1 FROM article_regions WHERE article_id = NEW.article_id
-        LIMIT (SELECT max_names_per_article + 1 FROM bantin_limits)))
-     > (SELECT max_names_per_article FROM bantin_limits)
-BEGIN
-    SELECT RAISE(IGNORE);
-END;
-
-CREATE TRIGGER bantin_authors_capped BEFORE INSERT ON article_authors
-WHEN NOT EXISTS (SELECT 1 FROM bantin_bulk)
- AND (SELECT count(*) FROM (SELECT 1 FROM article_authors WHERE article_id = NEW.article_id
-        LIMIT (SELECT max_names_per_article + 1 FROM bantin_limits)))
-     > (SELECT max_names_per_article FROM bantin_limits)
-BEGIN
-    SELECT RAISE(IGNORE);
-END;
-
-CREATE TRIGGER bantin_authors_capped_moved BEFORE UPDATE OF article_id ON article_authors
-WHEN NEW.article_id IS NOT OLD.article_id AND NOT EXISTS (SELECT 1 FROM bantin_bulk)
- AND (SELECT count(*) FROM (SELECT 1 FROM article_authors WHERE article_id = NEW.article_id
-        LIMIT (SELECT max_names_per_article + 1 FROM bantin_limits)))
-     > (SELECT max_names_per_article FROM bantin_limits)
-BEGIN
-    SELECT RAISE(IGNORE);
-END;
+--
+-- The triggers that skip such a row: src/store/sqlite/schema.rs.
 
 -- Rows a CMS wrote before this version: only held articles can have more
--- links than that, so only theirs are looked at; the triggers of version 2
--- uncount what they counted, once.
+-- links than that, so only theirs are looked at. Migrations run without
+-- triggers: bantin counts the catalog again right after this script.
 DELETE FROM article_categories WHERE (article_id, slug) IN (
     SELECT article_id, slug FROM (
         SELECT c.article_id, c.slug,

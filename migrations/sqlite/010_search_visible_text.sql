@@ -33,9 +33,6 @@
 -- now from the visible text too. The index is emptied here and filled
 -- again by bantin right after this script, in the same transaction.
 
-DROP TRIGGER bantin_search_inserted;
-DROP TRIGGER bantin_search_updated;
-DROP TRIGGER bantin_search_deleted;
 DROP TABLE bantin_search;
 
 CREATE VIRTUAL TABLE bantin_search USING fts5(
@@ -48,44 +45,4 @@ CREATE VIRTUAL TABLE bantin_search USING fts5(
 -- article, indexes that article's text.
 CREATE TABLE bantin_search_queue (n INTEGER PRIMARY KEY);
 
-CREATE TRIGGER bantin_search_inserted AFTER INSERT ON articles
-WHEN NOT EXISTS (SELECT 1 FROM bantin_search_own)
-BEGIN
-    INSERT INTO bantin_search_ids (n, article_id, published_us)
-        VALUES ((SELECT coalesce(max(n) + 1, ((NEW.published_us + 62135596800000000) / 3600000000) * 65536) FROM bantin_search_ids
-            WHERE n >= ((NEW.published_us + 62135596800000000) / 3600000000) * 65536 AND n < ((NEW.published_us + 62135596800000000) / 3600000000) * 65536 + 65536), NEW.id, NEW.published_us);
-    INSERT OR IGNORE INTO bantin_search_queue (n)
-        SELECT n FROM bantin_search_ids WHERE article_id = NEW.id;
-END;
-
--- Text changed, same date: the same number, its row made again.
-CREATE TRIGGER bantin_search_updated AFTER UPDATE OF title, summary, body, content_html ON articles
-WHEN OLD.id = NEW.id AND OLD.published_us = NEW.published_us
-    AND (OLD.title IS NOT NEW.title OR OLD.summary IS NOT NEW.summary
-         OR OLD.body IS NOT NEW.body OR OLD.content_html IS NOT NEW.content_html)
-BEGIN
-    INSERT OR IGNORE INTO bantin_search_queue (n)
-        SELECT n FROM bantin_search_ids WHERE article_id = NEW.id;
-END;
-
--- Id or date changed: a new number by date (version 7's rule); both rows
--- made again.
-CREATE TRIGGER bantin_search_moved AFTER UPDATE OF id, published_us ON articles
-WHEN OLD.id IS NOT NEW.id OR OLD.published_us IS NOT NEW.published_us
-BEGIN
-    INSERT OR IGNORE INTO bantin_search_queue (n)
-        SELECT n FROM bantin_search_ids WHERE article_id = OLD.id;
-    DELETE FROM bantin_search_ids WHERE article_id = OLD.id;
-    INSERT INTO bantin_search_ids (n, article_id, published_us)
-        VALUES ((SELECT coalesce(max(n) + 1, ((NEW.published_us + 62135596800000000) / 3600000000) * 65536) FROM bantin_search_ids
-            WHERE n >= ((NEW.published_us + 62135596800000000) / 3600000000) * 65536 AND n < ((NEW.published_us + 62135596800000000) / 3600000000) * 65536 + 65536), NEW.id, NEW.published_us);
-    INSERT OR IGNORE INTO bantin_search_queue (n)
-        SELECT n FROM bantin_search_ids WHERE article_id = NEW.id;
-END;
-
-CREATE TRIGGER bantin_search_deleted AFTER DELETE ON articles
-BEGIN
-    INSERT OR IGNORE INTO bantin_search_queue (n)
-        SELECT n FROM bantin_search_ids WHERE article_id = OLD.id;
-    DELETE FROM bantin_search_ids WHERE article_id = OLD.id;
-END;
+-- The triggers that number and queue: src/store/sqlite/schema.rs.

@@ -11,16 +11,28 @@
 //! - [`Writer`]: one write transaction, a record at a time.
 //! - the change log ([`Changes`]), written by triggers whoever writes the
 //!   article tables, read by the server from its last [`LogPosition`].
+//!
+//! This file holds the traits, [`StoreError`] and [`open`]; beside it the
+//! change log's types (`log`), the row mapping both backends share
+//! (`row`), the SQL both run (`sql`), keyword feeds' check of their
+//! candidates (`keyword`), the staging thread of writers (`staging`), and
+//! one folder or file per backend.
 
-mod fts_queue;
-mod fts_text;
-mod pg_words;
+mod keyword;
+mod log;
 pub mod postgres;
 mod row;
+mod sql;
 pub mod sqlite;
-mod sqlite_text;
 mod staging;
 mod unreadable;
+
+pub(crate) use keyword::{Candidates, verified_search};
+pub use log::{Change, Changes, LogPosition, Placement};
+pub(crate) use log::{Position, logged_facet};
+pub(crate) use sql::{
+    Dialect, REHOLD_SQL, STORE_LIMITS_SQL, adopt_limits_sql, limit_columns, limits_of_columns,
+};
 
 use std::sync::Arc;
 
@@ -177,96 +189,6 @@ pub struct Problem {
     pub id: String,
     /// What is wrong with it.
     pub reason: String,
-}
-
-/// Where a reader of the change log stands: everything before it has been
-/// read. Opaque; only the backend that made it understands it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LogPosition(pub(crate) Position);
-
-impl LogPosition {
-    /// The position as one line of text, for a reader that keeps it between
-    /// runs (`bantin build`'s manifest); [`LogPosition::parse`] reads it.
-    pub fn to_text(&self) -> String {
-        match &self.0 {
-            Position::Seq(seq) => format!("seq {seq}"),
-            Position::Snapshot(snapshot) => format!("snapshot {snapshot}"),
-        }
-    }
-
-    /// A position written by [`LogPosition::to_text`]; `None` for any other
-    /// text (a hand-edited file must not reach the store as SQL input of
-    /// the wrong shape).
-    pub fn parse(text: &str) -> Option<LogPosition> {
-        if let Some(seq) = text.strip_prefix("seq ") {
-            return seq.parse().ok().map(|s| LogPosition(Position::Seq(s)));
-        }
-        let snapshot = text.strip_prefix("snapshot ")?;
-        // pg_snapshot's text form: xmin:xmax:xip,xip,...
-        let well_formed = snapshot.split(':').count() == 3
-            && snapshot
-                .bytes()
-                .all(|b| b.is_ascii_digit() || b == b':' || b == b',');
-        well_formed.then(|| LogPosition(Position::Snapshot(snapshot.to_string())))
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Position {
-    /// SQLite: the last `seq` read (one writer at a time, so `seq` order is
-    /// commit order).
-    Seq(i64),
-    /// PostgreSQL: the snapshot (`pg_current_snapshot()` as text) of the
-    /// last read: a row is new if its transaction was not visible in it.
-    Snapshot(String),
-}
-
-/// One row of the change log: an article row or a link row as it was
-/// before a change or is after it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Change {
-    /// The article's id.
-    pub article_id: String,
-    /// `None` for the article's own row, else the facet of the link row.
-    pub facet: Option<Facet>,
-    /// The link row's slug.
-    pub slug: Option<String>,
-    /// The row's `published_us` then.
-    pub published: Option<DateTime<Utc>>,
-}
-
-/// What the log says happened since a position.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Changes {
-    /// These rows, in order; the reader now stands at `next`.
-    Rows {
-        /// The rows.
-        rows: Vec<Change>,
-        /// The new position.
-        next: LogPosition,
-    },
-    /// Anything may have changed: the log was trimmed past the position, a
-    /// bulk import logged "everything", or there were more rows than asked
-    /// for. The reader should reload everything, and stands at `next`.
-    Everything {
-        /// The new position.
-        next: LogPosition,
-    },
-}
-
-/// Where an article stands now: what its feeds are.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Placement {
-    /// The article's id.
-    pub id: String,
-    /// Its `published` instant.
-    pub published: DateTime<Utc>,
-    /// Its category slugs.
-    pub categories: Vec<String>,
-    /// Its region slugs.
-    pub regions: Vec<String>,
-    /// Its author slugs.
-    pub authors: Vec<String>,
 }
 
 /// Unreadable rows the catalog leaves out at most (more are still out of
@@ -572,73 +494,6 @@ pub fn open(url: &StoreUrl, readers: u32) -> Result<Box<dyn Store>, StoreError> 
     }
 }
 
-/// One round of a keyword feed's candidates, newest first.
-pub(crate) struct Candidates {
-    /// The articles the index offers (and, on SQLite, those written since
-    /// it was last brought up to date), to be checked against their text.
-    pub articles: Vec<Article>,
-    /// Whether there are no more: the index gave fewer than asked.
-    pub exhausted: bool,
-}
-
-/// A keyword feed from an index that may offer false candidates: ask
-/// `fetch` for `limit` candidates and more, keep those whose text holds
-/// every word, until `limit` are kept, the candidates run out, or the
-/// budget is spent: then the feed holds what the last round kept (rows:
-/// no round asks more than the budget leaves; time: the backends interrupt
-/// a statement past it, and the round before counts).
-pub(crate) fn verified_search(
-    words: &str,
-    limit: usize,
-    budget: crate::search::Budget,
-    mut fetch: impl FnMut(usize) -> Result<Candidates, StoreError>,
-) -> Result<Vec<Article>, StoreError> {
-    let wanted: Vec<&str> = words.split(' ').filter(|w| !w.is_empty()).collect();
-    if wanted.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut best: Vec<Article> = Vec::new();
-    let mut read = 0usize;
-    let mut ask = limit.saturating_add(8).min(budget.rows.max(1));
-    let started = std::time::Instant::now();
-    loop {
-        let round = match fetch(ask) {
-            Ok(round) => round,
-            Err(e) if e.is_timeout() => {
-                tracing::debug!("keyword feed `{words}` over its time budget: {e}");
-                break;
-            }
-            Err(e) => return Err(e),
-        };
-        read = read.saturating_add(round.articles.len());
-        let mut kept: Vec<Article> = round
-            .articles
-            .into_iter()
-            .filter(|a| crate::search::matches(a, &wanted))
-            .collect();
-        if kept.len() >= limit || round.exhausted {
-            kept.truncate(limit);
-            return Ok(kept);
-        }
-        best = kept;
-        if started.elapsed() >= budget.time {
-            tracing::debug!("keyword feed `{words}` over its time budget");
-            break;
-        }
-        let next = ask.saturating_mul(4).min(budget.rows.saturating_sub(read));
-        if next <= ask {
-            tracing::debug!(
-                "keyword feed `{words}` over its budget of {} rows",
-                budget.rows
-            );
-            break;
-        }
-        ask = next;
-    }
-    best.truncate(limit);
-    Ok(best)
-}
-
 /// Microseconds since the Unix epoch: the stored sort key of an instant.
 pub fn micros(t: DateTime<Utc>) -> i64 {
     t.timestamp_micros()
@@ -655,64 +510,5 @@ pub(crate) fn facet_code(facet: Facet) -> &'static str {
         Facet::Category => "c",
         Facet::Region => "r",
         Facet::Author => "u",
-    }
-}
-
-/// The limits as `bantin_limits` holds them, in its column order.
-pub(crate) fn limit_columns(limits: &SiteLimits) -> [i64; 5] {
-    let n = |v: usize| i64::try_from(v).unwrap_or(i64::MAX);
-    [
-        n(limits.max_id_bytes),
-        n(limits.max_title_bytes),
-        n(limits.max_summary_bytes),
-        n(limits.max_body_bytes),
-        n(limits.max_names_per_article),
-    ]
-}
-
-/// `bantin_limits`' row, read back: the limits a writer tests its own
-/// articles against for `bantin_held` (the triggers skip a bulk write).
-pub(crate) const STORE_LIMITS_SQL: &str = "SELECT max_id_bytes, max_title_bytes, max_summary_bytes,
-    max_body_bytes, max_names_per_article FROM bantin_limits";
-
-/// The limits of a row of [`STORE_LIMITS_SQL`]; the others as SPEC's.
-pub(crate) fn limits_of_columns(c: [i64; 5]) -> SiteLimits {
-    let n = |v: i64| usize::try_from(v).unwrap_or(0);
-    SiteLimits {
-        max_id_bytes: n(c[0]),
-        max_title_bytes: n(c[1]),
-        max_summary_bytes: n(c[2]),
-        max_body_bytes: n(c[3]),
-        max_names_per_article: n(c[4]),
-        ..SiteLimits::default()
-    }
-}
-
-/// Set `bantin_limits` to the five parameters when it differs (the
-/// statement's row count says whether it did); `p` is the backend's
-/// placeholder prefix (`?` or `$`). Then [`REHOLD_SQL`].
-pub(crate) fn adopt_limits_sql(p: char) -> String {
-    format!(
-        "UPDATE bantin_limits SET
-             max_id_bytes = {p}1, max_title_bytes = {p}2, max_summary_bytes = {p}3,
-             max_body_bytes = {p}4, max_names_per_article = {p}5
-         WHERE (max_id_bytes, max_title_bytes, max_summary_bytes, max_body_bytes, max_names_per_article)
-               <> ({p}1, {p}2, {p}3, {p}4, {p}5)"
-    )
-}
-
-/// `bantin_held` made again under the limits just adopted.
-pub(crate) const REHOLD_SQL: &str = "DELETE FROM bantin_held;
-    INSERT INTO bantin_held (article_id) SELECT article_id FROM bantin_over;";
-
-/// A log row's `facet` column: `Ok(None)` for an article row, `Err(())` for
-/// "everything".
-pub(crate) fn logged_facet(code: &str) -> Result<Option<Facet>, ()> {
-    match code {
-        "a" => Ok(None),
-        "c" => Ok(Some(Facet::Category)),
-        "r" => Ok(Some(Facet::Region)),
-        "u" => Ok(Some(Facet::Author)),
-        _ => Err(()),
     }
 }

@@ -1,15 +1,88 @@
-//! Stored rows to domain values, shared by every backend: how an `articles`
-//! row (and its link rows) becomes a validated [`Article`], and which rows
-//! `bantin check` reports. Keeping this in one place is what makes both
-//! stores read the same bytes back the same way.
+//! Rows to and from domain values, shared by every backend: the columns
+//! an [`Article`] is written as ([`ArticleColumns`], its link rows), how an
+//! `articles` row (and its link rows) becomes a validated [`Article`] again,
+//! and which rows `bantin check` reports. Keeping this in one place is what
+//! makes both stores write the same bytes and read them back the same way.
 
 use chrono::DateTime;
 
-use super::{Problem, micros};
+use super::{Problem, facet_code, micros};
 use crate::article::{Article, Body, Facet};
 
 /// The columns of `articles` that [`RawArticle`] holds, in its field order.
 pub(crate) const ARTICLE_COLUMNS: &str = "a.id, a.title, a.summary, a.body, a.content_html, a.authors, a.published, a.updated, a.url, a.image";
+
+/// An article as the columns of `articles` take it, in both stores.
+pub(crate) struct ArticleColumns {
+    pub id: String,
+    pub title: String,
+    pub summary: Option<String>,
+    pub body: Option<String>,
+    pub content_html: Option<String>,
+    /// JSON list of names.
+    pub authors: String,
+    /// RFC 3339, as given.
+    pub published: String,
+    /// `None` when it is `published`.
+    pub updated: Option<String>,
+    /// The instant of `published`, µs: what feeds are ordered by.
+    pub published_us: i64,
+    pub url: Option<String>,
+    pub image: Option<String>,
+}
+
+impl From<Article> for ArticleColumns {
+    fn from(a: Article) -> ArticleColumns {
+        let (body, content_html) = match a.body {
+            Body::None => (None, None),
+            Body::Text(t) => (Some(t), None),
+            Body::Html(h) => (None, Some(h)),
+        };
+        ArticleColumns {
+            authors: serde_json::to_string(&a.authors).unwrap_or_else(|_| "[]".to_string()),
+            published: a.published.to_rfc3339(),
+            updated: (a.updated != a.published).then(|| a.updated.to_rfc3339()),
+            published_us: micros(a.published.to_utc()),
+            id: a.id,
+            title: a.title,
+            summary: a.summary,
+            body,
+            content_html,
+            url: a.url,
+            image: a.image,
+        }
+    }
+}
+
+impl ArticleColumns {
+    /// The bytes of text it holds, roughly: what a writer's batch is
+    /// measured by.
+    pub fn bytes(&self) -> usize {
+        self.id.len()
+            + self.title.len()
+            + self.summary.as_ref().map_or(0, String::len)
+            + self
+                .body
+                .as_ref()
+                .or(self.content_html.as_ref())
+                .map_or(0, String::len)
+    }
+}
+
+/// `a`'s link rows, both stores': facet letter, slug, name, position
+/// within the facet ([`crate::slug::links`]' rule: two names of one
+/// article that share a slug, the first one counts; a byline name with no
+/// letter or digit has no feed).
+pub(crate) fn link_rows(a: &Article) -> Vec<(&'static str, String, &str, usize)> {
+    let mut rows = Vec::new();
+    for facet in Facet::ALL {
+        let names = a.names(facet).iter().map(String::as_str);
+        for (position, (slug, name)) in crate::slug::links(names).into_iter().enumerate() {
+            rows.push((facet_code(facet), slug, name, position));
+        }
+    }
+    rows
+}
 
 /// A row of `articles` before validation.
 pub(crate) struct RawArticle {
@@ -183,7 +256,7 @@ impl RawLink {
 /// "The store's schema"); `check` reports an article whose two disagree.
 /// `stored` are the article's `article_authors` slugs.
 fn audit_authors(article: &Article, stored: &[String]) -> Option<Problem> {
-    let mut want: Vec<String> = super::sqlite::author_links(&article.authors)
+    let mut want: Vec<String> = crate::slug::author_links(&article.authors)
         .into_iter()
         .map(|(slug, _)| slug)
         .collect();

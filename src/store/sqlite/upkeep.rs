@@ -10,10 +10,12 @@
 
 use rusqlite::{Connection, TransactionBehavior};
 
-use super::REBUILD;
-use crate::article::Facet;
-use crate::store::Problem;
-use crate::store::row::table;
+use super::read::{SqliteSnapshot, raw_article};
+use super::schema::{PAIRS, REBUILD, names_sql};
+use super::text::{Columns, lossy};
+use crate::article::{Article, Facet};
+use crate::store::row::{ARTICLE_COLUMNS, RawLink, audit_row, table};
+use crate::store::{Problem, StoreError};
 
 /// The link rows of `table` whose article is gone: how many, of how many
 /// articles, and the first such article's id.
@@ -25,7 +27,7 @@ fn orphans_sql(table: &str) -> String {
 }
 
 /// One problem per link table holding orphans; each says what removes them.
-pub(super) fn orphans(conn: &Connection) -> Result<Vec<Problem>, rusqlite::Error> {
+fn orphans(conn: &Connection) -> Result<Vec<Problem>, rusqlite::Error> {
     let mut problems = Vec::new();
     for facet in Facet::ALL {
         let table = table(facet);
@@ -78,7 +80,7 @@ pub(super) fn repair(conn: &mut Connection) -> Result<Vec<String>, rusqlite::Err
         [],
     )?;
     if !removed.is_empty() {
-        tx.execute_batch(REBUILD)?;
+        tx.execute_batch(&REBUILD)?;
         removed.push("catalog counts rebuilt".into());
     }
     tx.execute("DELETE FROM bantin_bulk", [])?;
@@ -108,4 +110,119 @@ pub(super) fn quick_check(conn: &Connection) -> Result<Vec<String>, rusqlite::Er
 pub(crate) fn is_corruption(e: &rusqlite::Error) -> bool {
     use rusqlite::ErrorCode::{DatabaseCorrupt, NotADatabase};
     matches!(e.sqlite_error_code(), Some(DatabaseCorrupt | NotADatabase))
+}
+
+/// Every row checked against the schema rules and `admit`, each problem
+/// handed to `report` as found ([`crate::store::Store::audit_with`]), then
+/// the orphans and the catalog. SQLite steps through the rows one at a
+/// time: nothing piles up.
+pub(super) fn audit(
+    snap: &SqliteSnapshot,
+    admit: &dyn Fn(&Article) -> Option<String>,
+    report: &mut dyn FnMut(Problem),
+) -> Result<(), StoreError> {
+    let conn = &snap.conn;
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {ARTICLE_COLUMNS}, a.published_us FROM articles a ORDER BY a.id"
+    ))?;
+    let rows = stmt.query_map([], |r| Ok((raw_article(r)?, r.get::<_, i64>(10)?)))?;
+    for row in rows {
+        let (raw, published_us) = row?;
+        let id = raw.id.clone();
+        let decoded = snap.decode(raw);
+        let stored = |id: &str| snap.links(Facet::Author, id, "slug");
+        audit_row(id, decoded, published_us, stored, admit, report)?;
+    }
+    for facet in Facet::ALL {
+        let sql = format!(
+            "SELECT f.article_id, f.slug, f.name, f.published_us, a.published_us FROM {} f
+             JOIN articles a ON a.id = f.article_id ORDER BY f.article_id, f.slug",
+            table(facet)
+        );
+        let mut stmt = conn.prepare(&sql)?;
+        let rows = stmt.query_map([], |r| {
+            let mut c = Columns::of(r);
+            let link = RawLink {
+                article_id: lossy(r, 0)?,
+                // Read lossily: a slug that is not UTF-8 is reported as
+                // not the name's.
+                slug: lossy(r, 1)?,
+                name: c.required(2, "name")?,
+                published_us: r.get(3)?,
+                article_published_us: r.get(4)?,
+            };
+            Ok((link, c.unreadable))
+        })?;
+        for row in rows {
+            // A name that is not UTF-8 makes its article unreadable,
+            // which the article's own line above reports.
+            if let (link, None) = row? {
+                link.audit(facet, report);
+            }
+        }
+    }
+    let orphans = orphans(conn)?;
+    let skewed = !orphans.is_empty();
+    for p in orphans.into_iter().chain(audit_catalog(conn, skewed)?) {
+        report(p);
+    }
+    Ok(())
+}
+
+/// The catalog tables against counts made from the article tables: a CMS
+/// that turned the triggers off (or wrote in bulk mode and forgot to
+/// rebuild) shows here, and so do orphan link rows (`skewed`: some were
+/// found), which the triggers could not count right either.
+fn audit_catalog(conn: &Connection, skewed: bool) -> Result<Vec<Problem>, rusqlite::Error> {
+    let mut problems = Vec::new();
+    let checks = [
+        (
+            "bantin_names",
+            "SELECT facet || ' ' || slug || ' ' || name, articles FROM bantin_names".to_string(),
+            format!(
+                "SELECT facet || ' ' || slug || ' ' || name, articles FROM ({})",
+                names_sql()
+            ),
+        ),
+        (
+            "bantin_pairs",
+            "SELECT category || ' ' || region, articles FROM bantin_pairs".to_string(),
+            format!("SELECT category || ' ' || region, articles FROM ({PAIRS})"),
+        ),
+        (
+            "bantin_totals",
+            "SELECT 'articles', articles FROM bantin_totals".to_string(),
+            "SELECT 'articles', count(*) FROM articles".to_string(),
+        ),
+    ];
+    for (table, stored, actual) in checks {
+        let read = |sql: &str| -> Result<std::collections::BTreeMap<String, i64>, rusqlite::Error> {
+            conn.prepare(sql)?
+                .query_map([], |r| Ok((lossy(r, 0)?, r.get(1)?)))?
+                .collect()
+        };
+        let (stored, actual) = (read(&stored)?, read(&actual)?);
+        if stored != actual {
+            let differ = actual
+                .iter()
+                .filter(|(k, v)| stored.get(*k) != Some(v))
+                .map(|(k, _)| k.clone())
+                .chain(stored.keys().filter(|k| !actual.contains_key(*k)).cloned())
+                .next()
+                .unwrap_or_default();
+            let cause = if skewed {
+                "the orphan rows above skew it; `bantin check --repair` rebuilds it"
+            } else {
+                "were the triggers bypassed?"
+            };
+            problems.push(Problem {
+                id: String::new(),
+                reason: format!(
+                    "{table} is out of step with the article tables (first difference: {differ:?}); \
+                     {cause}"
+                ),
+            });
+        }
+    }
+    Ok(problems)
 }

@@ -12,7 +12,7 @@
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::fts_text::Folder;
+use super::fold::Folder;
 use crate::article::Body;
 
 /// The text the index is given for an article's columns: title, summary

@@ -18,7 +18,10 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::hash::BuildHasherDefault;
 
-use super::StoreError;
+use super::pool::PgConn;
+use super::text;
+use crate::article::Article;
+use crate::store::StoreError;
 
 /// What `bantin_words` makes of one character.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -218,6 +221,42 @@ fn fold(words: &[String]) -> Fold {
         Some(f) if same => Fold::Word(f.to_string()),
         _ => Fold::Unsure,
     }
+}
+
+/// Ask over the writer's own connection what `bantin_words` makes of each
+/// probe.
+pub(super) fn ask_over(
+    conn: &mut PgConn,
+    probes: &[String],
+) -> Result<Vec<Vec<String>>, StoreError> {
+    Ok(conn
+        .query(
+            "SELECT bantin_words(p, NULL, NULL, NULL) FROM unnest($1::text[])
+             WITH ORDINALITY AS x (p, i) ORDER BY i",
+            &[&probes],
+        )?
+        .iter()
+        .map(|r| Ok(r.try_get::<_, Option<Vec<String>>>(0)?.unwrap_or_default()))
+        .collect::<Result<_, postgres::Error>>()?)
+}
+
+/// The words of `a`'s visible text (migration 10): title, summary and
+/// `search::visible_body`, the text `bantin_visible` takes out of HTML in
+/// the trigger. `None`: the database's.
+pub(super) fn fold_words(
+    a: &Article,
+    words: &mut Words,
+    ask: &mut Ask<'_>,
+) -> Result<Option<Vec<String>>, StoreError> {
+    let body = crate::search::visible_body(&a.body);
+    words.of(
+        [
+            &text(&a.title),
+            &a.summary.as_deref().map(text).unwrap_or_default(),
+            &text(&body),
+        ],
+        ask,
+    )
 }
 
 #[cfg(test)]

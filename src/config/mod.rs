@@ -11,6 +11,9 @@ use serde::Deserialize;
 
 use crate::limits::SiteLimits;
 
+mod cdn;
+pub use cdn::{Cdn, KeyHeader, Purge};
+
 /// Why the site file or a store URL is unusable. Each renders as one line
 /// naming the file (and line) or the field.
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +93,14 @@ struct RawSite {
     categories: BTreeMap<String, RawNamed>,
     #[serde(default)]
     regions: BTreeMap<String, RawNamed>,
+    #[serde(default)]
+    polite_polling: bool,
+    news_name: Option<String>,
+    #[serde(default)]
+    stale_while_revalidate: i64,
+    #[serde(default)]
+    stale_if_error: i64,
+    cdn: Option<cdn::RawCdn>,
 }
 
 #[derive(Deserialize)]
@@ -176,6 +187,16 @@ pub struct Site {
     pub regions: BTreeMap<String, Named>,
     /// Folder of the site file: `articles/` beside it is the sample store.
     pub dir: PathBuf,
+    /// Refuse unconditional re-fetches within `max_age` (SPEC "Audience").
+    pub polite_polling: bool,
+    /// The publication's name in the news sitemap (default: `title`).
+    pub news_name: String,
+    /// `stale-while-revalidate` seconds in `Cache-Control`, 0 for none.
+    pub stale_while_revalidate: u64,
+    /// `stale-if-error` seconds in `Cache-Control`, 0 for none.
+    pub stale_if_error: u64,
+    /// A cache in front of bantin, if the site file names one.
+    pub cdn: Cdn,
 }
 
 impl Site {
@@ -263,6 +284,33 @@ impl Site {
             .ok_or_else(|| invalid("burst_window", format!("{minutes} minutes is out of range")))?;
         let hubs = hubs(&raw.hubs, &invalid)?;
         let limits = limits(&raw, offset, &invalid)?;
+        // A stale copy a day or a week old is what a CDN serves while the
+        // origin is down; a year is the RFC's own ceiling for max-age.
+        let stale_while_revalidate = within(
+            &invalid,
+            "stale_while_revalidate",
+            raw.stale_while_revalidate,
+            0,
+            31_536_000,
+        )?;
+        let stale_if_error = within(
+            &invalid,
+            "stale_if_error",
+            raw.stale_if_error,
+            0,
+            31_536_000,
+        )?;
+        let news_name = match raw.news_name.as_deref().map(crate::text::clean_line) {
+            Some(n) if n.is_empty() => {
+                return Err(invalid("news_name", "must not be empty".into()));
+            }
+            Some(n) => n,
+            None => title.clone(),
+        };
+        let cdn = match &raw.cdn {
+            Some(c) => c.validate(&invalid)?,
+            None => Cdn::default(),
+        };
         Ok(Site {
             title,
             description: crate::text::clean_line(&raw.description),
@@ -279,6 +327,11 @@ impl Site {
             categories,
             regions,
             dir,
+            polite_polling: raw.polite_polling,
+            news_name,
+            stale_while_revalidate: stale_while_revalidate as u64,
+            stale_if_error: stale_if_error as u64,
+            cdn,
         })
     }
 
@@ -539,6 +592,61 @@ mod tests {
         assert_eq!(site.limits.cache_bytes, 268_435_456);
         assert_eq!(site.burst_window, chrono::TimeDelta::minutes(60));
         assert!(site.hubs.is_empty());
+    }
+
+    #[test]
+    fn audience_and_cdn_keys_default_and_are_read() {
+        let site = Site::parse(MINIMAL, "s.toml", PathBuf::new()).unwrap();
+        assert!(!site.polite_polling);
+        assert_eq!(site.news_name, "T");
+        assert_eq!((site.stale_while_revalidate, site.stale_if_error), (0, 0));
+        assert_eq!(site.cdn, Cdn::default());
+        let text = format!(
+            "{MINIMAL}polite_polling = true\nnews_name = \"Báo Hà Tĩnh\"\n\
+             stale_while_revalidate = 60\nstale_if_error = 86400\n\
+             [cdn]\nkey_header = \"Cache-Tag\"\npurge = \"cloudflare\"\n\
+             purge_url = \"https://api.cloudflare.com/client/v4/\"\nservice = \"abc123\"\n"
+        );
+        let site = Site::parse(&text, "s.toml", PathBuf::new()).unwrap();
+        assert!(site.polite_polling);
+        assert_eq!(site.news_name, "Báo Hà Tĩnh");
+        assert_eq!(
+            (site.stale_while_revalidate, site.stale_if_error),
+            (60, 86_400)
+        );
+        assert_eq!(site.cdn.key_header, Some(KeyHeader::CacheTag));
+        assert_eq!(
+            site.cdn.purge,
+            Purge::Cloudflare {
+                url: "https://api.cloudflare.com/client/v4".into(),
+                service: "abc123".into()
+            }
+        );
+    }
+
+    #[test]
+    fn bad_cdn_keys_name_their_field() {
+        for (table, field) in [
+            ("[cdn]\nkey_header = \"X-Keys\"\n", "cdn.key_header"),
+            ("[cdn]\npurge = \"akamai\"\n", "cdn.purge"),
+            ("[cdn]\npurge = \"varnish\"\n", "cdn.purge_url"),
+            (
+                "[cdn]\npurge = \"varnish\"\npurge_url = \"ftp://x\"\n",
+                "cdn.purge_url",
+            ),
+            (
+                "[cdn]\npurge = \"fastly\"\npurge_url = \"https://api.fastly.com\"\n",
+                "cdn.service",
+            ),
+            ("[cdn]\ntoken = \"secret\"\n", "token"),
+            ("stale_if_error = -1\n", "stale_if_error"),
+            ("news_name = \"  \"\n", "news_name"),
+        ] {
+            let err = Site::parse(&format!("{MINIMAL}{table}"), "s.toml", PathBuf::new())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(field), "{table}: {err}");
+        }
     }
 
     #[test]

@@ -1,0 +1,6 @@
+-- bantin's article store on PostgreSQL, version 11: every function, view
+-- and trigger is defined once, in replaceable.sql, which bantin applies
+-- after the migrations whenever the schema version changes. It now also
+-- holds `bantin_has_bit`, the common-word bit test that bantin's keyword
+-- planner and `bantin_holds` both call. Nothing else changes: this
+-- version is how a store of version 10 comes to apply it.
