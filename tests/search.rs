@@ -1255,11 +1255,11 @@ impl Browser {
     async fn start() -> Option<Browser> {
         let driver = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
             .into_iter()
-            .map(Path::new)
+            .map(std::path::Path::new)
             .find(|p| p.is_file());
         let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
             .into_iter()
-            .map(Path::new)
+            .map(std::path::Path::new)
             .find(|p| p.is_file());
         let (Some(driver), Some(chromium)) = (driver, chromium) else {
             assert!(
