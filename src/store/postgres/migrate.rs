@@ -117,10 +117,7 @@ fn backfill_authors(tx: &mut postgres::Transaction<'_>) -> Result<(), postgres::
         let (id, authors, published_us): (String, String, i64) =
             (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
         let names: Vec<String> = serde_json::from_str(&authors).unwrap_or_default();
-        for (position, (slug, name)) in crate::slug::author_links(&names)
-            .into_iter()
-            .enumerate()
-        {
+        for (position, (slug, name)) in crate::slug::author_links(&names).into_iter().enumerate() {
             let position = i32::try_from(position).unwrap_or(i32::MAX);
             tx.execute(
                 &link,
