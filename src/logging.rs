@@ -1,4 +1,4 @@
-//! Where the server's log lines go and how they look (README "Logs"):
+//! Where the server's log lines go and how they look (docs/http.md "Logs"):
 //! stderr, as `text` (colour only when stderr is a terminal: journald and
 //! files get no escape codes) or `json` (one object a line: `ts`, `level`,
 //! `msg`, then the event's fields, for a log shipper to read without

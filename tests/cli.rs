@@ -27,6 +27,9 @@
 //!   writes a bad row directly; `dump` keeps working and leaves it out.
 //! - A scheduled article (published in the near future) appears when its
 //!   time comes, with no write to the store.
+//! - README's "Your own newspaper", as written: its site file and articles
+//!   imported with its commands give each category, region and author a
+//!   feed, and a build without a search box.
 
 use std::path::PathBuf;
 
@@ -741,4 +744,48 @@ fn a_scheduled_article_appears_at_its_time_without_a_write(store: StoreKind) {
     assert!(is_there(&all), "still hidden after its time");
     assert!(all[0].ends_with("/hen-gio"), "not the newest item: {all:?}");
     assert!(is_there(&ids(&["--category", "kinh-te"])));
+}
+
+/// README's "Your own newspaper": the site file and the articles between
+/// its markers, and the commands it shows (the store and site through
+/// `BANTIN_STORE` and `BANTIN_SITE`, as it exports them).
+#[test]
+fn the_readmes_own_newspaper_imports_and_builds_as_written() {
+    let sb = Sandbox::new();
+    let site = crate::deploy::doc_blocks("README.md", "own-site", "toml");
+    let articles = crate::deploy::doc_blocks("README.md", "own-articles", "json");
+    assert_eq!((site.len(), articles.len()), (1, 1));
+    sb.write("tin/site.toml", &site[0]);
+    sb.write("tin/articles.jsonl", &articles[0]);
+    let run = |args: &[&str]| {
+        sb.bare()
+            .env("BANTIN_SITE", "tin/site.toml")
+            .env("BANTIN_STORE", "sqlite:tin/bantin.db")
+            .args(args)
+            .output()
+    };
+    let imported = run(&["import", "tin/articles.jsonl"]);
+    assert_success(&imported, "import");
+    assert_eq!(stdout(&imported).trim(), "imported 2, rejected 0");
+    assert_success(&run(&["build", "--out", "public"]), "build");
+    for feed in [
+        "feeds/all.rss",
+        "feeds/category/xa-hoi.rss",
+        "feeds/region/ky-anh.atom",
+        "feeds/author/thanh-giang.json",
+    ] {
+        assert!(sb.path("public").join(feed).is_file(), "{feed}");
+    }
+    let page = std::fs::read_to_string(sb.path("public/index.html")).unwrap();
+    assert!(page.contains("Báo Mẫu"), "{page}");
+    assert!(!page.contains("<form"), "a static page offers no search");
+    let all = run(&["dump", "--format", "json"]);
+    assert_success(&all, "dump");
+    let feed: serde_json::Value = serde_json::from_slice(&all.stdout).unwrap();
+    assert_eq!(feed["items"].as_array().unwrap().len(), 2);
+    // Newest first; the article that names its own page links there.
+    assert_eq!(
+        feed["items"][1]["url"],
+        "https://baomau.example.vn/bao-so-6.html"
+    );
 }

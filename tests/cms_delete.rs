@@ -1,6 +1,6 @@
 //! Issue 17, item 5: a CMS deleting an article from a SQLite connection
 //! with foreign keys off (SQLite's default, and Python's `sqlite3`'s) takes
-//! its link rows with it, as README promises (migration 008's trigger):
+//! its link rows with it, as docs/schema.md promises (migration 008's trigger):
 //!
 //! - over real sockets: a delete from Python's `sqlite3` with its default
 //!   settings takes the article's own category, region and author off `/`
@@ -28,7 +28,7 @@ const AUTHOR: (&str, &str) = ("tac-gia-rieng", "Tác Giả Riêng");
 
 /// Python's `sqlite3` with its defaults (no `PRAGMA foreign_keys`): `op`
 /// is `delete ID`, or `insert ID PUBLISHED PUBLISHED_US` (the article and
-/// its link rows, as README's schema section says a CMS writes them).
+/// its link rows, as docs/schema.md says a CMS writes them).
 const CMS: &str = r#"
 import sqlite3, sys
 db, op, id = sys.argv[1:4]

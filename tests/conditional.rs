@@ -639,3 +639,59 @@ async fn identity_asked_after_gzip_is_decoded_once_and_then_held() {
     }
     server.stop().await;
 }
+
+// Issue 22: with `stale_while_revalidate` and `stale_if_error` set, every
+// response says so in `Cache-Control` (RFC 5861), its 304 as its 200, so a
+// cache in front may serve a stale copy while it revalidates or while
+// bantin is down.
+#[tokio::test(flavor = "multi_thread")]
+async fn stale_while_revalidate_and_stale_if_error_are_in_cache_control() {
+    let sample = crate::support::Sandbox::with_sample();
+    let text = std::fs::read_to_string(crate::support::site_file()).unwrap();
+    let text = format!("stale_while_revalidate = 60\nstale_if_error = 86400\n{text}");
+    let site =
+        bantin::config::Site::parse(&text, "site.toml", crate::support::root().join("feeds"))
+            .unwrap();
+    let app = std::sync::Arc::new(bantin::http::app::App::new(site, sample.open()).unwrap());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(bantin::http::server::run(
+        app,
+        listener,
+        crate::support::test_limits(),
+        async move {
+            let _ = rx.await;
+        },
+    ));
+    let c = client();
+    let want = "public, max-age=300, stale-while-revalidate=60, stale-if-error=86400";
+    for path in [
+        "/feeds/all.rss",
+        "/",
+        "/feeds.opml",
+        "/feeds/all/archive/2020-11.atom",
+    ] {
+        let url = format!("{base}{path}");
+        let r = get(&c, &url, &[]).await;
+        assert_eq!(r.status, 200, "{path}");
+        let control = r.header("cache-control").unwrap();
+        let (_, extensions) = control.split_once("max-age=").unwrap();
+        assert!(
+            extensions.ends_with(", stale-while-revalidate=60, stale-if-error=86400"),
+            "{path}: {control}"
+        );
+        let again = get(&c, &url, &[("if-none-match", &r.etag())]).await;
+        assert_eq!(again.status, 304, "{path}");
+        assert_eq!(
+            again.header("cache-control").as_ref(),
+            Some(&control),
+            "{path}"
+        );
+        if path == "/feeds/all.rss" {
+            assert_eq!(control, want);
+        }
+    }
+    let _ = tx.send(());
+    server.await.unwrap();
+}

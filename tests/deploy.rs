@@ -1,18 +1,24 @@
-//! What README's "Several replicas" tells an operator to run, run:
+//! What the docs tell an operator to run, run:
 //!
-//! - the roles and grants, as the README writes them (read from between its
-//!   `replicas-roles` markers), on the throwaway cluster: the owner applies
+//! - the roles and grants, as docs/postgresql.md writes them (read from
+//!   between its `replicas-roles` markers), on the throwaway cluster: the owner applies
 //!   the migrations; the runtime role imports, serves (its password never
 //!   printed), removes, checks and trims the change log, and may not change
 //!   the schema; on a database whose migrations were not applied it refuses
 //!   to start in one line and creates nothing; the CMS role writes articles
 //!   through the triggers (a replica shows them) and nothing else; a
 //!   replica holds at most cores + 5 connections;
-//! - the nginx configuration, as the README writes it (between its
-//!   `replicas-nginx` markers, addresses and port replaced), in front of two
-//!   replicas: the same bytes as a replica sends, and requests still served
-//!   with one replica gone (where nginx is installed; it says it skipped
-//!   otherwise);
+//! - the load balancer's nginx configuration, as docs/deployment.md writes
+//!   it (between its `replicas-nginx` markers, addresses and port
+//!   replaced), in front of two replicas: the same bytes as a replica
+//!   sends, `/metrics` and `/healthz` refused to the public, and requests
+//!   still served with one replica gone (where nginx is installed; it says
+//!   it skipped otherwise);
+//! - the static site's nginx configuration (its `static-nginx` markers)
+//!   over `bantin build` of the sample: the built bytes, gzip to a client
+//!   that takes it, `Vary: Accept-Encoding` on every document (`/` and
+//!   `feeds.opml` too) whatever the client asked, the build's manifest
+//!   refused;
 //! - `contrib/bantin.service` passes `systemd-analyze verify` (where
 //!   systemd is installed; skipped otherwise).
 
@@ -20,21 +26,21 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{Bantin, Process, Reply, articles_dir, bin, client, get, root};
+use crate::support::{Bantin, Process, Reply, Sandbox, articles_dir, bin, client, get, root};
 
-/// The code blocks of `lang` in README between `<!-- NAME -->` and
-/// `<!-- /NAME -->`.
-fn readme_blocks(name: &str, lang: &str) -> Vec<String> {
-    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
-    let start = readme
+/// The code blocks of `lang` in the document `doc` (a path from the
+/// repository's root) between `<!-- NAME -->` and `<!-- /NAME -->`.
+pub fn doc_blocks(doc: &str, name: &str, lang: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(root().join(doc)).unwrap();
+    let start = text
         .find(&format!("<!-- {name} -->"))
-        .unwrap_or_else(|| panic!("README has no <!-- {name} --> marker"));
-    let end = readme[start..]
+        .unwrap_or_else(|| panic!("{doc} has no <!-- {name} --> marker"));
+    let end = text[start..]
         .find(&format!("<!-- /{name} -->"))
-        .expect("the README's marker is closed")
+        .unwrap_or_else(|| panic!("{doc}'s <!-- {name} --> marker is not closed"))
         + start;
     let mut blocks = Vec::new();
-    let mut rest = &readme[start..end];
+    let mut rest = &text[start..end];
     let fence = format!("```{lang}\n");
     while let Some(i) = rest.find(&fence) {
         let body = &rest[i + fence.len()..];
@@ -98,7 +104,11 @@ impl Http {
     }
 
     fn get(&self, url: &str) -> Reply {
-        self.runtime.block_on(get(&self.client, url, &[]))
+        self.get_with(url, &[])
+    }
+
+    fn get_with(&self, url: &str, headers: &[(&str, &str)]) -> Reply {
+        self.runtime.block_on(get(&self.client, url, headers))
     }
 
     /// Poll `url` until its body holds `needle`; how long it took.
@@ -114,17 +124,22 @@ impl Http {
     }
 }
 
+/// Where the roles and grants are written.
+const ROLES_DOC: &str = "docs/postgresql.md";
+/// Where both nginx configurations are written.
+const DEPLOY_DOC: &str = "docs/deployment.md";
+
 #[test]
-fn the_readmes_roles_and_grants_give_each_role_what_it_needs_and_no_more() {
+fn the_documented_roles_and_grants_give_each_role_what_it_needs_and_no_more() {
     let Some(port) = crate::support::pg_cluster::port() else {
         return;
     };
-    let sql = readme_blocks("replicas-roles", "sql");
-    let sh = readme_blocks("replicas-roles", "sh");
+    let sql = doc_blocks(ROLES_DOC, "replicas-roles", "sql");
+    let sh = doc_blocks(ROLES_DOC, "replicas-roles", "sh");
     assert_eq!(
         (sql.len(), sh.len()),
         (2, 1),
-        "README's roles section changed shape"
+        "{ROLES_DOC}'s roles section changed shape"
     );
     assert!(sh[0].contains("bantin_owner") && sh[0].contains(" check"));
     let url = |user: &str, password: &str, db: &str| {
@@ -140,11 +155,11 @@ fn the_readmes_roles_and_grants_give_each_role_what_it_needs_and_no_more() {
     run_script(
         &mut session(port, "postgres", "postgres"),
         &sql[0],
-        "README step 1",
+        "step 1",
     );
     Bantin::on(&owner).args(["check"]).ok();
     let mut as_owner = postgres::Client::connect(&owner, postgres::NoTls).unwrap();
-    run_script(&mut as_owner, &sql[1], "README step 3");
+    run_script(&mut as_owner, &sql[1], "step 3");
 
     // The runtime role: import, serve, remove, check, trim.
     Bantin::on(&app)
@@ -291,31 +306,37 @@ fn the_readmes_roles_and_grants_give_each_role_what_it_needs_and_no_more() {
     nginx_in_front(&app, &http);
 }
 
-/// README's nginx configuration in front of two replicas of `store`.
-fn nginx_in_front(store: &str, http: &Http) {
-    let Some(nginx) = ["/usr/sbin/nginx", "/usr/bin/nginx"]
+/// The path of nginx, or `None` (said, and a failure under CI) where it
+/// is not installed.
+fn nginx_binary(what: &str) -> Option<&'static Path> {
+    let found = ["/usr/sbin/nginx", "/usr/bin/nginx"]
         .into_iter()
         .map(Path::new)
-        .find(|p| p.is_file())
-    else {
-        eprintln!("SKIPPED: README's nginx configuration (nginx is not installed)");
-        return;
-    };
-    let blocks = readme_blocks("replicas-nginx", "nginx");
-    assert_eq!(blocks.len(), 1);
-    let replicas = [Process::start_url(store), Process::start_url(store)];
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .find(|p| p.is_file());
+    if found.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have nginx for {what}"
+        );
+        eprintln!("SKIPPED: {what} (nginx is not installed)");
+    }
+    found
+}
+
+/// A free loopback port.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
-        .port();
-    let mut config = blocks[0].clone();
-    for (from, replica) in ["10.0.0.11:8080", "10.0.0.12:8080"].iter().zip(&replicas) {
-        assert!(config.contains(from), "{from} not in README's nginx block");
-        config = config.replace(from, replica.base.trim_start_matches("http://"));
-    }
-    assert!(config.contains("listen 80;"));
-    config = config.replace("listen 80;", &format!("listen 127.0.0.1:{port};"));
+        .port()
+}
+
+/// Start nginx with `server` (a documented `server` block, made to listen
+/// on `port`) as its one site; stopped when the result is dropped.
+fn start_nginx(nginx: &Path, server: &str, port: u16) -> (Nginx, tempfile::TempDir) {
+    assert!(server.contains("listen 80;"));
+    let server = server.replace("listen 80;", &format!("listen 127.0.0.1:{port};"));
     let dir = tempfile::tempdir().unwrap();
     // nginx's workers run as `nobody` when started as root.
     let _ = Command::new("chmod").arg("755").arg(dir.path()).status();
@@ -326,7 +347,7 @@ fn nginx_in_front(store: &str, http: &Http) {
             "pid {d}/nginx.pid;\nerror_log {d}/error.log;\nevents {{}}\nhttp {{\n\
              access_log off;\nclient_body_temp_path {d}/body;\nproxy_temp_path {d}/proxy;\n\
              fastcgi_temp_path {d}/fastcgi;\nuwsgi_temp_path {d}/uwsgi;\nscgi_temp_path {d}/scgi;\n\
-             {config}\n}}\n"
+             {server}\n}}\n"
         ),
     )
     .unwrap();
@@ -343,7 +364,7 @@ fn nginx_in_front(store: &str, http: &Http) {
         "nginx -t: {}",
         String::from_utf8_lossy(&test.stderr)
     );
-    let _server = Nginx(
+    let server = Nginx(
         Command::new(nginx)
             .arg("-p")
             .arg(dir.path())
@@ -356,7 +377,6 @@ fn nginx_in_front(store: &str, http: &Http) {
             .spawn()
             .unwrap(),
     );
-    let front = format!("http://127.0.0.1:{port}");
     let started = Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(
@@ -365,12 +385,40 @@ fn nginx_in_front(store: &str, http: &Http) {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+    (server, dir)
+}
+
+/// The load balancer's nginx configuration in front of two replicas of
+/// `store`.
+fn nginx_in_front(store: &str, http: &Http) {
+    let Some(nginx) = nginx_binary("the load balancer's nginx configuration") else {
+        return;
+    };
+    let blocks = doc_blocks(DEPLOY_DOC, "replicas-nginx", "nginx");
+    assert_eq!(blocks.len(), 1);
+    let replicas = [Process::start_url(store), Process::start_url(store)];
+    let port = free_port();
+    let mut config = blocks[0].clone();
+    for (from, replica) in ["10.0.0.11:8080", "10.0.0.12:8080"].iter().zip(&replicas) {
+        assert!(
+            config.contains(from),
+            "{from} not in {DEPLOY_DOC}'s nginx block"
+        );
+        config = config.replace(from, replica.base.trim_start_matches("http://"));
+    }
+    let (_server, _dir) = start_nginx(nginx, &config, port);
+    let front = format!("http://127.0.0.1:{port}");
     let direct = http.get(&replicas[0].url("/feeds/all.atom"));
     let through = http.get(&format!("{front}/feeds/all.atom"));
     assert_eq!(through.status, 200);
     assert_eq!(through.etag(), direct.etag());
     assert!(through.body == direct.body);
-    assert_eq!(http.get(&format!("{front}/healthz")).text(), "ok\n");
+    // Not for the public (this client is not in the private network): a
+    // replica's own figures and health stay behind the balancer.
+    assert_eq!(http.get(&replicas[0].url("/healthz")).text(), "ok\n");
+    for path in ["/metrics", "/healthz"] {
+        assert_eq!(http.get(&format!("{front}{path}")).status, 403, "{path}");
+    }
     // One replica gone: nginx takes the other.
     let [first, second] = replicas;
     drop(first);
@@ -380,6 +428,94 @@ fn nginx_in_front(store: &str, http: &Http) {
         assert_eq!(r.etag(), direct.etag());
     }
     drop(second);
+}
+
+#[test]
+fn the_documented_static_site_config_serves_the_build_with_vary() {
+    let Some(nginx) = nginx_binary("the static site's nginx configuration") else {
+        return;
+    };
+    let blocks = doc_blocks(DEPLOY_DOC, "static-nginx", "nginx");
+    assert_eq!(blocks.len(), 1);
+    let sample = Sandbox::with_sample();
+    let public = sample.path("public");
+    sample.run_ok(&["build", "--out", public.to_str().unwrap()]);
+    // nginx's workers run as `nobody` when started as root.
+    for dir in [sample.dir(), public.as_path()] {
+        let _ = Command::new("chmod")
+            .arg("-R")
+            .arg("a+rX")
+            .arg(dir)
+            .status();
+    }
+    let mut config = blocks[0].clone();
+    assert!(config.contains("root /srv/bantin/public;"));
+    config = config.replace(
+        "root /srv/bantin/public;",
+        &format!("root {};", public.display()),
+    );
+    let port = free_port();
+    let (_server, _dir) = start_nginx(nginx, &config, port);
+    let http = Http::new();
+    let front = format!("http://127.0.0.1:{port}");
+    for (path, file, ctype) in [
+        ("/", "index.html", "text/html; charset=utf-8"),
+        ("/feeds.opml", "feeds.opml", "text/x-opml; charset=utf-8"),
+        (
+            "/feeds/all.rss",
+            "feeds/all.rss",
+            "application/rss+xml; charset=utf-8",
+        ),
+        (
+            "/feeds/all.json",
+            "feeds/all.json",
+            "application/feed+json; charset=utf-8",
+        ),
+    ] {
+        let built = std::fs::read(public.join(file)).unwrap();
+        let gz = std::fs::read(public.join(format!("{file}.gz"))).unwrap();
+        let plain = http.get_with(&format!("{front}{path}"), &[]);
+        assert_eq!(plain.status, 200, "{path}");
+        assert!(plain.body == built, "{path}: not the built bytes");
+        assert_eq!(
+            plain.header("content-type").as_deref(),
+            Some(ctype),
+            "{path}"
+        );
+        let zipped = http.get_with(&format!("{front}{path}"), &[("accept-encoding", "gzip")]);
+        assert_eq!(
+            zipped.header("content-encoding").as_deref(),
+            Some("gzip"),
+            "{path}"
+        );
+        assert!(zipped.body == gz, "{path}: not the built .gz");
+        // A cache in between must keep the two apart: every answer says
+        // it depends on Accept-Encoding, once.
+        for r in [&plain, &zipped] {
+            let vary: Vec<_> = r.headers.get_all("vary").iter().collect();
+            assert_eq!(vary, ["Accept-Encoding"], "{path}");
+        }
+    }
+    let feed = http.get_with(&format!("{front}/feeds/all.rss"), &[]);
+    assert_eq!(
+        feed.header("access-control-allow-origin").as_deref(),
+        Some("*")
+    );
+    assert_eq!(
+        feed.header("x-content-type-options").as_deref(),
+        Some("nosniff")
+    );
+    assert_eq!(
+        http.get_with(&format!("{front}/.bantin-build"), &[]).status,
+        403
+    );
+    for path in ["/metrics", "/healthz", "/feeds/search.rss?q=bao"] {
+        assert_eq!(
+            http.get_with(&format!("{front}{path}"), &[]).status,
+            404,
+            "{path}"
+        );
+    }
 }
 
 /// nginx's master process, stopped on drop (a test that fails too): TERM,

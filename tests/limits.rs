@@ -236,7 +236,7 @@ async fn a_request_head_beyond_the_read_buffer_is_refused_and_the_server_lives_o
     // Up to hyper's 128 KiB head buffer a long URI gets SPEC's 414 (see the
     // tests above). Past it we stop buffering rather than hold an unbounded
     // head per connection, and hyper answers 431 for the whole head; a
-    // deliberate bound, noted in the README. Where the bound falls depends
+    // deliberate bound, noted in docs/http.md. Where the bound falls depends
     // on how the bytes arrive: a read can bring the whole head at once
     // (hyper grows its buffer by reads, then checks), and then the URI
     // gets its 414. Either way the request is refused and the server

@@ -585,7 +585,7 @@ fn replicas_opening_a_new_database_at_once_apply_the_schema_once() {
     assert_eq!(versions, all);
 }
 
-/// A role that may read and write rows but not create tables (README
+/// A role that may read and write rows but not create tables (docs/postgresql.md
 /// "Several replicas": the replicas' role) opens a store whose migrations
 /// are all applied, and is refused, creating nothing, by one that is behind.
 #[test]

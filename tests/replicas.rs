@@ -3,7 +3,7 @@
 //! server log holds only this test's sessions):
 //!
 //! - two `bantin serve` replicas serve one database while a CMS-style writer
-//!   (plain SQL, several statements per transaction, following the README's
+//!   (plain SQL, several statements per transaction, following docs/postgresql.md's
 //!   rules: ascending ids, an article's row before its link rows) updates
 //!   and moves imported articles and adds its own, `bantin import`
 //!   re-imports the 1,900 existing articles several times, and `bantin
@@ -119,7 +119,7 @@ struct CmsLog {
 /// The newest committed CMS transaction and when its commit returned.
 type LastCommit = Arc<Mutex<Option<(usize, Instant)>>>;
 
-/// Transaction `k` of the CMS, as the README tells a CMS to write: in
+/// Transaction `k` of the CMS, as docs/postgresql.md tells a CMS to write: in
 /// ascending id order, each article's row before its link rows. It retitles
 /// `targets` (imported articles; one may be gone) and moves them to "Văn
 /// hóa", then adds its own article `cms-k` in "Tin nhanh".
@@ -590,7 +590,7 @@ fn drop_off_runtime(cluster: Arc<PrivateCluster>) {
 }
 
 /// `bantin remove` with ids in descending order while a CMS transaction,
-/// writing in ascending order as the README asks, holds the smaller one and
+/// writing in ascending order as docs/postgresql.md asks, holds the smaller one and
 /// then wants the larger: the remove must take rows in the same order as
 /// the CMS, or each waits on the other (PostgreSQL then aborts the CMS with
 /// `deadlock detected`, or the remove gives up after a minute).

@@ -12,7 +12,8 @@
 //!   id), a CMS's rows included, scheduled ones and markup-only ones not; on
 //!   a fresh store of each kind and on a PostgreSQL store written under the
 //!   schema of version 5 and then migrated.
-//! - `/` has a search box that builds the URL.
+//! - `/` has a search box that builds the URL, relative to the page, and
+//!   a CSP whose `form-action 'self'` lets it submit.
 //! - Issue 17, items 2 and 8: words found
 //!   only in markup (`jpg`, `href`, `class`, a link's domain) are not in
 //!   either store's index and find nothing, while the article's visible
@@ -173,7 +174,7 @@ async fn keyword_feeds_fold_case_tone_marks_and_d() {
             v["title"]
         );
         // The same words however written: the same bytes.
-        for q in ["B%C3%83O%20L%C5%A8", "bão+lũ", "%20bao,,lu%21"] {
+        for q in ["B%C3%83O%20L%C5%A9", "bão+lũ", "%20bao,,lu%21"] {
             let again = get(&c, &search(q), &[]).await;
             assert_eq!(again.status, 200, "{q}");
             assert_eq!(again.body, r.body, "{q}");
@@ -238,19 +239,41 @@ async fn the_index_page_has_a_search_box_that_builds_the_url() {
     let backend = Sandbox::with_sample();
     let server = Server::start(backend.pool(1)).await;
     let c = client();
-    let page = get(&c, &server.url("/"), &[]).await.text();
+    let reply = get(&c, &server.url("/"), &[]).await;
+    let page = reply.text();
     let doc = scraper_free_form(&page);
     assert_eq!(doc.0, "get");
-    assert!(doc.1.ends_with("/feeds/search.rss"), "{}", doc.1);
+    // Relative to the page: the server that sent it, whatever its address
+    // (this one listens on a port `base_url` does not name).
+    assert_eq!(doc.1, "feeds/search.rss");
     assert!(page.contains("name=\"q\""));
     for ext in ["rss", "atom", "json"] {
         assert!(
-            page.contains(&format!(
-                "formaction=\"http://127.0.0.1:8080/feeds/search.{ext}\""
-            )),
+            page.contains(&format!("formaction=\"feeds/search.{ext}\"")),
             "{ext}"
         );
     }
+    // The page's CSP lets the form go to its own origin and nowhere else
+    // (`form-action 'none'` made browsers block every search).
+    let csp = reply.header("content-security-policy").unwrap();
+    let form_action: Vec<&str> = csp
+        .split(';')
+        .map(str::trim)
+        .filter(|d| d.starts_with("form-action"))
+        .collect();
+    assert_eq!(form_action, ["form-action 'self'"], "{csp}");
+    // Where the form sends a browser, a keyword feed answers.
+    let feed = get(
+        &c,
+        &format!("{}/feeds/search.rss?q=b%C3%A3o", server.base),
+        &[],
+    )
+    .await;
+    assert_eq!(feed.status, 200);
+    assert_eq!(
+        feed.header("content-type").as_deref(),
+        Some("application/rss+xml; charset=utf-8")
+    );
     server.stop().await;
 }
 
@@ -1213,5 +1236,214 @@ print(sqlite3.sqlite_version)
     for word in ["jpg", "href", "cdn"] {
         assert!(ids(&get(&c, &search(word), &[]).await.text()).is_empty());
     }
+    server.stop().await;
+}
+
+/// A headless Chromium driven over WebDriver (`chromedriver`, Debian's
+/// `chromium-driver`), for what only a browser shows: whether the page's
+/// own CSP lets its search form go anywhere. Quits on drop.
+struct Browser {
+    driver: std::process::Child,
+    base: String,
+    session: String,
+    http: reqwest::Client,
+}
+
+impl Browser {
+    /// `None` (said, and a failure under CI) where chromedriver or
+    /// Chromium is not installed.
+    async fn start() -> Option<Browser> {
+        let driver = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
+            .into_iter()
+            .map(std::path::Path::new)
+            .find(|p| p.is_file());
+        let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+            .into_iter()
+            .map(std::path::Path::new)
+            .find(|p| p.is_file());
+        let (Some(driver), Some(chromium)) = (driver, chromium) else {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI must have chromium and chromium-driver"
+            );
+            eprintln!("SKIPPED: the page in a browser (chromium or chromedriver is not installed)");
+            return None;
+        };
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let driver = std::process::Command::new(driver)
+            .arg(format!("--port={port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("starting chromedriver");
+        let mut browser = Browser {
+            driver,
+            base: format!("http://127.0.0.1:{port}"),
+            session: String::new(),
+            http: client(),
+        };
+        let up = wait_until(Duration::from_secs(20), || async {
+            browser
+                .http
+                .get(format!("{}/status", browser.base))
+                .send()
+                .await
+                .is_ok()
+        })
+        .await;
+        assert!(up.is_some(), "chromedriver did not answer");
+        let caps = serde_json::json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": chromium,
+                // Root in a container has no user namespace to sandbox in.
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
+                         "--disable-dev-shm-usage", "--window-size=1280,900"],
+            },
+            "goog:loggingPrefs": {"browser": "ALL"},
+        }}});
+        let created = browser.call("POST", "/session", Some(caps)).await;
+        browser.session = created["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no session: {created}"))
+            .to_string();
+        Some(browser)
+    }
+
+    /// One WebDriver command; its `value`.
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> serde_json::Value {
+        let url = if path == "/session" {
+            format!("{}{path}", self.base)
+        } else {
+            format!("{}/session/{}{path}", self.base, self.session)
+        };
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut req = self.http.request(method, &url);
+        if let Some(body) = body {
+            req = req
+                .header("content-type", "application/json")
+                .body(body.to_string());
+        }
+        let reply = req
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{url}: {e}"))
+            .bytes()
+            .await
+            .unwrap();
+        let reply: serde_json::Value = serde_json::from_slice(&reply).unwrap();
+        reply["value"].clone()
+    }
+
+    async fn element(&self, css: &str) -> String {
+        let found = self
+            .call(
+                "POST",
+                "/element",
+                Some(serde_json::json!({"using": "css selector", "value": css})),
+            )
+            .await;
+        found["element-6066-11e4-a52e-4f735466cecf"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no element {css}: {found}"))
+            .to_string()
+    }
+
+    async fn current_url(&self) -> String {
+        self.call("GET", "/url", None)
+            .await
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// The console's messages since the last call.
+    async fn console(&self) -> Vec<String> {
+        let log = self
+            .call(
+                "POST",
+                "/se/log",
+                Some(serde_json::json!({"type": "browser"})),
+            )
+            .await;
+        log.as_array()
+            .unwrap_or_else(|| panic!("no log: {log}"))
+            .iter()
+            .map(|m| m["message"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        // chromedriver quits its browsers when it goes.
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn in_a_browser_the_search_form_lands_on_a_keyword_feed_with_no_csp_violation() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let sample = crate::support::Sandbox::with_sample();
+    let server = Server::sample(&sample).await;
+    browser
+        .call(
+            "POST",
+            "/url",
+            Some(serde_json::json!({"url": format!("{}/", server.base)})),
+        )
+        .await;
+    let q = browser.element("form.search input[name=q]").await;
+    browser
+        .call(
+            "POST",
+            &format!("/element/{q}/value"),
+            Some(serde_json::json!({"text": "Lũ"})),
+        )
+        .await;
+    let json = browser
+        .element("form.search button[formaction='feeds/search.json']")
+        .await;
+    browser
+        .call(
+            "POST",
+            &format!("/element/{json}/click"),
+            Some(serde_json::json!({})),
+        )
+        .await;
+    let expected = format!("{}/feeds/search.json?q=L%C5%A9", server.base);
+    let landed = wait_until(Duration::from_secs(20), || async {
+        browser.current_url().await == expected
+    })
+    .await;
+    let console = browser.console().await;
+    assert!(
+        landed.is_some(),
+        "the browser stayed at {} ({console:?})",
+        browser.current_url().await
+    );
+    let violations: Vec<&String> = console
+        .iter()
+        .filter(|m| m.contains("Content Security Policy"))
+        .collect();
+    assert!(violations.is_empty(), "{violations:?}");
+    // What the browser landed on is the keyword feed, with matches.
+    let feed = get(&client(), &expected, &[]).await;
+    assert_eq!(feed.status, 200);
+    let feed: serde_json::Value = serde_json::from_slice(&feed.body).unwrap();
+    assert_eq!(feed["title"], "Báo Hà Tĩnh (mẫu) – tìm: lu");
+    assert!(!feed["items"].as_array().unwrap().is_empty());
     server.stop().await;
 }

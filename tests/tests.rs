@@ -55,7 +55,7 @@ mod postgres;
 /// Two replicas, a CMS, imports and removes on one PostgreSQL database.
 mod replicas;
 
-/// README's roles and grants, nginx configuration and systemd unit, run.
+/// The docs' roles and grants, nginx configurations and systemd unit, run.
 mod deploy;
 
 /// 100,000 articles imported into PostgreSQL, in CI.

@@ -396,6 +396,7 @@ async fn unreadable_rows_are_out_of_the_lists(store: StoreKind) {
     sample.run_ok(&["build", "--out", out.to_str().unwrap()]);
     let built = std::fs::read_to_string(out.join("index.html")).unwrap();
     let opml = std::fs::read_to_string(out.join("feeds.opml")).unwrap();
-    assert_eq!(built, index);
+    // The served page but for its search box (a static site has none).
+    assert_eq!(built, crate::build::without_search(&index));
     assert!(!opml.contains(GHOST.0), "{opml}");
 }

@@ -137,7 +137,14 @@ impl Source<'_> {
                     .resources()
                     .iter()
                     .filter_map(|r| {
-                        let (_, body) = rendering::page(self.site, catalog, r)?;
+                        // A static site has no server to search: its page
+                        // has no search form.
+                        let body = match doc {
+                            Document::Index => {
+                                crate::pages::static_index_html(self.site, catalog).into_bytes()
+                            }
+                            _ => rendering::page(self.site, catalog, r)?.1,
+                        };
                         Some((r.file(), body))
                     })
                     .collect());

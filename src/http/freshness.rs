@@ -25,6 +25,24 @@ pub fn max_age(site: &Site, resource: &Resource, as_of: DateTime<Utc>) -> u64 {
     }
 }
 
+/// The `Cache-Control` value of a response reusable for `max_age` seconds,
+/// with the site's RFC 5861 extensions: how long a cache in front may
+/// serve it stale while it fetches a fresh copy, and while bantin answers
+/// errors or not at all.
+pub fn cache_control(site: &Site, max_age: u64) -> String {
+    let mut value = format!("public, max-age={max_age}");
+    if site.stale_while_revalidate > 0 {
+        value.push_str(&format!(
+            ", stale-while-revalidate={}",
+            site.stale_while_revalidate
+        ));
+    }
+    if site.stale_if_error > 0 {
+        value.push_str(&format!(", stale-if-error={}", site.stale_if_error));
+    }
+    value
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -55,5 +73,21 @@ mod tests {
         let feed = Resource::Feed(FeedKey::All, Format::Rss);
         assert_eq!(max_age(&site, &feed, as_of), 300);
         assert_eq!(max_age(&site, &Resource::Index, as_of), 300);
+        assert_eq!(cache_control(&site, 300), "public, max-age=300");
+    }
+
+    #[test]
+    fn stale_extensions_follow_the_site_file() {
+        let site = Site::parse(
+            "title = \"T\"\nbase_url = \"http://n.example\"\n\
+             stale_while_revalidate = 60\nstale_if_error = 86400\n",
+            "s.toml",
+            std::path::PathBuf::new(),
+        )
+        .unwrap();
+        assert_eq!(
+            cache_control(&site, 300),
+            "public, max-age=300, stale-while-revalidate=60, stale-if-error=86400"
+        );
     }
 }

@@ -344,7 +344,7 @@ async fn conditional(
         .header(header::ETAG, &etag)
         .header(
             header::CACHE_CONTROL,
-            format!("public, max-age={}", app.max_age(resource)),
+            super::freshness::cache_control(&app.site, app.max_age(resource)),
         )
         .header(header::VARY, "Accept-Encoding");
     if let Some(lm) = rep.last_modified.and_then(http_date) {

@@ -44,11 +44,13 @@ else{prompt('Địa chỉ nguồn tin:',u)}});
 /// The page's `Content-Security-Policy`: nothing may load or run but its
 /// own inline style and script, named by their SHA-256 hashes (CSP Level
 /// 2), so that markup slipped into a name could neither run a script nor
-/// pull in anything. Links to feeds are navigation, which CSP leaves alone.
+/// pull in anything. Links to feeds are navigation, which CSP leaves alone;
+/// a form submission is not, so `form-action 'self'` lets the search box
+/// reach this server's keyword feeds and no other place.
 pub fn content_security_policy() -> &'static str {
     static POLICY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
         format!(
-            "default-src 'none'; style-src '{}'; script-src '{}'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+            "default-src 'none'; style-src '{}'; script-src '{}'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
             csp_hash(STYLE),
             csp_hash(SCRIPT)
         )
@@ -75,8 +77,18 @@ fn format_label(f: Format) -> &'static str {
     }
 }
 
-/// The page.
+/// The page as the server sends it, with a search box for keyword feeds.
 pub fn index_html(site: &Site, catalog: &Catalog) -> String {
+    page(site, catalog, true)
+}
+
+/// The page as `bantin build` writes it: a static site has no keyword
+/// feeds to search, so no search box that would lead to a 404.
+pub fn static_index_html(site: &Site, catalog: &Catalog) -> String {
+    page(site, catalog, false)
+}
+
+fn page(site: &Site, catalog: &Catalog, searchable: bool) -> String {
     let mut head_links = String::new();
     for f in Format::ALL {
         head_links.push_str(&format!(
@@ -151,29 +163,34 @@ pub fn index_html(site: &Site, catalog: &Catalog) -> String {
         description = esc(&site.description),
         base = esc(&site.base_url),
         total = catalog.total,
-        search = search_form(site),
+        search = if searchable {
+            search_form()
+        } else {
+            String::new()
+        },
     )
 }
 
 /// A search box that builds a keyword feed's URL: a plain GET form (no
-/// script), one button per format (`formaction`).
-fn search_form(site: &Site) -> String {
+/// script), one button per format (`formaction`). Its targets are relative
+/// to the page, so they reach the server that sent it (the only place the
+/// CSP's `form-action 'self'` lets a form go), whatever name or port it was
+/// reached by, and under a path prefix too.
+fn search_form() -> String {
     let buttons: String = Format::ALL
         .iter()
         .map(|&f| {
             format!(
-                "<button type=\"submit\" formaction=\"{}/feeds/search.{}\">{}</button>",
-                esc(&site.base_url),
+                "<button type=\"submit\" formaction=\"feeds/search.{}\">{}</button>",
                 f.ext(),
                 format_label(f)
             )
         })
         .collect();
     format!(
-        "<form class=\"search\" method=\"get\" action=\"{base}/feeds/search.rss\" role=\"search\">\
+        "<form class=\"search\" method=\"get\" action=\"feeds/search.rss\" role=\"search\">\
          <label for=\"q\">Nguồn tin theo từ khóa</label> \
          <input id=\"q\" name=\"q\" type=\"search\" required maxlength=\"200\" placeholder=\"ví dụ: bão lũ\"> {buttons}\
-         </form>\n",
-        base = esc(&site.base_url)
+         </form>\n"
     )
 }

@@ -4,7 +4,7 @@
 mod index;
 mod opml;
 
-pub use index::{content_security_policy, index_html};
+pub use index::{content_security_policy, index_html, static_index_html};
 pub use opml::opml;
 
 use chrono::{DateTime, FixedOffset, Utc};

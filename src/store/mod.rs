@@ -487,7 +487,7 @@ pub trait Store: Send + Sync {
     /// in the order given.
     fn remove(&self, ids: &[String]) -> Result<Vec<String>, StoreError> {
         // In ascending id order whatever the order given, as a CMS must
-        // write (README): each delete keeps its rows locked until commit,
+        // write (docs/postgresql.md "What a CMS must and must not do"): each delete keeps its rows locked until commit,
         // and two transactions that lock rows in one order never wait on
         // each other in a cycle.
         let mut order: Vec<usize> = (0..ids.len()).collect();

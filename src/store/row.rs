@@ -252,8 +252,8 @@ impl RawLink {
     }
 }
 
-/// `articles.authors` against `article_authors`: a CMS writes both (README
-/// "The store's schema"); `check` reports an article whose two disagree.
+/// `articles.authors` against `article_authors`: a CMS writes both
+/// (docs/schema.md); `check` reports an article whose two disagree.
 /// `stored` are the article's `article_authors` slugs.
 fn audit_authors(article: &Article, stored: &[String]) -> Option<Problem> {
     let mut want: Vec<String> = crate::slug::author_links(&article.authors)

@@ -1,7 +1,7 @@
 //! SQL both backends run, written once: the feed queries, the paged
 //! archive months' count and pages, and the limits' statements. The two differ only in how a parameter is written (`?1` in
 //! SQLite, `$1` in PostgreSQL: [`Dialect`]); the tables, indexes and plans
-//! are the same (README "The store's schema").
+//! are the same (docs/schema.md).
 
 use super::row::{ARTICLE_COLUMNS, table};
 use crate::article::FeedKey;

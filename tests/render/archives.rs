@@ -16,7 +16,7 @@
 //!   month with `next_url`. A subscription feed links its newest month as
 //!   `prev-archive` (`next_url` in JSON); an empty feed links none.
 //! - Archive documents and hub-advertising feeds pass the W3C validator
-//!   (only the README's data-caused warnings) and Python's feedparser
+//!   (only docs/feeds.md's data-caused warnings) and Python's feedparser
 //!   without "bozo" (both skipped without the Python modules, failed under
 //!   CI).
 

@@ -12,9 +12,9 @@
 //! - Plain text in RSS and Atom writes `&`, `<` and `>` as hexadecimal
 //!   character references (RSS profile), and parsers read the same text.
 //! - The W3C validator (`../shared/tools/w3c-validate`) passes `bantin
-//!   build` of this fixture and of the sample with no warning but those the
-//!   README lists as caused by the data; Python's feedparser reads every
-//!   hostile feed without "bozo". Without the validator's Python modules
+//!   build` of this fixture and of the sample with no warning but those
+//!   docs/feeds.md lists as caused by the data; Python's feedparser reads
+//!   every hostile feed without "bozo". Without the validator's Python modules
 //!   (`pip install html5lib rdflib`) or feedparser these say they skipped;
 //!   with `CI` set they fail instead.
 
@@ -212,14 +212,14 @@ pub fn validator() -> PathBuf {
         .unwrap_or_else(|| root().join("../shared/tools/w3c-validate"))
 }
 
-/// The warning events the README lists as caused by the data: the rows of
-/// its table between `<!-- validator-warnings -->` markers, whose first
+/// The warning events docs/feeds.md lists as caused by the data: the rows
+/// of its table between `<!-- validator-warnings -->` markers, whose first
 /// cell is the event name in backquotes. `.ci/run` reads the same list.
 pub fn allowed_warnings() -> Vec<String> {
-    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
-    let (_, rest) = readme
+    let doc = std::fs::read_to_string(root().join("docs/feeds.md")).unwrap();
+    let (_, rest) = doc
         .split_once("<!-- validator-warnings -->")
-        .expect("README has the list");
+        .expect("docs/feeds.md has the list");
     let (list, _) = rest
         .split_once("<!-- /validator-warnings -->")
         .expect("the list is closed");
@@ -230,7 +230,7 @@ pub fn allowed_warnings() -> Vec<String> {
         .collect()
 }
 
-/// Run the validator over `paths` with the README's allowed warnings;
+/// Run the validator over `paths` with docs/feeds.md's allowed warnings;
 /// `Err(why)` when it can't run here.
 pub fn validate(paths: &[&Path]) -> Result<std::process::Output, String> {
     if !validator().exists() {
@@ -260,7 +260,7 @@ fn the_w3c_validator_warns_only_about_what_the_data_causes() {
             // one month only has an archive with no neighbour to link.
             "ArchiveIncomplete"
         ],
-        "SPEC names three warnings the data causes, and archives a fourth; the README must list exactly those"
+        "SPEC names three warnings the data causes, and archives a fourth; docs/feeds.md must list exactly those"
     );
     let sample = Sandbox::with_sample();
     let sample_out = sample.path("out");

@@ -47,7 +47,7 @@ pub(super) const COUNTS_LOCK: i64 = 0x6261_6e74_696e_6300;
 /// them applied.
 pub(super) fn migrate(client: &mut Client) -> Result<(), postgres::Error> {
     // Up to date, the usual case: nothing to create or lock. A runtime role
-    // without CREATE on the schema (README "Several replicas") can only
+    // without CREATE on the schema (docs/postgresql.md "Several replicas") can only
     // open the store this way: `CREATE TABLE IF NOT EXISTS` below checks
     // the privilege before it finds the table there.
     let listed: bool = client

@@ -8,7 +8,7 @@
 //! migration, and on the first open by a bantin whose triggers changed.
 //! A CMS's own triggers (any name not bantin's) are left alone.
 //!
-//! What each trigger does, and why, is told where its template is; README
+//! What each trigger does, and why, is told where its template is; docs/schema.md
 //! ("The change log and the catalog", "Author and keyword indexes") tells
 //! a CMS author what they keep.
 
