@@ -688,3 +688,58 @@ async fn a_write_in_a_paged_month_renders_its_pages_and_neighbours_again(kind: S
     assert_eq!(next.as_deref(), Some(last.path.as_str()));
     server.stop().await;
 }
+
+// Issue 17, item 4: 48 cold archive documents asked at once, over real
+// sockets. Cold archive renders take turns, so each answers 200 (or 404
+// for a month without that feed's articles) or, past its wait, 503 with
+// `Retry-After`, never a 500; the subscription feed answers meanwhile;
+// and each document is served when asked again.
+each_store!(async fn forty_eight_cold_archive_documents_at_once_take_turns);
+async fn forty_eight_cold_archive_documents_at_once_take_turns(kind: StoreKind) {
+    let sample = Sandbox::with_sample_on(kind);
+    let server = Server::start(sample.pool(2)).await;
+    let c = client();
+    let paths: Vec<String> = crate::support::sample_keys()
+        .iter()
+        .flat_map(|key| {
+            ["2020-10", "2020-11"].map(|m| {
+                let feed = feed_path(key, "rss");
+                format!("{}/archive/{m}.rss", feed.trim_end_matches(".rss"))
+            })
+        })
+        .take(48)
+        .collect();
+    assert_eq!(paths.len(), 48);
+    let burst = futures_util::future::join_all(paths.iter().map(|p| {
+        let (c, url) = (c.clone(), server.url(p));
+        async move { get(&c, &url, &[("accept-encoding", "gzip")]).await }
+    }));
+    let all = server.url("/feeds/all.rss");
+    let feed = get(&c, &all, &[]);
+    let (replies, feed) = tokio::join!(burst, feed);
+    assert_eq!(feed.status, 200, "the subscription feed during the burst");
+    let mut served = 0;
+    for (path, r) in paths.iter().zip(&replies) {
+        match r.status {
+            200 => served += 1,
+            404 => {}
+            503 => assert!(
+                r.header("retry-after").is_some(),
+                "{path}: 503 without Retry-After"
+            ),
+            other => panic!("{path}: {other} {}", r.text()),
+        }
+    }
+    assert!(served > 0, "no archive document was served");
+    for (path, r) in paths.iter().zip(&replies) {
+        if r.status == 503 {
+            let again = get(&c, &server.url(path), &[]).await;
+            assert!(
+                matches!(again.status, 200 | 404),
+                "{path}: {}",
+                again.status
+            );
+        }
+    }
+    server.stop().await;
+}
