@@ -158,9 +158,13 @@ async fn a_cms_row_of_a_thousand_names_costs_what_the_limits_allow(store: StoreK
     const NAMES: usize = 1000;
     let sample = Sandbox::with_sample_on(store);
     let server = Server::sample(&sample).await;
+    // A second replica on the same store (on SQLite, a second server on
+    // the file): the row costs each what it costs one.
+    let second = Server::sample(&sample).await;
     let c = client();
     let index_url = server.url("/");
     assert_eq!(get(&c, &index_url, &[]).await.status, 200);
+    assert_eq!(get(&c, &second.url("/"), &[]).await.status, 200);
 
     let us = chrono::DateTime::parse_from_rfc3339(PUBLISHED)
         .unwrap()
@@ -203,6 +207,16 @@ async fn a_cms_row_of_a_thousand_names_costs_what_the_limits_allow(store: StoreK
         seen.is_some(),
         "a row written after the big one never showed"
     );
+    let second_url = second.url("/");
+    let seen = wait_until(Duration::from_secs(20), || {
+        let (c, url) = (c.clone(), second_url.clone());
+        async move { get(&c, &url, &[]).await.text().contains("Sau chủ đề 1") }
+    })
+    .await;
+    assert!(seen.is_some(), "the second replica never showed the row after");
+    let index = get(&c, &second_url, &[]).await.text();
+    assert!(!index.contains("Nghìn chủ đề"), "{index}");
+    second.stop().await;
     let index = get(&c, &index_url, &[]).await.text();
     assert!(!index.contains("Nghìn chủ đề"), "{index}");
     assert!(!index.contains("Tác giả 5"), "{index}");
