@@ -213,7 +213,10 @@ async fn a_cms_row_of_a_thousand_names_costs_what_the_limits_allow(store: StoreK
         async move { get(&c, &url, &[]).await.text().contains("Sau chủ đề 1") }
     })
     .await;
-    assert!(seen.is_some(), "the second replica never showed the row after");
+    assert!(
+        seen.is_some(),
+        "the second replica never showed the row after"
+    );
     let index = get(&c, &second_url, &[]).await.text();
     assert!(!index.contains("Nghìn chủ đề"), "{index}");
     second.stop().await;
