@@ -639,9 +639,16 @@ impl Snapshot for SqliteSnapshot {
             };
             let mut names = Vec::new();
             for facet in Facet::ALL {
-                let slugs = self.links(facet, &id, "slug")?;
-                let named = self.links(facet, &id, "name")?;
-                names.extend(slugs.into_iter().zip(named).map(|(s, n)| (facet, s, n)));
+                let sql = format!(
+                    "SELECT slug, name FROM {} WHERE article_id = ?1 ORDER BY position, slug",
+                    table(facet)
+                );
+                let mut stmt = self.conn.prepare_cached(&sql)?;
+                let rows = stmt.query_map([&id], |r| Ok((lossy(r, 0)?, lossy(r, 1)?)))?;
+                for row in rows {
+                    let (slug, name) = row?;
+                    names.push((facet, slug, name));
+                }
             }
             out.push(LeftOut {
                 id,
