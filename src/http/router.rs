@@ -20,7 +20,7 @@ use super::app::{App, Health};
 use super::cache::CacheError;
 use super::conditional::{Outcome, evaluate, joined};
 use super::encoding::negotiate;
-use super::metrics::Route;
+use super::metrics::{Kind, Route};
 use crate::article::FeedKey;
 use crate::publish::{Rendered, Resource};
 use crate::render::Format;
@@ -47,14 +47,17 @@ pub async fn handle<B>(
         HeaderValue::from_static("nosniff"),
     );
     let status = response.status().as_u16();
-    app.metrics().request(route, status);
+    let took = started.elapsed();
+    let metrics = app.metrics();
+    metrics.request(route, status);
+    metrics.duration(Kind::of(route, &normalize_path(req.uri().path())), took);
     tracing::info!(
         client = %client,
         method = %req.method(),
         path = %truncate(req.uri().path(), 200),
         status,
         bytes = http_body::Body::size_hint(response.body()).exact().unwrap_or(0),
-        micros = started.elapsed().as_micros() as u64,
+        micros = took.as_micros() as u64,
         user_agent = %truncate(
             req.headers()
                 .get(header::USER_AGENT)
