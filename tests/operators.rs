@@ -9,13 +9,14 @@ use std::process::Command;
 use crate::support::{Bantin, Process, Sandbox, client, wait_until};
 
 /// Every subcommand, as completions and the manual page must name them.
-const SUBCOMMANDS: [&str; 8] = [
+const SUBCOMMANDS: [&str; 9] = [
     "serve",
     "import",
     "remove",
     "dump",
     "build",
     "check",
+    "migrate",
     "completions",
     "man",
 ];

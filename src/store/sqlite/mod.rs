@@ -6,7 +6,8 @@
 //! handing each call to the room that owns it. Every SQL statement of the
 //! SQLite backend lives in this folder, beside the SQL both backends share
 //! (`store::sql`):
-//! - `migrate`: the schema brought up to date at open; `schema`: the
+//! - `migrate`: the schema brought up to date at open (or, opened read
+//!   only, what it lacks); `schema`: the
 //!   current triggers and the catalog's rebuild;
 //! - `read`: snapshots and their queries; `search`: keyword feeds' read of
 //!   the FTS5 index;
@@ -26,7 +27,7 @@ use self::read::SqliteSnapshot;
 use self::write::SqliteWriter;
 use super::unreadable::Unreadable;
 use super::{
-    Dialect, Problem, REHOLD_SQL, Snapshot, Store, StoreError, Writer, adopt_limits_sql,
+    Access, Dialect, Problem, REHOLD_SQL, Snapshot, Store, StoreError, Writer, adopt_limits_sql,
     limit_columns, micros,
 };
 use crate::article::Article;
@@ -62,6 +63,7 @@ pub(super) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct SqliteStore {
     path: PathBuf,
     readers: u32,
+    access: Access,
     pools: ArcSwap<Pools>,
     /// Rows left out because they can't be read, met by any snapshot.
     unreadable: Arc<Unreadable>,
@@ -94,17 +96,66 @@ fn file_id(path: &Path) -> std::io::Result<(u64, u64)> {
 #[derive(Debug)]
 pub(super) struct Manager {
     path: PathBuf,
+    access: Access,
 }
 
-fn connect(path: &Path) -> Result<Connection, rusqlite::Error> {
+/// A connection to the file at `path`. Read only, SQLite itself refuses
+/// every write ("attempt to write a readonly database"), whoever runs
+/// bantin: root ignores file modes, SQLite's flag does not.
+fn connect(path: &Path, access: Access) -> Result<Connection, rusqlite::Error> {
     // Never create the file here: only `SqliteStore::open` may, once.
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
+    let mode = match access {
+        Access::Migrate => OpenFlags::SQLITE_OPEN_READ_WRITE,
+        Access::ReadOnly => OpenFlags::SQLITE_OPEN_READ_ONLY,
+    };
+    let mut conn = Connection::open_with_flags(path, mode | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+    if access == Access::ReadOnly && !readable_in_place(&conn, path) {
+        conn = open_immutable(path)?;
+    }
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     Ok(conn)
+}
+
+/// Whether a read-only connection can read the file: in WAL mode SQLite
+/// needs the `-shm` file, and can't make it where bantin may not write (a
+/// file and folder of another user's, read-only media), when no process
+/// has the store open.
+fn readable_in_place(conn: &Connection, path: &Path) -> bool {
+    let read = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+        r.get::<_, i64>(0)
+    });
+    read.is_ok() || wal_path(path).exists()
+}
+
+/// `PATH-wal`.
+fn wal_path(path: &Path) -> PathBuf {
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    PathBuf::from(wal)
+}
+
+/// The file opened `immutable` (SQLite's URI parameter): read without the
+/// `-shm` file or locks. Only where [`readable_in_place`] says no: no
+/// `-wal` file, so no process writes the store now, and a command that
+/// reads for a moment (`dump`, `check`, `build`) reads it whole.
+fn open_immutable(path: &Path) -> Result<Connection, rusqlite::Error> {
+    let mut uri = String::from("file:");
+    for b in path.as_os_str().as_encoded_bytes() {
+        // Escaped: what a URI gives a meaning, and every byte past ASCII
+        // (SQLite decodes `%XX` back to the byte).
+        match b {
+            b'?' | b'#' | b'%' | 0..=0x20 | 0x7f.. => uri.push_str(&format!("%{b:02X}")),
+            _ => uri.push(char::from(*b)),
+        }
+    }
+    uri.push_str("?immutable=1");
+    Connection::open_with_flags(
+        std::ffi::OsStr::new(&uri),
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
 }
 
 impl r2d2::ManageConnection for Manager {
@@ -112,7 +163,7 @@ impl r2d2::ManageConnection for Manager {
     type Error = rusqlite::Error;
 
     fn connect(&self) -> Result<Connection, rusqlite::Error> {
-        connect(&self.path)
+        connect(&self.path, self.access)
     }
 
     fn is_valid(&self, conn: &mut Connection) -> Result<(), rusqlite::Error> {
@@ -133,15 +184,27 @@ impl SqliteStore {
 
     /// Open the file at `path` with at most `readers` read connections.
     pub fn open_with(path: &Path, readers: u32) -> Result<SqliteStore, StoreError> {
-        let pools = Pools::open(path, readers)?;
-        Ok(SqliteStore {
+        Ok(SqliteStore::open_as(path, readers, Access::Migrate)?.0)
+    }
+
+    /// Open the file at `path` as `access` says, with at most `readers`
+    /// read connections; with what was migrated (`migrate::prepare`).
+    pub fn open_as(
+        path: &Path,
+        readers: u32,
+        access: Access,
+    ) -> Result<(SqliteStore, Vec<&'static str>), StoreError> {
+        let (pools, applied) = Pools::open(path, readers, access)?;
+        let store = SqliteStore {
             path: path.to_path_buf(),
             readers,
+            access,
             pools: ArcSwap::from_pointee(pools),
             unreadable: Arc::default(),
             budget: std::sync::Mutex::new(crate::search::Budget::default()),
             folder: std::sync::Mutex::new(None),
-        })
+        };
+        Ok((store, applied))
     }
 
     /// The file this store reads.
@@ -155,10 +218,16 @@ impl SqliteStore {
 }
 
 impl Pools {
-    /// Create (if missing) and migrate the file, and pool connections to it.
-    fn open(path: &Path, readers: u32) -> Result<Pools, StoreError> {
+    /// Create (if missing) and migrate the file, or (read only) check it
+    /// needs no migration, and pool connections to it.
+    fn open(
+        path: &Path,
+        readers: u32,
+        access: Access,
+    ) -> Result<(Pools, Vec<&'static str>), StoreError> {
+        let url = format!("sqlite:{}", path.display());
         let open_err = |reason: String| StoreError::Open {
-            url: format!("sqlite:{}", path.display()),
+            url: url.clone(),
             reason,
         };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
@@ -166,8 +235,26 @@ impl Pools {
         {
             return Err(open_err(format!("folder {} does not exist", dir.display())));
         }
-        let first = Connection::open(path).map_err(|e| open_err(e.to_string()))?;
-        migrate::prepare(&first).map_err(|e| open_err(e.to_string()))?;
+        let applied = match access {
+            Access::Migrate => {
+                let first = Connection::open(path).map_err(|e| open_err(e.to_string()))?;
+                migrate::prepare(&first).map_err(|e| open_err(e.to_string()))?
+            }
+            Access::ReadOnly => {
+                if !path.exists() {
+                    return Err(open_err(
+                        "no such file (`bantin import` or `bantin migrate` makes it)".into(),
+                    ));
+                }
+                let first = connect(path, access).map_err(|e| open_err(e.to_string()))?;
+                if let Some(reason) =
+                    migrate::behind(&first).map_err(|e| open_err(e.to_string()))?
+                {
+                    return Err(StoreError::Behind { url, reason });
+                }
+                Vec::new()
+            }
+        };
         let file = file_id(path).map_err(|e| open_err(e.to_string()))?;
         let pool = |size: u32| {
             r2d2::Pool::builder()
@@ -176,15 +263,17 @@ impl Pools {
                 .connection_timeout(Duration::from_secs(30))
                 .build_unchecked(Manager {
                     path: path.to_path_buf(),
+                    access,
                 })
         };
-        Ok(Pools {
+        let pools = Pools {
             readers: pool(readers),
             log_reader: pool(1),
             searchers: pool(crate::store::SEARCH_READERS),
             writer: pool(1),
             file,
-        })
+        };
+        Ok((pools, applied))
     }
 }
 
@@ -255,7 +344,7 @@ impl Store for SqliteStore {
             Ok(id) if id == self.pools.load().file => Ok(false),
             Ok(_) => {
                 // Another file at the path: a restored backup, a new import.
-                let pools = Pools::open(&self.path, self.readers)?;
+                let (pools, _) = Pools::open(&self.path, self.readers, self.access)?;
                 self.pools.store(std::sync::Arc::new(pools));
                 tracing::warn!(
                     "the store file {} was replaced: reopened",
