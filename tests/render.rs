@@ -38,6 +38,9 @@ mod archives;
 /// `max_feed_bytes`: the oldest items give up their content.
 mod size;
 
+/// Issue 20: every author, archive titles with their month, item links.
+mod readers;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
