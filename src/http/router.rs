@@ -453,7 +453,6 @@ fn truncate(s: &str, max: usize) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[test]
     fn unreserved_escapes_decode_and_others_stay() {
