@@ -7,7 +7,7 @@
 
 use postgres::Client;
 
-use super::text;
+use super::value::text;
 
 /// A migration's name (its file's, as `bantin migrate` reports it) and SQL.
 macro_rules! migration {

@@ -20,9 +20,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::Connection;
 
 use self::fold::Folder;
+use self::pool::{BUSY_TIMEOUT, Manager, connect};
 use self::read::SqliteSnapshot;
 use self::write::SqliteWriter;
 use super::unreadable::Unreadable;
@@ -36,6 +37,7 @@ use crate::limits::SiteLimits;
 mod fold;
 mod index;
 mod migrate;
+mod pool;
 mod read;
 mod schema;
 mod search;
@@ -44,15 +46,6 @@ mod upkeep;
 mod write;
 
 pub(crate) use upkeep::is_corruption;
-
-/// Queued numbers of the keyword index made per transaction by the server
-/// ([`Store::index_queued`]): a CMS waiting for the write lock waits for
-/// at most one batch.
-pub(super) const INDEX_BATCH: usize = 256;
-
-/// How long a statement waits for another connection's lock. Writers queue
-/// behind an import; readers never wait in WAL mode.
-pub(super) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A SQLite article store.
 ///
@@ -89,90 +82,6 @@ fn file_id(path: &Path) -> std::io::Result<(u64, u64)> {
     use std::os::unix::fs::MetadataExt;
     let m = std::fs::metadata(path)?;
     Ok((m.dev(), m.ino()))
-}
-
-/// Makes the pool's connections: each with the busy timeout and foreign
-/// keys on (both are per connection in SQLite).
-#[derive(Debug)]
-pub(super) struct Manager {
-    path: PathBuf,
-    access: Access,
-}
-
-/// A connection to the file at `path`. Read only, SQLite itself refuses
-/// every write ("attempt to write a readonly database"), whoever runs
-/// bantin: root ignores file modes, SQLite's flag does not.
-fn connect(path: &Path, access: Access) -> Result<Connection, rusqlite::Error> {
-    // Never create the file here: only `SqliteStore::open` may, once.
-    let mode = match access {
-        Access::Migrate => OpenFlags::SQLITE_OPEN_READ_WRITE,
-        Access::ReadOnly => OpenFlags::SQLITE_OPEN_READ_ONLY,
-    };
-    let mut conn = Connection::open_with_flags(path, mode | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
-    if access == Access::ReadOnly && !readable_in_place(&conn, path) {
-        conn = open_immutable(path)?;
-    }
-    conn.busy_timeout(BUSY_TIMEOUT)?;
-    conn.pragma_update(None, "foreign_keys", "ON")?;
-    Ok(conn)
-}
-
-/// Whether a read-only connection can read the file: in WAL mode SQLite
-/// needs the `-shm` file, and can't make it where bantin may not write (a
-/// file and folder of another user's, read-only media), when no process
-/// has the store open.
-fn readable_in_place(conn: &Connection, path: &Path) -> bool {
-    let read = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
-        r.get::<_, i64>(0)
-    });
-    read.is_ok() || wal_path(path).exists()
-}
-
-/// `PATH-wal`.
-fn wal_path(path: &Path) -> PathBuf {
-    let mut wal = path.as_os_str().to_owned();
-    wal.push("-wal");
-    PathBuf::from(wal)
-}
-
-/// The file opened `immutable` (SQLite's URI parameter): read without the
-/// `-shm` file or locks. Only where [`readable_in_place`] says no: no
-/// `-wal` file, so no process writes the store now, and a command that
-/// reads for a moment (`dump`, `check`, `build`) reads it whole.
-fn open_immutable(path: &Path) -> Result<Connection, rusqlite::Error> {
-    let mut uri = String::from("file:");
-    for b in path.as_os_str().as_encoded_bytes() {
-        // Escaped: what a URI gives a meaning, and every byte past ASCII
-        // (SQLite decodes `%XX` back to the byte).
-        match b {
-            b'?' | b'#' | b'%' | 0..=0x20 | 0x7f.. => uri.push_str(&format!("%{b:02X}")),
-            _ => uri.push(char::from(*b)),
-        }
-    }
-    uri.push_str("?immutable=1");
-    Connection::open_with_flags(
-        std::ffi::OsStr::new(&uri),
-        OpenFlags::SQLITE_OPEN_READ_ONLY
-            | OpenFlags::SQLITE_OPEN_URI
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-}
-
-impl r2d2::ManageConnection for Manager {
-    type Connection = Connection;
-    type Error = rusqlite::Error;
-
-    fn connect(&self) -> Result<Connection, rusqlite::Error> {
-        connect(&self.path, self.access)
-    }
-
-    fn is_valid(&self, conn: &mut Connection) -> Result<(), rusqlite::Error> {
-        conn.execute_batch("")
-    }
-
-    fn has_broken(&self, _: &mut Connection) -> bool {
-        false
-    }
 }
 
 impl SqliteStore {
@@ -327,10 +236,10 @@ impl Store for SqliteStore {
                 None => folder.insert(Folder::new()?),
             };
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let n = index::index_queued(&tx, folder, INDEX_BATCH)?;
+            let n = index::index_queued(&tx, folder, index::INDEX_BATCH)?;
             tx.commit()?;
             done += n;
-            if n < INDEX_BATCH {
+            if n < index::INDEX_BATCH {
                 return Ok(done);
             }
         }
