@@ -84,7 +84,11 @@ fn expected_files(
             docs.extend(FORMATS.map(|e| archive_path(key, &month, e)));
         }
     }
-    docs.extend(["index.html".to_string(), "feeds.opml".to_string()]);
+    docs.extend([
+        "index.html".to_string(),
+        "feeds.opml".to_string(),
+        "sitemap-news.xml".to_string(),
+    ]);
     docs.iter()
         .flat_map(|d| [d.clone(), format!("{d}.gz"), format!("{d}.br")])
         // bantin's record of what it wrote, for the next build.

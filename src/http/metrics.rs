@@ -15,6 +15,8 @@ pub enum Route {
     Index,
     /// `/feeds.opml`
     Opml,
+    /// `/sitemap-news.xml`
+    NewsSitemap,
     /// `/healthz`
     Health,
     /// `/metrics`
@@ -23,10 +25,11 @@ pub enum Route {
     Other,
 }
 
-const ROUTES: [(Route, &str); 6] = [
+const ROUTES: [(Route, &str); 7] = [
     (Route::Feed, "feed"),
     (Route::Index, "index"),
     (Route::Opml, "opml"),
+    (Route::NewsSitemap, "news_sitemap"),
     (Route::Health, "healthz"),
     (Route::Metrics, "metrics"),
     (Route::Other, "other"),

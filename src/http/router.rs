@@ -102,6 +102,7 @@ async fn respond<B>(app: &Arc<App>, req: &Request<B>) -> (Route, Response<Body>)
     let route = match path {
         "/" => Route::Index,
         "/feeds.opml" => Route::Opml,
+        "/sitemap-news.xml" => Route::NewsSitemap,
         "/healthz" => Route::Health,
         "/metrics" => Route::Metrics,
         p if p.starts_with("/feeds/") => Route::Feed,
@@ -157,6 +158,7 @@ async fn respond<B>(app: &Arc<App>, req: &Request<B>) -> (Route, Response<Body>)
             r
         }
         Route::Opml => cached(app, req.headers(), &Resource::Opml, false).await,
+        Route::NewsSitemap => cached(app, req.headers(), &Resource::NewsSitemap, false).await,
         Route::Feed => match parse_feed_path(path) {
             Some(Resource::Feed(FeedKey::Search(_), format)) => {
                 match crate::search::parse_query(req.uri().query()) {

@@ -128,6 +128,37 @@ pub fn page(
             "text/x-opml; charset=utf-8",
             crate::pages::opml(site, catalog).into_bytes(),
         )),
-        Resource::Feed(..) | Resource::Archive(..) => None,
+        Resource::Feed(..) | Resource::Archive(..) | Resource::NewsSitemap => None,
     }
+}
+
+/// The Google News sitemap as of `now`: the all feed's articles published
+/// in the last 48 hours (at most 1,000, newest first; the same query as a
+/// feed's, on either store), shaped as that feed shapes them. Its [`Meta`]
+/// expires when the oldest listed article leaves the 48 hours, so it is
+/// rendered again then without any write.
+pub fn news(
+    snap: &dyn Snapshot,
+    site: &Site,
+    catalog: &Catalog,
+    now: DateTime<Utc>,
+) -> Result<(Representation, Meta), crate::store::StoreError> {
+    let window = crate::pages::NEWS_WINDOW;
+    // Exclusive of its start: an article leaves at the very instant its
+    // 48 hours are up, which is when the rendering expires.
+    let from = now
+        .checked_sub_signed(window - chrono::Duration::microseconds(1))
+        .unwrap_or(DateTime::<Utc>::MIN_UTC);
+    let articles = snap.feed_span(&FeedKey::All, from, now, crate::pages::NEWS_MAX)?;
+    let feed = crate::feed::shape(site, catalog, &FeedKey::All, articles);
+    let body = crate::pages::news_sitemap(site, &feed.items).into_bytes();
+    let meta = Meta {
+        expires: feed
+            .items
+            .last()
+            .and_then(|i| i.published.to_utc().checked_add_signed(window)),
+        ..Meta::default()
+    };
+    let rep = Representation::new("application/xml; charset=utf-8", body, feed.updated);
+    Ok((rep, meta))
 }
