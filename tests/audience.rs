@@ -8,9 +8,13 @@
 //!   it is conditional like a feed, shows a write within a few seconds, and
 //!   `bantin build` writes the bytes the server sends.
 //! - An article leaves it when its 48 hours are up, with no write.
+//! - Polite polling: `curl` in a loop without validators is refused (429,
+//!   `Retry-After`, a private `Cache-Control`, counted in `/metrics`) for
+//!   the feed in every format, and answered once it waited `Retry-After`;
+//!   feedparser with `etag` and `modified`, and newsboat, are never refused.
 //!
-//! Without lxml these tests say they skipped; under `CI` they fail
-//! (`.ci/run` installs it).
+//! Without lxml, feedparser or newsboat these tests say they skipped;
+//! under `CI` they fail (`.ci/run` installs them).
 
 use std::path::Path;
 use std::process::Command;
@@ -21,7 +25,7 @@ use chrono::{FixedOffset, Utc};
 
 use crate::support::{
     Bantin, Sandbox, Server, StoreKind, article, client, each_store, fixture, get,
-    python_can_import, script, site, site_file, wait_until,
+    python_can_import, script, site, site_file, test_limits, wait_until,
 };
 
 /// One `url` of the sitemap as lxml read it.
@@ -176,7 +180,10 @@ async fn an_article_leaves_the_news_sitemap_when_its_48_hours_are_up(kind: Store
     assert!(entries[1].loc.ends_with("/articles/sap-het"));
     // No write from here on: only the clock moves.
     let gone = wait_until(Duration::from_secs(90), || async {
-        !get(&c, &url, &[]).await.text().contains("/articles/sap-het<")
+        !get(&c, &url, &[])
+            .await
+            .text()
+            .contains("/articles/sap-het<")
     })
     .await;
     assert!(gone.is_some(), "the article stayed past its 48 hours");
@@ -186,4 +193,183 @@ async fn an_article_leaves_the_news_sitemap_when_its_48_hours_are_up(kind: Store
     assert_eq!(locs(&entries).len(), 1);
     assert!(entries[0].loc.ends_with("/articles/con-moi"));
     server.stop().await;
+}
+
+/// The sample site with polite polling on and a short `max_age`, so that
+/// honouring `Retry-After` takes seconds.
+fn polite_site() -> bantin::config::Site {
+    let mut s = site();
+    s.polite_polling = true;
+    s.max_age = POLITE_MAX_AGE;
+    s
+}
+
+const POLITE_MAX_AGE: u64 = 5;
+
+/// A labelled counter's value in `/metrics` text (0 when absent).
+fn counter(metrics: &str, series: &str) -> u64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .map_or(0, |n| n.trim().parse().unwrap())
+}
+
+async fn metrics(c: &reqwest::Client, server: &Server) -> String {
+    get(c, &server.url("/metrics"), &[]).await.text()
+}
+
+/// `curl` with no validators: the status line's code and the headers.
+fn curl(url: &str) -> (u16, Vec<(String, String)>) {
+    let out = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-D", "-", url])
+        .output()
+        .expect("running curl");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mut lines = text.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("curl {url}: {text}"));
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    (status, headers)
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn polite_polling_refuses_curl_in_a_loop_until_retry_after_and_never_a_conditional_reader() {
+    let sample = Sandbox::with_sample();
+    let server = Server::start_site(sample.pool(4), polite_site(), test_limits()).await;
+    let c = client();
+    let all = server.url("/feeds/all.rss");
+
+    // curl in a loop, without validators: the second fetch within max_age
+    // is refused, in any format of the same feed; another feed is not.
+    let (first, _) = curl(&all);
+    assert_eq!(first, 200);
+    let (again, headers) = curl(&all);
+    let refused_at = std::time::Instant::now();
+    assert_eq!(again, 429, "{headers:?}");
+    let wait: u64 = header(&headers, "retry-after")
+        .and_then(|v| v.parse().ok())
+        .expect("a 429 carries Retry-After in seconds");
+    assert!((1..=POLITE_MAX_AGE).contains(&wait), "Retry-After {wait}");
+    assert_eq!(
+        header(&headers, "cache-control"),
+        Some(format!("private, max-age={wait}").as_str())
+    );
+    assert_eq!(curl(&server.url("/feeds/all.atom")).0, 429);
+    assert_eq!(curl(&server.url("/feeds/category/kinh-te.rss")).0, 200);
+    let m = metrics(&c, &server).await;
+    assert_eq!(counter(&m, "bantin_polite_refusals_total"), 2, "{m}");
+    assert_eq!(
+        counter(
+            &m,
+            "bantin_http_requests_total{route=\"feed\",status=\"429\"}"
+        ),
+        2
+    );
+    // Honouring Retry-After (counted from that 429), it is answered.
+    tokio::time::sleep(Duration::from_secs(wait).saturating_sub(refused_at.elapsed())).await;
+    assert_eq!(curl(&all).0, 200, "refused after waiting Retry-After");
+
+    // feedparser with etag and modified: its first fetch is 200, every
+    // conditional one after it is answered (304), however soon.
+    if python_can_import(
+        "feedparser",
+        "feedparser",
+        "polite_polling_refuses_curl_in_a_loop_until_retry_after_and_never_a_conditional_reader",
+    ) {
+        let before = counter(&metrics(&c, &server).await, "bantin_polite_refusals_total");
+        let out = Command::new("python3")
+            .arg(script("polite_poll.py"))
+            .args([&all, "6"])
+            .output()
+            .expect("running polite_poll.py");
+        let statuses = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{statuses}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            statuses.split_whitespace().collect::<Vec<_>>(),
+            ["200", "304", "304", "304", "304", "304"]
+        );
+        let after = counter(&metrics(&c, &server).await, "bantin_polite_refusals_total");
+        assert_eq!(after, before, "feedparser was refused");
+    }
+
+    newsboat_is_never_refused_once_it_holds_validators(&c, &server, &sample).await;
+    server.stop().await;
+}
+
+/// newsboat polls a feed: once it holds the feed's validators, its
+/// reloads are conditional and never refused, however soon. (newsboat
+/// 2.21 keeps no validators from a feed's very first fetch: it writes them
+/// before the feed's row exists. So its second fetch is unconditional; it
+/// comes after `max_age`, as a reader on its schedule would.)
+async fn newsboat_is_never_refused_once_it_holds_validators(
+    c: &reqwest::Client,
+    server: &Server,
+    sample: &Sandbox,
+) {
+    if Command::new("newsboat").arg("-v").output().is_err() {
+        crate::support::skip(
+            "newsboat_is_never_refused_once_it_holds_validators",
+            "newsboat is not installed",
+            "apt-get install newsboat",
+        );
+        return;
+    }
+    let home = sample.path("newsboat");
+    std::fs::create_dir_all(&home).unwrap();
+    let urls = sample.write(
+        "newsboat/urls",
+        format!("{}\n", server.url("/feeds/region/duc-tho.rss")),
+    );
+    let config = sample.write("newsboat/config", "");
+    let reload = || {
+        let out = Command::new("newsboat")
+            .env("HOME", &home)
+            .arg("-u")
+            .arg(&urls)
+            .arg("-c")
+            .arg(home.join("cache.db"))
+            .arg("-C")
+            .arg(&config)
+            .args(["-x", "reload"])
+            .output()
+            .expect("running newsboat");
+        assert!(out.status.success(), "{out:?}");
+    };
+    reload();
+    tokio::time::sleep(Duration::from_secs(POLITE_MAX_AGE)).await;
+    reload();
+    let m = metrics(c, server).await;
+    let refused = counter(&m, "bantin_polite_refusals_total");
+    let not_modified = counter(&m, "bantin_http_not_modified_total");
+    for _ in 0..3 {
+        reload();
+    }
+    let m = metrics(c, server).await;
+    assert_eq!(
+        counter(&m, "bantin_polite_refusals_total"),
+        refused,
+        "newsboat was refused"
+    );
+    assert_eq!(
+        counter(&m, "bantin_http_not_modified_total"),
+        not_modified + 3,
+        "newsboat's reloads were not conditional"
+    );
 }

@@ -130,8 +130,7 @@ impl Source<'_> {
     fn files(&self, doc: &Document) -> anyhow::Result<Vec<File>> {
         let (key, month) = match doc {
             Document::NewsSitemap => {
-                let (rep, _) =
-                    rendering::news(self.snap, self.site, self.catalog, self.now)?;
+                let (rep, _) = rendering::news(self.snap, self.site, self.catalog, self.now)?;
                 let body = rep.body(crate::publish::Coding::Identity).to_vec();
                 return Ok(vec![(crate::publish::Resource::NewsSitemap.file(), body)]);
             }

@@ -30,6 +30,8 @@ pub struct App {
     state: Arc<State>,
     scheduler: Scheduler,
     watcher: Arc<Watcher>,
+    /// Polite polling's state, when `polite_polling` is on.
+    polite: Option<crate::audience::polite::Polite>,
 }
 
 impl App {
@@ -45,11 +47,15 @@ impl App {
         let state = Arc::new(State::new(site.clone(), Arc::from(store), catalog));
         let scheduler = Scheduler::new(state.clone());
         let watcher = Watcher::new(state.clone(), scheduler.clone(), position, next_due);
+        let polite = site.polite_polling.then(|| {
+            crate::audience::polite::Polite::new(std::time::Duration::from_secs(site.max_age))
+        });
         Ok(App {
             site,
             state,
             scheduler,
             watcher: Arc::new(watcher),
+            polite,
         })
     }
 
@@ -103,6 +109,38 @@ impl App {
             }
             _ => self.state.site.max_age,
         }
+    }
+
+    /// Polite polling (SPEC "Audience"): `Err(retry_after)` when this
+    /// client fetched this subscription feed (in any format) without a
+    /// validator less than `max_age` ago and asks again without one; the
+    /// refusal is counted. Always `Ok` with `polite_polling` off, and for
+    /// anything but a subscription feed.
+    pub fn polite(
+        &self,
+        client: std::net::IpAddr,
+        user_agent: &str,
+        resource: &Resource,
+        conditional: bool,
+    ) -> Result<(), u64> {
+        let (Some(polite), Resource::Feed(key, _)) = (&self.polite, resource) else {
+            return Ok(());
+        };
+        let feed = match key {
+            crate::article::FeedKey::Search(words) => format!("/feeds/search?q={words}"),
+            _ => format!("/feeds/{}", key.path()),
+        };
+        let answer = polite.admit(
+            client,
+            user_agent,
+            &feed,
+            conditional,
+            std::time::Instant::now(),
+        );
+        if answer.is_err() {
+            self.state.metrics.polite_refusal();
+        }
+        answer
     }
 
     /// Cold keyword feeds waiting for their turn to render.

@@ -250,9 +250,10 @@ impl Scheduler {
             )))));
             return;
         }
-        let made = state.store.snapshot().and_then(|snap| {
-            rendering::news(snap.as_ref(), &state.site, catalog, Utc::now())
-        });
+        let made = state
+            .store
+            .snapshot()
+            .and_then(|snap| rendering::news(snap.as_ref(), &state.site, catalog, Utc::now()));
         let (rep, meta) = match made {
             Ok(made) => made,
             Err(e) => {
