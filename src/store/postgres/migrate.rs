@@ -23,6 +23,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/009_names_capped.sql"),
     include_str!("../../../migrations/postgres/010_search_visible_text.sql"),
     include_str!("../../../migrations/postgres/011_replaceable.sql"),
+    include_str!("../../../migrations/postgres/012_audience.sql"),
 ];
 
 /// Every function, view and trigger as it is now, applied after the

@@ -61,6 +61,10 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../../migrations/sqlite/010_search_visible_text.sql"),
         then: Some(reindex),
     },
+    Migration {
+        sql: include_str!("../../../migrations/sqlite/011_audience.sql"),
+        then: None,
+    },
 ];
 
 /// WAL mode, the migrations not applied yet, and the current triggers.
