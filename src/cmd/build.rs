@@ -148,7 +148,7 @@ impl Source<'_> {
                             Document::Index => {
                                 crate::pages::static_index_html(self.site, catalog).into_bytes()
                             }
-                            _ => rendering::page(self.site, catalog, r)?.1,
+                            _ => rendering::page(self.site, catalog, r, None)?.1,
                         };
                         Some((r.file(), body))
                     })

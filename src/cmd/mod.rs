@@ -9,6 +9,7 @@ mod manual;
 pub(crate) mod output;
 mod remove;
 mod serve;
+mod stats;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -25,6 +26,7 @@ pub use dump::dump;
 pub use import::import;
 pub use remove::remove;
 pub use serve::serve;
+pub use stats::stats;
 
 /// Run a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -59,6 +61,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         ),
         Command::Build { out } => build(&store_url, &site, &out),
         Command::Check { repair } => check(&store_url, &site, repair),
+        Command::Stats { readers } => stats(&store_url, readers),
         Command::Completions { shell } => manual::completions(shell),
         Command::Man => manual::man(),
     }

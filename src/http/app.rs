@@ -143,6 +143,27 @@ impl App {
         answer
     }
 
+    /// Count a request for a subscription feed (never waits).
+    pub fn count(&self, hit: crate::audience::tally::Hit) {
+        self.state.tally.record(hit);
+    }
+
+    /// The audience series of `/metrics`.
+    pub fn audience_exposition(&self) -> String {
+        let tally = &self.state.tally;
+        crate::audience::report::exposition(&tally.counts(), tally.dropped())
+    }
+
+    /// Write what was counted and not yet written (at shutdown). Blocking.
+    pub fn flush_audience(&self) {
+        self.state.tally.flush(self.state.store.as_ref());
+    }
+
+    /// Audience flushes done so far (tests wait for one).
+    pub fn audience_flushes(&self) -> u64 {
+        self.state.tally.flushes()
+    }
+
     /// Cold keyword feeds waiting for their turn to render.
     pub fn searches_waiting(&self) -> usize {
         self.scheduler.searches_waiting()
@@ -178,6 +199,7 @@ impl App {
     ) -> (
         impl Future<Output = ()> + Send + 'static,
         impl Future<Output = ()> + Send + 'static,
+        impl Future<Output = ()> + Send + 'static,
     ) {
         let store = self.state.store.clone();
         let sender = super::websub::publish(
@@ -185,6 +207,18 @@ impl App {
             self.state.metrics.clone(),
             Arc::new(move || store.lead()),
         );
-        (self.watcher.clone().run(), sender)
+        // New counts change `/`: rendered again (if cached) at most once a
+        // flush, never on a request.
+        let (state, scheduler) = (self.state.clone(), self.scheduler.clone());
+        let counter = self
+            .state
+            .tally
+            .clone()
+            .run(self.state.store.clone(), move || {
+                if state.cache.invalidate(&Resource::Index).is_some() {
+                    scheduler.rerender(vec![Resource::Index]);
+                }
+            });
+        (self.watcher.clone().run(), sender, counter)
     }
 }

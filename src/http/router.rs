@@ -48,6 +48,9 @@ pub async fn handle<B>(
     );
     let status = response.status().as_u16();
     app.metrics().request(route, status);
+    if route == Route::Feed && matches!(status, 200 | 304 | 429) {
+        count(&app, &req, client, status);
+    }
     tracing::info!(
         client = %client,
         method = %req.method(),
@@ -143,10 +146,11 @@ async fn respond<B>(
             let (entries, bytes, evicted) = app.cache_size();
             let mut r = plain(StatusCode::OK, "");
             let unreadable = app.unreadable_rows();
-            *r.body_mut() = Full::new(Bytes::from(
-                app.metrics()
-                    .exposition(entries, bytes, evicted, unreadable),
-            ));
+            let mut text = app
+                .metrics()
+                .exposition(entries, bytes, evicted, unreadable);
+            text.push_str(&app.audience_exposition());
+            *r.body_mut() = Full::new(Bytes::from(text));
             r.headers_mut().insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
@@ -173,6 +177,37 @@ async fn respond<B>(
         Route::Other => not_found(),
     };
     (route, if head { strip_body(response) } else { response })
+}
+
+/// Count a request answered for a subscription feed (SPEC "Audience"):
+/// every format and coding of a feed is one feed; archives and keyword
+/// feeds are not counted. A cheap hand-off: the counting happens later,
+/// off the request path.
+fn count<B>(app: &App, req: &Request<B>, client: SocketAddr, status: u16) {
+    let path = normalize_path(req.uri().path());
+    let Some(Resource::Feed(key, _)) = parse_feed_path(&path) else {
+        return;
+    };
+    if matches!(key, FeedKey::Search(_)) {
+        return;
+    }
+    let headers = req.headers();
+    let user_agent = headers.get(header::USER_AGENT).map(|v| {
+        let bytes = v.as_bytes();
+        let head = bytes
+            .get(..crate::audience::agents::MAX_AGENT_BYTES)
+            .unwrap_or(bytes);
+        String::from_utf8_lossy(head).into_owned()
+    });
+    app.count(crate::audience::tally::Hit {
+        feed: format!("/feeds/{}", key.path()),
+        client: client.ip(),
+        user_agent,
+        conditional: headers.contains_key(header::IF_NONE_MATCH)
+            || headers.contains_key(header::IF_MODIFIED_SINCE),
+        status,
+        at: chrono::Utc::now(),
+    });
 }
 
 /// The feed resource a `/feeds/…` path (and, for a keyword feed, its

@@ -223,8 +223,9 @@ impl Scheduler {
     /// Render `/` or the OPML list.
     fn render_page(&self, catalog: &Catalog, claim: Claim) {
         let started = Instant::now();
+        let audience = crate::audience::report::totals(&self.state.tally.counts());
         let Some((content_type, body)) =
-            rendering::page(&self.state.site, catalog, &claim.resource)
+            rendering::page(&self.state.site, catalog, &claim.resource, Some(&audience))
         else {
             return;
         };

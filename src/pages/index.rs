@@ -79,16 +79,33 @@ fn format_label(f: Format) -> &'static str {
 
 /// The page as the server sends it, with a search box for keyword feeds.
 pub fn index_html(site: &Site, catalog: &Catalog) -> String {
-    page(site, catalog, true)
+    page(site, catalog, true, None)
+}
+
+/// The page as the server sends it, with each feed's audience (SPEC
+/// "Audience": subscribers through aggregators plus direct readers, by
+/// feed path `/feeds/…`) and the site's (the sum: subscriptions, not
+/// people, as one reader may follow several feeds).
+pub fn index_html_with_audience(
+    site: &Site,
+    catalog: &Catalog,
+    audience: &std::collections::BTreeMap<String, u64>,
+) -> String {
+    page(site, catalog, true, Some(audience))
 }
 
 /// The page as `bantin build` writes it: a static site has no keyword
 /// feeds to search, so no search box that would lead to a 404.
 pub fn static_index_html(site: &Site, catalog: &Catalog) -> String {
-    page(site, catalog, false)
+    page(site, catalog, false, None)
 }
 
-fn page(site: &Site, catalog: &Catalog, searchable: bool) -> String {
+fn page(
+    site: &Site,
+    catalog: &Catalog,
+    searchable: bool,
+    audience: Option<&std::collections::BTreeMap<String, u64>>,
+) -> String {
     let mut head_links = String::new();
     for f in Format::ALL {
         head_links.push_str(&format!(
@@ -121,8 +138,13 @@ fn page(site: &Site, catalog: &Catalog, searchable: bool) -> String {
         if feeds.is_empty() {
             continue;
         }
+        let followers_head = if audience.is_some() {
+            "<th class=\"n\">Theo dõi</th>"
+        } else {
+            ""
+        };
         body.push_str(&format!(
-            "<h2>{}</h2>\n<table>\n<thead><tr><th>Nguồn tin</th><th class=\"n\">Bài</th><th class=\"d\">Cập nhật</th><th>Định dạng</th></tr></thead>\n<tbody>\n",
+            "<h2>{}</h2>\n<table>\n<thead><tr><th>Nguồn tin</th><th class=\"n\">Bài</th>{followers_head}<th class=\"d\">Cập nhật</th><th>Định dạng</th></tr></thead>\n<tbody>\n",
             esc(group)
         ));
         for f in feeds {
@@ -138,8 +160,17 @@ fn page(site: &Site, catalog: &Catalog, searchable: bool) -> String {
                     )
                 })
                 .collect();
+            let followers = audience
+                .map(|a| {
+                    let n = a
+                        .get(&format!("/feeds/{}", f.key.path()))
+                        .copied()
+                        .unwrap_or(0);
+                    format!("<td class=\"n\">{n}</td>")
+                })
+                .unwrap_or_default();
             body.push_str(&format!(
-                "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"d\">{}</td><td>{formats}</td></tr>\n",
+                "<tr><td>{}</td><td class=\"n\">{}</td>{followers}<td class=\"d\">{}</td><td>{formats}</td></tr>\n",
                 esc(&f.title),
                 f.articles,
                 f.newest.map(|d| local_date(d, site.offset)).unwrap_or_else(|| "—".into()),
@@ -155,7 +186,7 @@ fn page(site: &Site, catalog: &Catalog, searchable: bool) -> String {
          <style>{STYLE}</style>\n</head>\n<body>\n\
          <header><div><h1>{title}</h1><p>{description}</p></div></header>\n<main>\n\
          <p>Theo dõi tin mới bằng trình đọc tin (RSS, Atom hoặc JSON Feed): chép địa chỉ một nguồn tin rồi dán vào trình đọc. \
-         Có {total} bài viết{updated}.</p>\n{search}{body}</main>\n\
+         Có {total} bài viết{updated}.{following}</p>\n{search}{body}</main>\n\
          <footer>Tải toàn bộ danh sách nguồn tin dạng <a href=\"{base}/feeds.opml\">OPML</a> để nhập một lần vào trình đọc tin. \
          Tạo bởi bantin.</footer>\n<script>{SCRIPT}</script>\n</body>\n</html>\n",
         lang = esc(&site.language),
@@ -163,6 +194,12 @@ fn page(site: &Site, catalog: &Catalog, searchable: bool) -> String {
         description = esc(&site.description),
         base = esc(&site.base_url),
         total = catalog.total,
+        following = audience
+            .map(|a| {
+                let sum = a.values().copied().fold(0u64, u64::saturating_add);
+                format!(" Các nguồn tin có tổng cộng {sum} lượt theo dõi.")
+            })
+            .unwrap_or_default(),
         search = if searchable {
             search_form()
         } else {

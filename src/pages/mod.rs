@@ -6,7 +6,7 @@ mod index;
 mod news;
 mod opml;
 
-pub use index::{content_security_policy, index_html, static_index_html};
+pub use index::{content_security_policy, index_html, index_html_with_audience, static_index_html};
 pub use news::{NEWS_MAX, NEWS_WINDOW, news_sitemap};
 pub use opml::opml;
 

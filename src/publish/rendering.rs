@@ -112,17 +112,23 @@ pub fn feed_representation(feed: &Feed, format: Format) -> Representation {
     Representation::new(format.content_type(), render(feed, format), feed.updated)
 }
 
-/// A page's content type and bytes, made from the catalog alone; `None`
-/// for a resource that is not a page.
+/// A page's content type and bytes, made from the catalog (and, for the
+/// server's `/`, each feed's audience by feed path); `None` for a resource
+/// that is not a page.
 pub fn page(
     site: &Site,
     catalog: &Catalog,
     resource: &Resource,
+    audience: Option<&std::collections::BTreeMap<String, u64>>,
 ) -> Option<(&'static str, Vec<u8>)> {
     match resource {
         Resource::Index => Some((
             "text/html; charset=utf-8",
-            crate::pages::index_html(site, catalog).into_bytes(),
+            match audience {
+                Some(a) => crate::pages::index_html_with_audience(site, catalog, a),
+                None => crate::pages::index_html(site, catalog),
+            }
+            .into_bytes(),
         )),
         Resource::Opml => Some((
             "text/x-opml; charset=utf-8",
