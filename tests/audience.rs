@@ -373,3 +373,240 @@ async fn newsboat_is_never_refused_once_it_holds_validators(
         "newsboat's reloads were not conditional"
     );
 }
+
+/// Each aggregator's User-Agent of SPEC, and the variants, sent to `path`.
+const AGENTS: [(&str, &str); 11] = [
+    (
+        "/feeds/all.rss",
+        "Feedly/1.0 (+http://www.feedly.com/fetcher.html; 462 subscribers; )",
+    ),
+    (
+        "/feeds/all.atom",
+        "Mozilla/5.0 (compatible; inoreader.com; 1 subscriber)",
+    ),
+    (
+        "/feeds/category/kinh-te.rss",
+        "NewsBlur Feed Fetcher - 27 subscribers - https://www.newsblur.com/site/1/x (Mozilla/5.0)",
+    ),
+    // A million, and another feed id: one fetcher, one feed.
+    (
+        "/feeds/all.json",
+        "Feedbin feed-id:1697787 - 1000000 subscribers",
+    ),
+    (
+        "/feeds/all.rss",
+        "Mozilla/5.0 (compatible; theoldreader.com; 1 subscribers; feed-id=5a1b2c)",
+    ),
+    // Garbage after the count.
+    (
+        "/feeds/all.rss",
+        "Mozilla/5.0 (compatible; BazQux/2.4; +https://bazqux.com/fetcher; 3 subscribers) ;;; zz 12 subscribers \\x00",
+    ),
+    // No count, a count of 10^18 (a liar): no subscribers, a reader each.
+    (
+        "/feeds/all.rss",
+        "Feedly/1.0 (+http://www.feedly.com/fetcher.html; )",
+    ),
+    (
+        "/feeds/all.rss",
+        "Feedly/1.0 (+http://www.feedly.com/fetcher.html; 1000000000000000000 subscribers)",
+    ),
+    // A reader polling politely: three fetches, two of them conditional.
+    (
+        "/feeds/all.rss",
+        "NetNewsWire (RSS Reader; https://netnewswire.com/)",
+    ),
+    (
+        "/feeds/all.rss",
+        "NetNewsWire (RSS Reader; https://netnewswire.com/)",
+    ),
+    (
+        "/feeds/all.rss",
+        "NetNewsWire (RSS Reader; https://netnewswire.com/)",
+    ),
+];
+
+/// The subscriber lines `/metrics` must show after [`AGENTS`].
+const SUBSCRIBERS: [&str; 6] = [
+    "bantin_feed_subscribers{feed=\"/feeds/all\",fetcher=\"BazQux\"} 3",
+    "bantin_feed_subscribers{feed=\"/feeds/all\",fetcher=\"Feedbin\"} 1000000",
+    "bantin_feed_subscribers{feed=\"/feeds/all\",fetcher=\"Feedly\"} 462",
+    "bantin_feed_subscribers{feed=\"/feeds/all\",fetcher=\"inoreader.com\"} 1",
+    "bantin_feed_subscribers{feed=\"/feeds/all\",fetcher=\"theoldreader.com\"} 1",
+    "bantin_feed_subscribers{feed=\"/feeds/category/kinh-te\",fetcher=\"NewsBlur\"} 27",
+];
+
+/// The audience lines of `/metrics`, subscribers and readers.
+fn audience_lines(metrics: &str) -> Vec<String> {
+    metrics
+        .lines()
+        .filter(|l| l.starts_with("bantin_feed_"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// `/metrics` once its audience lines are `want` (the flushes take a few
+/// seconds), or the last one seen.
+async fn audience_shows(c: &reqwest::Client, server: &Server, want: &[String]) -> Vec<String> {
+    wait_until(Duration::from_secs(30), || async {
+        audience_lines(&metrics(c, server).await) == want
+    })
+    .await;
+    audience_lines(&metrics(c, server).await)
+}
+
+fn expected_audience(readers: u64) -> Vec<String> {
+    let mut want: Vec<String> = SUBSCRIBERS.iter().map(|s| s.to_string()).collect();
+    want.push(format!(
+        "bantin_feed_readers{{feed=\"/feeds/all\"}} {readers}"
+    ));
+    want
+}
+
+each_store!(async fn aggregators_counts_readers_and_the_reader_report_survive_a_restart);
+async fn aggregators_counts_readers_and_the_reader_report_survive_a_restart(kind: StoreKind) {
+    let sample = Sandbox::with_sample_on(kind);
+    let server = Server::start(sample.pool(4)).await;
+    let c = client();
+    let mut etag = None;
+    for (path, agent) in AGENTS {
+        let mut headers = vec![("user-agent", agent)];
+        let tag: String;
+        if agent.starts_with("NetNewsWire")
+            && let Some(t) = &etag
+        {
+            tag = String::clone(t);
+            headers.push(("if-none-match", &tag));
+        }
+        let r = get(&c, &server.url(path), &headers).await;
+        assert!(
+            r.status == 200 || r.status == 304,
+            "{path} {agent}: {}",
+            r.status
+        );
+        if agent.starts_with("NetNewsWire") {
+            etag = Some(r.etag());
+        }
+    }
+    // No User-Agent at all: a reader too.
+    assert_eq!(
+        get(&c, &server.url("/feeds/all.rss"), &[]).await.status,
+        200
+    );
+    // Readers of /feeds/all: the Feedly agents without a believable count,
+    // NetNewsWire, and the one without a User-Agent.
+    let want = expected_audience(4);
+    assert_eq!(audience_shows(&c, &server, &want).await, want);
+    // `/` shows each feed's total and the site's, once rendered again.
+    let total = 462 + 1 + 1_000_000 + 1 + 3 + 4;
+    let site_total = total + 27;
+    let page = wait_until(Duration::from_secs(10), || async {
+        get(&c, &server.url("/"), &[])
+            .await
+            .text()
+            .contains(&format!("tổng cộng {site_total} lượt theo dõi"))
+    })
+    .await;
+    assert!(page.is_some(), "/ never showed the site's total");
+    let html = get(&c, &server.url("/"), &[]).await.text();
+    assert!(
+        html.contains(&format!("<td class=\"n\">{total}</td>")),
+        "/ lacks the all feed's total"
+    );
+
+    // `bantin stats`: biggest first, each fetcher.
+    let out = Bantin::on(&sample.store_url())
+        .arg("stats")
+        .ok_async()
+        .await;
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[1].starts_with("/feeds/all "), "{text}");
+    assert!(lines[1].contains(&total.to_string()), "{text}");
+    assert!(
+        lines[1].contains("Feedbin 1000000, Feedly 462, readers 4, BazQux 3"),
+        "{text}"
+    );
+    assert!(lines[2].starts_with("/feeds/category/kinh-te "), "{text}");
+    assert!(lines[2].contains("NewsBlur 27"), "{text}");
+    // `bantin stats --readers`: NetNewsWire's three fetches, two
+    // conditional and answered 304, a short interval, no 429.
+    let out = Bantin::on(&sample.store_url())
+        .args(["stats", "--readers"])
+        .ok_async()
+        .await;
+    let text = String::from_utf8(out.stdout).unwrap();
+    let row: Vec<&str> = text
+        .lines()
+        .find(|l| l.starts_with("NetNewsWire "))
+        .unwrap_or_else(|| panic!("{text}"))
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        row,
+        ["NetNewsWire", "3", "67%", "67%", "0s–15s", "0"],
+        "{text}"
+    );
+    let feedly: Vec<&str> = text
+        .lines()
+        .find(|l| l.starts_with("Feedly "))
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert_eq!(feedly.get(1), Some(&"3"), "{text}");
+
+    // A restart keeps them.
+    server.stop().await;
+    let server = Server::start(sample.pool(4)).await;
+    assert_eq!(audience_shows(&c, &server, &want).await, want);
+    server.stop().await;
+}
+
+/// Two replicas on one PostgreSQL store: each counts what it is asked,
+/// and each shows the sum.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_replicas_on_one_postgresql_store_add_up() {
+    let available = tokio::task::spawn_blocking(crate::support::pg_cluster::available)
+        .await
+        .unwrap();
+    if !available {
+        return;
+    }
+    let sample = Sandbox::with_sample_on(StoreKind::Postgres);
+    let one = Server::start(sample.pool(4)).await;
+    let two = Server::start(sample.pool(4)).await;
+    let c = client();
+    let ask = |server: &Server, agent: &'static str| {
+        let url = server.url("/feeds/all.rss");
+        let c = c.clone();
+        async move {
+            assert_eq!(get(&c, &url, &[("user-agent", agent)]).await.status, 200);
+        }
+    };
+    ask(
+        &one,
+        "Feedly/1.0 (+http://www.feedly.com/fetcher.html; 462 subscribers; )",
+    )
+    .await;
+    ask(
+        &two,
+        "Mozilla/5.0 (compatible; inoreader.com; 114 subscribers)",
+    )
+    .await;
+    ask(&one, "reader-a/1.0").await;
+    ask(&two, "reader-b/1.0").await;
+    // The same reader on both replicas is one reader.
+    ask(&one, "reader-c/1.0").await;
+    ask(&two, "reader-c/1.0").await;
+    let want: Vec<String> = [
+        "bantin_feed_subscribers{feed=\"/feeds/all\",fetcher=\"Feedly\"} 462",
+        "bantin_feed_subscribers{feed=\"/feeds/all\",fetcher=\"inoreader.com\"} 114",
+        "bantin_feed_readers{feed=\"/feeds/all\"} 3",
+    ]
+    .map(str::to_string)
+    .to_vec();
+    assert_eq!(audience_shows(&c, &one, &want).await, want, "replica one");
+    assert_eq!(audience_shows(&c, &two, &want).await, want, "replica two");
+    one.stop().await;
+    two.stop().await;
+}
