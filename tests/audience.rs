@@ -510,7 +510,7 @@ async fn aggregators_counts_readers_and_the_reader_report_survive_a_restart(kind
     assert!(page.is_some(), "/ never showed the site's total");
     let html = get(&c, &server.url("/"), &[]).await.text();
     assert!(
-        html.contains(&format!("<td class=\"n\">{total}</td>")),
+        html.contains(&format!("<td class=\"n a\">{total}</td>")),
         "/ lacks the all feed's total"
     );
 

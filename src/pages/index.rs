@@ -91,7 +91,14 @@ pub fn index_html_with_audience(
     catalog: &Catalog,
     audience: &std::collections::BTreeMap<String, u64>,
 ) -> String {
-    page(site, catalog, true, Some(audience))
+    // Nothing counted yet (a new site, or a replica before its first
+    // read of the counts): the page as it was, without a column of zeros.
+    page(
+        site,
+        catalog,
+        true,
+        Some(audience).filter(|a| !a.is_empty()),
+    )
 }
 
 /// The page as `bantin build` writes it: a static site has no keyword
@@ -139,7 +146,7 @@ fn page(
             continue;
         }
         let followers_head = if audience.is_some() {
-            "<th class=\"n\">Theo dõi</th>"
+            "<th class=\"n a\">Theo dõi</th>"
         } else {
             ""
         };
@@ -166,7 +173,7 @@ fn page(
                         .get(&format!("/feeds/{}", f.key.path()))
                         .copied()
                         .unwrap_or(0);
-                    format!("<td class=\"n\">{n}</td>")
+                    format!("<td class=\"n a\">{n}</td>")
                 })
                 .unwrap_or_default();
             body.push_str(&format!(
@@ -197,7 +204,7 @@ fn page(
         following = audience
             .map(|a| {
                 let sum = a.values().copied().fold(0u64, u64::saturating_add);
-                format!(" Các nguồn tin có tổng cộng {sum} lượt theo dõi.")
+                format!("<span class=\"a\"> Các nguồn tin có tổng cộng {sum} lượt theo dõi.</span>")
             })
             .unwrap_or_default(),
         search = if searchable {
