@@ -172,7 +172,7 @@ async fn respond<B>(
                 Some(refused) => refused,
                 None => cached(app, req.headers(), &resource, true).await,
             },
-            Err(response) => response,
+            Err(response) => *response,
         },
         Route::Other => not_found(),
     };
@@ -212,22 +212,22 @@ fn count<B>(app: &App, req: &Request<B>, client: SocketAddr, status: u16) {
 
 /// The feed resource a `/feeds/…` path (and, for a keyword feed, its
 /// query) names, or the response for one that names none.
-fn feed_resource(path: &str, query: Option<&str>) -> Result<Resource, Response<Body>> {
+fn feed_resource(path: &str, query: Option<&str>) -> Result<Resource, Box<Response<Body>>> {
     match parse_feed_path(path) {
         Some(Resource::Feed(FeedKey::Search(_), format)) => match crate::search::parse_query(query)
         {
             Ok(words) => Ok(Resource::Feed(FeedKey::Search(words.join(" ")), format)),
-            Err(crate::search::QueryError::TooLong) => Err(plain(
+            Err(crate::search::QueryError::TooLong) => Err(Box::new(plain(
                 StatusCode::URI_TOO_LONG,
                 "the query is over 200 bytes\n",
-            )),
-            Err(_) => Err(plain(
+            ))),
+            Err(_) => Err(Box::new(plain(
                 StatusCode::BAD_REQUEST,
                 "a keyword feed needs q= with at least one word\n",
-            )),
+            ))),
         },
         Some(resource) => Ok(resource),
-        None => Err(not_found()),
+        None => Err(Box::new(not_found())),
     }
 }
 
