@@ -32,6 +32,7 @@ pub struct App {
     watcher: Arc<Watcher>,
     /// Polite polling's state, when `polite_polling` is on.
     polite: Option<crate::audience::polite::Polite>,
+    cache_controls: super::freshness::CacheControls,
 }
 
 impl App {
@@ -51,6 +52,7 @@ impl App {
             crate::audience::polite::Polite::new(std::time::Duration::from_secs(site.max_age))
         });
         Ok(App {
+            cache_controls: super::freshness::CacheControls::new(&site),
             site,
             state,
             scheduler,
@@ -162,6 +164,12 @@ impl App {
     /// Audience flushes done so far (tests wait for one).
     pub fn audience_flushes(&self) -> u64 {
         self.state.tally.flushes()
+    }
+
+    /// The `Cache-Control` header of a resource.
+    pub fn cache_control(&self, resource: &Resource) -> http::HeaderValue {
+        self.cache_controls
+            .value(&self.site, self.max_age(resource))
     }
 
     /// Cold keyword feeds waiting for their turn to render.
