@@ -104,6 +104,16 @@ impl Tally {
         }
     }
 
+    /// Read the counts the store holds (at start, before serving: `/`
+    /// shows them from its first render). Blocking; a failure is logged
+    /// and the next flush reads them again.
+    pub fn load(&self, store: &dyn Store) {
+        match store.audience(Utc::now()) {
+            Ok(counts) => self.counts.store(Arc::new(counts)),
+            Err(e) => tracing::warn!("reading the audience counts: {e}"),
+        }
+    }
+
     /// Count a request; never waits.
     pub fn record(&self, hit: Hit) {
         if self.tx.try_send(hit).is_err() {
@@ -261,6 +271,11 @@ impl Tally {
                 .map(|((fetcher, hour, b), n)| (fetcher.clone(), *hour, *b, *n))
                 .collect(),
         };
+        // Nothing counted: no write, and no connection asked for (what no
+        // longer counts is forgotten with the next write, and never read).
+        if batch.is_empty() {
+            return Ok(());
+        }
         store.record_audience(&batch, now)?;
         *p = Pending::default();
         Ok(())

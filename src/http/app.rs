@@ -46,6 +46,7 @@ impl App {
             (catalog, position, snap.next_scheduled(now)?)
         };
         let state = Arc::new(State::new(site.clone(), Arc::from(store), catalog));
+        state.tally.load(state.store.as_ref());
         let scheduler = Scheduler::new(state.clone());
         let watcher = Watcher::new(state.clone(), scheduler.clone(), position, next_due);
         let polite = site.polite_polling.then(|| {
