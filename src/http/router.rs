@@ -356,7 +356,13 @@ pub fn parse_feed_path(path: &str) -> Option<Resource> {
     let rest = path.strip_prefix("/feeds/")?;
     let (stem, ext) = rest.rsplit_once('.')?;
     let format = Format::from_ext(ext)?;
-    if let Some((feed, month)) = stem.rsplit_once("/archive/") {
+    // `contains` on a byte first: most paths have no archive, and a
+    // substring search costs more than the rest of the parse.
+    if let Some((feed, month)) = stem
+        .contains("/a")
+        .then(|| stem.rsplit_once("/archive/"))
+        .flatten()
+    {
         let page = crate::feed::ArchivePage::parse(month)?;
         return Some(Resource::Archive(FeedKey::from_path(feed)?, page, format));
     }
