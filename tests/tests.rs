@@ -55,6 +55,9 @@ mod unreadable;
 /// A real feed reader (Python's feedparser) subscribing over HTTP.
 mod reader;
 
+/// SPEC "Audience": the news sitemap, polite polling, subscriber counts.
+mod audience;
+
 /// Selection, order, limits and display names, as dumps show them.
 mod store;
 

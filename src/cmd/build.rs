@@ -72,7 +72,7 @@ fn jobs(source: &Source<'_>, output: &Output, plan: &Plan) -> anyhow::Result<Vec
         }
     }
     // Last: see [`Source::lists`].
-    jobs.extend([Document::Index, Document::Opml]);
+    jobs.extend([Document::Index, Document::Opml, Document::NewsSitemap]);
     Ok(jobs)
 }
 
@@ -129,6 +129,11 @@ impl Source<'_> {
     /// The files of a document: its resources, rendered from one read.
     fn files(&self, doc: &Document) -> anyhow::Result<Vec<File>> {
         let (key, month) = match doc {
+            Document::NewsSitemap => {
+                let (rep, _) = rendering::news(self.snap, self.site, self.catalog, self.now)?;
+                let body = rep.body(crate::publish::Coding::Identity).to_vec();
+                return Ok(vec![(crate::publish::Resource::NewsSitemap.file(), body)]);
+            }
             Document::Feed(key) => (key, None),
             Document::Archive(key, month) => (key, Some(*month)),
             Document::Index | Document::Opml => {
@@ -143,7 +148,7 @@ impl Source<'_> {
                             Document::Index => {
                                 crate::pages::static_index_html(self.site, catalog).into_bytes()
                             }
-                            _ => rendering::page(self.site, catalog, r)?.1,
+                            _ => rendering::page(self.site, catalog, r, None)?.1,
                         };
                         Some((r.file(), body))
                     })
@@ -163,7 +168,7 @@ impl Source<'_> {
     }
 }
 
-/// Write every feed, `index.html` and `feeds.opml` under `out`, over what
+/// Write every feed, `index.html`, `feeds.opml` and `sitemap-news.xml` under `out`, over what
 /// an earlier build left there.
 pub fn build(url: &StoreUrl, site_path: &Path, out: &Path) -> anyhow::Result<ExitCode> {
     let site = super::load_site(site_path)?;

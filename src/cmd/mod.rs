@@ -10,6 +10,7 @@ mod migrate;
 pub(crate) mod output;
 mod remove;
 mod serve;
+mod stats;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -27,6 +28,7 @@ pub use import::import;
 pub use migrate::migrate;
 pub use remove::remove;
 pub use serve::serve;
+pub use stats::stats;
 
 /// Run a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -62,6 +64,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Build { out } => build(&store_url, &site, &out),
         Command::Check { repair } => check(&store_url, &site, repair),
         Command::Migrate => migrate(&store_url, &site, site_given),
+        Command::Stats { readers } => stats(&store_url, readers),
         Command::Completions { shell } => manual::completions(shell),
         Command::Man => manual::man(),
     }

@@ -82,8 +82,10 @@ pub struct Feed {
     pub query: Option<String>,
     /// Newest `updated` among items; `None` for an empty feed.
     pub updated: Option<DateTime<FixedOffset>>,
-    /// RSS `<ttl>` in minutes.
-    pub ttl_minutes: u64,
+    /// The site's `max_age` in seconds, what `Cache-Control` says of a
+    /// subscription feed: RSS `<ttl>` and `sy:updatePeriod`/`Frequency`
+    /// say it again in readers' words.
+    pub max_age: u64,
     /// Newest first.
     pub items: Vec<Item>,
     /// Every date is written in this offset.
@@ -113,7 +115,7 @@ impl Feed {
             url_stem: self.url_stem.clone(),
             query: self.query.clone(),
             updated: self.updated,
-            ttl_minutes: self.ttl_minutes,
+            max_age: self.max_age,
             items: Vec::new(),
             offset: self.offset,
             hubs: self.hubs.clone(),
@@ -166,7 +168,7 @@ pub fn shape(site: &Site, catalog: &Catalog, key: &FeedKey, articles: Vec<Articl
             _ => None,
         },
         updated: items.iter().map(|i| i.updated).max(),
-        ttl_minutes: site.max_age.div_ceil(60),
+        max_age: site.max_age,
         // Items are newest `published` first, so the first one's month is
         // the newest month with articles in this feed.
         // Keyword feeds have no archives to link.

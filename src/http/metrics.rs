@@ -16,6 +16,8 @@ pub enum Route {
     Index,
     /// `/feeds.opml`
     Opml,
+    /// `/sitemap-news.xml`
+    NewsSitemap,
     /// `/healthz`
     Health,
     /// `/metrics`
@@ -24,10 +26,11 @@ pub enum Route {
     Other,
 }
 
-const ROUTES: [(Route, &str); 6] = [
+const ROUTES: [(Route, &str); 7] = [
     (Route::Feed, "feed"),
     (Route::Index, "index"),
     (Route::Opml, "opml"),
+    (Route::NewsSitemap, "news_sitemap"),
     (Route::Health, "healthz"),
     (Route::Metrics, "metrics"),
     (Route::Other, "other"),
@@ -62,7 +65,7 @@ impl Kind {
     /// `router::normalize_path` leaves it).
     pub fn of(route: Route, path: &str) -> Kind {
         match route {
-            Route::Index | Route::Opml => Kind::Page,
+            Route::Index | Route::Opml | Route::NewsSitemap => Kind::Page,
             Route::Feed if path.contains("/archive/") => Kind::Archive,
             Route::Feed if path.starts_with("/feeds/search.") => Kind::Search,
             Route::Feed => Kind::Feed,
@@ -122,7 +125,9 @@ impl Durations {
 }
 
 /// The status codes we count one by one; the rest fall under "other".
-const STATUSES: [u16; 12] = [200, 304, 400, 404, 405, 406, 412, 414, 431, 500, 503, 0];
+const STATUSES: [u16; 13] = [
+    200, 304, 400, 404, 405, 406, 412, 414, 429, 431, 500, 503, 0,
+];
 
 /// The server's counters.
 #[derive(Debug, Default)]
@@ -143,6 +148,8 @@ pub struct Metrics {
     /// 1 when this replica sent pings at its last batch, 0 when another
     /// one leads (or none was asked yet).
     leader: AtomicU64,
+    /// 429s answered by polite polling.
+    polite_refusals: AtomicU64,
 }
 
 impl Metrics {
@@ -217,6 +224,11 @@ impl Metrics {
     /// Count pings dropped because another replica sends them.
     pub fn pings_not_leader(&self, n: u64) {
         self.pings_not_leader.fetch_add(n, Relaxed);
+    }
+
+    /// Count a 429 of polite polling.
+    pub fn polite_refusal(&self) {
+        self.polite_refusals.fetch_add(1, Relaxed);
     }
 
     /// Pings queued or on the wire now.
@@ -324,7 +336,10 @@ impl Metrics {
              bantin_websub_queue_length {}\n\
              # HELP bantin_websub_leader 1 if this replica sent pings at its last batch, else 0.\n\
              # TYPE bantin_websub_leader gauge\n\
-             bantin_websub_leader {}\n",
+             bantin_websub_leader {}\n\
+             # HELP bantin_polite_refusals_total Unconditional re-fetches within max_age answered 429 (polite_polling).\n\
+             # TYPE bantin_polite_refusals_total counter\n\
+             bantin_polite_refusals_total {}\n",
             self.pings_sent.load(Relaxed),
             self.ping_failures.load(Relaxed),
             self.pings_given_up.load(Relaxed),
@@ -332,6 +347,7 @@ impl Metrics {
             self.pings_not_leader.load(Relaxed),
             self.ping_queue.load(Relaxed),
             self.leader.load(Relaxed),
+            self.polite_refusals.load(Relaxed),
         );
         const DURATION: &str = "bantin_http_request_duration_seconds";
         let _ = write!(

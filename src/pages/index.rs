@@ -91,16 +91,40 @@ fn format_label(f: Format) -> &'static str {
 
 /// The page as the server sends it, with a search box for keyword feeds.
 pub fn index_html(site: &Site, catalog: &Catalog) -> String {
-    page(site, catalog, true)
+    page(site, catalog, true, None)
+}
+
+/// The page as the server sends it, with each feed's audience (SPEC
+/// "Audience": subscribers through aggregators plus direct readers, by
+/// feed path `/feeds/…`) and the site's (the sum: subscriptions, not
+/// people, as one reader may follow several feeds).
+pub fn index_html_with_audience(
+    site: &Site,
+    catalog: &Catalog,
+    audience: &std::collections::BTreeMap<String, u64>,
+) -> String {
+    // Nothing counted yet (a new site, or a replica before its first
+    // read of the counts): the page as it was, without a column of zeros.
+    page(
+        site,
+        catalog,
+        true,
+        Some(audience).filter(|a| !a.is_empty()),
+    )
 }
 
 /// The page as `bantin build` writes it: a static site has no keyword
 /// feeds to search, so no search box that would lead to a 404.
 pub fn static_index_html(site: &Site, catalog: &Catalog) -> String {
-    page(site, catalog, false)
+    page(site, catalog, false, None)
 }
 
-fn page(site: &Site, catalog: &Catalog, searchable: bool) -> String {
+fn page(
+    site: &Site,
+    catalog: &Catalog,
+    searchable: bool,
+    audience: Option<&std::collections::BTreeMap<String, u64>>,
+) -> String {
     let mut head_links = String::new();
     for f in Format::ALL {
         head_links.push_str(&format!(
@@ -143,8 +167,13 @@ fn page(site: &Site, catalog: &Catalog, searchable: bool) -> String {
                 feeds.len()
             ));
         }
+        let followers_head = if audience.is_some() {
+            "<th class=\"n a\">Theo dõi</th>"
+        } else {
+            ""
+        };
         body.push_str(&format!(
-            "<h2>{}</h2>\n<table>\n<thead><tr><th>Nguồn tin</th><th class=\"n\">Bài</th><th class=\"d\">Cập nhật</th><th>Định dạng</th></tr></thead>\n<tbody>\n",
+            "<h2>{}</h2>\n<table>\n<thead><tr><th>Nguồn tin</th><th class=\"n\">Bài</th>{followers_head}<th class=\"d\">Cập nhật</th><th>Định dạng</th></tr></thead>\n<tbody>\n",
             esc(group)
         ));
         for f in feeds {
@@ -160,6 +189,15 @@ fn page(site: &Site, catalog: &Catalog, searchable: bool) -> String {
                     )
                 })
                 .collect();
+            let followers = audience
+                .map(|a| {
+                    let n = a
+                        .get(&format!("/feeds/{}", f.key.path()))
+                        .copied()
+                        .unwrap_or(0);
+                    format!("<td class=\"n a\">{n}</td>")
+                })
+                .unwrap_or_default();
             // The newest month's archive; each month links the one before.
             let archive = f
                 .newest
@@ -172,7 +210,7 @@ fn page(site: &Site, catalog: &Catalog, searchable: bool) -> String {
                 })
                 .unwrap_or_default();
             body.push_str(&format!(
-                "<tr><td>{}{archive}</td><td class=\"n\">{}</td><td class=\"d\">{}</td><td>{formats}</td></tr>\n",
+                "<tr><td>{}{archive}</td><td class=\"n\">{}</td>{followers}<td class=\"d\">{}</td><td>{formats}</td></tr>\n",
                 esc(&f.title),
                 f.articles,
                 f.newest.map(|d| local_date(d, site.offset)).unwrap_or_else(|| "—".into()),
@@ -200,7 +238,7 @@ fn page(site: &Site, catalog: &Catalog, searchable: bool) -> String {
          rồi nhập vào trình đọc tin (mục «Import OPML»).</p>\
          </section>\n\
          <p>Có {total} bài viết{updated}. Mỗi nguồn tin có ba định dạng (RSS, Atom, JSON Feed) \
-         và bản lưu trữ theo tháng.</p>\n{search}{body}</main>\n\
+         và bản lưu trữ theo tháng.{following}</p>\n{search}{body}</main>\n\
          <footer>Tải toàn bộ danh sách nguồn tin dạng <a href=\"{base}/feeds.opml\">OPML</a> để nhập một lần vào trình đọc tin. \
          Tạo bởi bantin.</footer>\n<script>{SCRIPT}</script>\n</body>\n</html>\n",
         lang = esc(&site.language),
@@ -209,6 +247,12 @@ fn page(site: &Site, catalog: &Catalog, searchable: bool) -> String {
         base = esc(&site.base_url),
         all = esc(&feed_url(site, &FeedKey::All, Format::Rss)),
         total = catalog.total,
+        following = audience
+            .map(|a| {
+                let sum = a.values().copied().fold(0u64, u64::saturating_add);
+                format!("<span class=\"a\"> Các nguồn tin có tổng cộng {sum} lượt theo dõi.</span>")
+            })
+            .unwrap_or_default(),
         search = if searchable {
             search_form()
         } else {

@@ -18,6 +18,7 @@
 //! candidates (`keyword`), the staging thread of writers (`staging`), and
 //! one folder or file per backend.
 
+pub mod audience;
 mod keyword;
 mod log;
 pub mod postgres;
@@ -482,6 +483,41 @@ pub trait Store: Send + Sync {
     /// each counted the first time a read met it.
     fn unreadable_rows(&self) -> u64 {
         0
+    }
+
+    /// Write a batch of audience counts (`bantin serve`, every few
+    /// seconds) and forget what no longer counts as of `now` (SPEC
+    /// "Audience"). A store without the tables writes nothing.
+    fn record_audience(
+        &self,
+        batch: &audience::AudienceBatch,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let _ = (batch, now);
+        Ok(())
+    }
+
+    /// The salt readers are hashed with on `day` (`YYYY-MM-DD`, UTC): the
+    /// one a replica stored first, or `fresh`, stored; other days' salts
+    /// are dropped.
+    fn audience_salt(&self, day: &str, fresh: &str) -> Result<String, StoreError> {
+        let _ = day;
+        Ok(fresh.to_string())
+    }
+
+    /// The subscriber and reader counts that stand at `now`.
+    fn audience(&self, now: DateTime<Utc>) -> Result<audience::AudienceCounts, StoreError> {
+        let _ = now;
+        Ok(audience::AudienceCounts::default())
+    }
+
+    /// Each fetcher's requests over the 24 hours before `now`.
+    fn reader_report(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<audience::FetcherReport>, StoreError> {
+        let _ = now;
+        Ok(Vec::new())
     }
 
     /// Delete change-log rows written before `before`; returns how many.

@@ -33,6 +33,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     migration!("009_names_capped"),
     migration!("010_search_visible_text"),
     migration!("011_replaceable"),
+    migration!("012_audience"),
 ];
 
 /// Every function, view and trigger as it is now, applied after the

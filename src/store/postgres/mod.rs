@@ -26,6 +26,7 @@
 //! statement timeout on readers) so that an unreachable database answers
 //! with an error in about a second instead of holding a request.
 
+mod audience;
 mod audit;
 mod common;
 mod leader;
@@ -269,6 +270,29 @@ impl Store for PostgresStore {
         }
         tx.commit()?;
         Ok(changed)
+    }
+
+    fn record_audience(
+        &self,
+        batch: &super::audience::AudienceBatch,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        audience::record(&mut *self.writers.get()?, batch, now)
+    }
+
+    fn audience_salt(&self, day: &str, fresh: &str) -> Result<String, StoreError> {
+        audience::salt(&mut *self.writers.get()?, day, fresh)
+    }
+
+    fn audience(&self, now: DateTime<Utc>) -> Result<super::audience::AudienceCounts, StoreError> {
+        audience::counts(&mut *self.readers.get()?, now)
+    }
+
+    fn reader_report(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<super::audience::FetcherReport>, StoreError> {
+        audience::report(&mut *self.readers.get()?, now)
     }
 
     fn trim_log(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {

@@ -75,6 +75,11 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../../migrations/sqlite/010_search_visible_text.sql"),
         then: Some(reindex),
     },
+    Migration {
+        name: "011_audience",
+        sql: include_str!("../../../migrations/sqlite/011_audience.sql"),
+        then: None,
+    },
 ];
 
 /// WAL mode, the migrations not applied yet, and the current triggers.

@@ -34,6 +34,7 @@ use super::{
 use crate::article::Article;
 use crate::limits::SiteLimits;
 
+mod audience;
 mod fold;
 mod index;
 mod migrate;
@@ -323,6 +324,33 @@ impl Store for SqliteStore {
 
     fn unreadable_rows(&self) -> u64 {
         self.unreadable.count()
+    }
+
+    fn record_audience(
+        &self,
+        batch: &super::audience::AudienceBatch,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.pools.load().writer.get()?;
+        audience::record(&mut conn, batch, now)
+    }
+
+    fn audience_salt(&self, day: &str, fresh: &str) -> Result<String, StoreError> {
+        let mut conn = self.pools.load().writer.get()?;
+        audience::salt(&mut conn, day, fresh)
+    }
+
+    fn audience(&self, now: DateTime<Utc>) -> Result<super::audience::AudienceCounts, StoreError> {
+        let conn = self.pools.load().readers.get()?;
+        audience::counts(&conn, now)
+    }
+
+    fn reader_report(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<super::audience::FetcherReport>, StoreError> {
+        let conn = self.pools.load().readers.get()?;
+        audience::report(&conn, now)
     }
 
     fn trim_log(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
