@@ -12,10 +12,12 @@
 //!
 //! Beside requests, the `watch`er reads the store's change log and
 //! invalidates what a change touches, and [`websub`] tells hubs which
-//! feeds changed. [`metrics`] counts all of it for `/metrics`.
+//! feeds changed, and [`cdn`] purges what changed from a cache in front.
+//! [`metrics`] counts all of it for `/metrics`.
 
 pub mod app;
 pub mod cache;
+pub mod cdn;
 pub mod conditional;
 mod connections;
 pub mod encoding;

@@ -353,6 +353,12 @@ async fn conditional(
     if cors {
         builder = builder.header(header::ACCESS_CONTROL_ALLOW_ORIGIN, "*");
     }
+    // SPEC "Behind a CDN": the keys were written when it was rendered.
+    if let Some(name) = app.site.cdn.key_header.map(super::cdn::header_name)
+        && let Ok(value) = HeaderValue::from_maybe_shared(rendered.keys.clone())
+    {
+        builder = builder.header(name, value);
+    }
     // WebSub (SPEC "For aggregators"): a subscription feed names its hubs
     // and itself; archives name no hub.
     if let Resource::Feed(key, format) = resource {

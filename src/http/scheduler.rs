@@ -226,7 +226,8 @@ impl Scheduler {
         };
         let rep = Representation::new(content_type, body, None);
         let previous = claim.previous.clone();
-        let rendered = Rendered::new(rep, Meta::default(), previous.as_ref());
+        let keys = rendering::cdn_keys(self.state.site.cdn.key_header, &claim.resource);
+        let rendered = Rendered::new(rep, Meta::default(), keys, previous.as_ref());
         self.state.metrics.render(1, started.elapsed());
         let resource = claim.resource.clone();
         claim.complete(Ok(rendered.clone()));
@@ -276,7 +277,8 @@ impl Scheduler {
             .into_iter()
             .map(|(format, claim)| {
                 let rep = rendering::feed_representation(&feed, format);
-                let rendered = Rendered::new(rep, meta, claim.previous.as_ref());
+                let keys = rendering::cdn_keys(state.site.cdn.key_header, &claim.resource);
+                let rendered = Rendered::new(rep, meta, keys, claim.previous.as_ref());
                 // WebSub: a rendering that replaces another with other
                 // bytes is a change to tell the hubs of.
                 state.websub.rendered(&claim.resource, generation);

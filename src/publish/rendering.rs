@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use super::representation::Representation;
 use super::resource::Resource;
 use crate::article::FeedKey;
-use crate::config::Site;
+use crate::config::{KeyHeader, Site};
 use crate::feed::{Archive, ArchivePage, Catalog, Feed, FeedError};
 use crate::render::{Format, render};
 use crate::store::Snapshot;
@@ -58,15 +58,23 @@ pub struct Rendered {
     pub rep: Representation,
     /// What a change must reach to touch it.
     pub meta: Meta,
+    /// The value of `[cdn] key_header` for it ([`cdn_keys`]), empty
+    /// without one: made once here, so a response only copies a pointer.
+    pub keys: bytes::Bytes,
 }
 
 impl Rendered {
     /// A new rendering, or `previous` when it has the same bytes and meta
     /// (it keeps the codings computed for it).
-    pub fn new(rep: Representation, meta: Meta, previous: Option<&Arc<Rendered>>) -> Arc<Rendered> {
+    pub fn new(
+        rep: Representation,
+        meta: Meta,
+        keys: bytes::Bytes,
+        previous: Option<&Arc<Rendered>>,
+    ) -> Arc<Rendered> {
         match previous {
             Some(prev) if prev.meta == meta && prev.rep.same_bytes(&rep) => prev.clone(),
-            _ => Arc::new(Rendered { rep, meta }),
+            _ => Arc::new(Rendered { rep, meta, keys }),
         }
     }
 
@@ -87,6 +95,17 @@ impl Rendered {
         for coding in previous.rep.codings() {
             self.rep.body(coding);
         }
+    }
+}
+
+/// A resource's keys for a cache in front, as `header` lists them: its
+/// document's key ([`Resource::cdn_key`]) and `bantin`, which every
+/// response carries (a purge of `bantin` is a purge of everything).
+/// Empty without a key header.
+pub fn cdn_keys(header: Option<KeyHeader>, resource: &Resource) -> bytes::Bytes {
+    match header {
+        None => bytes::Bytes::new(),
+        Some(h) => format!("{}{}bantin", resource.cdn_key(), h.separator()).into(),
     }
 }
 
