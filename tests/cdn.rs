@@ -109,3 +109,85 @@ async fn cache_tag_is_comma_separated_and_no_header_means_none() {
     }
     server.stop().await;
 }
+
+/// The sample's site file with `[cdn]` lines, written into the sandbox.
+fn site_file_with(sample: &Sandbox, top: &str, cdn: &str) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(site_file()).unwrap();
+    sample.write("site.toml", format!("{top}\n{text}\n[cdn]\n{cdn}\n"))
+}
+
+// `bantin build` with `key_header` writes an nginx map; the documented
+// static configuration with it sends, for every kind of built document and
+// its `.gz`, the keys `bantin serve` sends for the same URL.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_static_build_sends_the_keys_serve_sends_through_nginx() {
+    use crate::deploy::{doc_blocks, free_port, nginx_binary, start_nginx};
+    let Some(nginx) = nginx_binary("the static site's CDN keys") else {
+        return;
+    };
+    let sample = Sandbox::with_sample();
+    let site = site_file_with(&sample, "", "key_header = \"Surrogate-Key\"");
+    let public = sample.path("public");
+    let built = sample
+        .bantin()
+        .site(&site)
+        .args(["build", "--out", public.to_str().unwrap()])
+        .ok_async()
+        .await;
+    assert!(built.status.success());
+    for dir in [sample.dir(), public.as_path()] {
+        let _ = std::process::Command::new("chmod")
+            .arg("-R")
+            .arg("a+rX")
+            .arg(dir)
+            .status();
+    }
+    let blocks = doc_blocks("docs/deployment.md", "static-nginx-cdn", "nginx");
+    assert_eq!(blocks.len(), 1);
+    let config = blocks[0].replace("/srv/bantin/public", &public.display().to_string());
+    let port = free_port();
+    let (_nginx, _dir) = start_nginx(nginx, &config, port);
+    let server = Server::start_site(
+        sample.open(),
+        site_with("", "key_header = \"Surrogate-Key\""),
+        test_limits(),
+    )
+    .await;
+    let c = client();
+    let mut paths = vec![
+        "/".to_string(),
+        "/feeds.opml".into(),
+        "/feeds/all/archive/2020-11.rss".into(),
+    ];
+    for key in sample_keys() {
+        paths.push(feed_path(&key, "atom"));
+    }
+    for path in &paths {
+        let served = get(&c, &server.url(path), &[]).await;
+        let keys = served.header("surrogate-key").unwrap();
+        for coding in ["identity", "gzip"] {
+            let r = get(
+                &c,
+                &format!("http://127.0.0.1:{port}{path}"),
+                &[("accept-encoding", coding)],
+            )
+            .await;
+            assert_eq!(r.status, 200, "{path}");
+            assert!(r.body.len() > 10);
+            assert_eq!(
+                r.header("surrogate-key"),
+                Some(keys.clone()),
+                "{path} {coding}"
+            );
+        }
+    }
+    // The map itself is not for the public.
+    let r = get(
+        &c,
+        &format!("http://127.0.0.1:{port}/.bantin-keys.nginx"),
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, 403);
+    server.stop().await;
+}
