@@ -53,6 +53,12 @@ pub struct Metrics {
     /// 1 when this replica sent pings at its last batch, 0 when another
     /// one leads (or none was asked yet).
     leader: AtomicU64,
+    /// CDN purge requests, taken and failed.
+    cdn_purges_ok: AtomicU64,
+    cdn_purges_error: AtomicU64,
+    cdn_backlog: AtomicU64,
+    cdn_overflows: AtomicU64,
+    cdn_not_leader: AtomicU64,
 }
 
 impl Metrics {
@@ -126,6 +132,27 @@ impl Metrics {
     /// Whether this replica leads (sends the pings), as last asked.
     pub fn set_leader(&self, lead: bool) {
         self.leader.store(u64::from(lead), Relaxed);
+    }
+
+    /// Count a CDN purge request: taken (2xx) or failed.
+    pub fn cdn_purge(&self, ok: bool) {
+        let cell = if ok {
+            &self.cdn_purges_ok
+        } else {
+            &self.cdn_purges_error
+        };
+        cell.fetch_add(1, Relaxed);
+    }
+
+    /// Keys waiting to be purged now, and the backlog's overflows so far.
+    pub fn set_cdn_backlog(&self, waiting: usize, overflows: u64) {
+        self.cdn_backlog.store(waiting as u64, Relaxed);
+        self.cdn_overflows.store(overflows, Relaxed);
+    }
+
+    /// Count keys dropped because another replica purges.
+    pub fn cdn_not_leader(&self, n: u64) {
+        self.cdn_not_leader.fetch_add(n, Relaxed);
     }
 
     /// The exposition text; cache and store figures are sampled by the
@@ -231,6 +258,27 @@ impl Metrics {
             self.pings_not_leader.load(Relaxed),
             self.ping_queue.load(Relaxed),
             self.leader.load(Relaxed),
+        );
+        let _ = write!(
+            out,
+            "# HELP bantin_cdn_purges_total Purge requests sent to the cache in front, by result (retries included).\n\
+             # TYPE bantin_cdn_purges_total counter\n\
+             bantin_cdn_purges_total{{result=\"ok\"}} {}\n\
+             bantin_cdn_purges_total{{result=\"error\"}} {}\n\
+             # HELP bantin_cdn_purge_backlog Keys waiting to be purged (a purge of everything counts as one).\n\
+             # TYPE bantin_cdn_purge_backlog gauge\n\
+             bantin_cdn_purge_backlog {}\n\
+             # HELP bantin_cdn_purge_overflows_total Times the backlog overflowed and became one purge of everything.\n\
+             # TYPE bantin_cdn_purge_overflows_total counter\n\
+             bantin_cdn_purge_overflows_total {}\n\
+             # HELP bantin_cdn_purges_not_leader_total Keys dropped because another replica purges.\n\
+             # TYPE bantin_cdn_purges_not_leader_total counter\n\
+             bantin_cdn_purges_not_leader_total {}\n",
+            self.cdn_purges_ok.load(Relaxed),
+            self.cdn_purges_error.load(Relaxed),
+            self.cdn_backlog.load(Relaxed),
+            self.cdn_overflows.load(Relaxed),
+            self.cdn_not_leader.load(Relaxed),
         );
         out
     }

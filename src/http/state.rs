@@ -1,7 +1,7 @@
 //! The server's shared state: the site, the store, the catalog requests
 //! are answered from, the cache of rendered resources and what must be
 //! found in it after a change, the store's health, the counters, and the
-//! WebSub pings waiting. The render scheduler (`scheduler.rs`), the
+//! WebSub pings and CDN purges waiting. The render scheduler (`scheduler.rs`), the
 //! change-log watcher (`watch.rs`) and requests (`app.rs`) each hold it.
 //!
 //! The catalog is an immutable snapshot swapped whole ([`ArcSwap`]): a
@@ -16,6 +16,7 @@ use super::cache::Cache;
 use super::health::StoreHealth;
 use super::metrics::Metrics;
 use super::tracked::{Archives, Searches};
+use super::cdn::Purger;
 use super::websub::Publisher;
 use crate::config::Site;
 use crate::feed::Catalog;
@@ -37,6 +38,8 @@ pub(crate) struct State {
     pub(crate) metrics: Arc<Metrics>,
     /// WebSub publish pings waiting to go out (sent by `websub::publish`).
     pub(crate) websub: Arc<Publisher>,
+    /// CDN purges waiting to go out (sent by `cdn::purge`).
+    pub(crate) cdn: Arc<Purger>,
 }
 
 impl State {
@@ -44,6 +47,7 @@ impl State {
         State {
             cache: Cache::new(site.limits.cache_bytes),
             websub: Arc::new(Publisher::new(site.hubs.clone(), Default::default())),
+            cdn: Arc::new(Purger::new(site.cdn.purge.clone())),
             site,
             store,
             catalog: ArcSwap::from_pointee(catalog),
