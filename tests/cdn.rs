@@ -4,12 +4,16 @@
 //! (its `xkey` vmod) and through stand-ins for Fastly's and Cloudflare's
 //! APIs; nginx keeps serving a stale feed while bantin is down.
 
+use std::collections::{BTreeSet, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
 use bantin::article::FeedKey;
 use bantin::config::Site;
 
 use crate::support::{
-    FORMATS, Sandbox, Server, client, feed_path, fetch, get, root, sample_keys, site_file,
-    test_limits,
+    FORMATS, Process, Sandbox, Server, client, feed_path, fetch, get, root, sample_keys,
+    site_file, test_limits, wait_until,
 };
 
 /// The sample's site file with these lines added at its top and `[cdn]`
@@ -190,4 +194,269 @@ async fn a_static_build_sends_the_keys_serve_sends_through_nginx() {
     .await;
     assert_eq!(r.status, 403);
     server.stop().await;
+}
+
+/// What a stand-in API answers a request with.
+#[derive(Debug, Clone, Copy)]
+enum Answer {
+    Status(u16),
+    /// No answer at all (the client times out).
+    Hang,
+}
+
+/// A request a stand-in received.
+#[derive(Debug, Clone)]
+struct Seen {
+    method: String,
+    path: String,
+    headers: http::HeaderMap,
+    body: Vec<u8>,
+    /// The status it was answered with (`None`: no answer).
+    answered: Option<u16>,
+}
+
+/// A local HTTP server standing in for Fastly's or Cloudflare's API:
+/// records every request, answers the scripted answers in turn, then 200.
+struct StandIn {
+    base: String,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    script: Arc<Mutex<VecDeque<Answer>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl StandIn {
+    async fn start(script: &[Answer]) -> StandIn {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
+        let script = Arc::new(Mutex::new(script.iter().copied().collect::<VecDeque<_>>()));
+        let (s, q) = (seen.clone(), script.clone());
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let (seen, script) = (s.clone(), q.clone());
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                        let (seen, script) = (seen.clone(), script.clone());
+                        async move {
+                            let (parts, body) = req.into_parts();
+                            let body = http_body_util::BodyExt::collect(body)
+                                .await
+                                .map(|b| b.to_bytes().to_vec())
+                                .unwrap_or_default();
+                            let answer = script
+                                .lock()
+                                .unwrap()
+                                .pop_front()
+                                .unwrap_or(Answer::Status(200));
+                            let answered = match answer {
+                                Answer::Status(s) => Some(s),
+                                Answer::Hang => None,
+                            };
+                            seen.lock().unwrap().push(Seen {
+                                method: parts.method.to_string(),
+                                path: parts.uri.path().to_string(),
+                                headers: parts.headers,
+                                body,
+                                answered,
+                            });
+                            let status = match answer {
+                                Answer::Status(s) => s,
+                                Answer::Hang => {
+                                    tokio::time::sleep(Duration::from_secs(120)).await;
+                                    200
+                                }
+                            };
+                            let mut r = http::Response::new(http_body_util::Full::new(
+                                bytes::Bytes::from_static(b"{\"status\":\"ok\"}"),
+                            ));
+                            *r.status_mut() = http::StatusCode::from_u16(status).unwrap();
+                            Ok::<_, std::convert::Infallible>(r)
+                        }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        StandIn {
+            base,
+            seen,
+            script,
+            task,
+        }
+    }
+
+    fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+
+    /// Answer the next requests with these.
+    fn then(&self, answers: &[Answer]) {
+        self.script.lock().unwrap().extend(answers.iter().copied());
+    }
+}
+
+impl Drop for StandIn {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The keys a request purges, as its kind of API names them.
+fn keys_of(seen: &Seen) -> Vec<String> {
+    if let Some(v) = seen.headers.get("surrogate-key") {
+        return v.to_str().unwrap().split(' ').map(str::to_string).collect();
+    }
+    if let Some(v) = seen.headers.get("xkey") {
+        return v.to_str().unwrap().split(' ').map(str::to_string).collect();
+    }
+    let body: serde_json::Value = serde_json::from_slice(&seen.body).unwrap();
+    body["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The keys purged with a 2xx answer among these requests.
+fn purged(seen: &[Seen]) -> BTreeSet<String> {
+    seen.iter()
+        .filter(|s| s.answered.is_some_and(|a| (200..300).contains(&a)))
+        .flat_map(keys_of)
+        .collect()
+}
+
+/// A labelled sample's value in `/metrics` text.
+fn sample_value(text: &str, series: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {series} in /metrics"))
+}
+
+/// The keys of every document an article in this new category and
+/// region, published in `month`, is in.
+fn keys_of_new(category: &str, region: &str, month: &str) -> BTreeSet<String> {
+    let (c, r) = (
+        bantin::slug::slugify(category),
+        bantin::slug::slugify(region),
+    );
+    let feeds = [
+        "/feeds/all".to_string(),
+        format!("/feeds/category/{c}"),
+        format!("/feeds/region/{r}"),
+        format!("/feeds/category/{c}/region/{r}"),
+    ];
+    let mut keys: BTreeSet<String> = feeds
+        .iter()
+        .flat_map(|f| [f.clone(), format!("{f}/archive/{month}")])
+        .collect();
+    keys.extend(["/feeds/search", "/", "/feeds.opml"].map(String::from));
+    keys
+}
+
+/// The sample's site file with `[cdn]` purging to Fastly's stand-in.
+const TOKEN: &str = "tok-S3CRET-2b7f";
+
+// Fastly's stand-in gets, after a write, exactly the keys of the
+// documents it changed (POST /service/{id}/purge, Surrogate-Key,
+// Fastly-Key from BANTIN_CDN_TOKEN), after a first answer of 500 is
+// retried; a write that leaves a cached feed's bytes as they were does not
+// purge it; the token is in no log line, at debug level.
+#[tokio::test(flavor = "multi_thread")]
+async fn fastly_purges_exactly_what_a_write_changed_with_the_token_from_the_environment() {
+    let sample = Sandbox::with_sample();
+    let api = StandIn::start(&[Answer::Status(500)]).await;
+    let site = site_file_with(
+        &sample,
+        "",
+        &format!(
+            "key_header = \"Surrogate-Key\"\npurge = \"fastly\"\npurge_url = \"{}/\"\n\
+             service = \"SU1Z0isxPaozGVKXdv0eY\"",
+            api.base
+        ),
+    );
+    let server = Process::serve(
+        sample
+            .bantin()
+            .site(&site)
+            .env("BANTIN_CDN_TOKEN", TOKEN)
+            .log("debug"),
+    );
+    let c = client();
+    // A feed held in every format, which a no-op write will leave as it is.
+    let held = sample_keys()
+        .into_iter()
+        .find(|k| matches!(k, FeedKey::Category(_)))
+        .unwrap();
+    for ext in FORMATS {
+        assert_eq!(get(&c, &server.url(&feed_path(&held, ext)), &[]).await.status, 200);
+    }
+    sample.upsert([crate::support::article(
+        "cdn-fastly-1",
+        &["Thử CDN"],
+        &["Vùng CDN"],
+        "2026-12-01T08:00:00+07:00",
+    )]);
+    let want = keys_of_new("Thử CDN", "Vùng CDN", "2026-12");
+    let took = wait_until(Duration::from_secs(30), || async { purged(&api.seen()) == want })
+        .await;
+    assert!(
+        took.is_some(),
+        "purged {:?}, want {want:?}",
+        purged(&api.seen())
+    );
+    let seen = api.seen();
+    assert_eq!(seen.first().unwrap().answered, Some(500));
+    for s in &seen {
+        assert_eq!(s.method, "POST");
+        assert_eq!(s.path, "/service/SU1Z0isxPaozGVKXdv0eY/purge");
+        assert_eq!(s.headers["fastly-key"], TOKEN);
+        assert!(keys_of(s).len() <= 256);
+        // Only what the write reached: no other feed, no purge of everything.
+        for k in keys_of(s) {
+            assert!(want.contains(&k), "{k} purged");
+        }
+    }
+    // A CMS saving an article of the held feed without a change: the feed
+    // renders to the same bytes and is not purged; what bantin did not
+    // hold is.
+    let metrics = || async { get(&c, &server.url("/metrics"), &[]).await.text() };
+    let renders = sample_value(&metrics().await, "bantin_renders_total");
+    let before = api.seen().len();
+    let FeedKey::Category(cat) = &held else {
+        unreachable!()
+    };
+    let n = sample.execute(&format!(
+        "UPDATE articles SET title = title WHERE id = (SELECT article_id FROM article_categories \
+         WHERE slug = '{cat}' ORDER BY article_id LIMIT 1)"
+    ));
+    assert_eq!(n, 1);
+    let settled = wait_until(Duration::from_secs(30), || async {
+        let text = metrics().await;
+        let sent = sample_value(&text, "bantin_cdn_purges_total{result=\"ok\"}")
+            + sample_value(&text, "bantin_cdn_purges_total{result=\"error\"}");
+        sample_value(&text, "bantin_renders_total") >= renders + 3
+            && sample_value(&text, "bantin_cdn_purge_backlog") == 0
+            && sent as usize == api.seen().len()
+            && api.seen().len() > before
+    })
+    .await;
+    assert!(settled.is_some(), "the no-op write was not purged");
+    let after = purged(&api.seen()[before..]);
+    assert!(after.contains("/feeds/all"), "{after:?}");
+    assert!(
+        !after.contains(&format!("/feeds/{}", held.path())),
+        "a feed whose bytes did not change was purged: {after:?}"
+    );
+    let text = metrics().await;
+    assert!(sample_value(&text, "bantin_cdn_purges_total{result=\"error\"}") >= 1);
+    assert!(sample_value(&text, "bantin_cdn_purges_total{result=\"ok\"}") >= 2);
+    let log = server.stderr.lock().unwrap().clone();
+    assert!(log.contains("CDN"), "{log}");
+    assert!(!log.contains(TOKEN), "the token is in the log");
 }
