@@ -460,3 +460,115 @@ async fn fastly_purges_exactly_what_a_write_changed_with_the_token_from_the_envi
     assert!(log.contains("CDN"), "{log}");
     assert!(!log.contains(TOKEN), "the token is in the log");
 }
+
+/// `app` served in this process on port 0: its base URL, and what stops it.
+async fn serve_app(app: bantin::http::app::App) -> (String, Arc<bantin::http::app::App>, impl Drop) {
+    let app = Arc::new(app);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(bantin::http::server::run(
+        app.clone(),
+        listener,
+        test_limits(),
+        async move {
+            let _ = rx.await;
+        },
+    ));
+    struct Stop(Option<tokio::sync::oneshot::Sender<()>>);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            if let Some(tx) = self.0.take() {
+                let _ = tx.send(());
+            }
+        }
+    }
+    (base, app, Stop(Some(tx)))
+}
+
+// Cloudflare's stand-in: a purge that times out and one answered 503 are
+// tried again with backoff until one goes through (POST
+// /zones/{id}/purge_cache, `{"tags": […]}`, the bearer token); while the
+// API is down, writes pile up past the backlog's bound, which becomes one
+// purge of `bantin`. Responses meanwhile are as quick as ever.
+#[tokio::test(flavor = "multi_thread")]
+async fn cloudflare_retries_errors_and_timeouts_and_bounds_its_backlog() {
+    use bantin::http::cdn::{Policy, Token};
+    let sample = Sandbox::with_sample();
+    let api = StandIn::start(&[Answer::Hang, Answer::Status(503)]).await;
+    let site = site_with(
+        "",
+        &format!(
+            "key_header = \"Cache-Tag\"\npurge = \"cloudflare\"\npurge_url = \"{}\"\n\
+             service = \"023e105f4ecef8ad9ca31a8372d0c353\"",
+            api.base
+        ),
+    );
+    let store = sample.open();
+    let app = tokio::task::spawn_blocking(move || bantin::http::app::App::new(site, store))
+        .await
+        .unwrap()
+        .unwrap()
+        .with_cdn_token(Token::new(TOKEN.into()))
+        .with_purge_policy(Policy {
+            every: Duration::from_millis(100),
+            first_retry: Duration::from_millis(200),
+            max_retry: Duration::from_millis(400),
+            capacity: 20,
+            timeout: Duration::from_millis(500),
+            ..Policy::default()
+        });
+    let (base, app, _stop) = serve_app(app).await;
+    let c = client();
+    sample.upsert([crate::support::article(
+        "cdn-cf-1",
+        &["Thử CF"],
+        &["Vùng CF"],
+        "2026-12-02T08:00:00+07:00",
+    )]);
+    let want = keys_of_new("Thử CF", "Vùng CF", "2026-12");
+    let took = wait_until(Duration::from_secs(30), || async { purged(&api.seen()) == want })
+        .await;
+    assert!(took.is_some(), "purged {:?}", purged(&api.seen()));
+    let seen = api.seen();
+    let answers: Vec<Option<u16>> = seen.iter().map(|s| s.answered).collect();
+    assert_eq!(answers, [None, Some(503), Some(200)]);
+    for s in &seen {
+        assert_eq!(s.method, "POST");
+        assert_eq!(s.path, "/zones/023e105f4ecef8ad9ca31a8372d0c353/purge_cache");
+        assert_eq!(s.headers["authorization"], format!("Bearer {TOKEN}"));
+        assert_eq!(s.headers["content-type"], "application/json");
+        // The same keys each time: a retry is the same purge.
+        assert_eq!(keys_of(s).into_iter().collect::<BTreeSet<_>>(), want);
+    }
+    // The API down: three writes' keys pass the bound of 20 and become one
+    // purge of everything, sent once it answers again.
+    api.then(&[Answer::Status(503); 4]);
+    let before = api.seen().len();
+    for (i, name) in ["Một", "Hai", "Ba"].iter().enumerate() {
+        sample.upsert([crate::support::article(
+            &format!("cdn-cf-{}", i + 2),
+            &[&format!("Thử {name}")],
+            &[&format!("Vùng {name}")],
+            "2026-12-03T08:00:00+07:00",
+        )]);
+        // A response while purges fail is not held up by them.
+        let r = get(&c, &format!("{base}/feeds/all.rss"), &[]).await;
+        assert_eq!(r.status, 200);
+    }
+    let everything = wait_until(Duration::from_secs(30), || async {
+        api.seen()[before..]
+            .iter()
+            .any(|s| s.answered == Some(200) && keys_of(s) == ["bantin"])
+    })
+    .await;
+    assert!(
+        everything.is_some(),
+        "{:?}",
+        api.seen()[before..].iter().map(keys_of).collect::<Vec<_>>()
+    );
+    let text = get(&c, &format!("{base}/metrics"), &[]).await.text();
+    assert!(sample_value(&text, "bantin_cdn_purge_overflows_total") >= 1);
+    assert!(sample_value(&text, "bantin_cdn_purges_total{result=\"error\"}") >= 5);
+    assert!(app.purges_waiting() <= 20);
+}
