@@ -572,3 +572,199 @@ async fn cloudflare_retries_errors_and_timeouts_and_bounds_its_backlog() {
     assert!(sample_value(&text, "bantin_cdn_purges_total{result=\"error\"}") >= 5);
     assert!(app.purges_waiting() <= 20);
 }
+
+/// varnishd as a child in the foreground, with its own work folder;
+/// stopped (TERM, then KILL) when dropped.
+struct Varnish {
+    child: std::process::Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Varnish {
+    /// The path of varnishd, or `None` (said, and a failure under CI)
+    /// where Varnish is not installed.
+    fn binary() -> Option<&'static str> {
+        let found = ["/usr/sbin/varnishd", "/usr/bin/varnishd"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).exists());
+        if found.is_none() {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI must have varnish and varnish-modules"
+            );
+            eprintln!("SKIPPED: Varnish is not installed");
+        }
+        found
+    }
+
+    /// Start varnishd on `port` with contrib/'s VCL, its backend the
+    /// bantin on `backend`.
+    fn start(varnishd: &str, port: u16, backend: u16) -> Varnish {
+        let vcl = std::fs::read_to_string(root().join("contrib/varnish/bantin.vcl")).unwrap();
+        assert!(vcl.contains(".port = \"8080\";"));
+        let vcl = vcl.replace(".port = \"8080\";", &format!(".port = \"{backend}\";"));
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("bantin.vcl");
+        std::fs::write(&file, vcl).unwrap();
+        let child = std::process::Command::new(varnishd)
+            .arg("-F")
+            // No privilege separation: the test runs as whoever runs it.
+            .args(["-j", "none"])
+            .arg("-n")
+            .arg(dir.path().join("work"))
+            .args(["-a", &format!("127.0.0.1:{port}")])
+            .arg("-f")
+            .arg(&file)
+            .args(["-s", "malloc,64m"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut varnish = Varnish {
+            child,
+            port,
+            _dir: dir,
+        };
+        let started = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(status)) = varnish.child.try_wait() {
+                panic!("varnishd exited: {status}");
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "varnishd did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        varnish
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+}
+
+impl Drop for Varnish {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let started = std::time::Instant::now();
+        while started.elapsed() < Duration::from_secs(10) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Whether Varnish answered from its cache: `X-Varnish` then names this
+/// request and the one that fetched the object.
+fn varnish_hit(r: &crate::support::Reply) -> bool {
+    r.header("x-varnish")
+        .is_some_and(|v| v.split_whitespace().count() == 2)
+}
+
+// A real Varnish with contrib/'s VCL in front of `bantin serve` (keys in
+// `xkey`, purges by PURGE): a reader polling through it sees a new
+// article, a CMS's direct SQL edit of it and its removal within seconds
+// of each write, while every feed the writes did not touch stays a
+// Varnish hit throughout.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reader_through_varnish_sees_each_write_at_once_and_untouched_feeds_stay_hits() {
+    let Some(varnishd) = Varnish::binary() else {
+        return;
+    };
+    let sample = Sandbox::with_sample();
+    let port = crate::deploy::free_port();
+    let site = site_file_with(
+        &sample,
+        "",
+        &format!(
+            "key_header = \"xkey\"\npurge = \"varnish\"\npurge_url = \"http://127.0.0.1:{port}/\""
+        ),
+    );
+    let server = Process::serve(sample.bantin().site(&site));
+    let backend: u16 = server.base.rsplit(':').next().unwrap().parse().unwrap();
+    let varnish = tokio::task::spawn_blocking(move || Varnish::start(varnishd, port, backend))
+        .await
+        .unwrap();
+    let c = client();
+    // The write goes to the first sample article's category and region.
+    let first = crate::support::sample_articles().remove(0);
+    let (cat, reg) = (first.categories[0].clone(), first.regions[0].clone());
+    let touched = format!("/feeds/category/{}.rss", bantin::slug::slugify(&cat));
+    let untouched: Vec<String> = sample_keys()
+        .into_iter()
+        .filter(|k| match k {
+            FeedKey::Category(c) => *c != bantin::slug::slugify(&cat),
+            FeedKey::Region(r) => *r != bantin::slug::slugify(&reg),
+            _ => false,
+        })
+        .flat_map(|k| FORMATS.map(|ext| feed_path(&k, ext)))
+        .collect();
+    assert!(untouched.len() >= 6);
+    for path in untouched.iter().chain([&touched]) {
+        let miss = get(&c, &varnish.url(path), &[]).await;
+        assert_eq!(miss.status, 200, "{path}");
+        assert!(!varnish_hit(&miss), "{path}");
+        assert!(varnish_hit(&get(&c, &varnish.url(path), &[]).await), "{path}");
+        assert_eq!(miss.header("xkey"), None, "keys are not for readers");
+    }
+    let still_hits = || async {
+        for path in &untouched {
+            let r = get(&c, &varnish.url(path), &[]).await;
+            assert!(varnish_hit(&r), "{path} was purged: {:?}", r.header("x-varnish"));
+        }
+    };
+    let shows = |needle: String| {
+        let url = varnish.url(&touched);
+        let c = c.clone();
+        move || {
+            let (url, c, needle) = (url.clone(), c.clone(), needle.clone());
+            async move { get(&c, &url, &[]).await.text().contains(&needle) }
+        }
+    };
+    let deadline = Duration::from_secs(10);
+
+    // A new article, through bantin's own import path.
+    let mut new = crate::support::article("cdn-varnish-1", &[&cat], &[&reg], "2026-12-05T08:00:00+07:00");
+    new.title = "Lũ về Hương Khê".into();
+    sample.upsert([new]);
+    let took = wait_until(deadline, shows("Lũ về Hương Khê".into())).await;
+    eprintln!("through Varnish: a new article shown after {took:?}");
+    assert!(took.is_some(), "the new article never showed through Varnish");
+    still_hits().await;
+
+    // A CMS edits it with SQL.
+    let n = sample.execute("UPDATE articles SET title = 'Lũ đã rút' WHERE id = 'cdn-varnish-1'");
+    assert_eq!(n, 1);
+    let took = wait_until(deadline, shows("Lũ đã rút".into())).await;
+    eprintln!("through Varnish: a CMS's SQL edit shown after {took:?}");
+    assert!(took.is_some(), "the CMS's edit never showed through Varnish");
+    still_hits().await;
+
+    // It is removed.
+    sample.run_async(&["remove", "cdn-varnish-1"]).await;
+    let gone = {
+        let url = varnish.url(&touched);
+        let c = c.clone();
+        move || {
+            let (url, c) = (url.clone(), c.clone());
+            async move { !get(&c, &url, &[]).await.text().contains("cdn-varnish-1") }
+        }
+    };
+    let took = wait_until(deadline, gone).await;
+    eprintln!("through Varnish: a removal shown after {took:?}");
+    assert!(took.is_some(), "the removed article stayed in Varnish's copy");
+    still_hits().await;
+    let text = get(&c, &server.url("/metrics"), &[]).await.text();
+    assert!(sample_value(&text, "bantin_cdn_purges_total{result=\"ok\"}") >= 3);
+    assert_eq!(sample_value(&text, "bantin_cdn_purges_total{result=\"error\"}"), 0);
+}
