@@ -12,8 +12,8 @@ use bantin::article::FeedKey;
 use bantin::config::Site;
 
 use crate::support::{
-    FORMATS, Process, Sandbox, Server, client, feed_path, fetch, get, root, sample_keys,
-    site_file, test_limits, wait_until,
+    FORMATS, Process, Sandbox, Server, client, feed_path, fetch, get, root, sample_keys, site_file,
+    test_limits, wait_until,
 };
 
 /// The sample's site file with these lines added at its top and `[cdn]`
@@ -238,44 +238,46 @@ impl StandIn {
                 };
                 let (seen, script) = (s.clone(), q.clone());
                 tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
-                        let (seen, script) = (seen.clone(), script.clone());
-                        async move {
-                            let (parts, body) = req.into_parts();
-                            let body = http_body_util::BodyExt::collect(body)
-                                .await
-                                .map(|b| b.to_bytes().to_vec())
-                                .unwrap_or_default();
-                            let answer = script
-                                .lock()
-                                .unwrap()
-                                .pop_front()
-                                .unwrap_or(Answer::Status(200));
-                            let answered = match answer {
-                                Answer::Status(s) => Some(s),
-                                Answer::Hang => None,
-                            };
-                            seen.lock().unwrap().push(Seen {
-                                method: parts.method.to_string(),
-                                path: parts.uri.path().to_string(),
-                                headers: parts.headers,
-                                body,
-                                answered,
-                            });
-                            let status = match answer {
-                                Answer::Status(s) => s,
-                                Answer::Hang => {
-                                    tokio::time::sleep(Duration::from_secs(120)).await;
-                                    200
-                                }
-                            };
-                            let mut r = http::Response::new(http_body_util::Full::new(
-                                bytes::Bytes::from_static(b"{\"status\":\"ok\"}"),
-                            ));
-                            *r.status_mut() = http::StatusCode::from_u16(status).unwrap();
-                            Ok::<_, std::convert::Infallible>(r)
-                        }
-                    });
+                    let service = hyper::service::service_fn(
+                        move |req: http::Request<hyper::body::Incoming>| {
+                            let (seen, script) = (seen.clone(), script.clone());
+                            async move {
+                                let (parts, body) = req.into_parts();
+                                let body = http_body_util::BodyExt::collect(body)
+                                    .await
+                                    .map(|b| b.to_bytes().to_vec())
+                                    .unwrap_or_default();
+                                let answer = script
+                                    .lock()
+                                    .unwrap()
+                                    .pop_front()
+                                    .unwrap_or(Answer::Status(200));
+                                let answered = match answer {
+                                    Answer::Status(s) => Some(s),
+                                    Answer::Hang => None,
+                                };
+                                seen.lock().unwrap().push(Seen {
+                                    method: parts.method.to_string(),
+                                    path: parts.uri.path().to_string(),
+                                    headers: parts.headers,
+                                    body,
+                                    answered,
+                                });
+                                let status = match answer {
+                                    Answer::Status(s) => s,
+                                    Answer::Hang => {
+                                        tokio::time::sleep(Duration::from_secs(120)).await;
+                                        200
+                                    }
+                                };
+                                let mut r = http::Response::new(http_body_util::Full::new(
+                                    bytes::Bytes::from_static(b"{\"status\":\"ok\"}"),
+                                ));
+                                *r.status_mut() = http::StatusCode::from_u16(status).unwrap();
+                                Ok::<_, std::convert::Infallible>(r)
+                            }
+                        },
+                    );
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
                         .await;
@@ -394,7 +396,12 @@ async fn fastly_purges_exactly_what_a_write_changed_with_the_token_from_the_envi
         .find(|k| matches!(k, FeedKey::Category(_)))
         .unwrap();
     for ext in FORMATS {
-        assert_eq!(get(&c, &server.url(&feed_path(&held, ext)), &[]).await.status, 200);
+        assert_eq!(
+            get(&c, &server.url(&feed_path(&held, ext)), &[])
+                .await
+                .status,
+            200
+        );
     }
     sample.upsert([crate::support::article(
         "cdn-fastly-1",
@@ -403,8 +410,10 @@ async fn fastly_purges_exactly_what_a_write_changed_with_the_token_from_the_envi
         "2026-12-01T08:00:00+07:00",
     )]);
     let want = keys_of_new("Thử CDN", "Vùng CDN", "2026-12");
-    let took = wait_until(Duration::from_secs(30), || async { purged(&api.seen()) == want })
-        .await;
+    let took = wait_until(Duration::from_secs(30), || async {
+        purged(&api.seen()) == want
+    })
+    .await;
     assert!(
         took.is_some(),
         "purged {:?}, want {want:?}",
@@ -462,7 +471,9 @@ async fn fastly_purges_exactly_what_a_write_changed_with_the_token_from_the_envi
 }
 
 /// `app` served in this process on port 0: its base URL, and what stops it.
-async fn serve_app(app: bantin::http::app::App) -> (String, Arc<bantin::http::app::App>, impl Drop) {
+async fn serve_app(
+    app: bantin::http::app::App,
+) -> (String, Arc<bantin::http::app::App>, impl Drop) {
     let app = Arc::new(app);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -527,15 +538,20 @@ async fn cloudflare_retries_errors_and_timeouts_and_bounds_its_backlog() {
         "2026-12-02T08:00:00+07:00",
     )]);
     let want = keys_of_new("Thử CF", "Vùng CF", "2026-12");
-    let took = wait_until(Duration::from_secs(30), || async { purged(&api.seen()) == want })
-        .await;
+    let took = wait_until(Duration::from_secs(30), || async {
+        purged(&api.seen()) == want
+    })
+    .await;
     assert!(took.is_some(), "purged {:?}", purged(&api.seen()));
     let seen = api.seen();
     let answers: Vec<Option<u16>> = seen.iter().map(|s| s.answered).collect();
     assert_eq!(answers, [None, Some(503), Some(200)]);
     for s in &seen {
         assert_eq!(s.method, "POST");
-        assert_eq!(s.path, "/zones/023e105f4ecef8ad9ca31a8372d0c353/purge_cache");
+        assert_eq!(
+            s.path,
+            "/zones/023e105f4ecef8ad9ca31a8372d0c353/purge_cache"
+        );
         assert_eq!(s.headers["authorization"], format!("Bearer {TOKEN}"));
         assert_eq!(s.headers["content-type"], "application/json");
         // The same keys each time: a retry is the same purge.
@@ -714,13 +730,20 @@ async fn a_reader_through_varnish_sees_each_write_at_once_and_untouched_feeds_st
         let miss = get(&c, &varnish.url(path), &[]).await;
         assert_eq!(miss.status, 200, "{path}");
         assert!(!varnish_hit(&miss), "{path}");
-        assert!(varnish_hit(&get(&c, &varnish.url(path), &[]).await), "{path}");
+        assert!(
+            varnish_hit(&get(&c, &varnish.url(path), &[]).await),
+            "{path}"
+        );
         assert_eq!(miss.header("xkey"), None, "keys are not for readers");
     }
     let still_hits = || async {
         for path in &untouched {
             let r = get(&c, &varnish.url(path), &[]).await;
-            assert!(varnish_hit(&r), "{path} was purged: {:?}", r.header("x-varnish"));
+            assert!(
+                varnish_hit(&r),
+                "{path} was purged: {:?}",
+                r.header("x-varnish")
+            );
         }
     };
     let shows = |needle: String| {
@@ -734,12 +757,20 @@ async fn a_reader_through_varnish_sees_each_write_at_once_and_untouched_feeds_st
     let deadline = Duration::from_secs(10);
 
     // A new article, through bantin's own import path.
-    let mut new = crate::support::article("cdn-varnish-1", &[&cat], &[&reg], "2026-12-05T08:00:00+07:00");
+    let mut new = crate::support::article(
+        "cdn-varnish-1",
+        &[&cat],
+        &[&reg],
+        "2026-12-05T08:00:00+07:00",
+    );
     new.title = "Lũ về Hương Khê".into();
     sample.upsert([new]);
     let took = wait_until(deadline, shows("Lũ về Hương Khê".into())).await;
     eprintln!("through Varnish: a new article shown after {took:?}");
-    assert!(took.is_some(), "the new article never showed through Varnish");
+    assert!(
+        took.is_some(),
+        "the new article never showed through Varnish"
+    );
     still_hits().await;
 
     // A CMS edits it with SQL.
@@ -747,7 +778,10 @@ async fn a_reader_through_varnish_sees_each_write_at_once_and_untouched_feeds_st
     assert_eq!(n, 1);
     let took = wait_until(deadline, shows("Lũ đã rút".into())).await;
     eprintln!("through Varnish: a CMS's SQL edit shown after {took:?}");
-    assert!(took.is_some(), "the CMS's edit never showed through Varnish");
+    assert!(
+        took.is_some(),
+        "the CMS's edit never showed through Varnish"
+    );
     still_hits().await;
 
     // It is removed.
@@ -762,9 +796,87 @@ async fn a_reader_through_varnish_sees_each_write_at_once_and_untouched_feeds_st
     };
     let took = wait_until(deadline, gone).await;
     eprintln!("through Varnish: a removal shown after {took:?}");
-    assert!(took.is_some(), "the removed article stayed in Varnish's copy");
+    assert!(
+        took.is_some(),
+        "the removed article stayed in Varnish's copy"
+    );
     still_hits().await;
     let text = get(&c, &server.url("/metrics"), &[]).await.text();
     assert!(sample_value(&text, "bantin_cdn_purges_total{result=\"ok\"}") >= 3);
-    assert_eq!(sample_value(&text, "bantin_cdn_purges_total{result=\"error\"}"), 0);
+    assert_eq!(
+        sample_value(&text, "bantin_cdn_purges_total{result=\"error\"}"),
+        0
+    );
+}
+
+// nginx as the cache (docs/deployment.md's `cdn-nginx` block): with
+// `stale_while_revalidate` and `stale_if_error` set and bantin stopped,
+// nginx keeps serving the feed it holds, stale, with bantin's bytes.
+#[tokio::test(flavor = "multi_thread")]
+async fn nginx_keeps_serving_a_stale_feed_while_bantin_is_stopped() {
+    use crate::deploy::{doc_blocks, free_port, nginx_binary, start_nginx};
+    let Some(nginx) = nginx_binary("nginx as the cache in front") else {
+        return;
+    };
+    let sample = Sandbox::with_sample();
+    let mut site = crate::support::site_toml();
+    site.insert("max_age".into(), 1.into());
+    site.insert("stale_while_revalidate".into(), 60.into());
+    site.insert("stale_if_error".into(), 86400.into());
+    let site = sample.write("site.toml", toml::to_string(&site).unwrap());
+    let server = Process::serve(sample.bantin().site(&site));
+    let blocks = doc_blocks("docs/deployment.md", "cdn-nginx", "nginx");
+    assert_eq!(blocks.len(), 1);
+    let cache = tempfile::tempdir().unwrap();
+    let _ = std::process::Command::new("chmod")
+        .arg("777")
+        .arg(cache.path())
+        .status();
+    let backend = server.base.trim_start_matches("http://");
+    let config = blocks[0]
+        .replace(
+            "/var/cache/nginx/bantin",
+            &cache.path().display().to_string(),
+        )
+        .replace("http://127.0.0.1:8080", &format!("http://{backend}"));
+    let port = free_port();
+    let (_nginx, _dir) = start_nginx(nginx, &config, port);
+    let c = client();
+    let url = format!("http://127.0.0.1:{port}/feeds/all.rss");
+    let direct = get(&c, &server.url("/feeds/all.rss"), &[]).await;
+    assert_eq!(
+        direct.header("cache-control").as_deref(),
+        Some("public, max-age=1, stale-while-revalidate=60, stale-if-error=86400")
+    );
+    let first = get(&c, &url, &[]).await;
+    assert_eq!(first.status, 200);
+    assert!(first.body == direct.body);
+    let cached = wait_until(Duration::from_secs(10), || async {
+        get(&c, &url, &[]).await.header("x-cache-status").as_deref() == Some("HIT")
+    })
+    .await;
+    assert!(cached.is_some(), "nginx never answered from its cache");
+    drop(server);
+    // bantin is gone: once the copy is past its max-age, nginx says it
+    // serves it stale (or while it tries to update it), with its bytes.
+    let stale = wait_until(Duration::from_secs(20), || async {
+        let r = get(&c, &url, &[]).await;
+        assert_eq!(
+            r.status, 200,
+            "nginx answered {} with bantin stopped",
+            r.status
+        );
+        assert!(r.body == direct.body);
+        matches!(
+            r.header("x-cache-status").as_deref(),
+            Some("STALE" | "UPDATING")
+        )
+    })
+    .await;
+    assert!(stale.is_some(), "nginx never served its stale copy");
+    for _ in 0..5 {
+        let r = get(&c, &url, &[]).await;
+        assert_eq!(r.status, 200);
+        assert!(r.body == direct.body);
+    }
 }

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use anyhow::Context;
 
 use crate::config::{DEFAULT_STORE, Purge, StoreUrl};
-use crate::http::cdn::Token;
 use crate::http::app::App;
+use crate::http::cdn::Token;
 use crate::http::server::{Limits, run, shutdown_signal};
 use crate::logging::LogFormat;
 

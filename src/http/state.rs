@@ -13,10 +13,10 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 
 use super::cache::Cache;
+use super::cdn::Purger;
 use super::health::StoreHealth;
 use super::metrics::Metrics;
 use super::tracked::{Archives, Searches};
-use super::cdn::Purger;
 use super::websub::Publisher;
 use crate::config::Site;
 use crate::feed::Catalog;

@@ -57,7 +57,11 @@ mod tests {
 
     #[test]
     fn names_are_the_configured_ones() {
-        for h in [KeyHeader::SurrogateKey, KeyHeader::Xkey, KeyHeader::CacheTag] {
+        for h in [
+            KeyHeader::SurrogateKey,
+            KeyHeader::Xkey,
+            KeyHeader::CacheTag,
+        ] {
             assert!(header_name(h).as_str().eq_ignore_ascii_case(h.name()));
         }
     }

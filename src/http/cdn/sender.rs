@@ -21,7 +21,11 @@ const USER_AGENT: &str = concat!("bantin/", env!("CARGO_PKG_VERSION"), " (CDN pu
 
 /// The request that purges `keys` from `target` (SPEC "Behind a CDN"),
 /// or `None` without a target.
-pub fn request(target: &Purge, token: &Token, keys: &[String]) -> Option<http::Request<Full<Bytes>>> {
+pub fn request(
+    target: &Purge,
+    token: &Token,
+    keys: &[String],
+) -> Option<http::Request<Full<Bytes>>> {
     let builder = http::Request::builder().header(header::USER_AGENT, USER_AGENT);
     let (builder, body) = match target {
         Purge::None => return None,

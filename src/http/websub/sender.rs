@@ -31,7 +31,9 @@ pub(crate) fn http_client() -> Result<HttpClient, String> {
     {
         Ok(b) => b,
         Err(e) => {
-            tracing::warn!("no CA certificates ({e}): WebSub pings and CDN purges to https URLs will fail");
+            tracing::warn!(
+                "no CA certificates ({e}): WebSub pings and CDN purges to https URLs will fail"
+            );
             let config = rustls::ClientConfig::builder_with_provider(provider)
                 .with_safe_default_protocol_versions()
                 .map_err(|e| format!("TLS setup: {e}"))?
