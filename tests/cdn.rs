@@ -880,3 +880,65 @@ async fn nginx_keeps_serving_a_stale_feed_while_bantin_is_stopped() {
         assert!(r.body == direct.body);
     }
 }
+
+// Two replicas on one PostgreSQL store: the one that leads (the one that
+// pings WebSub hubs) purges; the other drops its keys.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_replicas_on_one_postgresql_store_purge_once() {
+    use bantin::http::cdn::Token;
+    let Some(backend) = Sandbox::sample_on_postgres() else {
+        return;
+    };
+    let api = StandIn::start(&[]).await;
+    let cdn = format!(
+        "key_header = \"Surrogate-Key\"\npurge = \"fastly\"\npurge_url = \"{}\"\n\
+         service = \"replicas\"",
+        api.base
+    );
+    let mut replicas = Vec::new();
+    for _ in 0..2 {
+        let (site, store) = (site_with("", &cdn), backend.pool(2));
+        let app = tokio::task::spawn_blocking(move || bantin::http::app::App::new(site, store))
+            .await
+            .unwrap()
+            .unwrap()
+            .with_cdn_token(Token::new(TOKEN.into()));
+        replicas.push(serve_app(app).await);
+    }
+    backend.upsert([crate::support::article(
+        "cdn-replicas-1",
+        &["Thử Bản Sao"],
+        &["Vùng Bản Sao"],
+        "2026-12-04T08:00:00+07:00",
+    )]);
+    let want = keys_of_new("Thử Bản Sao", "Vùng Bản Sao", "2026-12");
+    let c = client();
+    let metrics = |base: String| {
+        let c = c.clone();
+        async move { get(&c, &format!("{base}/metrics"), &[]).await.text() }
+    };
+    // Both replicas have read the write once the follower dropped its
+    // keys and the leader's are all purged.
+    let settled = wait_until(Duration::from_secs(30), || async {
+        let mut dropped = 0;
+        for (base, _, _) in &replicas {
+            dropped += sample_value(
+                &metrics(base.clone()).await,
+                "bantin_cdn_purges_not_leader_total",
+            );
+        }
+        purged(&api.seen()) == want && dropped > 0
+    })
+    .await;
+    assert!(settled.is_some(), "purged {:?}", purged(&api.seen()));
+    let mut senders = 0;
+    let mut sent = 0;
+    for (base, _, _) in &replicas {
+        let text = metrics(base.clone()).await;
+        let ok = sample_value(&text, "bantin_cdn_purges_total{result=\"ok\"}");
+        senders += usize::from(ok > 0);
+        sent += ok;
+    }
+    assert_eq!(senders, 1, "one replica purges");
+    assert_eq!(sent as usize, api.seen().len());
+}
