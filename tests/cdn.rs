@@ -942,3 +942,29 @@ async fn two_replicas_on_one_postgresql_store_purge_once() {
     assert_eq!(senders, 1, "one replica purges");
     assert_eq!(sent as usize, api.seen().len());
 }
+
+// Fastly and Cloudflare need the token from the environment: without it
+// `bantin serve` refuses to start, in one line naming the variable.
+#[test]
+fn a_purge_api_without_its_token_is_refused_at_start() {
+    let sample = Sandbox::with_sample();
+    for purge in ["fastly", "cloudflare"] {
+        let site = site_file_with(
+            &sample,
+            "",
+            &format!(
+                "purge = \"{purge}\"\npurge_url = \"https://api.example\"\nservice = \"abc123\""
+            ),
+        );
+        let out = sample
+            .bantin()
+            .site(&site)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .output();
+        assert!(!out.status.success(), "{purge}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains("BANTIN_CDN_TOKEN"), "{err}");
+        assert!(err.contains(purge), "{err}");
+    }
+}
