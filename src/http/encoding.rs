@@ -21,7 +21,7 @@ pub fn negotiate(accept: Option<&str>) -> Option<Coding> {
     let mut star: Option<u16> = None;
     for part in accept.split(',') {
         let mut pieces = part.split(';');
-        let name = pieces.next().unwrap_or("").trim().to_ascii_lowercase();
+        let name = pieces.next().unwrap_or("").trim();
         if name.is_empty() {
             continue;
         }
@@ -34,16 +34,21 @@ pub fn negotiate(accept: Option<&str>) -> Option<Coding> {
             }
         }
         let Some(q) = q else { continue };
-        let slot = match name.as_str() {
-            "br" => Coding::Br,
-            "zstd" => Coding::Zstd,
-            "gzip" | "x-gzip" => Coding::Gzip,
-            "identity" => Coding::Identity,
-            "*" => {
-                star = Some(q);
-                continue;
-            }
-            _ => continue,
+        // Coding names are case-insensitive (RFC 9110 §8.4.1).
+        let is = |n: &str| name.eq_ignore_ascii_case(n);
+        let slot = if is("br") {
+            Coding::Br
+        } else if is("zstd") {
+            Coding::Zstd
+        } else if is("gzip") || is("x-gzip") {
+            Coding::Gzip
+        } else if is("identity") {
+            Coding::Identity
+        } else if name == "*" {
+            star = Some(q);
+            continue;
+        } else {
+            continue;
         };
         // With duplicates, the most favourable entry counts.
         if let Some(e) = explicit.get_mut(slot.index()) {

@@ -58,9 +58,9 @@ pub struct Rendered {
     pub rep: Representation,
     /// What a change must reach to touch it.
     pub meta: Meta,
-    /// The value of `[cdn] key_header` for it ([`cdn_keys`]), empty
+    /// The value of `[cdn] key_header` for it ([`cdn_keys`]), `None`
     /// without one: made once here, so a response only copies a pointer.
-    pub keys: bytes::Bytes,
+    pub keys: Option<http::HeaderValue>,
 }
 
 impl Rendered {
@@ -69,7 +69,7 @@ impl Rendered {
     pub fn new(
         rep: Representation,
         meta: Meta,
-        keys: bytes::Bytes,
+        keys: Option<http::HeaderValue>,
         previous: Option<&Arc<Rendered>>,
     ) -> Arc<Rendered> {
         match previous {
@@ -101,12 +101,11 @@ impl Rendered {
 /// A resource's keys for a cache in front, as `header` lists them: its
 /// document's key ([`Resource::cdn_key`]) and `bantin`, which every
 /// response carries (a purge of `bantin` is a purge of everything).
-/// Empty without a key header.
-pub fn cdn_keys(header: Option<KeyHeader>, resource: &Resource) -> bytes::Bytes {
-    match header {
-        None => bytes::Bytes::new(),
-        Some(h) => format!("{}{}bantin", resource.cdn_key(), h.separator()).into(),
-    }
+/// `None` without a key header.
+pub fn cdn_keys(header: Option<KeyHeader>, resource: &Resource) -> Option<http::HeaderValue> {
+    let value = format!("{}{}bantin", resource.cdn_key(), header?.separator());
+    // Keys are URL paths of ASCII slugs: always a valid header value.
+    http::HeaderValue::from_maybe_shared(bytes::Bytes::from(value)).ok()
 }
 
 /// A feed (`month` `None`) or one archive document of it (a month, or a
