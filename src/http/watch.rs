@@ -2,14 +2,14 @@
 //! second, and at once when the store tells of a commit (PostgreSQL's
 //! `NOTIFY`), and the clock, for scheduled articles; applies what changed
 //! to the catalog and the cache (`publish::invalidation` says what a
-//! change touches), tells WebSub and the CDN purger what was touched, and hands the
-//! invalidated resources the cache held to the scheduler to render again.
-//! It never waits for those renders: a write made while earlier ones are
-//! being rendered is read at the next poll. It also trims the log and
-//! keeps the keyword index up.
+//! change touches), tells WebSub and the CDN purger what was touched, and
+//! hands the invalidated resources the cache held to the scheduler to
+//! render again. It never waits for those renders: a write made while
+//! earlier ones are being rendered is read at the next poll. It also trims
+//! the log and keeps the keyword index up.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -222,33 +222,31 @@ impl Watcher {
             state.cdn.purge(search.cdn_key(), &state.metrics);
         }
         let mut again = Vec::new();
-        let mut held_archives = HashSet::new();
         for r in state
             .archives
             .take_touched(&touched.feeds, state.site.offset)
         {
             state.metrics.invalidation();
             let held = state.cache.invalidate(&r).is_some();
+            // CDN: a neighbour bantin held is compared when rendered again.
             state.cdn.touched(&r, generation, held, &state.metrics);
             if held {
-                held_archives.insert(r.clone());
                 again.push(r);
             }
         }
-        // CDN: the months a write reached, in every format, whether
-        // bantin holds them or not (the cache in front may); those held
-        // are compared when rendered again.
-        for (key, instants) in &touched.feeds {
-            let months: BTreeSet<Month> = instants
-                .iter()
-                .map(|t| Month::at(*t, state.site.offset))
-                .collect();
-            for month in months {
-                for format in Format::ALL {
-                    let r = Resource::Archive(key.clone(), ArchivePage::first(month), format);
-                    if !held_archives.contains(&r) {
-                        state.cdn.touched(&r, generation, false, &state.metrics);
-                    }
+        // CDN: the months a write reached, whether bantin holds them or
+        // not (the cache in front may), and without a comparison: every
+        // page of a month shares its key, and a write to an article on
+        // page 2 leaves page 1 as it was.
+        if state.cdn.is_on() {
+            for (key, instants) in &touched.feeds {
+                let months: BTreeSet<Month> = instants
+                    .iter()
+                    .map(|t| Month::at(*t, state.site.offset))
+                    .collect();
+                for month in months {
+                    let r = Resource::Archive(key.clone(), ArchivePage::first(month), Format::Rss);
+                    state.cdn.touched(&r, generation, false, &state.metrics);
                 }
             }
         }

@@ -14,6 +14,8 @@
 //! touched document is purged unless bantin knows its bytes did not
 //! change: a cached feed whose oldest item is newer than the write
 //! (`Rendered::reaches`), or a rendering made again with the same bytes.
+//! An archive month a write reached is purged without a comparison: all
+//! its pages share its key, and a write on page 2 leaves page 1 as it was.
 //! A rendering made between a commit and the poll that reads it is purged
 //! when touched, as WebSub pings it (see the `websub` module doc). Keyword
 //! feeds share one key, `/feeds/search`, purged by any write that touches

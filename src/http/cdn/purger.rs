@@ -55,7 +55,8 @@ impl Purger {
         }
     }
 
-    fn on(&self) -> bool {
+    /// Whether it purges at all (`[cdn] purge` is not `none`).
+    pub fn is_on(&self) -> bool {
         self.target != Purge::None
     }
 
@@ -80,7 +81,7 @@ impl Purger {
     /// A read of the change log begins (`poll` is its generation): forget
     /// the renderings older than the poll before.
     pub fn poll_begins(&self, poll: u64) {
-        if self.on() {
+        if self.is_on() {
             lock(&self.fresh).retain(|_, g| *g + 1 >= poll);
             lock(&self.announced).clear();
         }
@@ -89,7 +90,7 @@ impl Purger {
     /// A rendering of `resource` whose snapshot followed the read of the
     /// log of generation `generation` was made.
     pub fn rendered(&self, resource: &Resource, generation: u64) {
-        if self.on() {
+        if self.is_on() {
             let mut fresh = lock(&self.fresh);
             let g = fresh.entry(resource.clone()).or_default();
             *g = (*g).max(generation);
@@ -101,7 +102,7 @@ impl Purger {
     /// compared: [`Purger::replaced`]). Purges now what cannot be compared:
     /// what bantin does not hold may be held in front all the same.
     pub fn touched(&self, resource: &Resource, poll: u64, cached: bool, metrics: &Metrics) {
-        if !self.on() {
+        if !self.is_on() {
             return;
         }
         if cached {
@@ -123,7 +124,7 @@ impl Purger {
     /// whether the bytes are the same. Other bytes are purged, unless the
     /// touch that led here purged already.
     pub fn replaced(&self, resource: &Resource, same: bool, metrics: &Metrics) {
-        if !self.on() || lock(&self.announced).remove(resource) || same {
+        if !self.is_on() || lock(&self.announced).remove(resource) || same {
             return;
         }
         self.purge(resource.cdn_key(), metrics);
@@ -131,7 +132,7 @@ impl Purger {
 
     /// Queue a key for purging.
     pub fn purge(&self, key: String, metrics: &Metrics) {
-        if self.on() {
+        if self.is_on() {
             let capacity = self.policy().capacity;
             let mut backlog = self.backlog();
             backlog.push(key, capacity);
@@ -141,7 +142,7 @@ impl Purger {
 
     /// Queue a purge of everything (a change touched every document).
     pub fn purge_all(&self, metrics: &Metrics) {
-        if self.on() {
+        if self.is_on() {
             let mut backlog = self.backlog();
             backlog.purge_all();
             metrics.set_cdn_backlog(backlog.len(), backlog.overflows);
