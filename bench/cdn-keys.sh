@@ -4,14 +4,17 @@
 # (wrk, 3 s each, four rounds) so that the load of a shared machine falls
 # on both alike.
 #   needs: apt-get install wrk
-#   usage: bench/cdn-keys.sh [rounds]
+#   usage: bench/cdn-keys.sh [rounds]   (env BIN: a bantin binary, else built)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-4}
 work=$(mktemp -d)
 trap 'kill "$plain" "$keyed" 2>/dev/null || true; rm -rf "$work"' EXIT
-cargo build --release --quiet
-bin=${CARGO_TARGET_DIR:-target}/release/bantin
+if [ -z "${BIN:-}" ]; then
+    cargo build --release --quiet
+    BIN=${CARGO_TARGET_DIR:-target}/release/bantin
+fi
+bin=$BIN
 $bin --store "sqlite:$work/b.db" import feeds/articles >/dev/null
 RUST_LOG=warn $bin --store "sqlite:$work/b.db" serve --listen 127.0.0.1:18090 2>/dev/null &
 plain=$!
