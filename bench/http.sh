@@ -11,7 +11,7 @@
 #   usage: bench/http.sh [STORE [FEED_PATH]]
 #     STORE: a store URL bantin serves (default: the sample imported into a
 #     temporary SQLite file); it is only read. FEED_PATH defaults to
-#     /feeds/category/thoi-su.rss.
+#     /feeds/category/thoi-su.rss with a STORE, /feeds/all.rss without.
 #   env: BIN (default: target/release/bantin, built), ROUNDS (3),
 #     SECS (10), CONNS (64), THREADS (2), SITE (feeds/site.toml),
 #     SCENARIOS (default "gzip br identity 304"), BANTIN_EXTRA_SITE (lines
@@ -21,7 +21,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${ROUNDS:-3}; secs=${SECS:-10}; conns=${CONNS:-64}; threads=${THREADS:-2}
 scenarios=${SCENARIOS:-gzip br identity 304}
-path=${2:-/feeds/category/thoi-su.rss}
+path=${2:-}
 work=$(mktemp -d)
 chmod 755 "$work" # nginx workers run as www-data
 pid=
@@ -36,7 +36,9 @@ cat "${SITE:-feeds/site.toml}" >"$site"
 [ -n "${BANTIN_EXTRA_SITE:-}" ] && printf '%s\n' "$BANTIN_EXTRA_SITE" >>"$site"
 if [ -n "${1:-}" ]; then
     store=$1
+    path=${path:-/feeds/category/thoi-su.rss}
 else
+    path=${path:-/feeds/all.rss}
     store=sqlite:$work/b.db
     "$BIN" --site "$site" --store "$store" import feeds/articles >/dev/null
 fi
@@ -47,7 +49,7 @@ for _ in $(seq 600); do curl -sf -o /dev/null "http://127.0.0.1:18080/healthz" &
 # nginx's root holds what bantin sends for the feed, in each coding.
 mkdir -p "$work/out$(dirname "$path")"
 file=$work/out$path
-curl -sf -o "$file" "http://127.0.0.1:18080$path"
+curl -sf -o "$file" "http://127.0.0.1:18080$path" || { echo "http.sh: bantin does not serve $path" >&2; exit 1; }
 curl -sf -H 'Accept-Encoding: gzip' -o "$file.gz" "http://127.0.0.1:18080$path"
 curl -sf -H 'Accept-Encoding: br' -o "$file.br" "http://127.0.0.1:18080$path"
 sed "s#@ROOT@#$work/out#; s#@WORK@#$work#g" bench/nginx.conf >"$work/nginx.conf"

@@ -92,6 +92,10 @@ pub enum Command {
         #[arg(long)]
         repair: bool,
     },
+    /// Apply the store's pending schema migrations and name them, and adopt
+    /// the site file's limits for rows a CMS writes (serve and import
+    /// migrate too; dump, check and build only read).
+    Migrate,
     /// Write a completion script for SHELL to stdout.
     Completions {
         /// The shell.

@@ -168,8 +168,7 @@ impl Source<'_> {
 /// an earlier build left there.
 pub fn build(url: &StoreUrl, site_path: &Path, out: &Path) -> anyhow::Result<ExitCode> {
     let site = super::load_site(site_path)?;
-    let store = super::open_store(url)?;
-    super::adopt_limits(store.as_ref(), &site, url);
+    let store = super::open_read_only(url)?;
     let now = chrono::Utc::now();
     // One snapshot for the whole build: every file describes one instant.
     let snap = store.snapshot()?;

@@ -13,7 +13,8 @@
 //! Beside requests, the `watch`er reads the store's change log and
 //! invalidates what a change touches, and [`websub`] tells hubs which
 //! feeds changed, and [`cdn`] purges what changed from a cache in front.
-//! [`metrics`] counts all of it for `/metrics`.
+//! [`metrics`] counts all of it for `/metrics`, with the process's own
+//! figures from `process`.
 
 pub mod app;
 pub mod cache;
@@ -24,6 +25,7 @@ pub mod encoding;
 pub mod freshness;
 mod health;
 pub mod metrics;
+mod process;
 pub mod router;
 mod scheduler;
 pub mod server;

@@ -20,7 +20,7 @@ use super::app::{App, Health};
 use super::cache::CacheError;
 use super::conditional::{Outcome, evaluate, joined};
 use super::encoding::negotiate;
-use super::metrics::Route;
+use super::metrics::{Kind, Route};
 use crate::article::FeedKey;
 use crate::publish::{Rendered, Resource};
 use crate::render::Format;
@@ -47,14 +47,17 @@ pub async fn handle<B>(
         HeaderValue::from_static("nosniff"),
     );
     let status = response.status().as_u16();
-    app.metrics().request(route, status);
+    let took = started.elapsed();
+    let metrics = app.metrics();
+    metrics.request(route, status);
+    metrics.duration(Kind::of(route, &normalize_path(req.uri().path())), took);
     tracing::info!(
         client = %client,
         method = %req.method(),
         path = %truncate(req.uri().path(), 200),
         status,
         bytes = http_body::Body::size_hint(response.body()).exact().unwrap_or(0),
-        micros = started.elapsed().as_micros() as u64,
+        micros = took.as_micros() as u64,
         user_agent = %truncate(
             req.headers()
                 .get(header::USER_AGENT)
@@ -269,7 +272,13 @@ pub fn parse_feed_path(path: &str) -> Option<Resource> {
     let rest = path.strip_prefix("/feeds/")?;
     let (stem, ext) = rest.rsplit_once('.')?;
     let format = Format::from_ext(ext)?;
-    if let Some((feed, month)) = stem.rsplit_once("/archive/") {
+    // `contains` on a byte first: most paths have no archive, and a
+    // substring search costs more than the rest of the parse.
+    if let Some((feed, month)) = stem
+        .contains("/a")
+        .then(|| stem.rsplit_once("/archive/"))
+        .flatten()
+    {
         let page = crate::feed::ArchivePage::parse(month)?;
         return Some(Resource::Archive(FeedKey::from_path(feed)?, page, format));
     }

@@ -27,6 +27,16 @@ fn feed_url(site: &Site, key: &FeedKey, format: Format) -> String {
     format!("{}/feeds/{}.{}", site.base_url, key.path(), format.ext())
 }
 
+/// URL of a feed's archive of `month` in a format (SPEC "URLs").
+fn archive_url(site: &Site, key: &FeedKey, month: crate::feed::Month, format: Format) -> String {
+    format!(
+        "{}/feeds/{}/archive/{month}.{}",
+        site.base_url,
+        key.path(),
+        format.ext()
+    )
+}
+
 /// The feeds worth listing, in five groups: everything, categories,
 /// regions, the category/region pairs that share an article, and authors.
 fn groups(catalog: &Catalog) -> [(&'static str, Vec<Listed>); 5] {

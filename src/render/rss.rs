@@ -1,7 +1,8 @@
 //! RSS 2.0 (<https://www.rssboard.org/rss-specification>) with the `atom`
 //! namespace for links (self, WebSub hubs, and the RFC 5005 archive links,
 //! as its appendix B has RSS use them, with `fh:archive` on archives),
-//! `content:encoded` for the body and `dc:creator` for authors. Dates are
+//! `content:encoded` for the body and one `dc:creator` naming every author
+//! ("Thanh Giang, Xuân Liệu"). Dates are
 //! RFC 822 in the site's offset.
 //!
 //! The lead image travels in `content:encoded` (as a `<figure>`) for every
@@ -45,8 +46,11 @@ pub(super) fn render(feed: &Feed) -> Vec<u8> {
                     domain: Some(term_scheme(feed, t.facet)),
                 })
                 .collect(),
+            // One `dc:creator` with every name: readers given several
+            // (newsboat, and others that read the element as one value)
+            // show only the last.
             dublin_core_ext: (!i.authors.is_empty()).then(|| DublinCoreExtension {
-                creators: i.authors.clone(),
+                creators: vec![i.authors.join(", ")],
                 ..Default::default()
             }),
             extensions: i.image.as_deref().map(media).unwrap_or_default(),

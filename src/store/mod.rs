@@ -69,6 +69,15 @@ pub enum StoreError {
     /// or every connection is busy.
     #[error("{0}")]
     Unavailable(String),
+    /// Opened read only, the store's schema lacks migrations (or triggers)
+    /// this bantin has: a read-only command does not apply them.
+    #[error("{url}: {reason}: run `bantin migrate`")]
+    Behind {
+        /// The store URL, password redacted.
+        url: String,
+        /// What is missing.
+        reason: String,
+    },
 }
 
 impl StoreError {
@@ -85,7 +94,7 @@ impl StoreError {
                     || code.starts_with("57P")
                     || std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>())
             }
-            StoreError::Open { .. } | StoreError::Backend(_) => false,
+            StoreError::Open { .. } | StoreError::Backend(_) | StoreError::Behind { .. } => false,
         }
     }
 
@@ -98,7 +107,9 @@ impl StoreError {
                 e.sqlite_error_code() == Some(rusqlite::ErrorCode::OperationInterrupted)
             }
             StoreError::Postgres(e) => e.code().is_some_and(|c| c.code() == "57014"),
-            StoreError::Open { .. } | StoreError::Unavailable(_) => false,
+            StoreError::Open { .. } | StoreError::Unavailable(_) | StoreError::Behind { .. } => {
+                false
+            }
         }
     }
 
@@ -112,7 +123,9 @@ impl StoreError {
             StoreError::Postgres(e) => {
                 matches!(e.code().map(|c| c.code()), Some("XX001" | "XX002"))
             }
-            StoreError::Open { .. } | StoreError::Unavailable(_) => false,
+            StoreError::Open { .. } | StoreError::Unavailable(_) | StoreError::Behind { .. } => {
+                false
+            }
         }
     }
 }
@@ -517,13 +530,43 @@ pub const CLI_READERS: u32 = 1;
 /// cores and connections to the feeds.
 pub const SEARCH_READERS: u32 = 1;
 
+/// How a command opens the store (SPEC "Command line").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Create it if needed and apply pending migrations first (`serve`,
+    /// `import`, `remove`, `migrate`).
+    Migrate,
+    /// Change nothing (`dump`, `check`, `build`, `stats`): a SQLite file
+    /// opened read only, no statement but reads on PostgreSQL (a role with
+    /// SELECT only will do); a schema that is behind is
+    /// [`StoreError::Behind`].
+    ReadOnly,
+}
+
 /// Open (creating if needed) the store a URL names, with at most `readers`
 /// read connections at once.
 pub fn open(url: &StoreUrl, readers: u32) -> Result<Box<dyn Store>, StoreError> {
-    match url {
-        StoreUrl::Sqlite(path) => Ok(Box::new(sqlite::SqliteStore::open_with(path, readers)?)),
-        StoreUrl::Postgres(u) => Ok(Box::new(postgres::PostgresStore::open_with(u, readers)?)),
-    }
+    Ok(open_as(url, readers, Access::Migrate)?.0)
+}
+
+/// Open the store a URL names as `access` says; with the names of the
+/// migrations applied (and "triggers" where only SQLite's triggers were
+/// replaced).
+pub fn open_as(
+    url: &StoreUrl,
+    readers: u32,
+    access: Access,
+) -> Result<(Box<dyn Store>, Vec<&'static str>), StoreError> {
+    Ok(match url {
+        StoreUrl::Sqlite(path) => {
+            let (store, applied) = sqlite::SqliteStore::open_as(path, readers, access)?;
+            (Box::new(store), applied)
+        }
+        StoreUrl::Postgres(u) => {
+            let (store, applied) = postgres::PostgresStore::open_as(u, readers, access)?;
+            (Box::new(store), applied)
+        }
+    })
 }
 
 /// Microseconds since the Unix epoch: the stored sort key of an instant.
