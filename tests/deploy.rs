@@ -314,7 +314,7 @@ fn the_documented_roles_and_grants_give_each_role_what_it_needs_and_no_more() {
 
 /// The path of nginx, or `None` (said, and a failure under CI) where it
 /// is not installed.
-fn nginx_binary(what: &str) -> Option<&'static Path> {
+pub(crate) fn nginx_binary(what: &str) -> Option<&'static Path> {
     let found = ["/usr/sbin/nginx", "/usr/bin/nginx"]
         .into_iter()
         .map(Path::new)
@@ -330,7 +330,7 @@ fn nginx_binary(what: &str) -> Option<&'static Path> {
 }
 
 /// A free loopback port.
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -340,7 +340,7 @@ fn free_port() -> u16 {
 
 /// Start nginx with `server` (a documented `server` block, made to listen
 /// on `port`) as its one site; stopped when the result is dropped.
-fn start_nginx(nginx: &Path, server: &str, port: u16) -> (Nginx, tempfile::TempDir) {
+pub(crate) fn start_nginx(nginx: &Path, server: &str, port: u16) -> (Nginx, tempfile::TempDir) {
     assert!(server.contains("listen 80;"));
     let server = server.replace("listen 80;", &format!("listen 127.0.0.1:{port};"));
     let dir = tempfile::tempdir().unwrap();
@@ -526,7 +526,7 @@ fn the_documented_static_site_config_serves_the_build_with_vary() {
 
 /// nginx's master process, stopped on drop (a test that fails too): TERM,
 /// so that it stops its workers (a KILL would leave them running).
-struct Nginx(std::process::Child);
+pub(crate) struct Nginx(std::process::Child);
 
 impl Drop for Nginx {
     fn drop(&mut self) {

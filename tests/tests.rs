@@ -106,3 +106,7 @@ mod damage;
 
 /// Issue 20: log lines, the base_url warning, completions, the manual page.
 mod operators;
+
+/// Issue 22: behind a CDN: key headers, purges (a real Varnish, stand-ins
+/// for Fastly and Cloudflare), nginx serving stale.
+mod cdn;

@@ -10,6 +10,7 @@
 //! document renders.
 
 mod archives;
+mod cdn_map;
 mod output;
 
 use std::collections::BTreeSet;
@@ -196,6 +197,9 @@ pub fn build(url: &StoreUrl, site_path: &Path, out: &Path) -> anyhow::Result<Exi
         head,
     };
     output.set_since(since.to_text());
+    if let Some(header) = site.cdn.key_header {
+        output.put_aside(cdn_map::NAME, cdn_map::text(header).as_bytes())?;
+    }
     let counts = output.finish()?;
     super::output::out(format_args!(
         "written {}, unchanged {}, removed {}",

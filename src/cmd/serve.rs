@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
-use crate::config::{DEFAULT_STORE, StoreUrl};
+use crate::config::{DEFAULT_STORE, Purge, StoreUrl};
 use crate::http::app::App;
+use crate::http::cdn::Token;
 use crate::http::server::{Limits, run, shutdown_signal};
 use crate::logging::LogFormat;
 
@@ -22,13 +23,7 @@ pub fn serve(
 ) -> anyhow::Result<ExitCode> {
     crate::logging::init(log_format);
     let site = super::load_site(site_path)?;
-    if site.cdn != crate::config::Cdn::default() {
-        let _ = super::output::err(format_args!(
-            "bantin: warning: {}: [cdn] is read but not in force in this \
-             version (docs/configuration.md)",
-            site_path.display()
-        ));
-    }
+    let token = cdn_token(&site.cdn.purge, std::env::var("BANTIN_CDN_TOKEN").ok())?;
     let first_run = *url == StoreUrl::parse(DEFAULT_STORE)?
         && matches!(url, StoreUrl::Sqlite(p) if !p.exists());
     // A read connection per core (and one more), so that cold renders use
@@ -51,7 +46,7 @@ pub fn serve(
     }
     super::adopt_limits(store.as_ref(), &site, url);
     let base_url = site.base_url.clone();
-    let app = Arc::new(App::new(site, store)?);
+    let app = Arc::new(App::new(site, store)?.with_cdn_token(token));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -72,6 +67,24 @@ pub fn serve(
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     served?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The CDN API's token, from `BANTIN_CDN_TOKEN` (never the site file, so
+/// that one can be shared): needed by Fastly's and Cloudflare's purges.
+fn cdn_token(purge: &Purge, env: Option<String>) -> anyhow::Result<Token> {
+    let token = env.map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
+    match (purge, token) {
+        (Purge::Fastly { .. } | Purge::Cloudflare { .. }, None) => anyhow::bail!(
+            "[cdn] purge = \"{}\" needs the API token in BANTIN_CDN_TOKEN (it is never read \
+             from the site file)",
+            if matches!(purge, Purge::Fastly { .. }) {
+                "fastly"
+            } else {
+                "cloudflare"
+            }
+        ),
+        (_, token) => Ok(Token::new(token.unwrap_or_default())),
+    }
 }
 
 /// Why the links bantin writes would not lead to this server, when its

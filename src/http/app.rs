@@ -69,6 +69,25 @@ impl App {
         self
     }
 
+    /// The same server with another way of sending CDN purges (tests
+    /// shorten the waits).
+    pub fn with_purge_policy(self, policy: super::cdn::Policy) -> App {
+        self.state.cdn.set_policy(policy);
+        self
+    }
+
+    /// The same server sending this API token with its CDN purges
+    /// (`BANTIN_CDN_TOKEN`).
+    pub fn with_cdn_token(self, token: super::cdn::Token) -> App {
+        self.state.cdn.set_token(token);
+        self
+    }
+
+    /// CDN keys waiting to be purged.
+    pub fn purges_waiting(&self) -> usize {
+        self.state.cdn.waiting()
+    }
+
     /// Counters for `/metrics`.
     pub fn metrics(&self) -> &Metrics {
         &self.state.metrics
@@ -201,8 +220,8 @@ impl App {
     }
 
     /// The server's background work, to run until shutdown: the change-log
-    /// watcher and the WebSub sender (given only what it needs: the
-    /// pings, the counters, and whether this replica leads).
+    /// watcher, and the WebSub and CDN senders (given only what they need:
+    /// the pings or purges, the counters, and whether this replica leads).
     pub(crate) fn background(
         &self,
     ) -> (
@@ -211,11 +230,16 @@ impl App {
         impl Future<Output = ()> + Send + 'static,
     ) {
         let store = self.state.store.clone();
-        let sender = super::websub::publish(
+        let lead: super::websub::Lead = Arc::new(move || store.lead());
+        let pings = super::websub::publish(
             self.state.websub.clone(),
             self.state.metrics.clone(),
-            Arc::new(move || store.lead()),
+            lead.clone(),
         );
+        let purges = super::cdn::purge(self.state.cdn.clone(), self.state.metrics.clone(), lead);
+        let senders = async move {
+            tokio::join!(pings, purges);
+        };
         // New counts change `/`: rendered again (if cached) at most once a
         // flush, never on a request.
         let (state, scheduler) = (self.state.clone(), self.scheduler.clone());
@@ -228,6 +252,6 @@ impl App {
                     scheduler.rerender(vec![Resource::Index]);
                 }
             });
-        (self.watcher.clone().run(), sender, counter)
+        (self.watcher.clone().run(), senders, counter)
     }
 }

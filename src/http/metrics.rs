@@ -150,6 +150,12 @@ pub struct Metrics {
     leader: AtomicU64,
     /// 429s answered by polite polling.
     polite_refusals: AtomicU64,
+    /// CDN purge requests, taken and failed.
+    cdn_purges_ok: AtomicU64,
+    cdn_purges_error: AtomicU64,
+    cdn_backlog: AtomicU64,
+    cdn_overflows: AtomicU64,
+    cdn_not_leader: AtomicU64,
 }
 
 impl Metrics {
@@ -239,6 +245,27 @@ impl Metrics {
     /// Whether this replica leads (sends the pings), as last asked.
     pub fn set_leader(&self, lead: bool) {
         self.leader.store(u64::from(lead), Relaxed);
+    }
+
+    /// Count a CDN purge request: taken (2xx) or failed.
+    pub fn cdn_purge(&self, ok: bool) {
+        let cell = if ok {
+            &self.cdn_purges_ok
+        } else {
+            &self.cdn_purges_error
+        };
+        cell.fetch_add(1, Relaxed);
+    }
+
+    /// Keys waiting to be purged now, and the backlog's overflows so far.
+    pub fn set_cdn_backlog(&self, waiting: usize, overflows: u64) {
+        self.cdn_backlog.store(waiting as u64, Relaxed);
+        self.cdn_overflows.store(overflows, Relaxed);
+    }
+
+    /// Count keys dropped because another replica purges.
+    pub fn cdn_not_leader(&self, n: u64) {
+        self.cdn_not_leader.fetch_add(n, Relaxed);
     }
 
     /// The exposition text; cache and store figures are sampled by the
@@ -348,6 +375,27 @@ impl Metrics {
             self.ping_queue.load(Relaxed),
             self.leader.load(Relaxed),
             self.polite_refusals.load(Relaxed),
+        );
+        let _ = write!(
+            out,
+            "# HELP bantin_cdn_purges_total Purge requests sent to the cache in front, by result (retries included).\n\
+             # TYPE bantin_cdn_purges_total counter\n\
+             bantin_cdn_purges_total{{result=\"ok\"}} {}\n\
+             bantin_cdn_purges_total{{result=\"error\"}} {}\n\
+             # HELP bantin_cdn_purge_backlog Keys waiting to be purged (a purge of everything counts as one).\n\
+             # TYPE bantin_cdn_purge_backlog gauge\n\
+             bantin_cdn_purge_backlog {}\n\
+             # HELP bantin_cdn_purge_overflows_total Times the backlog overflowed and became one purge of everything.\n\
+             # TYPE bantin_cdn_purge_overflows_total counter\n\
+             bantin_cdn_purge_overflows_total {}\n\
+             # HELP bantin_cdn_purges_not_leader_total Keys dropped because another replica purges.\n\
+             # TYPE bantin_cdn_purges_not_leader_total counter\n\
+             bantin_cdn_purges_not_leader_total {}\n",
+            self.cdn_purges_ok.load(Relaxed),
+            self.cdn_purges_error.load(Relaxed),
+            self.cdn_backlog.load(Relaxed),
+            self.cdn_overflows.load(Relaxed),
+            self.cdn_not_leader.load(Relaxed),
         );
         const DURATION: &str = "bantin_http_request_duration_seconds";
         let _ = write!(

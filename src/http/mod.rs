@@ -12,11 +12,13 @@
 //!
 //! Beside requests, the `watch`er reads the store's change log and
 //! invalidates what a change touches, and [`websub`] tells hubs which
-//! feeds changed. [`metrics`] counts all of it for `/metrics`, with the process's own
+//! feeds changed, and [`cdn`] purges what changed from a cache in front.
+//! [`metrics`] counts all of it for `/metrics`, with the process's own
 //! figures from `process`.
 
 pub mod app;
 pub mod cache;
+pub mod cdn;
 pub mod conditional;
 mod connections;
 pub mod encoding;

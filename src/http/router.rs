@@ -467,6 +467,10 @@ async fn conditional(
             HeaderValue::from_static("*"),
         );
     }
+    // SPEC "Behind a CDN": the keys were made with the rendering.
+    if let (Some(header), Some(keys)) = (app.site.cdn.key_header, &rendered.keys) {
+        h.insert(super::cdn::header_name(header), keys.clone());
+    }
     // WebSub (SPEC "For aggregators"): a subscription feed names its hubs
     // and itself; archives name no hub.
     if let Resource::Feed(key, format) = resource {

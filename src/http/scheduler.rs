@@ -231,7 +231,17 @@ impl Scheduler {
         };
         let rep = Representation::new(content_type, body, None);
         let previous = claim.previous.clone();
-        let rendered = Rendered::new(rep, Meta::default(), previous.as_ref());
+        // CDN: a page made anew with other bytes is a change to purge.
+        let state = &self.state;
+        state
+            .cdn
+            .rendered(&claim.resource, state.websub.generation());
+        if let Some(prev) = &previous {
+            let same = prev.rep.same_bytes(&rep);
+            state.cdn.replaced(&claim.resource, same, &state.metrics);
+        }
+        let keys = rendering::cdn_keys(self.state.site.cdn.key_header, &claim.resource);
+        let rendered = Rendered::new(rep, Meta::default(), keys, previous.as_ref());
         self.state.metrics.render(1, started.elapsed());
         let resource = claim.resource.clone();
         claim.complete(Ok(rendered.clone()));
@@ -264,7 +274,16 @@ impl Scheduler {
             }
         };
         let previous = claim.previous.clone();
-        let rendered = Rendered::new(rep, meta, previous.as_ref());
+        // CDN: a sitemap made anew with other bytes is a change to purge.
+        state
+            .cdn
+            .rendered(&claim.resource, state.websub.generation());
+        if let Some(prev) = &previous {
+            let same = prev.rep.same_bytes(&rep);
+            state.cdn.replaced(&claim.resource, same, &state.metrics);
+        }
+        let keys = rendering::cdn_keys(state.site.cdn.key_header, &claim.resource);
+        let rendered = Rendered::new(rep, meta, keys, previous.as_ref());
         state.metrics.render(1, started.elapsed());
         let resource = claim.resource.clone();
         claim.complete(Ok(rendered.clone()));
@@ -314,15 +333,19 @@ impl Scheduler {
             .into_iter()
             .map(|(format, claim)| {
                 let rep = rendering::feed_representation(&feed, format);
-                let rendered = Rendered::new(rep, meta, claim.previous.as_ref());
+                let keys = rendering::cdn_keys(state.site.cdn.key_header, &claim.resource);
+                let rendered = Rendered::new(rep, meta, keys, claim.previous.as_ref());
                 // WebSub: a rendering that replaces another with other
                 // bytes is a change to tell the hubs of.
                 state.websub.rendered(&claim.resource, generation);
+                state.cdn.rendered(&claim.resource, generation);
                 if let Some(prev) = &claim.previous {
                     let same = prev.rep.same_bytes(&rendered.rep);
                     state
                         .websub
                         .replaced(&state.site, &claim.resource, same, &state.metrics);
+                    // CDN: likewise a purge of its document's key.
+                    state.cdn.replaced(&claim.resource, same, &state.metrics);
                 }
                 (claim, rendered)
             })

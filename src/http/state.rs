@@ -1,7 +1,7 @@
 //! The server's shared state: the site, the store, the catalog requests
 //! are answered from, the cache of rendered resources and what must be
 //! found in it after a change, the store's health, the counters, and the
-//! WebSub pings waiting. The render scheduler (`scheduler.rs`), the
+//! WebSub pings and CDN purges waiting. The render scheduler (`scheduler.rs`), the
 //! change-log watcher (`watch.rs`) and requests (`app.rs`) each hold it.
 //!
 //! The catalog is an immutable snapshot swapped whole ([`ArcSwap`]): a
@@ -13,6 +13,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 
 use super::cache::Cache;
+use super::cdn::Purger;
 use super::health::StoreHealth;
 use super::metrics::Metrics;
 use super::tracked::{Archives, Searches};
@@ -39,6 +40,8 @@ pub(crate) struct State {
     pub(crate) websub: Arc<Publisher>,
     /// The audience counted, and the counts read back (SPEC "Audience").
     pub(crate) tally: Arc<crate::audience::tally::Tally>,
+    /// CDN purges waiting to go out (sent by `cdn::purge`).
+    pub(crate) cdn: Arc<Purger>,
 }
 
 impl State {
@@ -46,6 +49,7 @@ impl State {
         State {
             cache: Cache::new(site.limits.cache_bytes),
             websub: Arc::new(Publisher::new(site.hubs.clone(), Default::default())),
+            cdn: Arc::new(Purger::new(site.cdn.purge.clone())),
             site,
             store,
             catalog: ArcSwap::from_pointee(catalog),

@@ -2,13 +2,14 @@
 //! second, and at once when the store tells of a commit (PostgreSQL's
 //! `NOTIFY`), and the clock, for scheduled articles; applies what changed
 //! to the catalog and the cache (`publish::invalidation` says what a
-//! change touches), tells WebSub what was touched, and hands the
-//! invalidated resources the cache held to the scheduler to render again.
-//! It never waits for those renders: a write made while earlier ones are
-//! being rendered is read at the next poll. It also trims the log and
-//! keeps the keyword index up.
+//! change touches), tells WebSub and the CDN purger what was touched, and
+//! hands the invalidated resources the cache held to the scheduler to
+//! render again. It never waits for those renders: a write made while
+//! earlier ones are being rendered is read at the next poll. It also trims
+//! the log and keeps the keyword index up.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -19,7 +20,7 @@ use super::health::Health;
 use super::scheduler::Scheduler;
 use super::state::State;
 use crate::article::FeedKey;
-use crate::feed::Catalog;
+use crate::feed::{ArchivePage, Catalog, Month};
 use crate::publish::Resource;
 use crate::publish::invalidation::{touched, touches_news};
 use crate::render::Format;
@@ -136,6 +137,7 @@ impl Watcher {
         let state = &self.state;
         let mut log = self.log();
         let generation = state.websub.poll_begins();
+        state.cdn.poll_begins(generation);
         let now = Utc::now();
         // Another file at a SQLite store's path: nothing we knew holds.
         let reopened = state.store.revalidate()?;
@@ -164,6 +166,8 @@ impl Watcher {
                 // Cached feeds are compared when rendered again; the others
                 // are pinged if their catalog entry moved.
                 self.ping_touched(&super::websub::moved(&old, &catalog), generation);
+                // Nothing tells what changed: everything in front goes.
+                state.cdn.purge_all(&state.metrics);
                 state.set_catalog(catalog);
                 state.metrics.full_refresh();
                 return Ok(self.invalidate_all());
@@ -207,11 +211,15 @@ impl Watcher {
             // A display name shows in every item that carries it.
             let keys: Vec<FeedKey> = touched.feeds.keys().cloned().collect();
             self.ping_touched(&keys, generation);
+            state.cdn.purge_all(&state.metrics);
             state.metrics.full_refresh();
             return Ok(self.invalidate_all());
         }
         if !touched.feeds.is_empty() {
             state.searches.forget(&state.cache, &state.metrics);
+            // Keyword feeds share one key in front (`Resource::cdn_key`).
+            let search = Resource::Feed(FeedKey::Search(String::new()), Format::Rss);
+            state.cdn.purge(search.cdn_key(), &state.metrics);
         }
         let mut again = Vec::new();
         for r in state
@@ -219,8 +227,27 @@ impl Watcher {
             .take_touched(&touched.feeds, state.site.offset)
         {
             state.metrics.invalidation();
-            if state.cache.invalidate(&r).is_some() {
+            let held = state.cache.invalidate(&r).is_some();
+            // CDN: a neighbour bantin held is compared when rendered again.
+            state.cdn.touched(&r, generation, held, &state.metrics);
+            if held {
                 again.push(r);
+            }
+        }
+        // CDN: the months a write reached, whether bantin holds them or
+        // not (the cache in front may), and without a comparison: every
+        // page of a month shares its key, and a write to an article on
+        // page 2 leaves page 1 as it was.
+        if state.cdn.is_on() {
+            for (key, instants) in &touched.feeds {
+                let months: BTreeSet<Month> = instants
+                    .iter()
+                    .map(|t| Month::at(*t, state.site.offset))
+                    .collect();
+                for month in months {
+                    let r = Resource::Archive(key.clone(), ArchivePage::first(month), Format::Rss);
+                    state.cdn.touched(&r, generation, false, &state.metrics);
+                }
             }
         }
         for (key, instants) in &touched.feeds {
@@ -236,6 +263,7 @@ impl Watcher {
                 state
                     .websub
                     .touched(&state.site, &r, generation, held, &state.metrics);
+                state.cdn.touched(&r, generation, held, &state.metrics);
                 if held {
                     again.push(r);
                 }
@@ -243,14 +271,20 @@ impl Watcher {
         }
         if touches_news(&touched, now) {
             state.metrics.invalidation();
-            if state.cache.invalidate(&Resource::NewsSitemap).is_some() {
+            let held = state.cache.invalidate(&Resource::NewsSitemap).is_some();
+            state
+                .cdn
+                .touched(&Resource::NewsSitemap, generation, held, &state.metrics);
+            if held {
                 again.push(Resource::NewsSitemap);
             }
         }
         if pages_changed {
             for r in [Resource::Index, Resource::Opml] {
                 state.metrics.invalidation();
-                if state.cache.invalidate(&r).is_some() {
+                let held = state.cache.invalidate(&r).is_some();
+                state.cdn.touched(&r, generation, held, &state.metrics);
+                if held {
                     again.push(r);
                 }
             }

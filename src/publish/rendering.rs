@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use super::representation::Representation;
 use super::resource::Resource;
 use crate::article::FeedKey;
-use crate::config::Site;
+use crate::config::{KeyHeader, Site};
 use crate::feed::{Archive, ArchivePage, Catalog, Feed, FeedError};
 use crate::render::{Format, render};
 use crate::store::Snapshot;
@@ -58,15 +58,23 @@ pub struct Rendered {
     pub rep: Representation,
     /// What a change must reach to touch it.
     pub meta: Meta,
+    /// The value of `[cdn] key_header` for it ([`cdn_keys`]), `None`
+    /// without one: made once here, so a response only copies a pointer.
+    pub keys: Option<http::HeaderValue>,
 }
 
 impl Rendered {
     /// A new rendering, or `previous` when it has the same bytes and meta
     /// (it keeps the codings computed for it).
-    pub fn new(rep: Representation, meta: Meta, previous: Option<&Arc<Rendered>>) -> Arc<Rendered> {
+    pub fn new(
+        rep: Representation,
+        meta: Meta,
+        keys: Option<http::HeaderValue>,
+        previous: Option<&Arc<Rendered>>,
+    ) -> Arc<Rendered> {
         match previous {
             Some(prev) if prev.meta == meta && prev.rep.same_bytes(&rep) => prev.clone(),
-            _ => Arc::new(Rendered { rep, meta }),
+            _ => Arc::new(Rendered { rep, meta, keys }),
         }
     }
 
@@ -88,6 +96,16 @@ impl Rendered {
             self.rep.body(coding);
         }
     }
+}
+
+/// A resource's keys for a cache in front, as `header` lists them: its
+/// document's key ([`Resource::cdn_key`]) and `bantin`, which every
+/// response carries (a purge of `bantin` is a purge of everything).
+/// `None` without a key header.
+pub fn cdn_keys(header: Option<KeyHeader>, resource: &Resource) -> Option<http::HeaderValue> {
+    let value = format!("{}{}bantin", resource.cdn_key(), header?.separator());
+    // Keys are URL paths of ASCII slugs: always a valid header value.
+    http::HeaderValue::from_maybe_shared(bytes::Bytes::from(value)).ok()
 }
 
 /// A feed (`month` `None`) or one archive document of it (a month, or a

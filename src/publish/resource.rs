@@ -77,6 +77,29 @@ impl Resource {
         matches!(self, Resource::Feed(FeedKey::Search(_), _))
     }
 
+    /// Its key for a cache in front (SPEC "Behind a CDN"): the document's
+    /// URL path without the format's extension, shared by every format and
+    /// coding. Every page of an archive month has the month's key (a
+    /// month's pages change together); every keyword feed has
+    /// `/feeds/search` (any write may change any of them, and their words
+    /// are anyone's); a page keeps its whole path (`/`, `/feeds.opml`).
+    /// A kind of resource not named here is keyed by its URL path.
+    pub fn cdn_key(&self) -> String {
+        if let Resource::Feed(key, _) = self {
+            return match key {
+                FeedKey::Search(_) => "/feeds/search".to_string(),
+                _ => format!("/feeds/{}", key.path()),
+            };
+        }
+        if let Resource::Archive(key, page, _) = self {
+            return format!("/{}{}", archive_folder(key), page.month);
+        }
+        if let Resource::Index = self {
+            return "/".to_string();
+        }
+        format!("/{}", self.file())
+    }
+
     /// The file `bantin build` writes it to, `/`-separated, relative to the
     /// output folder: its URL path without the leading `/` (`index.html`
     /// for `/`). Keyword feeds are not built.
@@ -140,11 +163,40 @@ mod tests {
         assert_eq!(Resource::Index.file(), "index.html");
         assert_eq!(Resource::Opml.file(), "feeds.opml");
         assert_eq!(Resource::NewsSitemap.file(), "sitemap-news.xml");
-        for r in Document::Archive(key, month).resources() {
+        for r in Document::Archive(key.clone(), month).resources() {
             assert_eq!(
                 r.document(),
                 Document::Archive(r.key().unwrap().clone(), month)
             );
         }
+    }
+
+    #[test]
+    fn keys_are_paths_without_the_format_shared_by_pages_and_formats() {
+        let key = FeedKey::CategoryRegion("kinh-te".into(), "duc-tho".into());
+        let month = crate::feed::Month::parse("2024-11").unwrap();
+        for format in Format::ALL {
+            assert_eq!(
+                Resource::Feed(key.clone(), format).cdn_key(),
+                "/feeds/category/kinh-te/region/duc-tho"
+            );
+            assert_eq!(
+                Resource::Feed(FeedKey::Author("ngoc-ha".into()), format).cdn_key(),
+                "/feeds/author/ngoc-ha"
+            );
+            for n in [1, 2, 7] {
+                let page = ArchivePage::new(month, n).unwrap();
+                assert_eq!(
+                    Resource::Archive(FeedKey::All, page, format).cdn_key(),
+                    "/feeds/all/archive/2024-11"
+                );
+            }
+            assert_eq!(
+                Resource::Feed(FeedKey::Search("bao lu".into()), format).cdn_key(),
+                "/feeds/search"
+            );
+        }
+        assert_eq!(Resource::Index.cdn_key(), "/");
+        assert_eq!(Resource::Opml.cdn_key(), "/feeds.opml");
     }
 }

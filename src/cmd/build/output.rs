@@ -365,6 +365,12 @@ impl Output {
         Ok(())
     }
 
+    /// Write a file that is not a document (no siblings, not in the
+    /// manifest), unless it holds these bytes already.
+    pub(super) fn put_aside(&self, rel: &str, bytes: &[u8]) -> anyhow::Result<()> {
+        place(&self.dir.join(rel), bytes).map(|_| ())
+    }
+
     /// Remove the files of documents the last build wrote and this one did
     /// not, and record what this build wrote. Returns the counts.
     pub(super) fn finish(self) -> anyhow::Result<Counts> {

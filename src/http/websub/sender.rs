@@ -18,20 +18,22 @@ use super::publisher::Publisher;
 use super::queue::Settled;
 use crate::http::metrics::Metrics;
 
-type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
-type HttpClient = Client<Connector, Full<Bytes>>;
+pub(crate) type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
+pub(crate) type HttpClient = Client<Connector, Full<Bytes>>;
 
 /// An HTTP/1.1 client for http and https hubs: rustls with *ring* and the
 /// system's CA certificates. Without any (a bare container), https hubs
 /// fail their handshake and say so in the log.
-fn http_client() -> Result<HttpClient, String> {
+pub(crate) fn http_client() -> Result<HttpClient, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = match hyper_rustls::HttpsConnectorBuilder::new()
         .with_provider_and_native_roots(provider.clone())
     {
         Ok(b) => b,
         Err(e) => {
-            tracing::warn!("WebSub: no CA certificates ({e}): pings to https hubs will fail");
+            tracing::warn!(
+                "no CA certificates ({e}): WebSub pings and CDN purges to https URLs will fail"
+            );
             let config = rustls::ClientConfig::builder_with_provider(provider)
                 .with_safe_default_protocol_versions()
                 .map_err(|e| format!("TLS setup: {e}"))?
