@@ -164,6 +164,9 @@ fn check_names_orphans_left_before_the_migration_and_repair_removes_them() {
         ))
     };
     assert_eq!(orphans("article_categories"), vec![id]);
+    // `migrate` makes the trigger again (read-only commands refuse a
+    // store whose triggers differ); the orphans stay behind.
+    assert_success(&sb.run(&["migrate"]), "migrate");
     // The ghost: an empty feed of a category no article carries.
     assert_success(
         &sb.run(&["dump", "--category", CATEGORY.0]),

@@ -153,11 +153,14 @@ async fn one_write_rerenders_only_the_feeds_it_touches() {
         let mut touched = urls_of(&server, &keys);
         touched.extend([server.url("/"), server.url("/feeds.opml")]);
         only_touched_changed(&c, &before, &touched).await;
+        // Checking renders nothing, but `/` may be rendered once more: the
+        // checks' own requests are counted, and a flush of new counts
+        // renders `/` again.
         let after = metric(&c, &server.base, "bantin_renders_total").await;
-        assert_eq!(
-            after,
-            renders + rendered,
-            "checking the feeds rendered some"
+        assert!(
+            (renders + rendered..=renders + rendered + 1).contains(&after),
+            "checking the feeds rendered some: {after} renders, {} before",
+            renders + rendered
         );
         server.stop().await;
     })
