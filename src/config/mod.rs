@@ -83,6 +83,7 @@ struct RawSite {
     #[serde(default)]
     hubs: Vec<String>,
     archive_items: Option<i64>,
+    archive_content: Option<String>,
     max_id_bytes: Option<i64>,
     max_title_bytes: Option<i64>,
     max_summary_bytes: Option<i64>,
@@ -150,6 +151,22 @@ pub const MAX_ID_BYTES_CEILING: i64 = 2048;
 /// or feed would not fit the memory of the machines bantin runs on.
 const BYTES_CEILING: i64 = 1 << 30;
 
+/// What the items of an archive document carry (site key
+/// `archive_content`). Archives hold every article of a feed, and each
+/// article is in some five feeds: at a million articles their full bodies
+/// make tens of gigabytes of static files (issue 23), while a reader
+/// walking back through a feed's history wants the items (title, link,
+/// date, summary), and the article's page has the rest. RFC 5005 leaves
+/// it to the publisher.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArchiveContent {
+    /// Each item's summary, as a subscription feed over `max_feed_bytes`
+    /// gives its oldest items (the default).
+    Summary,
+    /// Each item's full content, as in the subscription feed.
+    Full,
+}
+
 /// A category or region as the site file names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Named {
@@ -189,6 +206,8 @@ pub struct Site {
     /// Articles in one archive document, at most (1 to
     /// [`MAX_ARCHIVE_ITEMS`]): a month with more is paged.
     pub archive_items: usize,
+    /// What an archive document's items carry.
+    pub archive_content: ArchiveContent,
     /// Sizes articles and feeds must keep to (SPEC "Limits").
     pub limits: SiteLimits,
     /// Overrides keyed by slug.
@@ -300,6 +319,16 @@ impl Site {
                 usize::try_from(n).unwrap_or(MAX_ARCHIVE_ITEMS)
             }
         };
+        let archive_content = match raw.archive_content.as_deref() {
+            None | Some("summary") => ArchiveContent::Summary,
+            Some("full") => ArchiveContent::Full,
+            Some(other) => {
+                return Err(invalid(
+                    "archive_content",
+                    format!("{other:?} is not \"summary\" or \"full\""),
+                ));
+            }
+        };
         let limits = limits(&raw, offset, &invalid)?;
         // A stale copy a day or a week old is what a CDN serves while the
         // origin is down; a year is the RFC's own ceiling for max-age.
@@ -341,6 +370,7 @@ impl Site {
             burst_window,
             hubs,
             archive_items,
+            archive_content,
             limits,
             categories,
             regions,
@@ -715,6 +745,34 @@ mod tests {
                 format!("s.toml: `archive_items`: {bad} is not between 1 and 20000")
             );
         }
+    }
+
+    #[test]
+    fn archive_content_defaults_to_summaries_and_names_a_bad_value() {
+        let site = Site::parse(MINIMAL, "s.toml", PathBuf::new()).unwrap();
+        assert_eq!(site.archive_content, ArchiveContent::Summary);
+        for (text, want) in [
+            ("summary", ArchiveContent::Summary),
+            ("full", ArchiveContent::Full),
+        ] {
+            let site = Site::parse(
+                &format!("{MINIMAL}archive_content = \"{text}\"\n"),
+                "s.toml",
+                PathBuf::new(),
+            );
+            assert_eq!(site.unwrap().archive_content, want);
+        }
+        let msg = Site::parse(
+            &format!("{MINIMAL}archive_content = \"bodies\"\n"),
+            "s.toml",
+            PathBuf::new(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            msg,
+            "s.toml: `archive_content`: \"bodies\" is not \"summary\" or \"full\""
+        );
     }
 
     #[test]
