@@ -196,12 +196,14 @@ pub fn build(url: &StoreUrl, site_path: &Path, out: &Path) -> anyhow::Result<Exi
         false => archives::plan(snap.as_ref(), &site, output.previous_since(), &inputs, now)?,
     };
     let jobs = jobs(&source, &output, &plan)?;
-    let progress = Progress::start(jobs.len() + 2, &output);
+    // Counted as users see them: a file per format (siblings aside).
+    let total: usize = jobs.iter().map(|d| d.resources().len()).sum();
+    let progress = Progress::start(total + 2, &output);
     write_all(store.as_ref(), &source, &head, &jobs, &output, &progress, workers)?;
     // Last: see [`Source::lists`].
     for page in [Document::Index, Document::Opml] {
         put(&source, &page, &output)?;
-        progress.one_done();
+        progress.done(1);
     }
     progress.finish();
     let since = Since {
@@ -309,7 +311,7 @@ impl Queue<'_> {
                 self.stop.store(true, Ordering::Relaxed);
                 return Err(e);
             }
-            self.progress.one_done();
+            self.progress.done(job.resources().len());
         }
         Ok(())
     }

@@ -84,6 +84,7 @@ struct RawSite {
     hubs: Vec<String>,
     archive_items: Option<i64>,
     archive_content: Option<String>,
+    archive_feeds: Option<Vec<String>>,
     max_id_bytes: Option<i64>,
     max_title_bytes: Option<i64>,
     max_summary_bytes: Option<i64>,
@@ -167,6 +168,83 @@ pub enum ArchiveContent {
     Full,
 }
 
+/// The kinds of feed that have monthly archives (site key
+/// `archive_feeds`), in `serve` and `build` alike: a feed of another kind
+/// links no `prev-archive`, and its archive URLs are 404.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArchiveFeeds {
+    /// The all feed.
+    pub all: bool,
+    /// Category feeds.
+    pub category: bool,
+    /// Region feeds.
+    pub region: bool,
+    /// Author feeds.
+    pub author: bool,
+    /// Category-within-region feeds.
+    pub pair: bool,
+}
+
+impl Default for ArchiveFeeds {
+    fn default() -> Self {
+        ArchiveFeeds {
+            all: true,
+            category: true,
+            region: true,
+            author: true,
+            pair: true,
+        }
+    }
+}
+
+impl ArchiveFeeds {
+    /// The names the site file uses, in order.
+    pub const NAMES: [&'static str; 5] = ["all", "category", "region", "author", "pair"];
+
+    /// From the site file's list: known names, each once.
+    fn parse(kinds: &[String]) -> Result<ArchiveFeeds, String> {
+        let mut feeds = ArchiveFeeds {
+            all: false,
+            category: false,
+            region: false,
+            author: false,
+            pair: false,
+        };
+        for kind in kinds {
+            let slot = match kind.as_str() {
+                "all" => &mut feeds.all,
+                "category" => &mut feeds.category,
+                "region" => &mut feeds.region,
+                "author" => &mut feeds.author,
+                "pair" => &mut feeds.pair,
+                other => {
+                    return Err(format!(
+                        "{other:?} is not one of {}",
+                        Self::NAMES.map(|n| format!("\"{n}\"")).join(", ")
+                    ));
+                }
+            };
+            if std::mem::replace(slot, true) {
+                return Err(format!("{kind:?} is named twice"));
+            }
+        }
+        Ok(feeds)
+    }
+
+    /// Whether the feed `key` has archives (keyword feeds never do).
+    pub fn has(&self, key: &crate::article::FeedKey) -> bool {
+        use crate::article::FeedKey;
+        match key {
+            FeedKey::All => self.all,
+            FeedKey::Category(_) => self.category,
+            FeedKey::Region(_) => self.region,
+            FeedKey::Author(_) => self.author,
+            FeedKey::CategoryRegion(..) => self.pair,
+            FeedKey::Search(_) => false,
+        }
+    }
+}
+
 /// A category or region as the site file names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Named {
@@ -208,6 +286,8 @@ pub struct Site {
     pub archive_items: usize,
     /// What an archive document's items carry.
     pub archive_content: ArchiveContent,
+    /// The kinds of feed that have archives.
+    pub archive_feeds: ArchiveFeeds,
     /// Sizes articles and feeds must keep to (SPEC "Limits").
     pub limits: SiteLimits,
     /// Overrides keyed by slug.
@@ -329,6 +409,11 @@ impl Site {
                 ));
             }
         };
+        let archive_feeds = match &raw.archive_feeds {
+            None => ArchiveFeeds::default(),
+            Some(kinds) => ArchiveFeeds::parse(kinds)
+                .map_err(|reason| invalid("archive_feeds", reason))?,
+        };
         let limits = limits(&raw, offset, &invalid)?;
         // A stale copy a day or a week old is what a CDN serves while the
         // origin is down; a year is the RFC's own ceiling for max-age.
@@ -371,6 +456,7 @@ impl Site {
             hubs,
             archive_items,
             archive_content,
+            archive_feeds,
             limits,
             categories,
             regions,
@@ -744,6 +830,39 @@ mod tests {
                 msg,
                 format!("s.toml: `archive_items`: {bad} is not between 1 and 20000")
             );
+        }
+    }
+
+    #[test]
+    fn archive_feeds_name_kinds_of_feed_each_once() {
+        use crate::article::FeedKey;
+        let site = Site::parse(MINIMAL, "s.toml", PathBuf::new()).unwrap();
+        assert_eq!(site.archive_feeds, ArchiveFeeds::default());
+        let site = Site::parse(
+            &format!("{MINIMAL}archive_feeds = [\"all\", \"author\"]\n"),
+            "s.toml",
+            PathBuf::new(),
+        )
+        .unwrap();
+        assert!(site.archive_feeds.has(&FeedKey::All));
+        assert!(site.archive_feeds.has(&FeedKey::Author("a".into())));
+        assert!(!site.archive_feeds.has(&FeedKey::Category("c".into())));
+        assert!(!site.archive_feeds.has(&FeedKey::Search("w".into())));
+        for (list, reason) in [
+            (
+                "[\"all\", \"pairs\"]",
+                "\"pairs\" is not one of \"all\", \"category\", \"region\", \"author\", \"pair\"",
+            ),
+            ("[\"all\", \"all\"]", "\"all\" is named twice"),
+        ] {
+            let msg = Site::parse(
+                &format!("{MINIMAL}archive_feeds = {list}\n"),
+                "s.toml",
+                PathBuf::new(),
+            )
+            .unwrap_err()
+            .to_string();
+            assert_eq!(msg, format!("s.toml: `archive_feeds`: {reason}"));
         }
     }
 

@@ -118,6 +118,9 @@ pub fn load_archive(
     now: DateTime<Utc>,
 ) -> Result<Option<Feed>, FeedError> {
     catalog.knows(key)?;
+    if !site.archive_feeds.has(key) {
+        return Ok(None);
+    }
     let month = page.month;
     let Some((from, last)) = month_span(site, month, now) else {
         return Ok(None);

@@ -191,10 +191,11 @@ pub(super) fn shape_with(
         ttl_minutes: site.max_age.div_ceil(60),
         // Items are newest `published` first, so the first one's month is
         // the newest month with articles in this feed.
-        // Keyword feeds have no archives to link.
+        // Keyword feeds have no archives to link, nor the kinds of feed
+        // the site gives none.
         newest_month: items
             .first()
-            .filter(|_| !matches!(key, FeedKey::Search(_)))
+            .filter(|_| site.archive_feeds.has(key))
             .map(|i| Month::of(i.published)),
         items,
         offset: site.offset,

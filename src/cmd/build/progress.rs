@@ -1,5 +1,6 @@
-//! The progress line of `bantin build` on a terminal: documents so far of
-//! all, their rate, and the bytes written, redrawn once a second on
+//! The progress line of `bantin build` on a terminal: documents (a file
+//! per format, siblings aside) so far of all, their rate, and the bytes
+//! written, redrawn once a second on
 //! stderr, and left as the last line when the build ends. Not on a
 //! terminal (a cron job, a CI log) it writes nothing: the summary on
 //! stdout says what was done.
@@ -42,9 +43,9 @@ impl<'a> Progress<'a> {
         }
     }
 
-    /// One more document done.
-    pub(super) fn one_done(&self) {
-        self.done.fetch_add(1, Ordering::Relaxed);
+    /// `n` more documents done.
+    pub(super) fn done(&self, n: usize) {
+        self.done.fetch_add(n, Ordering::Relaxed);
         let Some(drawn) = &self.drawn else {
             return;
         };
