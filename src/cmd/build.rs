@@ -112,6 +112,8 @@ struct Source<'a> {
     now: chrono::DateTime<chrono::Utc>,
     /// [`Source::lists`], once read.
     lists: std::cell::OnceCell<Catalog>,
+    /// The files of an archive document.
+    archives: Siblings,
 }
 
 impl Source<'_> {
@@ -168,7 +170,14 @@ impl Source<'_> {
 
 /// Write every feed, `index.html` and `feeds.opml` under `out`, over what
 /// an earlier build left there.
-pub fn build(url: &StoreUrl, site_path: &Path, out: &Path) -> anyhow::Result<ExitCode> {
+/// With `gzip_archives`, archive documents get their `.gz` alone
+/// ([`Siblings::GzipAlone`]).
+pub fn build(
+    url: &StoreUrl,
+    site_path: &Path,
+    out: &Path,
+    gzip_archives: bool,
+) -> anyhow::Result<ExitCode> {
     let site = super::load_site(site_path)?;
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     // A connection per worker, each holding its snapshot.
@@ -184,10 +193,18 @@ pub fn build(url: &StoreUrl, site_path: &Path, out: &Path) -> anyhow::Result<Exi
         catalog: &catalog,
         now,
         lists: std::cell::OnceCell::new(),
+        archives: match gzip_archives {
+            true => Siblings::GzipAlone,
+            false => Siblings::GzipOnly,
+        },
     };
     let output = Output::open(out)?;
     let head = snap.log_head()?;
-    let inputs = archives::inputs(url, &site, &catalog);
+    // Archive documents kept from the last build must have its files.
+    let mut inputs = archives::inputs(url, &site, &catalog);
+    if gzip_archives {
+        inputs.push_str("-gz");
+    }
     // After a build that stopped halfway the folder is partly newer than
     // its manifest says: render everything (what is in place already is
     // neither compressed nor written again).
@@ -242,7 +259,8 @@ fn write_all(
         output,
         progress,
     };
-    let (site, catalog, now) = (source.site, source.catalog, source.now);
+    let (site, catalog, now, archives) =
+        (source.site, source.catalog, source.now, source.archives);
     std::thread::scope(|scope| {
         let others: Vec<_> = (1..workers)
             .map(|_| {
@@ -256,6 +274,7 @@ fn write_all(
                         catalog,
                         now,
                         lists: std::cell::OnceCell::new(),
+                        archives,
                     };
                     queue.work(&source)
                 })
@@ -323,7 +342,7 @@ fn put(source: &Source<'_>, doc: &Document, output: &Output) -> anyhow::Result<(
         .files(doc)
         .with_context(|| format!("rendering {doc:?}"))?;
     let wanted = match doc {
-        Document::Archive(..) => Siblings::GzipOnly,
+        Document::Archive(..) => source.archives,
         _ => Siblings::Both,
     };
     for (rel, body) in files {

@@ -57,7 +57,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             format.into(),
             limit.map(|l| l as usize),
         ),
-        Command::Build { out } => build(&store_url, &site, &out),
+        Command::Build { out, gzip_archives } => build(&store_url, &site, &out, gzip_archives),
         Command::Check { repair } => check(&store_url, &site, repair),
         Command::Completions { shell } => manual::completions(shell),
         Command::Man => manual::man(),

@@ -79,12 +79,22 @@ pub(super) enum Siblings {
     /// every aggregator asks for, and the `.gz` holds the very bytes the
     /// server sends for `Accept-Encoding: gzip`.
     GzipOnly,
+    /// The `.gz` and no identity file (`build --gzip-archives`): archive
+    /// documents in a fifth of the disk. The web server sends the `.gz` to
+    /// clients that take gzip and decodes it for the others (nginx:
+    /// `gzip_static always; gunzip on;`).
+    GzipAlone,
 }
 
 impl Siblings {
     /// Whether the document gets [`SIBLINGS`]`[i]`.
     fn wants(self, i: usize) -> bool {
         i == 0 || self == Siblings::Both
+    }
+
+    /// Whether the document's identity bytes get a file.
+    fn identity(self) -> bool {
+        self != Siblings::GzipAlone
     }
 }
 
@@ -104,6 +114,8 @@ pub(super) struct Counts {
 struct Entry {
     /// The content tag of the document's identity bytes.
     tag: String,
+    /// Whether the identity bytes have a file.
+    identity: bool,
     /// The lengths of its siblings, in [`SIBLINGS`] order; `None` for
     /// one not written.
     siblings: [Option<u64>; 2],
@@ -113,18 +125,26 @@ struct Entry {
 fn entry_line(rel: &str, e: &Entry) -> String {
     let len = |l: Option<u64>| l.map_or_else(|| "-".to_string(), |l| l.to_string());
     let [gz, br] = e.siblings;
-    format!("{}\t{}\t{}\t{rel}\n", e.tag, len(gz), len(br))
+    let identity = if e.identity { "i" } else { "-" };
+    format!("{}\t{identity}\t{}\t{}\t{rel}\n", e.tag, len(gz), len(br))
 }
 
-/// An entry from a line [`entry_line`] wrote; `None` if it is not one, or
-/// names a path outside the folder.
-fn parse_entry(line: &str) -> Option<(String, Entry)> {
+/// An entry from a line [`entry_line`] wrote (`with_identity`: one
+/// before it, which has no identity field: every document had its file);
+/// `None` if it is not one, or names a path outside the folder.
+fn parse_entry(line: &str, with_identity: bool) -> Option<(String, Entry)> {
     let len = |f: &str| match f {
         "-" => Some(None),
         n => n.parse().ok().map(Some),
     };
-    let mut fields = line.splitn(4, '\t');
+    let mut fields = line.splitn(if with_identity { 4 } else { 5 }, '\t');
     let tag = fields.next()?.to_string();
+    let identity = with_identity
+        || match fields.next()? {
+            "i" => true,
+            "-" => false,
+            _ => return None,
+        };
     let gz = len(fields.next()?)?;
     let br = len(fields.next()?)?;
     let rel = fields.next()?;
@@ -135,6 +155,7 @@ fn parse_entry(line: &str) -> Option<(String, Entry)> {
         rel.to_string(),
         Entry {
             tag,
+            identity,
             siblings: [gz, br],
         },
     ))
@@ -166,7 +187,8 @@ impl Manifest {
     fn parse(text: &str) -> Option<Manifest> {
         let mut lines = text.lines();
         let version = match lines.next()? {
-            MANIFEST_HEADER | MANIFEST_HEADER_2 => 2,
+            MANIFEST_HEADER => 3,
+            MANIFEST_HEADER_2 => 2,
             MANIFEST_HEADER_1 => 1,
             _ => return None,
         };
@@ -180,7 +202,7 @@ impl Manifest {
         };
         let mut docs = BTreeMap::new();
         for line in lines {
-            let (rel, entry) = parse_entry(line)?;
+            let (rel, entry) = parse_entry(line, version < 3)?;
             docs.insert(rel, entry);
         }
         Some(Manifest {
@@ -401,7 +423,8 @@ impl Output {
             return false;
         };
         let path = self.dir.join(rel);
-        std::fs::metadata(&path).is_ok_and(|m| m.is_file()) && siblings_in_place(&path, entry)
+        (!entry.identity || std::fs::metadata(&path).is_ok_and(|m| m.is_file()))
+            && siblings_in_place(&path, entry)
     }
 
     /// Keep a document of the last build as it is, without its bytes: the
@@ -412,7 +435,7 @@ impl Output {
         let Some(entry) = self.previous.docs.get(rel).filter(|_| self.can_keep(rel)) else {
             return false;
         };
-        for _ in 0..=entry.siblings.iter().flatten().count() {
+        for _ in 0..usize::from(entry.identity) + entry.siblings.iter().flatten().count() {
             self.count(false);
         }
         self.next().docs.insert(rel.to_string(), entry.clone());
@@ -429,7 +452,9 @@ impl Output {
                 .with_context(|| format!("creating {}", parent.display()))?;
         }
         let tag = content_tag(body);
-        let identity_same = holds(&path, body);
+        // Without an identity file, the `.gz` at the length written for
+        // these bytes vouches for them, as a sibling does.
+        let identity_same = !wanted.identity() || holds(&path, body);
         let before = self.before(rel);
         // The siblings can be trusted without compressing: the same bytes,
         // made into them last time by compressors that make the same bytes,
@@ -438,6 +463,7 @@ impl Output {
             identity_same
                 && before.is_some_and(|(_, same_compressors)| same_compressors)
                 && e.tag == tag
+                && e.identity == wanted.identity()
                 && (0..SIBLINGS.len()).all(|i| wanted.wants(i) == e.siblings[i].is_some())
                 && siblings_in_place(&path, e)
         });
@@ -471,13 +497,23 @@ impl Output {
                 lens
             }
         };
-        let written = if identity_same {
-            false
-        } else {
-            place(&path, body)?
+        if wanted.identity() {
+            let written = if identity_same {
+                false
+            } else {
+                place(&path, body)?
+            };
+            self.wrote(written, body.len());
+        } else if before.is_some_and(|(e, _)| e.identity) {
+            // Written by an earlier build: it would go stale beside the
+            // new `.gz`.
+            remove(&path)?;
+        }
+        let entry = Entry {
+            tag,
+            identity: wanted.identity(),
+            siblings,
         };
-        self.wrote(written, body.len());
-        let entry = Entry { tag, siblings };
         let line = entry_line(rel, &entry);
         self.next().docs.insert(rel.to_string(), entry);
         // After its files: a journal line vouches for files in place.
@@ -543,7 +579,7 @@ fn read_journal(text: &str, fingerprint: &str) -> BTreeMap<String, Entry> {
     }
     let mut docs = BTreeMap::new();
     for line in lines {
-        match parse_entry(line) {
+        match parse_entry(line, false) {
             Some((rel, entry)) => docs.insert(rel, entry),
             None => break,
         };
@@ -637,13 +673,14 @@ mod tests {
                 "feeds/category/kinh-te.rss".to_string(),
                 Entry {
                     tag: "t".into(),
+                    identity: false,
                     siblings: [Some(10), None],
                 },
             )]),
         };
         assert_eq!(Manifest::parse(&m.to_text()), Some(m));
         for bad in ["../x", "/etc/passwd", "a//b", "a/./b", "a\\b", ""] {
-            let text = format!("{MANIFEST_HEADER}\ncodings f\nsince -\nt\t1\t1\t{bad}\n");
+            let text = format!("{MANIFEST_HEADER}\ncodings f\nsince -\nt\ti\t1\t1\t{bad}\n");
             assert_eq!(Manifest::parse(&text), None, "{bad:?}");
         }
         assert_eq!(Manifest::parse("something else\n"), None);
