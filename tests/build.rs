@@ -749,6 +749,40 @@ async fn built_archives_are_the_served_ones_under_each_archive_content(store: St
     }
 }
 
+each_store!(async fn gzip_archives_are_the_served_gzip_and_decode_to_the_served_bytes);
+async fn gzip_archives_are_the_served_gzip_and_decode_to_the_served_bytes(store: StoreKind) {
+    let sample = Sandbox::with_sample_on(store);
+    let out = sample.path("out");
+    // Over a build with the files: those go, as they'd be stale.
+    build_into(&sample, &out);
+    sample.run_ok(&["build", "--gzip-archives", "--out", out.to_str().unwrap()]);
+    let server = Server::sample(&sample).await;
+    let c = client();
+    let files = files_under(&out);
+    let archives: Vec<&String> = files
+        .iter()
+        .filter(|f| f.contains("/archive/"))
+        .collect();
+    assert!(!archives.is_empty());
+    for rel in archives {
+        let doc = rel.strip_suffix(".gz").unwrap_or_else(|| panic!("{rel} is not a .gz"));
+        let url = server.url(&format!("/{doc}"));
+        let packed = std::fs::read(out.join(rel)).unwrap();
+        let gzip = get(&c, &url, &[("accept-encoding", "gzip")]).await;
+        assert!(gzip.body == packed, "{rel} is not what GET {url} sends in gzip");
+        let plain = get(&c, &url, &[("accept-encoding", "identity")]).await;
+        assert!(
+            decode(Some("gzip"), &packed) == plain.body,
+            "{rel} does not decode to GET {url}"
+        );
+    }
+    // Feeds keep every file.
+    for f in ["feeds/all.rss", "feeds/all.rss.gz", "feeds/all.rss.br"] {
+        assert!(files.contains(f), "{f}");
+    }
+    server.stop().await;
+}
+
 /// Every file under `dir` with its bytes, but bantin's own bookkeeping
 /// (manifest, journal).
 fn documents_in(dir: &Path) -> BTreeMap<String, Vec<u8>> {
