@@ -718,7 +718,10 @@ async fn built_archives_are_the_served_ones_under_each_archive_content(store: St
                 let file = std::fs::read(out.join(format!("{rel}{suffix}"))).unwrap();
                 let r = get(&c, &url, &[("accept-encoding", coding)]).await;
                 assert_eq!(r.status, 200, "{url}");
-                assert!(r.body == file, "{name}: {rel}{suffix} is not what GET {url} sends");
+                assert!(
+                    r.body == file,
+                    "{name}: {rel}{suffix} is not what GET {url} sends"
+                );
             }
             // No brotli sibling: the server's br is another compression
             // of the same bytes, which the `.gz` stands in for.
@@ -735,16 +738,25 @@ async fn built_archives_are_the_served_ones_under_each_archive_content(store: St
             "{name}: {rss}"
         );
         // Kinds of feed without archives: no files, no link, 404.
-        let category = files.iter().find(|f| f.starts_with("feeds/category/")).unwrap();
+        let category = files
+            .iter()
+            .find(|f| f.starts_with("feeds/category/"))
+            .unwrap();
         let category = category.split('.').next().unwrap().to_string();
-        let has = files.iter().any(|f| f.starts_with(&format!("{category}/archive/")));
+        let has = files
+            .iter()
+            .any(|f| f.starts_with(&format!("{category}/archive/")));
         assert_eq!(has, name != "some.toml", "{name}: {category}");
         let feed = std::fs::read_to_string(out.join(format!("{category}.rss"))).unwrap();
         assert_eq!(feed.contains("prev-archive"), has, "{name}: {category}.rss");
         let url = server.url(&format!("/{category}/archive/2020-11.rss"));
         let r = get(&c, &url, &[]).await;
         assert_eq!(r.status == 404, !has, "{name}: {url}: {}", r.status);
-        assert!(files.iter().any(|f| f.starts_with("feeds/region/") && f.contains("/archive/")));
+        assert!(
+            files
+                .iter()
+                .any(|f| f.starts_with("feeds/region/") && f.contains("/archive/"))
+        );
         server.stop().await;
     }
 }
@@ -759,17 +771,19 @@ async fn gzip_archives_are_the_served_gzip_and_decode_to_the_served_bytes(store:
     let server = Server::sample(&sample).await;
     let c = client();
     let files = files_under(&out);
-    let archives: Vec<&String> = files
-        .iter()
-        .filter(|f| f.contains("/archive/"))
-        .collect();
+    let archives: Vec<&String> = files.iter().filter(|f| f.contains("/archive/")).collect();
     assert!(!archives.is_empty());
     for rel in archives {
-        let doc = rel.strip_suffix(".gz").unwrap_or_else(|| panic!("{rel} is not a .gz"));
+        let doc = rel
+            .strip_suffix(".gz")
+            .unwrap_or_else(|| panic!("{rel} is not a .gz"));
         let url = server.url(&format!("/{doc}"));
         let packed = std::fs::read(out.join(rel)).unwrap();
         let gzip = get(&c, &url, &[("accept-encoding", "gzip")]).await;
-        assert!(gzip.body == packed, "{rel} is not what GET {url} sends in gzip");
+        assert!(
+            gzip.body == packed,
+            "{rel} is not what GET {url} sends in gzip"
+        );
         let plain = get(&c, &url, &[("accept-encoding", "identity")]).await;
         assert!(
             decode(Some("gzip"), &packed) == plain.body,
@@ -843,7 +857,10 @@ fn a_build_killed_halfway_leaves_whole_files_and_the_next_one_carries_on() {
             child.try_wait().unwrap().is_none(),
             "the build ended before it could be stopped: give it more to do"
         );
-        assert!(std::time::Instant::now() < deadline, "the build placed nothing");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the build placed nothing"
+        );
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
     child.kill().unwrap();
@@ -883,7 +900,10 @@ fn a_build_killed_halfway_leaves_whole_files_and_the_next_one_carries_on() {
     );
     let after = files_under(&out);
     assert!(!after.contains(JOURNAL), "{after:?}");
-    assert!(after.iter().all(|f| !f.ends_with(".bantin-tmp")), "{after:?}");
+    assert!(
+        after.iter().all(|f| !f.ends_with(".bantin-tmp")),
+        "{after:?}"
+    );
     assert_same(&documents_in(&out), &new);
 }
 
@@ -919,7 +939,10 @@ fn a_terminal_shows_the_build_progress_and_a_pipe_does_not() {
             .join(","),
     );
     assert!(text.contains(&last), "{last:?} not in {text:?}");
-    assert!(text.contains(" a second, ") && text.contains(" MB written"), "{text:?}");
+    assert!(
+        text.contains(" a second, ") && text.contains(" MB written"),
+        "{text:?}"
+    );
     // Not a terminal: the summary on stdout, no progress.
     let piped = sample.run_ok(&["build", "--out", sample.path("out-pipe").to_str().unwrap()]);
     let stderr = String::from_utf8_lossy(&piped.stderr);

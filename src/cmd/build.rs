@@ -216,7 +216,15 @@ pub fn build(
     // Counted as users see them: a file per format (siblings aside).
     let total: usize = jobs.iter().map(|d| d.resources().len()).sum();
     let progress = Progress::start(total + 2, &output);
-    write_all(store.as_ref(), &source, &head, &jobs, &output, &progress, workers)?;
+    write_all(
+        store.as_ref(),
+        &source,
+        &head,
+        &jobs,
+        &output,
+        &progress,
+        workers,
+    )?;
     // Last: see [`Source::lists`].
     for page in [Document::Index, Document::Opml] {
         put(&source, &page, &output)?;
@@ -259,8 +267,7 @@ fn write_all(
         output,
         progress,
     };
-    let (site, catalog, now, archives) =
-        (source.site, source.catalog, source.now, source.archives);
+    let (site, catalog, now, archives) = (source.site, source.catalog, source.now, source.archives);
     std::thread::scope(|scope| {
         let others: Vec<_> = (1..workers)
             .map(|_| {

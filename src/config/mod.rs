@@ -411,8 +411,9 @@ impl Site {
         };
         let archive_feeds = match &raw.archive_feeds {
             None => ArchiveFeeds::default(),
-            Some(kinds) => ArchiveFeeds::parse(kinds)
-                .map_err(|reason| invalid("archive_feeds", reason))?,
+            Some(kinds) => {
+                ArchiveFeeds::parse(kinds).map_err(|reason| invalid("archive_feeds", reason))?
+            }
         };
         let limits = limits(&raw, offset, &invalid)?;
         // A stale copy a day or a week old is what a CDN serves while the

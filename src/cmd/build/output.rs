@@ -590,14 +590,9 @@ fn read_journal(text: &str, fingerprint: &str) -> BTreeMap<String, Entry> {
 /// Whether the siblings a manifest entry lists are there at the lengths
 /// written.
 fn siblings_in_place(path: &Path, e: &Entry) -> bool {
-    SIBLINGS
-        .iter()
-        .zip(e.siblings)
-        .all(|((_, suffix), len)| {
-            len.is_none_or(|len| {
-                std::fs::metadata(sibling(path, suffix)).is_ok_and(|m| m.len() == len)
-            })
-        })
+    SIBLINGS.iter().zip(e.siblings).all(|((_, suffix), len)| {
+        len.is_none_or(|len| std::fs::metadata(sibling(path, suffix)).is_ok_and(|m| m.len() == len))
+    })
 }
 
 /// Remove a file; `false` if there was none.

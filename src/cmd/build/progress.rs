@@ -37,9 +37,7 @@ impl<'a> Progress<'a> {
             done: AtomicUsize::new(0),
             began,
             output,
-            drawn: std::io::stderr()
-                .is_terminal()
-                .then(|| Mutex::new(began)),
+            drawn: std::io::stderr().is_terminal().then(|| Mutex::new(began)),
         }
     }
 
@@ -85,7 +83,7 @@ fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
