@@ -37,7 +37,7 @@ count() { # MODE STEP [N]
 
 hits=1000
 echo "# bench/callgrind.sh at $(git rev-parse --short HEAD), corpus $(basename "$corpus")"
-for step in hits_gzip hits_304; do
+for step in hits_gzip hits_br hits_identity hits_304; do
     ir=$(count hit "$step" "$hits")
     printf '%-28s %14s Ir total, %10s Ir per request (%s requests)\n' \
         "cached hit ($step)" "$ir" "$((ir / hits))" "$hits"

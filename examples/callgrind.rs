@@ -4,7 +4,7 @@
 //! where wall-clock times swing by 2x, so a regression shows.
 //!
 //! ```text
-//! callgrind hit  SITE STORE [N]   N cached hits of /feeds/all.rss (default 1000)
+//! callgrind hit  SITE STORE [N]   N cached hits of /feeds/all.rss per scenario (default 1000)
 //! callgrind cold SITE STORE       one cold render of /feeds/all.rss, then its
 //!                                 gzip coding, then a render of it again
 //! ```
@@ -14,10 +14,10 @@
 //! `--toggle-collect=*measured_STEP*`, so setup (opening the store, loading
 //! the catalog, building requests) is never counted.
 //!
-//! - `measured_hits_gzip`, `measured_hits_304`: `router::handle` on an
-//!   in-process [`App`] whose feed is cached, N requests with
-//!   `Accept-Encoding: gzip` (200 with the cached gzip body), and N more
-//!   with a matching `If-None-Match` (304): route, catalog check, cache
+//! - `measured_hits_gzip`, `_br`, `_identity`, `_304`: `router::handle` on
+//!   an in-process [`App`] whose feed is cached, N requests answered 200
+//!   from the held gzip, br and identity bodies, and N more with a
+//!   matching `If-None-Match` (304): route, catalog check, cache
 //!   lookup, negotiation, conditional check, response headers. No socket:
 //!   hyper's parsing and writing are the same for every server and are not
 //!   what we want to watch.
@@ -92,17 +92,24 @@ fn main() -> ExitCode {
 
 const PATH: &str = "/feeds/all.rss";
 
-fn request(etag: Option<&str>) -> Request<()> {
+/// A request as feed readers send one: `accept` is its `Accept-Encoding`
+/// (none: identity).
+fn request(accept: Option<&str>, etag: Option<&str>) -> Request<()> {
     let mut r = Request::builder()
         .uri(PATH)
         .header("host", "127.0.0.1:8080")
-        .header("user-agent", "callgrind")
-        .header("accept-encoding", "gzip, deflate");
+        .header("user-agent", "callgrind");
+    if let Some(accept) = accept {
+        r = r.header("accept-encoding", accept);
+    }
     if let Some(tag) = etag {
         r = r.header("if-none-match", tag);
     }
     r.body(()).expect("a valid request")
 }
+
+const GZIP: Option<&str> = Some("gzip, deflate");
+const BR: Option<&str> = Some("gzip, deflate, br");
 
 fn hits(site: Site, store: Box<dyn Store>, n: usize) {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -110,56 +117,69 @@ fn hits(site: Site, store: Box<dyn Store>, n: usize) {
         .build()
         .expect("a runtime");
     let app = Arc::new(App::new(site, store).expect("the store answers"));
-    // Warm: render the feed and compute its gzip coding, outside the count.
-    let first = rt
-        .block_on(handle(app.clone(), request(None), PEER))
-        .expect("infallible");
-    assert_eq!(first.status(), 200);
-    let etag = first.headers()["etag"].to_str().unwrap().to_string();
-    let again = rt
-        .block_on(handle(app.clone(), request(None), PEER))
-        .expect("infallible");
-    assert_eq!(again.headers()["content-encoding"], "gzip");
-    let plain: Vec<Request<()>> = (0..n).map(|_| request(None)).collect();
-    let conditional: Vec<Request<()>> = (0..n).map(|_| request(Some(&etag))).collect();
-    let ok = measured_hits_gzip(&rt, &app, plain);
-    let not_modified = measured_hits_304(&rt, &app, conditional);
-    assert_eq!((ok, not_modified), (n, n), "every hit answered as expected");
-    println!("{n} cached hits (200 gzip) and {n} conditional hits (304) of {PATH}");
+    // Warm, outside the count: render the feed and make each coding asked
+    // below (identity is held once asked after a coding).
+    let mut etag = String::new();
+    for accept in [GZIP, GZIP, BR, None, None] {
+        let r = rt
+            .block_on(handle(app.clone(), request(accept, None), PEER))
+            .expect("infallible");
+        assert_eq!(r.status(), 200);
+        if accept == GZIP {
+            assert_eq!(r.headers()["content-encoding"], "gzip");
+            etag = r.headers()["etag"].to_str().unwrap().to_string();
+        }
+    }
+    let asked = |accept: Option<&str>, etag: Option<&str>| -> Vec<Request<()>> {
+        (0..n).map(|_| request(accept, etag)).collect()
+    };
+    let counts = [
+        measured_hits_gzip(&rt, &app, asked(GZIP, None)),
+        measured_hits_br(&rt, &app, asked(BR, None)),
+        measured_hits_identity(&rt, &app, asked(None, None)),
+        measured_hits_304(&rt, &app, asked(GZIP, Some(&etag))),
+    ];
+    assert_eq!(counts, [n; 4], "every hit answered as expected");
+    println!("{n} cached hits each (200 gzip, br, identity; 304) of {PATH}");
+}
+
+/// `n` requests through the handler; how many got `status`.
+async fn answered(app: &Arc<App>, requests: Vec<Request<()>>, status: u16) -> usize {
+    let mut ok = 0;
+    for req in requests {
+        let resp = handle(app.clone(), req, PEER).await.expect("infallible");
+        ok += usize::from(resp.status() == status);
+        black_box(resp);
+    }
+    ok
 }
 
 #[inline(never)]
-fn measured_hits_gzip(
-    rt: &tokio::runtime::Runtime,
-    app: &Arc<App>,
-    requests: Vec<Request<()>>,
-) -> usize {
-    rt.block_on(async {
-        let mut ok = 0;
-        for req in requests {
-            let resp = handle(app.clone(), req, PEER).await.expect("infallible");
-            ok += usize::from(resp.status() == 200);
-            black_box(resp);
-        }
-        ok
-    })
+fn measured_hits_gzip(rt: &tokio::runtime::Runtime, app: &Arc<App>, r: Vec<Request<()>>) -> usize {
+    black_box("gzip");
+    rt.block_on(answered(app, r, 200))
 }
 
 #[inline(never)]
-fn measured_hits_304(
+fn measured_hits_br(rt: &tokio::runtime::Runtime, app: &Arc<App>, r: Vec<Request<()>>) -> usize {
+    black_box("br");
+    rt.block_on(answered(app, r, 200))
+}
+
+#[inline(never)]
+fn measured_hits_identity(
     rt: &tokio::runtime::Runtime,
     app: &Arc<App>,
-    requests: Vec<Request<()>>,
+    r: Vec<Request<()>>,
 ) -> usize {
-    rt.block_on(async {
-        let mut ok = 0;
-        for req in requests {
-            let resp = handle(app.clone(), req, PEER).await.expect("infallible");
-            ok += usize::from(resp.status() == 304);
-            black_box(resp);
-        }
-        ok
-    })
+    black_box("identity");
+    rt.block_on(answered(app, r, 200))
+}
+
+#[inline(never)]
+fn measured_hits_304(rt: &tokio::runtime::Runtime, app: &Arc<App>, r: Vec<Request<()>>) -> usize {
+    black_box("304");
+    rt.block_on(answered(app, r, 304))
 }
 
 fn cold(site: &Site, store: &dyn Store) {

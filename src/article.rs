@@ -272,9 +272,19 @@ impl FeedKey {
     /// The inverse of [`FeedKey::path`]; `None` for anything else, including
     /// segments that are not slugs.
     pub fn from_path(path: &str) -> Option<FeedKey> {
-        let parts: Vec<&str> = path.split('/').collect();
+        // At most four segments; a fifth makes the path no feed's. On the
+        // stack: this runs for every request.
+        let mut parts = [""; 5];
+        let mut n = 0;
+        for part in path.split('/') {
+            match parts.get_mut(n) {
+                Some(slot) => *slot = part,
+                None => return None,
+            }
+            n += 1;
+        }
         let ok = |s: &str| crate::slug::is_slug(s);
-        match parts.as_slice() {
+        match parts.get(..n).unwrap_or_default() {
             ["all"] => Some(FeedKey::All),
             ["category", c] if ok(c) => Some(FeedKey::Category(c.to_string())),
             ["region", r] if ok(r) => Some(FeedKey::Region(r.to_string())),

@@ -30,6 +30,7 @@ pub struct App {
     state: Arc<State>,
     scheduler: Scheduler,
     watcher: Arc<Watcher>,
+    cache_controls: super::freshness::CacheControls,
 }
 
 impl App {
@@ -46,6 +47,7 @@ impl App {
         let scheduler = Scheduler::new(state.clone());
         let watcher = Watcher::new(state.clone(), scheduler.clone(), position, next_due);
         Ok(App {
+            cache_controls: super::freshness::CacheControls::new(&site),
             site,
             state,
             scheduler,
@@ -103,6 +105,12 @@ impl App {
             }
             _ => self.state.site.max_age,
         }
+    }
+
+    /// The `Cache-Control` header of a resource.
+    pub fn cache_control(&self, resource: &Resource) -> http::HeaderValue {
+        self.cache_controls
+            .value(&self.site, self.max_age(resource))
     }
 
     /// Cold keyword feeds waiting for their turn to render.

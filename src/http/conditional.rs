@@ -70,13 +70,24 @@ fn any_line_matches(
 }
 
 /// Every field line of a list header, joined with commas (RFC 9110 §5.3).
-pub fn joined(headers: &HeaderMap, name: http::header::HeaderName) -> Option<String> {
-    let values: Vec<&str> = headers
-        .get_all(name)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .collect();
-    (!values.is_empty()).then(|| values.join(","))
+/// One line, the common case, is borrowed.
+pub fn joined(
+    headers: &HeaderMap,
+    name: http::header::HeaderName,
+) -> Option<std::borrow::Cow<'_, str>> {
+    let mut lines = headers.get_all(name).iter().filter_map(|v| v.to_str().ok());
+    let first = lines.next()?;
+    match lines.next() {
+        None => Some(std::borrow::Cow::Borrowed(first)),
+        Some(second) => {
+            let mut all = [first, second].join(",");
+            for line in lines {
+                all.push(',');
+                all.push_str(line);
+            }
+            Some(std::borrow::Cow::Owned(all))
+        }
+    }
 }
 
 fn date(headers: &HeaderMap, name: http::header::HeaderName) -> Option<SystemTime> {
@@ -86,6 +97,11 @@ fn date(headers: &HeaderMap, name: http::header::HeaderName) -> Option<SystemTim
 /// Whether an entity-tag list (or `*`) matches `etag`. Weak comparison
 /// ignores `W/` on both sides; strong comparison needs both strong.
 fn matches(list: &str, etag: &str, strong: bool) -> bool {
+    // What a client that stored our ETag sends back: the tag alone. Our
+    // tags are strong, so equal is a match by either comparison.
+    if list == etag && !etag.starts_with("W/") {
+        return true;
+    }
     if list.trim() == "*" {
         return true;
     }

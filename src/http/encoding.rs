@@ -16,12 +16,25 @@ pub fn negotiate(accept: Option<&str>) -> Option<Coding> {
     let Some(accept) = accept else {
         return Some(Coding::Identity);
     };
+    // What browsers, curl, feed readers and aggregators send, answered
+    // without parsing (every request runs this); the rules below give the
+    // same (see the test).
+    match accept {
+        "gzip" | "gzip, deflate" | "gzip,deflate" | "deflate, gzip" | "x-gzip, gzip, deflate" => {
+            return Some(Coding::Gzip);
+        }
+        "br" | "gzip, deflate, br" | "gzip, deflate, br, zstd" | "br, gzip" | "gzip, br" => {
+            return Some(Coding::Br);
+        }
+        "identity" => return Some(Coding::Identity),
+        _ => {}
+    }
     // Millis avoid float comparisons: q has at most three decimals.
     let mut explicit: [Option<u16>; 4] = [None; 4];
     let mut star: Option<u16> = None;
     for part in accept.split(',') {
         let mut pieces = part.split(';');
-        let name = pieces.next().unwrap_or("").trim().to_ascii_lowercase();
+        let name = pieces.next().unwrap_or("").trim();
         if name.is_empty() {
             continue;
         }
@@ -34,16 +47,21 @@ pub fn negotiate(accept: Option<&str>) -> Option<Coding> {
             }
         }
         let Some(q) = q else { continue };
-        let slot = match name.as_str() {
-            "br" => Coding::Br,
-            "zstd" => Coding::Zstd,
-            "gzip" | "x-gzip" => Coding::Gzip,
-            "identity" => Coding::Identity,
-            "*" => {
-                star = Some(q);
-                continue;
-            }
-            _ => continue,
+        // Coding names are case-insensitive (RFC 9110 §8.4.1).
+        let is = |n: &str| name.eq_ignore_ascii_case(n);
+        let slot = if is("br") {
+            Coding::Br
+        } else if is("zstd") {
+            Coding::Zstd
+        } else if is("gzip") || is("x-gzip") {
+            Coding::Gzip
+        } else if is("identity") {
+            Coding::Identity
+        } else if name == "*" {
+            star = Some(q);
+            continue;
+        } else {
+            continue;
         };
         // With duplicates, the most favourable entry counts.
         if let Some(e) = explicit.get_mut(slot.index()) {
@@ -83,6 +101,27 @@ fn parse_q(v: &str) -> Option<u16> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn common_values_answer_as_the_full_parse_does() {
+        for accept in [
+            "gzip",
+            "gzip, deflate",
+            "gzip,deflate",
+            "deflate, gzip",
+            "x-gzip, gzip, deflate",
+            "br",
+            "gzip, deflate, br",
+            "gzip, deflate, br, zstd",
+            "br, gzip",
+            "gzip, br",
+            "identity",
+        ] {
+            // A trailing space takes the value past the fast path.
+            let parsed = negotiate(Some(&format!("{accept} ")));
+            assert_eq!(negotiate(Some(accept)), parsed, "{accept}");
+        }
+    }
 
     #[test]
     fn no_header_means_identity_and_empty_means_identity() {

@@ -6,6 +6,7 @@
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use chrono::{DateTime, Utc};
+use http::HeaderValue;
 
 use crate::config::Site;
 use crate::feed::Month;
@@ -41,6 +42,41 @@ pub fn cache_control(site: &Site, max_age: u64) -> String {
         value.push_str(&format!(", stale-if-error={}", site.stale_if_error));
     }
     value
+}
+
+/// The two `Cache-Control` values nearly every response carries (a feed's
+/// and a past month's), made once: a cached hit only clones one.
+#[derive(Debug, Clone)]
+pub struct CacheControls {
+    max_age: u64,
+    feed: HeaderValue,
+    archive: HeaderValue,
+}
+
+impl CacheControls {
+    /// The values of `site`.
+    pub fn new(site: &Site) -> CacheControls {
+        CacheControls {
+            max_age: site.max_age,
+            feed: header(site, site.max_age),
+            archive: header(site, ARCHIVE_MAX_AGE),
+        }
+    }
+
+    /// The value for `max_age` seconds.
+    pub fn value(&self, site: &Site, max_age: u64) -> HeaderValue {
+        match max_age {
+            m if m == self.max_age => self.feed.clone(),
+            ARCHIVE_MAX_AGE => self.archive.clone(),
+            m => header(site, m),
+        }
+    }
+}
+
+fn header(site: &Site, max_age: u64) -> HeaderValue {
+    // Digits, letters, commas and spaces: always a valid header value.
+    HeaderValue::from_str(&cache_control(site, max_age))
+        .unwrap_or_else(|_| HeaderValue::from_static("public"))
 }
 
 #[cfg(test)]

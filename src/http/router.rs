@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
@@ -202,6 +202,22 @@ fn host_fault<B>(req: &Request<B>) -> Option<&'static str> {
 /// `uri-host [ ":" port ]`, or empty (allowed when the target has no
 /// authority). An authority with user info is not a host.
 fn valid_host(value: &[u8]) -> bool {
+    // Nearly every client sends a plain name or IPv4 address and a port,
+    // which is always an authority; anything else is parsed in full.
+    let plain = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-');
+    let (host, port) = match value.iter().rposition(|&b| b == b':') {
+        Some(i) => (
+            value.get(..i).unwrap_or(value),
+            value.get(i + 1..).unwrap_or(&[]),
+        ),
+        None => (value, &b"0"[..]),
+    };
+    if !host.is_empty()
+        && host.iter().all(plain)
+        && std::str::from_utf8(port).is_ok_and(|p| p.parse::<u16>().is_ok())
+    {
+        return true;
+    }
     value.is_empty() || (!value.contains(&b'@') && http::uri::Authority::try_from(value).is_ok())
 }
 
@@ -253,7 +269,13 @@ pub fn parse_feed_path(path: &str) -> Option<Resource> {
     let rest = path.strip_prefix("/feeds/")?;
     let (stem, ext) = rest.rsplit_once('.')?;
     let format = Format::from_ext(ext)?;
-    if let Some((feed, month)) = stem.rsplit_once("/archive/") {
+    // `contains` on a byte first: most paths have no archive, and a
+    // substring search costs more than the rest of the parse.
+    if let Some((feed, month)) = stem
+        .contains("/a")
+        .then(|| stem.rsplit_once("/archive/"))
+        .flatten()
+    {
         let page = crate::feed::ArchivePage::parse(month)?;
         return Some(Resource::Archive(FeedKey::from_path(feed)?, page, format));
     }
@@ -339,64 +361,61 @@ async fn conditional(
             .insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
         return r;
     };
-    let etag = rep.etag(coding);
-    let mut builder = Response::builder()
-        .header(header::ETAG, &etag)
-        .header(
-            header::CACHE_CONTROL,
-            super::freshness::cache_control(&app.site, app.max_age(resource)),
-        )
-        .header(header::VARY, "Accept-Encoding");
-    if let Some(lm) = rep.last_modified.and_then(http_date) {
-        builder = builder.header(header::LAST_MODIFIED, lm);
+    // Every value is made once per rendering or per server (see
+    // `Representation::etag_header`, `App::cache_control`): a cached hit
+    // clones them into the map, with no formatting and no validation.
+    let mut h = HeaderMap::with_capacity(12);
+    h.insert(header::ETAG, rep.etag_header(coding));
+    h.insert(header::CACHE_CONTROL, app.cache_control(resource));
+    h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    if let Some(lm) = rep.last_modified_header() {
+        h.insert(header::LAST_MODIFIED, lm);
     }
     if cors {
-        builder = builder.header(header::ACCESS_CONTROL_ALLOW_ORIGIN, "*");
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            HeaderValue::from_static("*"),
+        );
     }
     // WebSub (SPEC "For aggregators"): a subscription feed names its hubs
     // and itself; archives name no hub.
     if let Resource::Feed(key, format) = resource {
         for link in super::websub::links(&app.site, key, *format) {
-            builder = builder.header(header::LINK, link);
+            h.append(header::LINK, link);
         }
     }
-    let response = match evaluate(headers, &etag, rep.last_modified) {
-        Outcome::NotModified => builder
-            .status(StatusCode::NOT_MODIFIED)
-            .body(Full::new(Bytes::new())),
-        Outcome::PreconditionFailed => builder
-            .status(StatusCode::PRECONDITION_FAILED)
-            .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
-            .body(Full::new(Bytes::from_static(b"precondition failed\n"))),
+    let (status, body) = match evaluate(headers, rep.etag(coding), rep.last_modified) {
+        Outcome::NotModified => (StatusCode::NOT_MODIFIED, Bytes::new()),
+        Outcome::PreconditionFailed => {
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            );
+            (
+                StatusCode::PRECONDITION_FAILED,
+                Bytes::from_static(b"precondition failed\n"),
+            )
+        }
         Outcome::Proceed => {
             if let Some(enc) = coding.header() {
-                builder = builder.header(header::CONTENT_ENCODING, enc);
+                h.insert(header::CONTENT_ENCODING, HeaderValue::from_static(enc));
             }
             let body = app.body(resource, rendered, coding).await;
-            builder
-                .status(StatusCode::OK)
-                .header(header::CONTENT_TYPE, rep.content_type)
-                .header(header::CONTENT_LENGTH, body.len())
-                .body(Full::new(body))
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(rep.content_type),
+            );
+            h.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+            (StatusCode::OK, body)
         }
     };
-    response.unwrap_or_else(|e| {
-        tracing::error!("building a response: {e}");
-        plain(StatusCode::INTERNAL_SERVER_ERROR, "internal server error\n")
-    })
+    let mut response = Response::new(Full::new(body));
+    *response.status_mut() = status;
+    *response.headers_mut() = h;
+    response
 }
 
-/// The last second an HTTP date can write: 9999-12-31T23:59:59Z.
-const LAST_HTTP_DATE_SECS: u64 = 253_402_300_799;
-
-/// An IMF-fixdate, or `None` for an instant past year 9999, which has no
-/// four-digit year to write (`httpdate` panics on it). Import refuses such
-/// dates; a row a CMS wrote with one is left out of feeds, so this is the
-/// last guard, not the rule.
-pub fn http_date(t: SystemTime) -> Option<String> {
-    let secs = t.duration_since(UNIX_EPOCH).ok()?.as_secs();
-    (secs <= LAST_HTTP_DATE_SECS).then(|| httpdate::fmt_http_date(t))
-}
+pub use crate::publish::representation::http_date;
 
 /// HEAD: GET's headers, Content-Length included, and no body.
 fn strip_body(mut r: Response<Body>) -> Response<Body> {
@@ -440,7 +459,6 @@ fn truncate(s: &str, max: usize) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[test]
     fn unreserved_escapes_decode_and_others_stay() {
@@ -470,20 +488,6 @@ mod tests {
     }
 
     #[test]
-    fn http_dates_stop_at_year_9999_instead_of_panicking() {
-        let last = UNIX_EPOCH + Duration::from_secs(LAST_HTTP_DATE_SECS);
-        assert_eq!(
-            http_date(last).as_deref(),
-            Some("Fri, 31 Dec 9999 23:59:59 GMT")
-        );
-        assert_eq!(http_date(last + Duration::from_secs(1)), None);
-        assert_eq!(
-            http_date(UNIX_EPOCH).as_deref(),
-            Some("Thu, 01 Jan 1970 00:00:00 GMT")
-        );
-    }
-
-    #[test]
     fn hosts_are_host_and_port_or_empty() {
         for ok in [
             "",
@@ -496,6 +500,26 @@ mod tests {
         }
         for bad in ["a b", "user@example.org", "example.org/path", "h:p:q"] {
             assert!(!valid_host(bad.as_bytes()), "{bad}");
+        }
+        // The fast path for plain names says what the full parse says.
+        for host in [
+            "a",
+            "a.b",
+            "-",
+            ".",
+            "a-.b",
+            "a:0",
+            "a:65535",
+            "a:65536",
+            "a:",
+            ":80",
+            "a:-1",
+            "1.2.3.4:8080",
+            "a:08080",
+            "A.B:1",
+        ] {
+            let full = !host.contains('@') && http::uri::Authority::try_from(host).is_ok();
+            assert_eq!(valid_host(host.as_bytes()), full, "{host}");
         }
     }
 

@@ -27,6 +27,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use chrono::{DateTime, FixedOffset};
+use http::HeaderValue;
 
 use super::coding::Coding;
 use super::etag::{content_tag, etag};
@@ -75,6 +76,18 @@ pub fn coding_settings() -> String {
     )
 }
 
+const EMPTY: HeaderValue = HeaderValue::from_static("");
+
+/// The last second an HTTP date can say (9999-12-31T23:59:59Z).
+const LAST_HTTP_DATE_SECS: u64 = 253_402_300_799;
+
+/// `t` as an HTTP date (RFC 9110 IMF-fixdate); `None` before 1970 or past
+/// year 9999, which HTTP dates can't write (a header is then left out).
+pub fn http_date(t: SystemTime) -> Option<String> {
+    let secs = t.duration_since(UNIX_EPOCH).ok()?.as_secs();
+    (secs <= LAST_HTTP_DATE_SECS).then(|| httpdate::fmt_http_date(t))
+}
+
 /// A resource, its validators, and its codings as far as asked for.
 #[derive(Debug)]
 pub struct Representation {
@@ -86,6 +99,10 @@ pub struct Representation {
     /// The quoted ETag of each coding (`Coding::index` order), made once:
     /// every response carries one.
     etags: [String; 4],
+    /// The same as header values, and `Last-Modified` as an HTTP date:
+    /// what a cached hit sends, made once so that it only clones them.
+    etag_headers: [HeaderValue; 4],
+    last_modified_header: Option<HeaderValue>,
     /// The identity body's length.
     identity_len: usize,
     /// The identity body, until a compressed coding holds it and unless a
@@ -111,13 +128,22 @@ impl Representation {
         last_modified: Option<DateTime<FixedOffset>>,
     ) -> Self {
         let tag = content_tag(&body);
+        let etags = Coding::PREFERENCE.map(|c| etag(&tag, c));
+        let last_modified = last_modified.map(|d| {
+            // Before 1970 a feed still has a date; HTTP dates can't say it.
+            UNIX_EPOCH + Duration::from_secs(d.timestamp().max(0) as u64)
+        });
         Representation {
-            etags: Coding::PREFERENCE.map(|c| etag(&tag, c)),
+            // A quoted hex digest: always a valid header value.
+            etag_headers: etags
+                .clone()
+                .map(|t| HeaderValue::from_maybe_shared(Bytes::from(t)).unwrap_or(EMPTY)),
+            last_modified_header: last_modified
+                .and_then(http_date)
+                .map(|d| HeaderValue::from_maybe_shared(Bytes::from(d)).unwrap_or(EMPTY)),
+            etags,
             content_type,
-            last_modified: last_modified.map(|d| {
-                // Before 1970 a feed still has a date; HTTP dates can't say it.
-                UNIX_EPOCH + Duration::from_secs(d.timestamp().max(0) as u64)
-            }),
+            last_modified,
             tag,
             identity_len: body.len(),
             identity: Mutex::new(Identity {
@@ -129,8 +155,19 @@ impl Representation {
     }
 
     /// The strong ETag of a coding, quoted.
-    pub fn etag(&self, coding: Coding) -> String {
-        self.etags[coding.index()].clone()
+    pub fn etag(&self, coding: Coding) -> &str {
+        &self.etags[coding.index()]
+    }
+
+    /// [`etag`](Self::etag) as a header value.
+    pub fn etag_header(&self, coding: Coding) -> HeaderValue {
+        self.etag_headers[coding.index()].clone()
+    }
+
+    /// `Last-Modified` as a header value; `None` for an empty feed or a
+    /// date HTTP can't write.
+    pub fn last_modified_header(&self) -> Option<HeaderValue> {
+        self.last_modified_header.clone()
     }
 
     fn held(&self) -> std::sync::MutexGuard<'_, Identity> {
@@ -304,6 +341,20 @@ fn decompress(coding: Coding, body: &[u8], len: usize) -> Bytes {
 mod tests {
     use super::*;
     use std::io::Read;
+
+    #[test]
+    fn http_dates_stop_at_year_9999_instead_of_panicking() {
+        let last = UNIX_EPOCH + Duration::from_secs(LAST_HTTP_DATE_SECS);
+        assert_eq!(
+            http_date(last).as_deref(),
+            Some("Fri, 31 Dec 9999 23:59:59 GMT")
+        );
+        assert_eq!(http_date(last + Duration::from_secs(1)), None);
+        assert_eq!(
+            http_date(UNIX_EPOCH).as_deref(),
+            Some("Thu, 01 Jan 1970 00:00:00 GMT")
+        );
+    }
 
     #[test]
     fn every_coding_round_trips_and_has_its_own_tag() {

@@ -3,7 +3,7 @@
 
 use postgres::{Client, NoTls};
 
-use super::{drop_client, reason};
+use super::pool::{drop_client, reason};
 
 /// The advisory lock the WebSub leader holds ("bantinw"), for as long as
 /// its session lives: one replica pings the hubs (see [`Leader`]).

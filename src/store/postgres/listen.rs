@@ -7,7 +7,7 @@ use std::time::Duration;
 use fallible_iterator::FallibleIterator;
 use postgres::NoTls;
 
-use super::reason;
+use super::pool::reason;
 
 /// `LISTEN bantin` on a connection of its own and call `wake` for each
 /// notification (the triggers send one per transaction that wrote), until

@@ -7,7 +7,7 @@
 
 use postgres::Client;
 
-use super::text;
+use super::value::text;
 
 /// Schema migrations, applied in order; `bantin_migrations` lists the
 /// versions applied.

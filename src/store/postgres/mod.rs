@@ -35,20 +35,21 @@ mod pool;
 mod read;
 mod search;
 mod stage;
+mod value;
 mod words;
 mod write;
 
-use std::borrow::Cow;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use postgres::NoTls;
 use postgres::types::ToSql;
-use postgres::{Client, NoTls};
 
 use self::leader::Leader;
-use self::pool::{Manager, Pool};
+pub(crate) use self::pool::reason;
+use self::pool::{Manager, Pool, drop_client};
 use self::read::PgSnapshot;
 use self::write::PgWriter;
 use super::unreadable::Unreadable;
@@ -167,30 +168,6 @@ impl PostgresStore {
             unreadable: Arc::default(),
             budget: std::sync::Mutex::new(crate::search::Budget::default()),
         })
-    }
-}
-
-fn drop_client(client: Client) {
-    if tokio::runtime::Handle::try_current().is_ok() {
-        let _ = std::thread::spawn(move || drop(client)).join();
-    }
-}
-
-/// The error with its causes: postgres shows "error connecting to server"
-/// and keeps the why ("Connection refused") in its source.
-pub(crate) fn reason(e: &postgres::Error) -> String {
-    super::causes(e)
-}
-
-/// `s` without U+0000, which PostgreSQL text cannot hold (SQLite can).
-/// Feeds drop every control character on output, NUL included, so the
-/// feeds stay the same; ids keep theirs (a NUL in an id is refused by the
-/// server, as changing the id would change the article's guid).
-fn text(s: &str) -> Cow<'_, str> {
-    if s.contains('\0') {
-        Cow::Owned(s.replace('\0', ""))
-    } else {
-        Cow::Borrowed(s)
     }
 }
 

@@ -108,3 +108,18 @@ impl Drop for Pool {
         }
     }
 }
+
+/// Drops a client off the async runtime: postgres's blocking client
+/// closes its connection by blocking on a runtime of its own, which panics
+/// inside another.
+pub(super) fn drop_client(client: Client) {
+    if tokio::runtime::Handle::try_current().is_ok() {
+        let _ = std::thread::spawn(move || drop(client)).join();
+    }
+}
+
+/// The error with its causes: postgres shows "error connecting to server"
+/// and keeps the why ("Connection refused") in its source.
+pub(crate) fn reason(e: &postgres::Error) -> String {
+    crate::store::causes(e)
+}

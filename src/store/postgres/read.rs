@@ -11,11 +11,10 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use postgres::Row;
 
-use super::pool::{Manager, PgConn};
-use super::reason;
+use super::pool::{Manager, PgConn, reason};
 use crate::article::{Article, Facet, FeedKey};
 use crate::store::row::{ARTICLE_COLUMNS, RawArticle, table};
-use crate::store::sql::{Dialect, page_sql, page_start_sql, span_count_sql};
+use crate::store::sql::{Dialect, edge_sql, feed_sql, page_sql, page_start_sql, span_count_sql};
 use crate::store::unreadable::Unreadable;
 use crate::store::{
     Change, Changes, LeftOut, LogPosition, Pair, Placement, Position, SlugUse, Snapshot,
@@ -103,68 +102,6 @@ pub(super) fn raw_article(r: &Row) -> Result<RawArticle, postgres::Error> {
     })
 }
 
-/// The SQL for one feed between two instants; parameters are `$1` the
-/// newest instant (now), `$2` the oldest, `$3` the limit, then slugs. The
-/// same plans as SQLite's: walk a `_feed` index from now downwards.
-fn feed_sql(key: &FeedKey) -> String {
-    let cols = ARTICLE_COLUMNS;
-    match key {
-        FeedKey::All => format!(
-            "SELECT {cols} FROM articles a WHERE a.published_us <= $1 AND a.published_us >= $2
-             ORDER BY a.published_us DESC, a.id DESC LIMIT $3"
-        ),
-        FeedKey::Category(_) | FeedKey::Region(_) | FeedKey::Author(_) => {
-            let t = key.single().map_or("articles", |(f, _)| table(f));
-            format!(
-                "SELECT {cols} FROM {t} f JOIN articles a ON a.id = f.article_id
-                 WHERE f.slug = $4 AND f.published_us <= $1 AND f.published_us >= $2
-                 ORDER BY f.published_us DESC, f.article_id DESC LIMIT $3"
-            )
-        }
-        FeedKey::CategoryRegion(..) => format!(
-            "SELECT {cols} FROM article_categories f
-             JOIN article_regions r ON r.article_id = f.article_id AND r.slug = $5
-             JOIN articles a ON a.id = f.article_id
-             WHERE f.slug = $4 AND f.published_us <= $1 AND f.published_us >= $2
-             ORDER BY f.published_us DESC, f.article_id DESC LIMIT $3"
-        ),
-        // See `Wanted`.
-        FeedKey::Search(_) => String::new(),
-    }
-}
-
-/// See the SQLite store: a feed's newest article before `$1`, or its oldest
-/// from `$1` to `$2`; slugs follow as `$3`, `$4`.
-fn edge_sql(key: &FeedKey, newest: bool) -> String {
-    let (range, order) = if newest {
-        ("< $1", "DESC")
-    } else {
-        ("BETWEEN $1 AND $2", "ASC")
-    };
-    let (s1, s2) = if newest { ("$2", "$3") } else { ("$3", "$4") };
-    match key {
-        FeedKey::All => format!(
-            "SELECT published_us FROM articles WHERE published_us {range}
-             ORDER BY published_us {order} LIMIT 1"
-        ),
-        FeedKey::Category(_) | FeedKey::Region(_) | FeedKey::Author(_) => {
-            let t = key.single().map_or("articles", |(f, _)| table(f));
-            format!(
-                "SELECT published_us FROM {t} WHERE slug = {s1} AND published_us {range}
-                 ORDER BY published_us {order} LIMIT 1"
-            )
-        }
-        FeedKey::CategoryRegion(..) => format!(
-            "SELECT f.published_us FROM article_categories f
-             JOIN article_regions r ON r.article_id = f.article_id AND r.slug = {s2}
-             WHERE f.slug = {s1} AND f.published_us {range}
-             ORDER BY f.published_us {order} LIMIT 1"
-        ),
-        // Keyword feeds have no archives.
-        FeedKey::Search(_) => "SELECT NULL::bigint WHERE false".to_string(),
-    }
-}
-
 /// A `REPEATABLE READ READ ONLY` transaction on a pooled connection.
 pub(super) struct PgSnapshot {
     conn: RefCell<r2d2::PooledConnection<Manager>>,
@@ -234,7 +171,7 @@ impl Snapshot for PgSnapshot {
         limit: usize,
     ) -> Result<Vec<Article>, StoreError> {
         let mut conn = self.conn();
-        let sql = feed_sql(key);
+        let sql = feed_sql(Dialect::Postgres, key);
         let (upto, from) = (micros(upto), micros(from));
         // SQLite reads a negative limit as none; PostgreSQL refuses it.
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
@@ -315,7 +252,7 @@ impl Snapshot for PgSnapshot {
         before: DateTime<Utc>,
     ) -> Result<Option<DateTime<Utc>>, StoreError> {
         let mut conn = self.conn();
-        let sql = edge_sql(key, true);
+        let sql = edge_sql(Dialect::Postgres, key, true);
         let before = micros(before);
         let found = match key {
             FeedKey::All => conn.one_i64(&sql, &[&before])?,
@@ -335,7 +272,7 @@ impl Snapshot for PgSnapshot {
         upto: DateTime<Utc>,
     ) -> Result<Option<DateTime<Utc>>, StoreError> {
         let mut conn = self.conn();
-        let sql = edge_sql(key, false);
+        let sql = edge_sql(Dialect::Postgres, key, false);
         let (from, upto) = (micros(from), micros(upto));
         let found = match key {
             FeedKey::All => conn.one_i64(&sql, &[&from, &upto])?,

@@ -9,7 +9,7 @@ use postgres::{Client, NoTls};
 
 use super::common::Common;
 use super::pool::PgConn;
-use super::text;
+use super::value::text;
 use super::words::{WordMap, Words, ask_over, fold_words};
 use crate::article::{Article, Body};
 use crate::store::row::link_rows;

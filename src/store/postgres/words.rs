@@ -19,7 +19,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::hash::BuildHasherDefault;
 
 use super::pool::PgConn;
-use super::text;
+use super::value::text;
 use crate::article::Article;
 use crate::store::StoreError;
 

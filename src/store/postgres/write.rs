@@ -7,8 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::common::{COMMON_SAMPLE, Common, common_in, common_words};
-use super::pool::{Manager, PgConn};
-use super::reason;
+use super::pool::{Manager, PgConn, reason};
 use super::stage::{Batch, PgStaged, pg_row, pg_rows};
 use super::words::{WordMap, Words, ask_over, fold_words};
 use crate::article::{Article, Facet};

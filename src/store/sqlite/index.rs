@@ -15,6 +15,11 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use super::fold::Folder;
 use crate::article::Body;
 
+/// Queued numbers of the keyword index made per transaction by the server
+/// ([`Store::index_queued`](crate::store::Store::index_queued)): a CMS waiting for the write lock waits for
+/// at most one batch.
+pub(super) const INDEX_BATCH: usize = 256;
+
 /// The text the index is given for an article's columns: title, summary
 /// and visible body, folded for FTS5 ([`Folder::text`]).
 pub(crate) fn index_text(

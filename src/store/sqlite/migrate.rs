@@ -7,7 +7,8 @@
 
 use rusqlite::{Connection, Transaction, TransactionBehavior, params};
 
-use super::{BUSY_TIMEOUT, index, schema};
+use super::pool::BUSY_TIMEOUT;
+use super::{index, schema};
 
 /// A numbered migration: its script, and what bantin does right after it
 /// in the same transaction.

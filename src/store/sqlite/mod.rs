@@ -19,9 +19,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::Connection;
 
 use self::fold::Folder;
+use self::pool::{BUSY_TIMEOUT, Manager};
 use self::read::SqliteSnapshot;
 use self::write::SqliteWriter;
 use super::unreadable::Unreadable;
@@ -35,6 +36,7 @@ use crate::limits::SiteLimits;
 mod fold;
 mod index;
 mod migrate;
+mod pool;
 mod read;
 mod schema;
 mod search;
@@ -43,15 +45,6 @@ mod upkeep;
 mod write;
 
 pub(crate) use upkeep::is_corruption;
-
-/// Queued numbers of the keyword index made per transaction by the server
-/// ([`Store::index_queued`]): a CMS waiting for the write lock waits for
-/// at most one batch.
-pub(super) const INDEX_BATCH: usize = 256;
-
-/// How long a statement waits for another connection's lock. Writers queue
-/// behind an import; readers never wait in WAL mode.
-pub(super) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A SQLite article store.
 ///
@@ -87,41 +80,6 @@ fn file_id(path: &Path) -> std::io::Result<(u64, u64)> {
     use std::os::unix::fs::MetadataExt;
     let m = std::fs::metadata(path)?;
     Ok((m.dev(), m.ino()))
-}
-
-/// Makes the pool's connections: each with the busy timeout and foreign
-/// keys on (both are per connection in SQLite).
-#[derive(Debug)]
-pub(super) struct Manager {
-    path: PathBuf,
-}
-
-fn connect(path: &Path) -> Result<Connection, rusqlite::Error> {
-    // Never create the file here: only `SqliteStore::open` may, once.
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
-    conn.busy_timeout(BUSY_TIMEOUT)?;
-    conn.pragma_update(None, "foreign_keys", "ON")?;
-    Ok(conn)
-}
-
-impl r2d2::ManageConnection for Manager {
-    type Connection = Connection;
-    type Error = rusqlite::Error;
-
-    fn connect(&self) -> Result<Connection, rusqlite::Error> {
-        connect(&self.path)
-    }
-
-    fn is_valid(&self, conn: &mut Connection) -> Result<(), rusqlite::Error> {
-        conn.execute_batch("")
-    }
-
-    fn has_broken(&self, _: &mut Connection) -> bool {
-        false
-    }
 }
 
 impl SqliteStore {
@@ -238,10 +196,10 @@ impl Store for SqliteStore {
                 None => folder.insert(Folder::new()?),
             };
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let n = index::index_queued(&tx, folder, INDEX_BATCH)?;
+            let n = index::index_queued(&tx, folder, index::INDEX_BATCH)?;
             tx.commit()?;
             done += n;
-            if n < INDEX_BATCH {
+            if n < index::INDEX_BATCH {
                 return Ok(done);
             }
         }

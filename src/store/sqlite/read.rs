@@ -12,8 +12,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Row, params};
 
-use super::Manager;
-use super::search::Deadline;
+use super::pool::{Deadline, Manager};
 use super::text::{Columns, lossy, valid};
 use crate::article::{Article, Facet, FeedKey};
 use crate::store::row::{ARTICLE_COLUMNS, RawArticle, table};

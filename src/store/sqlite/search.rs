@@ -7,11 +7,10 @@
 //! [`crate::store::verified_search`].
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use rusqlite::{OptionalExtension, Row, params};
 
-use super::Manager;
+use super::pool::{Deadline, Manager};
 use super::read::{SqliteSnapshot, raw_article};
 use super::text::lossy;
 use crate::article::Article;
@@ -87,39 +86,6 @@ fn search_hour_sql() -> String {
          WHERE bantin_search MATCH ?2
            AND s.rowid >= {hour} AND s.rowid < {hour} + {HOUR_NUMBERS}"
     )
-}
-
-/// The instant past which the progress handler of a keyword feed's
-/// connection interrupts its statement (the error is then
-/// [`StoreError::is_timeout`]): nanoseconds from `base`, `u64::MAX` for
-/// none. Set by the search, read by the handler every thousand steps of
-/// SQLite's machine.
-#[derive(Clone)]
-pub(super) struct Deadline {
-    base: std::time::Instant,
-    at: std::sync::Arc<std::sync::atomic::AtomicU64>,
-}
-
-impl Deadline {
-    fn new() -> Deadline {
-        Deadline {
-            base: std::time::Instant::now(),
-            at: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(u64::MAX)),
-        }
-    }
-
-    fn set(&self, after: Option<Duration>) {
-        let at = after.map_or(u64::MAX, |d| {
-            let at = self.base.elapsed().saturating_add(d).as_nanos();
-            u64::try_from(at).unwrap_or(u64::MAX)
-        });
-        self.at.store(at, std::sync::atomic::Ordering::Relaxed);
-    }
-
-    fn passed(&self) -> bool {
-        let now = u64::try_from(self.base.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        now > self.at.load(std::sync::atomic::Ordering::Relaxed)
-    }
 }
 
 impl SqliteSnapshot {

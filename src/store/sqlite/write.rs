@@ -12,9 +12,10 @@ use std::collections::HashSet;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::fold::Folder;
+use super::index::{self, INDEX_BATCH};
+use super::pool::Manager;
 use super::schema::{REBUILD, per_facet};
 use super::search::{HOUR_NUMBERS, hour_number_sql};
-use super::{INDEX_BATCH, Manager, index};
 use crate::article::{Article, Facet};
 use crate::limits::SiteLimits;
 use crate::store::row::{ArticleColumns, link_rows};
