@@ -297,6 +297,16 @@ impl FeedKey {
     }
 }
 
+/// An RFC 3339 date with its offset, as import formats write them; the
+/// error names `field`.
+pub(crate) fn parse_date(
+    field: &str,
+    s: &str,
+) -> Result<chrono::DateTime<chrono::FixedOffset>, String> {
+    chrono::DateTime::parse_from_rfc3339(s.trim())
+        .map_err(|e| format!("field `{field}`: {s:?} is not an RFC 3339 date with offset ({e})"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -97,6 +97,19 @@ pub enum Command {
         #[arg(long)]
         repair: bool,
     },
+    /// Apply the store's pending schema migrations and name them, and adopt
+    /// the site file's limits for rows a CMS writes (serve and import
+    /// migrate too; dump, check and build only read).
+    Migrate,
+    /// The audience of each feed: total and subscribers per fetcher,
+    /// biggest first (counted by `bantin serve`).
+    Stats {
+        /// Instead, per fetcher over 24 hours: requests, the share
+        /// conditional, the share answered 304, the median interval
+        /// between two fetches of one feed by one client, 429s.
+        #[arg(long)]
+        readers: bool,
+    },
     /// Write a completion script for SHELL to stdout.
     Completions {
         /// The shell.

@@ -141,7 +141,7 @@ fn the_documented_roles_and_grants_give_each_role_what_it_needs_and_no_more() {
         (2, 1),
         "{ROLES_DOC}'s roles section changed shape"
     );
-    assert!(sh[0].contains("bantin_owner") && sh[0].contains(" check"));
+    assert!(sh[0].contains("bantin_owner") && sh[0].contains(" migrate"));
     let url = |user: &str, password: &str, db: &str| {
         format!("postgres://{user}:{password}@127.0.0.1:{port}/{db}")
     };
@@ -157,7 +157,7 @@ fn the_documented_roles_and_grants_give_each_role_what_it_needs_and_no_more() {
         &sql[0],
         "step 1",
     );
-    Bantin::on(&owner).args(["check"]).ok();
+    Bantin::on(&owner).args(["migrate"]).ok();
     let mut as_owner = postgres::Client::connect(&owner, postgres::NoTls).unwrap();
     run_script(&mut as_owner, &sql[1], "step 3");
 
@@ -286,14 +286,20 @@ fn the_documented_roles_and_grants_give_each_role_what_it_needs_and_no_more() {
     session(port, "postgres", "postgres")
         .batch_execute("CREATE DATABASE news_next OWNER bantin_owner")
         .unwrap();
-    let out = Bantin::on(&url("bantin", "change-me-2", "news_next"))
-        .arg("dump")
-        .output();
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(!out.status.success());
-    assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains("permission denied for schema public"), "{err}");
-    assert!(!err.contains("change-me"), "{err}");
+    // A command that migrates can't; one that only reads says to migrate.
+    for (args, says) in [
+        (&["remove", "x"][..], "permission denied for schema public"),
+        (&["dump"][..], "run `bantin migrate`"),
+    ] {
+        let out = Bantin::on(&url("bantin", "change-me-2", "news_next"))
+            .args(args)
+            .output();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(!out.status.success());
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+        assert!(!err.contains("change-me"), "{err}");
+    }
     let created: i64 = session(port, "bantin_owner", "news_next")
         .query_one(
             "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'",

@@ -6,9 +6,10 @@
 //!   changes no byte of the built `/` and OPML list, even as the newest
 //!   article of the feeds it names; its own categories are unknown to
 //!   `dump`; once the CMS cuts it back to 10 names, it is listed;
-//! - the site's limits are the store's: a build with a stricter
-//!   `max_title_bytes` leaves a CMS article out of the catalog, a build with
-//!   SPEC's defaults takes it back (the triggers' list is made again);
+//! - the site's limits are the store's once `bantin migrate` (or `serve`)
+//!   adopts them: a stricter `max_title_bytes` leaves a CMS article out of
+//!   a build's catalog, SPEC's defaults take it back (the triggers' list is
+//!   made again); `build` itself only reads;
 //! - a running server that sees such a row arrive keeps it off `/` and the
 //!   OPML list, while a row within the limits in the same transaction shows.
 
@@ -109,11 +110,21 @@ fn the_sites_limits_are_the_ones_the_catalog_holds_cms_rows_to(store: StoreKind)
             2
         )
     ));
+    let adopt = |site: &Path| {
+        let out = sb.bantin().site(site).arg("migrate").output();
+        assert_success(&out, "bantin migrate");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
     let (index, _) = build(&sb, &default_site, "defaults");
     assert!(index.contains("Dài chủ đề 1"), "{index}");
+    // `build` only reads: the stricter limits are not the store's yet.
+    let (index, _) = build(&sb, &strict_site, "strict-unadopted");
+    assert!(index.contains("Dài chủ đề 1"), "{index}");
+    assert!(adopt(&strict_site).contains("adopted the limits"));
     let (index, opml) = build(&sb, &strict_site, "strict");
     assert!(!index.contains("Dài chủ đề 1"), "{index}");
     assert!(!opml.contains("dai-chu-de-1"), "{opml}");
+    assert!(adopt(&default_site).contains("adopted the limits"));
     let (index, _) = build(&sb, &default_site, "defaults-again");
     assert!(index.contains("Dài chủ đề 1"), "{index}");
 }

@@ -3,18 +3,20 @@
 //! named with its client, bytes and User-Agent), the warning when
 //! `base_url` leads elsewhere, and the completion scripts and manual page.
 
+use std::collections::BTreeSet;
 use std::process::Command;
 
 use crate::support::{Bantin, Process, Sandbox, client, wait_until};
 
 /// Every subcommand, as completions and the manual page must name them.
-const SUBCOMMANDS: [&str; 8] = [
+const SUBCOMMANDS: [&str; 9] = [
     "serve",
     "import",
     "remove",
     "dump",
     "build",
     "check",
+    "migrate",
     "completions",
     "man",
 ];
@@ -215,4 +217,141 @@ fn the_manual_page_renders_without_warnings_and_names_every_subcommand() {
     }
     assert!(!text.contains("bantin-serve(1)"), "{text}");
     assert!(text.contains("(rss, atom, json)"), "{text}");
+}
+
+/// Reads Prometheus text on stdin with `prometheus_client`'s own parser and
+/// prints each sample as one JSON line: family, type, sample name, labels,
+/// value. A line the parser refuses fails the script.
+const PROMETHEUS_PARSE: &str = r#"
+import json, sys
+from prometheus_client.parser import text_string_to_metric_families
+for family in text_string_to_metric_families(sys.stdin.read()):
+    for s in family.samples:
+        print(json.dumps([family.name, family.type, s.name, s.labels, s.value]))
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_parse_with_prometheus_client_and_carry_durations_process_and_build() {
+    let test = "metrics_parse_with_prometheus_client_and_carry_durations_process_and_build";
+    if !crate::support::python_can_import("prometheus_client", "prometheus-client", test) {
+        return;
+    }
+    let sample = Sandbox::with_sample();
+    let url = sample.store_url();
+    let started = std::time::SystemTime::now();
+    let server = tokio::task::spawn_blocking(move || Process::start_url(&url))
+        .await
+        .unwrap();
+    let c = client();
+    // One request of each route kind.
+    for (path, status) in [
+        ("/feeds/all.rss", 200),
+        ("/feeds/all/archive/2020-10.rss", 200),
+        ("/feeds/search.rss?q=lúa", 200),
+        ("/", 200),
+        ("/feeds.opml", 200),
+        ("/nope", 404),
+    ] {
+        let r = c.get(server.url(path)).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), status, "{path}");
+    }
+    let text = c
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let mut child = Command::new("python3")
+        .args(["-c", PROMETHEUS_PARSE])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), text.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "prometheus_client refused /metrics: {}\n{text}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let samples: Vec<(String, String, String, serde_json::Value, f64)> =
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+    let value = |sample: &str, labels: &[(&str, &str)]| -> Option<f64> {
+        samples
+            .iter()
+            .find(|(_, _, name, l, _)| name == sample && labels.iter().all(|(k, v)| l[*k] == *v))
+            .map(|s| s.4)
+    };
+    // The histogram: one series per route kind, a bounded set; each kind
+    // asked above counted once at least, in its count and its +Inf bucket.
+    let kinds: BTreeSet<String> = samples
+        .iter()
+        .filter(|(family, kind, ..)| {
+            family == "bantin_http_request_duration_seconds" && kind == "histogram"
+        })
+        .map(|s| s.3["route"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["archive", "feed", "other", "page", "search"]
+            .map(String::from)
+            .into(),
+        "{text}"
+    );
+    for kind in ["feed", "archive", "search", "other"] {
+        let count = value(
+            "bantin_http_request_duration_seconds_count",
+            &[("route", kind)],
+        );
+        assert!(count >= Some(1.0), "{kind}: {count:?}\n{text}");
+        assert_eq!(
+            value(
+                "bantin_http_request_duration_seconds_bucket",
+                &[("route", kind), ("le", "+Inf")]
+            ),
+            count,
+            "{kind}"
+        );
+    }
+    assert!(
+        value(
+            "bantin_http_request_duration_seconds_count",
+            &[("route", "page")]
+        ) >= Some(2.0)
+    );
+    assert_eq!(
+        value(
+            "bantin_build_info",
+            &[("version", env!("CARGO_PKG_VERSION"))]
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    // The server's own process: some memory, its listening socket and
+    // store among its open files, and started after this test did (less
+    // a second: the boot time /proc gives is whole seconds).
+    let rss = value("process_resident_memory_bytes", &[]).unwrap_or(0.0);
+    assert!(rss > 1e6, "resident memory {rss}");
+    let fds = value("process_open_fds", &[]).unwrap_or(0.0);
+    assert!(fds >= 4.0, "open fds {fds}");
+    assert!(value("process_cpu_seconds_total", &[]).unwrap_or(-1.0) >= 0.0);
+    let start = value("process_start_time_seconds", &[]).unwrap_or(0.0);
+    let since = started
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    assert!(
+        start >= since - 1.5 && start <= now + 1.0,
+        "start time {start}, test began {since}"
+    );
 }

@@ -615,7 +615,8 @@ fn a_role_without_create_opens_an_up_to_date_store_and_only_that() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("\"items\""));
 
-    // Behind by one migration: it would have to create; it can't.
+    // Behind by one migration: a command that migrates (`remove` here)
+    // would have to create; it can't.
     let fresh = database().unwrap();
     let fresh_db = fresh.rsplit('/').next().unwrap();
     postgres::Client::connect(&fresh, postgres::NoTls)
@@ -623,7 +624,7 @@ fn a_role_without_create_opens_an_up_to_date_store_and_only_that() {
         .batch_execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
         .unwrap();
     let out = Bantin::on(&format!("postgres://{role}@127.0.0.1:{port}/{fresh_db}"))
-        .args(["dump"])
+        .args(["remove", "no-such-article"])
         .output();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());

@@ -15,6 +15,15 @@ mod render;
 /// Property tests: hostile text in every field still gives valid feeds.
 mod props;
 
+/// Issue 20: `cargo install` and the Containerfile.
+mod packaging;
+
+/// Issue 20: the page at `/` for a person, in a real browser too.
+mod page;
+
+/// Issue 20: `bantin migrate`, and commands that only read a read-only store.
+mod read_only;
+
 /// Every URL of SPEC, live store changes, and what a cached request costs.
 mod http;
 
@@ -45,6 +54,9 @@ mod unreadable;
 
 /// A real feed reader (Python's feedparser) subscribing over HTTP.
 mod reader;
+
+/// SPEC "Audience": the news sitemap, polite polling, subscriber counts.
+mod audience;
 
 /// Selection, order, limits and display names, as dumps show them.
 mod store;

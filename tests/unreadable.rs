@@ -274,9 +274,10 @@ fn total(index: &str) -> u64 {
     rest.split(' ').next().unwrap().parse().expect("a total")
 }
 
-/// The `/` page's row of a feed title: its count and date.
+/// The `/` page's row of a feed title: its count, date and archive link.
 fn row<'a>(index: &'a str, title: &str) -> Option<&'a str> {
-    let start = index.find(&format!("<tr><td>{title}</td>"))?;
+    // The title ends at the archive link's `<br>`, or the cell's end.
+    let start = index.find(&format!("<tr><td>{title}<"))?;
     index[start..].split("</tr>").next()
 }
 

@@ -140,9 +140,11 @@ async fn one_write_rerenders_only_the_feeds_it_touches() {
             FeedKey::CategoryRegion("the-thao".into(), "duc-tho".into()),
         ];
         // The touched feeds in each format, and the two pages whose counts
-        // moved; nothing for the other feeds.
+        // moved; nothing for the other feeds. (`/` may be rendered once
+        // more: it shows the audience, and the warm-up's requests were
+        // counted at a flush meanwhile.)
         assert!(
-            rendered <= keys.len() as u64 * 3 + 2,
+            rendered <= keys.len() as u64 * 3 + 2 + 1,
             "{} of {} resources cached were rendered again for one write ({})",
             rendered,
             before.len(),
@@ -246,8 +248,9 @@ async fn a_cms_moving_an_article_changes_both_categories_and_nothing_else() {
                 keys.push(FeedKey::CategoryRegion(c.clone(), r.clone()));
             }
         }
+        // (+ 1: `/` shows the audience, which a flush may have changed.)
         assert!(
-            rendered <= keys.len() as u64 * 3 + 2,
+            rendered <= keys.len() as u64 * 3 + 2 + 1,
             "{rendered} renders for one moved article ({})",
             backend.store_url()
         );

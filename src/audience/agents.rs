@@ -56,6 +56,16 @@ pub fn reported(user_agent: &str) -> Option<Reported<'_>> {
     })
 }
 
+/// The fetcher a User-Agent names (an aggregator, or the product it names
+/// first: `curl`, `newsboat`, `Miniflux`), whether or not it reports a
+/// count; `(none)` for no User-Agent, `(other)` for one that names none.
+pub fn fetcher_name(user_agent: Option<&str>) -> Cow<'_, str> {
+    match user_agent {
+        None | Some("") => Cow::Borrowed("(none)"),
+        Some(agent) => fetcher(head(agent, MAX_AGENT_BYTES)).unwrap_or(Cow::Borrowed("(other)")),
+    }
+}
+
 /// `s` cut to at most `max` bytes, at a character boundary.
 fn head(s: &str, max: usize) -> &str {
     let mut end = s.len().min(max);

@@ -1,10 +1,14 @@
 //! The audience of each feed (SPEC "Audience"): how many subscribe through
-//! an aggregator, as the aggregators' own User-Agents report it.
+//! an aggregator, as the aggregators' own User-Agents report it, how many
+//! read it directly, and how each fetcher polls.
 //!
-//! Two parts are here so far: reading the counts from User-Agents, and
-//! the polite-polling state. Counting per feed, keeping the counts in the
-//! store, showing them (`/metrics`, `/`, `bantin stats`) and answering
-//! 429 in the server are still to come (issue 21).
+//! - `agents`: counts and fetcher names read from User-Agents.
+//! - `polite`: polite polling's state (the 429 rule).
+//! - `tally`: counting off the request path, flushed to the store in
+//!   batches.
+//! - `report`: the counts as `/metrics`, `/` and `bantin stats` show them.
 
 pub mod agents;
 pub mod polite;
+pub mod report;
+pub mod tally;

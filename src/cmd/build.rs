@@ -134,6 +134,11 @@ impl Source<'_> {
     /// The files of a document: its resources, rendered from one read.
     fn files(&self, doc: &Document) -> anyhow::Result<Vec<File>> {
         let (key, month) = match doc {
+            Document::NewsSitemap => {
+                let (rep, _) = rendering::news(self.snap, self.site, self.catalog, self.now)?;
+                let body = rep.body(crate::publish::Coding::Identity).to_vec();
+                return Ok(vec![(crate::publish::Resource::NewsSitemap.file(), body)]);
+            }
             Document::Feed(key) => (key, None),
             Document::Archive(key, month) => (key, Some(*month)),
             Document::Index | Document::Opml => {
@@ -148,7 +153,7 @@ impl Source<'_> {
                             Document::Index => {
                                 crate::pages::static_index_html(self.site, catalog).into_bytes()
                             }
-                            _ => rendering::page(self.site, catalog, r)?.1,
+                            _ => rendering::page(self.site, catalog, r, None)?.1,
                         };
                         Some((r.file(), body))
                     })
@@ -168,7 +173,7 @@ impl Source<'_> {
     }
 }
 
-/// Write every feed, `index.html` and `feeds.opml` under `out`, over what
+/// Write every feed, `index.html`, `feeds.opml` and `sitemap-news.xml` under `out`, over what
 /// an earlier build left there.
 /// With `gzip_archives`, archive documents get their `.gz` alone
 /// ([`Siblings::GzipAlone`]).
@@ -181,8 +186,8 @@ pub fn build(
     let site = super::load_site(site_path)?;
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     // A connection per worker, each holding its snapshot.
-    let store = super::open_store_with(url, u32::try_from(workers).unwrap_or(2))?;
-    super::adopt_limits(store.as_ref(), &site, url);
+    let readers = u32::try_from(workers).unwrap_or(2);
+    let store = super::open_as(url, readers, crate::store::Access::ReadOnly)?.0;
     let now = chrono::Utc::now();
     // One snapshot for the whole build: every file describes one instant.
     let snap = store.snapshot()?;
@@ -215,7 +220,7 @@ pub fn build(
     let jobs = jobs(&source, &output, &plan)?;
     // Counted as users see them: a file per format (siblings aside).
     let total: usize = jobs.iter().map(|d| d.resources().len()).sum();
-    let progress = Progress::start(total + 2, &output);
+    let progress = Progress::start(total + 3, &output);
     write_all(
         store.as_ref(),
         &source,
@@ -226,7 +231,7 @@ pub fn build(
         workers,
     )?;
     // Last: see [`Source::lists`].
-    for page in [Document::Index, Document::Opml] {
+    for page in [Document::Index, Document::Opml, Document::NewsSitemap] {
         put(&source, &page, &output)?;
         progress.done(1);
     }

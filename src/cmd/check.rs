@@ -29,7 +29,13 @@ pub fn check(url: &StoreUrl, site_path: &Path, repair: bool) -> anyhow::Result<E
     if let Some(site) = &site {
         print_limits(site_path, &site.limits)?;
     }
-    let store = super::open_store(url)?;
+    // Only `--repair` writes: without it, check works on a read-only
+    // store (a replica, a role with SELECT only).
+    let store = if repair {
+        super::open_store(url)?
+    } else {
+        super::open_read_only(url)?
+    };
     // The file's structure first: rows read from a damaged file prove
     // little, and it is no file to repair.
     let started = Instant::now();
@@ -67,9 +73,6 @@ pub fn check(url: &StoreUrl, site_path: &Path, repair: bool) -> anyhow::Result<E
             let secs = started.elapsed().as_secs_f64();
             out(format_args!("{url}: repaired in {secs:.1} s"))?;
         }
-    }
-    if let Some(site) = &site {
-        super::adopt_limits(store.as_ref(), site, url);
     }
     match audit(store.as_ref(), url, site.as_ref(), &mut problems) {
         Ok(()) => {}

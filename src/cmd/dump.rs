@@ -18,8 +18,7 @@ pub fn dump(
     limit: Option<usize>,
 ) -> anyhow::Result<ExitCode> {
     let site = super::load_site(site)?;
-    let store = super::open_store(url)?;
-    super::adopt_limits(store.as_ref(), &site, url);
+    let store = super::open_read_only(url)?;
     let now = chrono::Utc::now();
     let snap = store.snapshot()?;
     let feed = match crate::feed::load_alone(

@@ -6,9 +6,11 @@ mod check;
 mod dump;
 mod import;
 mod manual;
+mod migrate;
 pub(crate) mod output;
 mod remove;
 mod serve;
+mod stats;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -17,14 +19,16 @@ use crate::article::FeedKey;
 use crate::cli::{Cli, Command};
 use crate::config::{DEFAULT_SITE, Site, StoreUrl};
 use crate::limits::SiteLimits;
-use crate::store::Store;
+use crate::store::{Access, Store, StoreError};
 
 pub use build::build;
 pub use check::check;
 pub use dump::dump;
 pub use import::import;
+pub use migrate::migrate;
 pub use remove::remove;
 pub use serve::serve;
+pub use stats::stats;
 
 /// Run a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -59,6 +63,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         ),
         Command::Build { out, gzip_archives } => build(&store_url, &site, &out, gzip_archives),
         Command::Check { repair } => check(&store_url, &site, repair),
+        Command::Migrate => migrate(&store_url, &site, site_given),
+        Command::Stats { readers } => stats(&store_url, readers),
         Command::Completions { shell } => manual::completions(shell),
         Command::Man => manual::man(),
     }
@@ -84,9 +90,25 @@ fn open_store(url: &StoreUrl) -> anyhow::Result<Box<dyn Store>> {
 }
 
 fn open_store_with(url: &StoreUrl, readers: u32) -> anyhow::Result<Box<dyn Store>> {
-    // `Open` names the store itself; other errors (a migration's) get it.
-    crate::store::open(url, readers).map_err(|e| match e {
-        e @ crate::store::StoreError::Open { .. } => anyhow::Error::new(e),
+    Ok(open_as(url, readers, Access::Migrate)?.0)
+}
+
+/// The store opened for a command that only reads (`dump`, `check`,
+/// `build`, `stats`): nothing written, migrations included; a schema that
+/// is behind ends the command with "run `bantin migrate`".
+pub(crate) fn open_read_only(url: &StoreUrl) -> anyhow::Result<Box<dyn Store>> {
+    Ok(open_as(url, crate::store::CLI_READERS, Access::ReadOnly)?.0)
+}
+
+fn open_as(
+    url: &StoreUrl,
+    readers: u32,
+    access: Access,
+) -> anyhow::Result<(Box<dyn Store>, Vec<&'static str>)> {
+    // `Open` and `Behind` name the store themselves; other errors (a
+    // migration's) get it.
+    crate::store::open_as(url, readers, access).map_err(|e| match e {
+        e @ (StoreError::Open { .. } | StoreError::Behind { .. }) => anyhow::Error::new(e),
         e => anyhow::Error::new(e).context(format!("opening store {url}")),
     })
 }

@@ -22,9 +22,9 @@ pub fn serve(
 ) -> anyhow::Result<ExitCode> {
     crate::logging::init(log_format);
     let site = super::load_site(site_path)?;
-    if site.polite_polling || site.cdn != crate::config::Cdn::default() {
+    if site.cdn != crate::config::Cdn::default() {
         let _ = super::output::err(format_args!(
-            "bantin: warning: {}: polite_polling and [cdn] are read but not in force in this \
+            "bantin: warning: {}: [cdn] is read but not in force in this \
              version (docs/configuration.md)",
             site_path.display()
         ));

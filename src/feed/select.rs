@@ -179,13 +179,10 @@ pub fn load_archive(
         prev,
         next,
     });
-    if pages > 1 {
-        let articles = stored.saturating_sub(catalog.held_between(key, from, last));
-        let (title, description) =
-            page_heading(&feed.title, &feed.description, page, pages, articles);
-        feed.title = title;
-        feed.description = description;
-    }
+    let articles = stored.saturating_sub(catalog.held_between(key, from, last));
+    let (title, description) = page_heading(&feed.title, &feed.description, page, pages, articles);
+    feed.title = title;
+    feed.description = description;
     Ok(Some(feed))
 }
 

@@ -82,8 +82,10 @@ pub struct Feed {
     pub query: Option<String>,
     /// Newest `updated` among items; `None` for an empty feed.
     pub updated: Option<DateTime<FixedOffset>>,
-    /// RSS `<ttl>` in minutes.
-    pub ttl_minutes: u64,
+    /// The site's `max_age` in seconds, what `Cache-Control` says of a
+    /// subscription feed: RSS `<ttl>` and `sy:updatePeriod`/`Frequency`
+    /// say it again in readers' words.
+    pub max_age: u64,
     /// Newest first.
     pub items: Vec<Item>,
     /// Every date is written in this offset.
@@ -113,7 +115,7 @@ impl Feed {
             url_stem: self.url_stem.clone(),
             query: self.query.clone(),
             updated: self.updated,
-            ttl_minutes: self.ttl_minutes,
+            max_age: self.max_age,
             items: Vec::new(),
             offset: self.offset,
             hubs: self.hubs.clone(),
@@ -188,7 +190,7 @@ pub(super) fn shape_with(
             _ => None,
         },
         updated: items.iter().map(|i| i.updated).max(),
-        ttl_minutes: site.max_age.div_ceil(60),
+        max_age: site.max_age,
         // Items are newest `published` first, so the first one's month is
         // the newest month with articles in this feed.
         // Keyword feeds have no archives to link, nor the kinds of feed
@@ -347,10 +349,12 @@ fn item(site: &Site, catalog: &Catalog, a: &Article, terms: &mut Terms, content:
     }
 }
 
-/// The title and description of one page of a month over `archive_items`
-/// (the site is Vietnamese, as its feed titles are): "{title} – tháng
-/// 11/2024 – trang 2/3", and the month's article count before the feed's
-/// description. A month that fits one document keeps the feed's own.
+/// The title and description of an archive document (the site is
+/// Vietnamese, as its feed titles are): the month in the title, so that a
+/// reader subscribed to it and to the feed tells them apart, "{title} –
+/// lưu trữ 11/2024"; a month over `archive_items` adds its page, "… –
+/// trang 2/3", and its article count before the feed's description. A
+/// month that fits one document keeps the feed's description.
 pub(super) fn page_heading(
     title: &str,
     description: &str,
@@ -358,12 +362,18 @@ pub(super) fn page_heading(
     pages: u32,
     articles: u64,
 ) -> (String, String) {
-    let month = format!("tháng {}/{:04}", page.month.month(), page.month.year());
+    let month = format!("{}/{:04}", page.month.month(), page.month.year());
+    if pages <= 1 {
+        return (
+            clean_line(&format!("{title} – lưu trữ {month}")),
+            description.to_string(),
+        );
+    }
     let of = format!("trang {}/{pages}", page.number);
     (
-        clean_line(&format!("{title} – {month} – {of}")),
+        clean_line(&format!("{title} – lưu trữ {month} – {of}")),
         clean_line(&format!(
-            "Lưu trữ {month}: {} bài, {of}. {description}",
+            "Lưu trữ tháng {month}: {} bài, {of}. {description}",
             grouped(articles)
         )),
     )
@@ -408,10 +418,16 @@ mod tests {
             3,
             29_123,
         );
-        assert_eq!(title, "Báo Hà Tĩnh – tháng 11/2024 – trang 2/3");
+        assert_eq!(title, "Báo Hà Tĩnh – lưu trữ 11/2024 – trang 2/3");
         assert_eq!(
             description,
             "Lưu trữ tháng 11/2024: 29.123 bài, trang 2/3. Tin tức"
+        );
+        let (title, description) =
+            page_heading("Báo Hà Tĩnh", "Tin tức", ArchivePage::first(m), 1, 12);
+        assert_eq!(
+            (title.as_str(), description.as_str()),
+            ("Báo Hà Tĩnh – lưu trữ 11/2024", "Tin tức")
         );
         assert_eq!(grouped(0), "0");
         assert_eq!(grouped(999), "999");

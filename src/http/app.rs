@@ -30,6 +30,8 @@ pub struct App {
     state: Arc<State>,
     scheduler: Scheduler,
     watcher: Arc<Watcher>,
+    /// Polite polling's state, when `polite_polling` is on.
+    polite: Option<crate::audience::polite::Polite>,
     cache_controls: super::freshness::CacheControls,
 }
 
@@ -44,14 +46,19 @@ impl App {
             (catalog, position, snap.next_scheduled(now)?)
         };
         let state = Arc::new(State::new(site.clone(), Arc::from(store), catalog));
+        state.tally.load(state.store.as_ref());
         let scheduler = Scheduler::new(state.clone());
         let watcher = Watcher::new(state.clone(), scheduler.clone(), position, next_due);
+        let polite = site.polite_polling.then(|| {
+            crate::audience::polite::Polite::new(std::time::Duration::from_secs(site.max_age))
+        });
         Ok(App {
             cache_controls: super::freshness::CacheControls::new(&site),
             site,
             state,
             scheduler,
             watcher: Arc::new(watcher),
+            polite,
         })
     }
 
@@ -107,6 +114,59 @@ impl App {
         }
     }
 
+    /// Polite polling (SPEC "Audience"): `Err(retry_after)` when this
+    /// client fetched this subscription feed (in any format) without a
+    /// validator less than `max_age` ago and asks again without one; the
+    /// refusal is counted. Always `Ok` with `polite_polling` off, and for
+    /// anything but a subscription feed.
+    pub fn polite(
+        &self,
+        client: std::net::IpAddr,
+        user_agent: &str,
+        resource: &Resource,
+        conditional: bool,
+    ) -> Result<(), u64> {
+        let (Some(polite), Resource::Feed(key, _)) = (&self.polite, resource) else {
+            return Ok(());
+        };
+        let feed = match key {
+            crate::article::FeedKey::Search(words) => format!("/feeds/search?q={words}"),
+            _ => format!("/feeds/{}", key.path()),
+        };
+        let answer = polite.admit(
+            client,
+            user_agent,
+            &feed,
+            conditional,
+            std::time::Instant::now(),
+        );
+        if answer.is_err() {
+            self.state.metrics.polite_refusal();
+        }
+        answer
+    }
+
+    /// Count a request for a subscription feed (never waits).
+    pub fn count(&self, hit: crate::audience::tally::Hit) {
+        self.state.tally.record(hit);
+    }
+
+    /// The audience series of `/metrics`.
+    pub fn audience_exposition(&self) -> String {
+        let tally = &self.state.tally;
+        crate::audience::report::exposition(&tally.counts(), tally.dropped())
+    }
+
+    /// Write what was counted and not yet written (at shutdown). Blocking.
+    pub fn flush_audience(&self) {
+        self.state.tally.flush(self.state.store.as_ref());
+    }
+
+    /// Audience flushes done so far (tests wait for one).
+    pub fn audience_flushes(&self) -> u64 {
+        self.state.tally.flushes()
+    }
+
     /// The `Cache-Control` header of a resource.
     pub fn cache_control(&self, resource: &Resource) -> http::HeaderValue {
         self.cache_controls
@@ -148,6 +208,7 @@ impl App {
     ) -> (
         impl Future<Output = ()> + Send + 'static,
         impl Future<Output = ()> + Send + 'static,
+        impl Future<Output = ()> + Send + 'static,
     ) {
         let store = self.state.store.clone();
         let sender = super::websub::publish(
@@ -155,6 +216,18 @@ impl App {
             self.state.metrics.clone(),
             Arc::new(move || store.lead()),
         );
-        (self.watcher.clone().run(), sender)
+        // New counts change `/`: rendered again (if cached) at most once a
+        // flush, never on a request.
+        let (state, scheduler) = (self.state.clone(), self.scheduler.clone());
+        let counter = self
+            .state
+            .tally
+            .clone()
+            .run(self.state.store.clone(), move || {
+                if state.cache.invalidate(&Resource::Index).is_some() {
+                    scheduler.rerender(vec![Resource::Index]);
+                }
+            });
+        (self.watcher.clone().run(), sender, counter)
     }
 }

@@ -1,6 +1,7 @@
 //! Counters for `/metrics`, in the Prometheus text exposition format.
-//! Plain atomics in fixed tables: recording a request costs two relaxed
-//! increments and no lock.
+//! Plain atomics in fixed tables: recording a request costs a few relaxed
+//! increments (its count, its duration's bucket and sum) and no lock.
+//! The process's own figures come from [`super::process`].
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::fmt::Write;
@@ -15,6 +16,8 @@ pub enum Route {
     Index,
     /// `/feeds.opml`
     Opml,
+    /// `/sitemap-news.xml`
+    NewsSitemap,
     /// `/healthz`
     Health,
     /// `/metrics`
@@ -23,22 +26,114 @@ pub enum Route {
     Other,
 }
 
-const ROUTES: [(Route, &str); 6] = [
+const ROUTES: [(Route, &str); 7] = [
     (Route::Feed, "feed"),
     (Route::Index, "index"),
     (Route::Opml, "opml"),
+    (Route::NewsSitemap, "news_sitemap"),
     (Route::Health, "healthz"),
     (Route::Metrics, "metrics"),
     (Route::Other, "other"),
 ];
 
+/// What a request's duration is filed under: few values, so the
+/// histogram's series stay bounded whatever the URLs asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A feed (`/feeds/...` but archives and keyword feeds).
+    Feed,
+    /// One month of a feed (`.../archive/...`).
+    Archive,
+    /// A keyword feed (`/feeds/search.*`): read from the store when not cached.
+    Search,
+    /// `/` and `/feeds.opml`.
+    Page,
+    /// Everything else: `/healthz`, `/metrics`, errors before routing, 404s.
+    Other,
+}
+
+const KINDS: [(Kind, &str); 5] = [
+    (Kind::Feed, "feed"),
+    (Kind::Archive, "archive"),
+    (Kind::Search, "search"),
+    (Kind::Page, "page"),
+    (Kind::Other, "other"),
+];
+
+impl Kind {
+    /// The kind of a request routed to `route` for `path` (as
+    /// `router::normalize_path` leaves it).
+    pub fn of(route: Route, path: &str) -> Kind {
+        match route {
+            Route::Index | Route::Opml | Route::NewsSitemap => Kind::Page,
+            Route::Feed if path.contains("/archive/") => Kind::Archive,
+            Route::Feed if path.starts_with("/feeds/search.") => Kind::Search,
+            Route::Feed => Kind::Feed,
+            Route::Health | Route::Metrics | Route::Other => Kind::Other,
+        }
+    }
+}
+
+/// Upper bounds of the duration buckets, in microseconds (0.5 ms to 10 s):
+/// a cached feed answers well under a millisecond, a cold one at 1M
+/// articles in tens of milliseconds, a render queued behind others later.
+const BUCKETS_MICROS: [u64; 14] = [
+    500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000,
+    2_500_000, 5_000_000, 10_000_000,
+];
+
+/// One route kind's request durations: a count per bucket (not cumulative:
+/// one increment per request; the exposition sums them) plus `+Inf`, and
+/// the total in microseconds.
+#[derive(Debug, Default)]
+struct Durations {
+    buckets: [AtomicU64; BUCKETS_MICROS.len() + 1],
+    sum_micros: AtomicU64,
+}
+
+impl Durations {
+    fn record(&self, micros: u64) {
+        let i = BUCKETS_MICROS
+            .iter()
+            .position(|&bound| micros <= bound)
+            .unwrap_or(BUCKETS_MICROS.len());
+        if let Some(cell) = self.buckets.get(i) {
+            cell.fetch_add(1, Relaxed);
+        }
+        self.sum_micros.fetch_add(micros, Relaxed);
+    }
+
+    /// The `_bucket`, `_sum` and `_count` lines for `kind`. The count is the
+    /// buckets' own total, so it always equals the `+Inf` bucket even while
+    /// requests are being recorded.
+    fn write(&self, out: &mut String, name: &str, kind: &str) {
+        let mut cumulative = 0;
+        for (i, cell) in self.buckets.iter().enumerate() {
+            cumulative += cell.load(Relaxed);
+            let le = BUCKETS_MICROS
+                .get(i)
+                .map_or("+Inf".to_string(), |&b| (b as f64 / 1e6).to_string());
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{route=\"{kind}\",le=\"{le}\"}} {cumulative}"
+            );
+        }
+        let sum = self.sum_micros.load(Relaxed) as f64 / 1e6;
+        let _ = writeln!(out, "{name}_sum{{route=\"{kind}\"}} {sum:.6}");
+        let _ = writeln!(out, "{name}_count{{route=\"{kind}\"}} {cumulative}");
+    }
+}
+
 /// The status codes we count one by one; the rest fall under "other".
-const STATUSES: [u16; 12] = [200, 304, 400, 404, 405, 406, 412, 414, 431, 500, 503, 0];
+const STATUSES: [u16; 13] = [
+    200, 304, 400, 404, 405, 406, 412, 414, 429, 431, 500, 503, 0,
+];
 
 /// The server's counters.
 #[derive(Debug, Default)]
 pub struct Metrics {
     requests: [[AtomicU64; STATUSES.len()]; ROUTES.len()],
+    durations: [Durations; KINDS.len()],
     renders: AtomicU64,
     render_micros: AtomicU64,
     refreshes: AtomicU64,
@@ -53,6 +148,8 @@ pub struct Metrics {
     /// 1 when this replica sent pings at its last batch, 0 when another
     /// one leads (or none was asked yet).
     leader: AtomicU64,
+    /// 429s answered by polite polling.
+    polite_refusals: AtomicU64,
 }
 
 impl Metrics {
@@ -68,6 +165,17 @@ impl Metrics {
             .unwrap_or(STATUSES.len() - 1);
         if let Some(cell) = self.requests.get(r).and_then(|row| row.get(s)) {
             cell.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// File a request's duration under its kind.
+    pub fn duration(&self, kind: Kind, took: std::time::Duration) {
+        let k = KINDS
+            .iter()
+            .position(|(x, _)| *x == kind)
+            .unwrap_or(KINDS.len() - 1);
+        if let Some(d) = self.durations.get(k) {
+            d.record(u64::try_from(took.as_micros()).unwrap_or(u64::MAX));
         }
     }
 
@@ -116,6 +224,11 @@ impl Metrics {
     /// Count pings dropped because another replica sends them.
     pub fn pings_not_leader(&self, n: u64) {
         self.pings_not_leader.fetch_add(n, Relaxed);
+    }
+
+    /// Count a 429 of polite polling.
+    pub fn polite_refusal(&self) {
+        self.polite_refusals.fetch_add(1, Relaxed);
     }
 
     /// Pings queued or on the wire now.
@@ -223,7 +336,10 @@ impl Metrics {
              bantin_websub_queue_length {}\n\
              # HELP bantin_websub_leader 1 if this replica sent pings at its last batch, else 0.\n\
              # TYPE bantin_websub_leader gauge\n\
-             bantin_websub_leader {}\n",
+             bantin_websub_leader {}\n\
+             # HELP bantin_polite_refusals_total Unconditional re-fetches within max_age answered 429 (polite_polling).\n\
+             # TYPE bantin_polite_refusals_total counter\n\
+             bantin_polite_refusals_total {}\n",
             self.pings_sent.load(Relaxed),
             self.ping_failures.load(Relaxed),
             self.pings_given_up.load(Relaxed),
@@ -231,7 +347,25 @@ impl Metrics {
             self.pings_not_leader.load(Relaxed),
             self.ping_queue.load(Relaxed),
             self.leader.load(Relaxed),
+            self.polite_refusals.load(Relaxed),
         );
+        const DURATION: &str = "bantin_http_request_duration_seconds";
+        let _ = write!(
+            out,
+            "# HELP {DURATION} Time from a request read to its response ready, by route kind.\n\
+             # TYPE {DURATION} histogram\n"
+        );
+        for ((_, kind), d) in KINDS.iter().zip(&self.durations) {
+            d.write(&mut out, DURATION, kind);
+        }
+        let _ = write!(
+            out,
+            "# HELP bantin_build_info The running bantin's version.\n\
+             # TYPE bantin_build_info gauge\n\
+             bantin_build_info{{version=\"{}\"}} 1\n",
+            env!("CARGO_PKG_VERSION")
+        );
+        super::process::write(&mut out);
         out
     }
 }
@@ -254,6 +388,39 @@ mod tests {
         assert!(text.contains("bantin_cache_entries 3\n"));
         assert!(text.contains("bantin_cache_evictions_total 2\n"));
         assert!(text.contains("bantin_unreadable_rows_total 1\n"));
+    }
+
+    #[test]
+    fn durations_fill_cumulative_buckets_per_kind() {
+        let m = Metrics::default();
+        m.duration(Kind::Feed, std::time::Duration::from_micros(300));
+        m.duration(Kind::Feed, std::time::Duration::from_micros(700));
+        m.duration(Kind::Feed, std::time::Duration::from_secs(60));
+        let text = m.exposition(0, 0, 0, 0);
+        for line in [
+            "bantin_http_request_duration_seconds_bucket{route=\"feed\",le=\"0.0005\"} 1\n",
+            "bantin_http_request_duration_seconds_bucket{route=\"feed\",le=\"0.001\"} 2\n",
+            "bantin_http_request_duration_seconds_bucket{route=\"feed\",le=\"10\"} 2\n",
+            "bantin_http_request_duration_seconds_bucket{route=\"feed\",le=\"+Inf\"} 3\n",
+            "bantin_http_request_duration_seconds_count{route=\"feed\"} 3\n",
+            "bantin_http_request_duration_seconds_sum{route=\"feed\"} 60.001000\n",
+            "bantin_http_request_duration_seconds_count{route=\"archive\"} 0\n",
+            "bantin_build_info{version=\"",
+        ] {
+            assert!(text.contains(line), "{line} not in\n{text}");
+        }
+    }
+
+    #[test]
+    fn kinds_split_feeds_from_archives_and_searches() {
+        assert_eq!(Kind::of(Route::Feed, "/feeds/all.rss"), Kind::Feed);
+        assert_eq!(
+            Kind::of(Route::Feed, "/feeds/all/archive/2024-11.rss"),
+            Kind::Archive
+        );
+        assert_eq!(Kind::of(Route::Feed, "/feeds/search.json"), Kind::Search);
+        assert_eq!(Kind::of(Route::Opml, "/feeds.opml"), Kind::Page);
+        assert_eq!(Kind::of(Route::Metrics, "/metrics"), Kind::Other);
     }
 
     #[test]

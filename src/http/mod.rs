@@ -12,7 +12,8 @@
 //!
 //! Beside requests, the `watch`er reads the store's change log and
 //! invalidates what a change touches, and [`websub`] tells hubs which
-//! feeds changed. [`metrics`] counts all of it for `/metrics`.
+//! feeds changed. [`metrics`] counts all of it for `/metrics`, with the process's own
+//! figures from `process`.
 
 pub mod app;
 pub mod cache;
@@ -22,6 +23,7 @@ pub mod encoding;
 pub mod freshness;
 mod health;
 pub mod metrics;
+mod process;
 pub mod router;
 mod scheduler;
 pub mod server;

@@ -20,7 +20,7 @@ use super::app::{App, Health};
 use super::cache::CacheError;
 use super::conditional::{Outcome, evaluate, joined};
 use super::encoding::negotiate;
-use super::metrics::Route;
+use super::metrics::{Kind, Route};
 use crate::article::FeedKey;
 use crate::publish::{Rendered, Resource};
 use crate::render::Format;
@@ -39,7 +39,7 @@ pub async fn handle<B>(
     client: SocketAddr,
 ) -> Result<Response<Body>, Infallible> {
     let started = Instant::now();
-    let (route, mut response) = respond(&app, &req).await;
+    let (route, mut response) = respond(&app, &req, client).await;
     // Browsers must take our content types as given: a feed or a text
     // error is never to be sniffed into HTML.
     response.headers_mut().insert(
@@ -47,14 +47,20 @@ pub async fn handle<B>(
         HeaderValue::from_static("nosniff"),
     );
     let status = response.status().as_u16();
-    app.metrics().request(route, status);
+    let took = started.elapsed();
+    let metrics = app.metrics();
+    metrics.request(route, status);
+    metrics.duration(Kind::of(route, &normalize_path(req.uri().path())), took);
+    if route == Route::Feed && matches!(status, 200 | 304 | 429) {
+        count(&app, &req, client, status);
+    }
     tracing::info!(
         client = %client,
         method = %req.method(),
         path = %truncate(req.uri().path(), 200),
         status,
         bytes = http_body::Body::size_hint(response.body()).exact().unwrap_or(0),
-        micros = started.elapsed().as_micros() as u64,
+        micros = took.as_micros() as u64,
         user_agent = %truncate(
             req.headers()
                 .get(header::USER_AGENT)
@@ -67,7 +73,11 @@ pub async fn handle<B>(
     Ok(response)
 }
 
-async fn respond<B>(app: &Arc<App>, req: &Request<B>) -> (Route, Response<Body>) {
+async fn respond<B>(
+    app: &Arc<App>,
+    req: &Request<B>,
+    client: SocketAddr,
+) -> (Route, Response<Body>) {
     // The request-target as sent, absolute-form (`GET http://host/...`) included.
     let uri = req.uri();
     let uri_len = uri.scheme_str().map_or(0, |s| s.len() + 3)
@@ -102,6 +112,7 @@ async fn respond<B>(app: &Arc<App>, req: &Request<B>) -> (Route, Response<Body>)
     let route = match path {
         "/" => Route::Index,
         "/feeds.opml" => Route::Opml,
+        "/sitemap-news.xml" => Route::NewsSitemap,
         "/healthz" => Route::Health,
         "/metrics" => Route::Metrics,
         p if p.starts_with("/feeds/") => Route::Feed,
@@ -138,10 +149,11 @@ async fn respond<B>(app: &Arc<App>, req: &Request<B>) -> (Route, Response<Body>)
             let (entries, bytes, evicted) = app.cache_size();
             let mut r = plain(StatusCode::OK, "");
             let unreadable = app.unreadable_rows();
-            *r.body_mut() = Full::new(Bytes::from(
-                app.metrics()
-                    .exposition(entries, bytes, evicted, unreadable),
-            ));
+            let mut text = app
+                .metrics()
+                .exposition(entries, bytes, evicted, unreadable);
+            text.push_str(&app.audience_exposition());
+            *r.body_mut() = Full::new(Bytes::from(text));
             r.headers_mut().insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
@@ -157,28 +169,106 @@ async fn respond<B>(app: &Arc<App>, req: &Request<B>) -> (Route, Response<Body>)
             r
         }
         Route::Opml => cached(app, req.headers(), &Resource::Opml, false).await,
-        Route::Feed => match parse_feed_path(path) {
-            Some(Resource::Feed(FeedKey::Search(_), format)) => {
-                match crate::search::parse_query(req.uri().query()) {
-                    Ok(words) => {
-                        let key = FeedKey::Search(words.join(" "));
-                        cached(app, req.headers(), &Resource::Feed(key, format), true).await
-                    }
-                    Err(crate::search::QueryError::TooLong) => {
-                        plain(StatusCode::URI_TOO_LONG, "the query is over 200 bytes\n")
-                    }
-                    Err(_) => plain(
-                        StatusCode::BAD_REQUEST,
-                        "a keyword feed needs q= with at least one word\n",
-                    ),
-                }
-            }
-            Some(resource) => cached(app, req.headers(), &resource, true).await,
-            None => not_found(),
+        Route::NewsSitemap => cached(app, req.headers(), &Resource::NewsSitemap, false).await,
+        Route::Feed => match feed_resource(path, req.uri().query()) {
+            Ok(resource) => match polite(app, req, client, &resource) {
+                Some(refused) => refused,
+                None => cached(app, req.headers(), &resource, true).await,
+            },
+            Err(response) => *response,
         },
         Route::Other => not_found(),
     };
     (route, if head { strip_body(response) } else { response })
+}
+
+/// Count a request answered for a subscription feed (SPEC "Audience"):
+/// every format and coding of a feed is one feed; archives and keyword
+/// feeds are not counted. A cheap hand-off: the counting happens later,
+/// off the request path.
+fn count<B>(app: &App, req: &Request<B>, client: SocketAddr, status: u16) {
+    let path = normalize_path(req.uri().path());
+    let Some(Resource::Feed(key, _)) = parse_feed_path(&path) else {
+        return;
+    };
+    if matches!(key, FeedKey::Search(_)) {
+        return;
+    }
+    let headers = req.headers();
+    let user_agent = headers.get(header::USER_AGENT).map(|v| {
+        let bytes = v.as_bytes();
+        let head = bytes
+            .get(..crate::audience::agents::MAX_AGENT_BYTES)
+            .unwrap_or(bytes);
+        String::from_utf8_lossy(head).into_owned()
+    });
+    app.count(crate::audience::tally::Hit {
+        feed: format!("/feeds/{}", key.path()),
+        client: client.ip(),
+        user_agent,
+        conditional: headers.contains_key(header::IF_NONE_MATCH)
+            || headers.contains_key(header::IF_MODIFIED_SINCE),
+        status,
+        at: chrono::Utc::now(),
+    });
+}
+
+/// The feed resource a `/feeds/…` path (and, for a keyword feed, its
+/// query) names, or the response for one that names none.
+fn feed_resource(path: &str, query: Option<&str>) -> Result<Resource, Box<Response<Body>>> {
+    match parse_feed_path(path) {
+        Some(Resource::Feed(FeedKey::Search(_), format)) => match crate::search::parse_query(query)
+        {
+            Ok(words) => Ok(Resource::Feed(FeedKey::Search(words.join(" ")), format)),
+            Err(crate::search::QueryError::TooLong) => Err(Box::new(plain(
+                StatusCode::URI_TOO_LONG,
+                "the query is over 200 bytes\n",
+            ))),
+            Err(_) => Err(Box::new(plain(
+                StatusCode::BAD_REQUEST,
+                "a keyword feed needs q= with at least one word\n",
+            ))),
+        },
+        Some(resource) => Ok(resource),
+        None => Err(Box::new(not_found())),
+    }
+}
+
+/// Polite polling (SPEC "Audience"): the 429 for a GET of a feed without
+/// `If-None-Match` or `If-Modified-Since` within `max_age` of this
+/// client's last such fetch, with `Retry-After` (the seconds left) and a
+/// `Cache-Control` that lets only the client's own cache keep it, that
+/// long (a shared cache must never serve one client's 429 to others).
+/// `None`: answer as usual.
+fn polite<B>(
+    app: &App,
+    req: &Request<B>,
+    client: SocketAddr,
+    resource: &Resource,
+) -> Option<Response<Body>> {
+    if req.method() != Method::GET {
+        return None;
+    }
+    let headers = req.headers();
+    let conditional = headers.contains_key(header::IF_NONE_MATCH)
+        || headers.contains_key(header::IF_MODIFIED_SINCE);
+    let agent = headers
+        .get(header::USER_AGENT)
+        .map_or(&b""[..], |v| v.as_bytes());
+    let agent = String::from_utf8_lossy(agent.get(..512).unwrap_or(agent));
+    let wait = app
+        .polite(client.ip(), &agent, resource, conditional)
+        .err()?;
+    let mut r = plain(
+        StatusCode::TOO_MANY_REQUESTS,
+        "fetched again too soon: send If-None-Match or If-Modified-Since, or wait Retry-After seconds\n",
+    );
+    let h = r.headers_mut();
+    h.insert(header::RETRY_AFTER, HeaderValue::from(wait));
+    if let Ok(v) = HeaderValue::from_str(&format!("private, max-age={wait}")) {
+        h.insert(header::CACHE_CONTROL, v);
+    }
+    Some(r)
 }
 
 /// RFC 9112 §3.2: a server answers 400 to an HTTP/1.1 request without a

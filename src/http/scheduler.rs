@@ -208,6 +208,10 @@ impl Scheduler {
                     self.render_page(&catalog, claim);
                     continue;
                 }
+                Resource::NewsSitemap => {
+                    self.render_news(&catalog, claim);
+                    continue;
+                }
             };
             docs.entry(doc).or_default().push((format, claim));
         }
@@ -219,8 +223,9 @@ impl Scheduler {
     /// Render `/` or the OPML list.
     fn render_page(&self, catalog: &Catalog, claim: Claim) {
         let started = Instant::now();
+        let audience = crate::audience::report::totals(&self.state.tally.counts());
         let Some((content_type, body)) =
-            rendering::page(&self.state.site, catalog, &claim.resource)
+            rendering::page(&self.state.site, catalog, &claim.resource, Some(&audience))
         else {
             return;
         };
@@ -234,6 +239,39 @@ impl Scheduler {
             rendered.warm_from(prev);
         }
         self.state.cache.reweigh(&resource);
+    }
+
+    /// Render the Google News sitemap from one snapshot, as of now.
+    fn render_news(&self, catalog: &Catalog, claim: Claim) {
+        let state = &self.state;
+        let started = Instant::now();
+        if let Health::Down(why) = state.health.get() {
+            claim.complete(Err(CacheError::Store(Arc::new(StoreError::Unavailable(
+                why,
+            )))));
+            return;
+        }
+        let made = state
+            .store
+            .snapshot()
+            .and_then(|snap| rendering::news(snap.as_ref(), &state.site, catalog, Utc::now()));
+        let (rep, meta) = match made {
+            Ok(made) => made,
+            Err(e) => {
+                state.health.failed(&e);
+                claim.complete(Err(CacheError::Store(Arc::new(e))));
+                return;
+            }
+        };
+        let previous = claim.previous.clone();
+        let rendered = Rendered::new(rep, meta, previous.as_ref());
+        state.metrics.render(1, started.elapsed());
+        let resource = claim.resource.clone();
+        claim.complete(Ok(rendered.clone()));
+        if let Some(prev) = &previous {
+            rendered.warm_from(prev);
+        }
+        state.cache.reweigh(&resource);
     }
 
     /// Render the formats of one feed (`month` `None`) or of one archive

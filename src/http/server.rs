@@ -112,18 +112,23 @@ pub async fn run(
     limits: Limits,
     shutdown: impl Future<Output = ()>,
 ) {
-    let (watch, publish) = app.background();
+    let (watch, publish, count) = app.background();
     let watcher = tokio::spawn(watch);
     let publisher = tokio::spawn(publish);
+    let counter = tokio::spawn(count);
+    let serving = app.clone();
     serve(
         listener,
         limits,
-        move |req, peer| handle(app.clone(), req, peer),
+        move |req, peer| handle(serving.clone(), req, peer),
         shutdown,
     )
     .await;
     watcher.abort();
     publisher.abort();
+    counter.abort();
+    // What was counted since the last flush is written before we go.
+    let _ = tokio::task::spawn_blocking(move || app.flush_audience()).await;
 }
 
 type Body = Full<Bytes>;

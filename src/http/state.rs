@@ -37,6 +37,8 @@ pub(crate) struct State {
     pub(crate) metrics: Arc<Metrics>,
     /// WebSub publish pings waiting to go out (sent by `websub::publish`).
     pub(crate) websub: Arc<Publisher>,
+    /// The audience counted, and the counts read back (SPEC "Audience").
+    pub(crate) tally: Arc<crate::audience::tally::Tally>,
 }
 
 impl State {
@@ -51,6 +53,7 @@ impl State {
             archives: Archives::default(),
             searches: Searches::default(),
             metrics: Arc::new(Metrics::default()),
+            tally: Arc::new(crate::audience::tally::Tally::new()),
         }
     }
 

@@ -21,7 +21,7 @@ use super::state::State;
 use crate::article::FeedKey;
 use crate::feed::Catalog;
 use crate::publish::Resource;
-use crate::publish::invalidation::touched;
+use crate::publish::invalidation::{touched, touches_news};
 use crate::render::Format;
 use crate::store::{Changes, LogPosition, StoreError};
 
@@ -239,6 +239,12 @@ impl Watcher {
                 if held {
                     again.push(r);
                 }
+            }
+        }
+        if touches_news(&touched, now) {
+            state.metrics.invalidation();
+            if state.cache.invalidate(&Resource::NewsSitemap).is_some() {
+                again.push(Resource::NewsSitemap);
             }
         }
         if pages_changed {

@@ -183,9 +183,9 @@ fn parse_line(line: &[u8]) -> Result<Article, String> {
         .map_err(|e| format!("invalid UTF-8 at byte {}", e.valid_up_to() + 1))?;
     let raw: JsonArticle = serde_json::from_str(text).map_err(|e| format!("bad JSON: {e}"))?;
     let published = raw.published.ok_or("missing field `published`")?;
-    let published = super::parse_date("published", &published)?;
+    let published = crate::article::parse_date("published", &published)?;
     let updated = match raw.updated {
-        Some(u) => super::parse_date("updated", &u)?,
+        Some(u) => crate::article::parse_date("updated", &u)?,
         None => published,
     };
     let body = Body::from_fields(raw.content_html, raw.body);

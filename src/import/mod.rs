@@ -249,12 +249,3 @@ fn read_file<E>(
     };
     each(text::parse(&bytes, markup, limits).map_err(|(line, reason)| rejected(line, reason)))
 }
-
-/// Parse an RFC 3339 date for field `field`.
-pub(crate) fn parse_date(
-    field: &str,
-    s: &str,
-) -> Result<chrono::DateTime<chrono::FixedOffset>, String> {
-    chrono::DateTime::parse_from_rfc3339(s.trim())
-        .map_err(|e| format!("field `{field}`: {s:?} is not an RFC 3339 date with offset ({e})"))
-}

@@ -253,9 +253,9 @@ fn is_byline(p: &str) -> bool {
 /// A front-matter date: a TOML offset datetime, or an RFC 3339 string.
 fn date(field: &str, v: &toml::Value) -> Result<chrono::DateTime<chrono::FixedOffset>, String> {
     match v {
-        toml::Value::String(s) => super::parse_date(field, s),
+        toml::Value::String(s) => crate::article::parse_date(field, s),
         toml::Value::Datetime(d) if d.offset.is_some() && d.date.is_some() && d.time.is_some() => {
-            super::parse_date(field, &d.to_string())
+            crate::article::parse_date(field, &d.to_string())
         }
         toml::Value::Datetime(d) => {
             Err(format!("field `{field}`: {d} has no date, time and offset"))

@@ -1,11 +1,15 @@
 //! `/`: a page, in Vietnamese, for a person looking for a feed to follow:
-//! every feed with its formats, article count and last update, a button to
-//! copy each URL, and `<link rel="alternate">` discovery for the main feeds.
+//! first which feed to take if unsure and how to subscribe (reader apps by
+//! name, the OPML list), then every feed with its formats, article count,
+//! last update and its archives (the newest month, whose chain leads to
+//! the older ones), a button to copy each URL, the long category × region
+//! and author tables folded; `<link rel="alternate">` discovery for the
+//! main feeds. It reads at a phone's 390 px without scrolling sideways.
 
-use super::{feed_url, groups, local_date};
+use super::{archive_url, feed_url, groups, local_date};
 use crate::article::FeedKey;
 use crate::config::Site;
-use crate::feed::Catalog;
+use crate::feed::{Catalog, Month};
 use crate::render::Format;
 use crate::text::escape_html as esc;
 
@@ -28,14 +32,22 @@ footer{max-width:60rem;margin:2rem auto;padding:0 1rem;color:var(--muted);font-s
 form.search{margin:1rem 0;display:flex;flex-wrap:wrap;gap:.4rem;align-items:center}
 form.search input{font:inherit;padding:.3rem .5rem;border:1px solid var(--line);border-radius:4px;min-width:14rem}
 form.search button{font-size:.9rem;color:var(--accent);border-color:var(--accent)}
-@media (max-width:40rem){td.d{display:none}th.d{display:none}}
+.start{background:#fff;border:1px solid var(--line);border-left:4px solid var(--accent);padding:.75rem 1rem;margin:1rem 0}
+.start p{margin:.3rem 0}.start a{color:var(--accent)}
+details{margin:2rem 0 0}summary{cursor:pointer;font-weight:600;font-size:1.15rem;border-bottom:1px solid var(--line);padding-bottom:.25rem}
+details h2{display:none}a.arc{font-size:.85rem;color:var(--muted)}
+td{overflow-wrap:anywhere}
+@media (max-width:40rem){td.d{display:none}th.d{display:none}
+th,td{padding:.4rem .35rem}form.search input{min-width:0;flex:1 1 10rem}
+td .f{display:flex;margin:0 0 .3rem}}
 "#;
 
 // Copies a feed URL; falls back to a prompt where the Clipboard API is
-// unavailable (plain http on another host).
+// unavailable (plain http on another host). `data-copied` says what went
+// to the clipboard (the browser tests read it).
 const SCRIPT: &str = r#"
 document.addEventListener('click',function(e){var b=e.target.closest('button[data-url]');if(!b)return;
-var u=b.getAttribute('data-url');function done(){b.textContent='Đã chép';b.classList.add('ok');
+var u=b.getAttribute('data-url');function done(){b.textContent='Đã chép';b.classList.add('ok');b.setAttribute('data-copied',u);
 setTimeout(function(){b.textContent='Chép';b.classList.remove('ok')},1500)}
 if(navigator.clipboard&&window.isSecureContext){navigator.clipboard.writeText(u).then(done,function(){prompt('Địa chỉ nguồn tin:',u)})}
 else{prompt('Địa chỉ nguồn tin:',u)}});
@@ -79,16 +91,40 @@ fn format_label(f: Format) -> &'static str {
 
 /// The page as the server sends it, with a search box for keyword feeds.
 pub fn index_html(site: &Site, catalog: &Catalog) -> String {
-    page(site, catalog, true)
+    page(site, catalog, true, None)
+}
+
+/// The page as the server sends it, with each feed's audience (SPEC
+/// "Audience": subscribers through aggregators plus direct readers, by
+/// feed path `/feeds/…`) and the site's (the sum: subscriptions, not
+/// people, as one reader may follow several feeds).
+pub fn index_html_with_audience(
+    site: &Site,
+    catalog: &Catalog,
+    audience: &std::collections::BTreeMap<String, u64>,
+) -> String {
+    // Nothing counted yet (a new site, or a replica before its first
+    // read of the counts): the page as it was, without a column of zeros.
+    page(
+        site,
+        catalog,
+        true,
+        Some(audience).filter(|a| !a.is_empty()),
+    )
 }
 
 /// The page as `bantin build` writes it: a static site has no keyword
 /// feeds to search, so no search box that would lead to a 404.
 pub fn static_index_html(site: &Site, catalog: &Catalog) -> String {
-    page(site, catalog, false)
+    page(site, catalog, false, None)
 }
 
-fn page(site: &Site, catalog: &Catalog, searchable: bool) -> String {
+fn page(
+    site: &Site,
+    catalog: &Catalog,
+    searchable: bool,
+    audience: Option<&std::collections::BTreeMap<String, u64>>,
+) -> String {
     let mut head_links = String::new();
     for f in Format::ALL {
         head_links.push_str(&format!(
@@ -117,12 +153,27 @@ fn page(site: &Site, catalog: &Catalog, searchable: bool) -> String {
         .map(|d| format!(", cập nhật lần cuối {}", local_date(d, site.offset)))
         .unwrap_or_default();
     let mut body = String::new();
-    for (group, feeds) in groups(catalog) {
+    for (i, (group, feeds)) in groups(catalog).into_iter().enumerate() {
         if feeds.is_empty() {
             continue;
         }
+        // Everything, categories and regions open; the category × region
+        // pairs and the authors (hundreds of rows on a real site) folded.
+        let folded = i >= 3;
+        if folded {
+            body.push_str(&format!(
+                "<details><summary>{} ({})</summary>\n",
+                esc(group),
+                feeds.len()
+            ));
+        }
+        let followers_head = if audience.is_some() {
+            "<th class=\"n a\">Theo dõi</th>"
+        } else {
+            ""
+        };
         body.push_str(&format!(
-            "<h2>{}</h2>\n<table>\n<thead><tr><th>Nguồn tin</th><th class=\"n\">Bài</th><th class=\"d\">Cập nhật</th><th>Định dạng</th></tr></thead>\n<tbody>\n",
+            "<h2>{}</h2>\n<table>\n<thead><tr><th>Nguồn tin</th><th class=\"n\">Bài</th>{followers_head}<th class=\"d\">Cập nhật</th><th>Định dạng</th></tr></thead>\n<tbody>\n",
             esc(group)
         ));
         for f in feeds {
@@ -138,14 +189,37 @@ fn page(site: &Site, catalog: &Catalog, searchable: bool) -> String {
                     )
                 })
                 .collect();
+            let followers = audience
+                .map(|a| {
+                    let n = a
+                        .get(&format!("/feeds/{}", f.key.path()))
+                        .copied()
+                        .unwrap_or(0);
+                    format!("<td class=\"n a\">{n}</td>")
+                })
+                .unwrap_or_default();
+            // The newest month's archive; each month links the one before.
+            let archive = f
+                .newest
+                .map(|d| {
+                    let month = Month::at(d, site.offset);
+                    format!(
+                        "<br><a class=\"arc\" href=\"{}\">Lưu trữ theo tháng</a>",
+                        esc(&archive_url(site, &f.key, month, Format::Rss))
+                    )
+                })
+                .unwrap_or_default();
             body.push_str(&format!(
-                "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"d\">{}</td><td>{formats}</td></tr>\n",
+                "<tr><td>{}{archive}</td><td class=\"n\">{}</td>{followers}<td class=\"d\">{}</td><td>{formats}</td></tr>\n",
                 esc(&f.title),
                 f.articles,
                 f.newest.map(|d| local_date(d, site.offset)).unwrap_or_else(|| "—".into()),
             ));
         }
         body.push_str("</tbody>\n</table>\n");
+        if folded {
+            body.push_str("</details>\n");
+        }
     }
     format!(
         "<!DOCTYPE html>\n<html lang=\"{lang}\">\n<head>\n<meta charset=\"utf-8\">\n\
@@ -154,15 +228,31 @@ fn page(site: &Site, catalog: &Catalog, searchable: bool) -> String {
          <link rel=\"outline\" type=\"text/x-opml\" title=\"OPML\" href=\"{base}/feeds.opml\">\n\
          <style>{STYLE}</style>\n</head>\n<body>\n\
          <header><div><h1>{title}</h1><p>{description}</p></div></header>\n<main>\n\
-         <p>Theo dõi tin mới bằng trình đọc tin (RSS, Atom hoặc JSON Feed): chép địa chỉ một nguồn tin rồi dán vào trình đọc. \
-         Có {total} bài viết{updated}.</p>\n{search}{body}</main>\n\
+         <section class=\"start\">\
+         <p><strong>Chưa biết chọn nguồn tin nào?</strong> Hãy theo dõi <a href=\"{all}\">Tất cả bài viết</a> (RSS) \
+         <button type=\"button\" data-url=\"{all}\" title=\"Chép địa chỉ RSS\">Chép</button>: mọi bài mới của báo, \
+         không sót chuyên mục nào.</p>\
+         <p><strong>Cách theo dõi:</strong> bấm «Chép» bên cạnh một nguồn tin rồi dán địa chỉ vào trình đọc tin, \
+         ví dụ Feedly, Inoreader, NetNewsWire (iPhone, Mac), Feeder (Android), Thunderbird hay newsboat.</p>\
+         <p><strong>Theo dõi nhiều nguồn một lần:</strong> tải <a href=\"{base}/feeds.opml\">danh sách OPML</a> \
+         rồi nhập vào trình đọc tin (mục «Import OPML»).</p>\
+         </section>\n\
+         <p>Có {total} bài viết{updated}. Mỗi nguồn tin có ba định dạng (RSS, Atom, JSON Feed) \
+         và bản lưu trữ theo tháng.{following}</p>\n{search}{body}</main>\n\
          <footer>Tải toàn bộ danh sách nguồn tin dạng <a href=\"{base}/feeds.opml\">OPML</a> để nhập một lần vào trình đọc tin. \
          Tạo bởi bantin.</footer>\n<script>{SCRIPT}</script>\n</body>\n</html>\n",
         lang = esc(&site.language),
         title = esc(&site.title),
         description = esc(&site.description),
         base = esc(&site.base_url),
+        all = esc(&feed_url(site, &FeedKey::All, Format::Rss)),
         total = catalog.total,
+        following = audience
+            .map(|a| {
+                let sum = a.values().copied().fold(0u64, u64::saturating_add);
+                format!("<span class=\"a\"> Các nguồn tin có tổng cộng {sum} lượt theo dõi.</span>")
+            })
+            .unwrap_or_default(),
         search = if searchable {
             search_form()
         } else {

@@ -1,10 +1,13 @@
-//! The two non-feed documents: the `/` page for people and the OPML list
-//! for feed readers. Both are pure functions of the site and the catalog.
+//! The non-feed documents: the `/` page for people, the OPML list for
+//! feed readers (pure functions of the site and the catalog), and the
+//! Google News sitemap (of the site and the recent articles' items).
 
 mod index;
+mod news;
 mod opml;
 
-pub use index::{content_security_policy, index_html, static_index_html};
+pub use index::{content_security_policy, index_html, index_html_with_audience, static_index_html};
+pub use news::{NEWS_MAX, NEWS_WINDOW, news_sitemap};
 pub use opml::opml;
 
 use chrono::{DateTime, FixedOffset, Utc};
@@ -25,6 +28,16 @@ struct Listed {
 /// URL of a feed in a format.
 fn feed_url(site: &Site, key: &FeedKey, format: Format) -> String {
     format!("{}/feeds/{}.{}", site.base_url, key.path(), format.ext())
+}
+
+/// URL of a feed's archive of `month` in a format (SPEC "URLs").
+fn archive_url(site: &Site, key: &FeedKey, month: crate::feed::Month, format: Format) -> String {
+    format!(
+        "{}/feeds/{}/archive/{month}.{}",
+        site.base_url,
+        key.path(),
+        format.ext()
+    )
 }
 
 /// The feeds worth listing, in five groups: everything, categories,

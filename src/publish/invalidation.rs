@@ -116,6 +116,17 @@ pub fn touched(
     out
 }
 
+/// Whether a batch touches the Google News sitemap: an article that was
+/// or is now published within its 48 hours before `now` (a change among
+/// older articles can't show in it).
+pub fn touches_news(touched: &Touched, now: DateTime<Utc>) -> bool {
+    let since = now.checked_sub_signed(crate::pages::NEWS_WINDOW);
+    touched
+        .feeds
+        .get(&FeedKey::All)
+        .is_some_and(|instants| instants.iter().any(|t| since.is_none_or(|s| *t > s)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

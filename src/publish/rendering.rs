@@ -112,22 +112,59 @@ pub fn feed_representation(feed: &Feed, format: Format) -> Representation {
     Representation::new(format.content_type(), render(feed, format), feed.updated)
 }
 
-/// A page's content type and bytes, made from the catalog alone; `None`
-/// for a resource that is not a page.
+/// A page's content type and bytes, made from the catalog (and, for the
+/// server's `/`, each feed's audience by feed path); `None` for a resource
+/// that is not a page.
 pub fn page(
     site: &Site,
     catalog: &Catalog,
     resource: &Resource,
+    audience: Option<&std::collections::BTreeMap<String, u64>>,
 ) -> Option<(&'static str, Vec<u8>)> {
     match resource {
         Resource::Index => Some((
             "text/html; charset=utf-8",
-            crate::pages::index_html(site, catalog).into_bytes(),
+            match audience {
+                Some(a) => crate::pages::index_html_with_audience(site, catalog, a),
+                None => crate::pages::index_html(site, catalog),
+            }
+            .into_bytes(),
         )),
         Resource::Opml => Some((
             "text/x-opml; charset=utf-8",
             crate::pages::opml(site, catalog).into_bytes(),
         )),
-        Resource::Feed(..) | Resource::Archive(..) => None,
+        Resource::Feed(..) | Resource::Archive(..) | Resource::NewsSitemap => None,
     }
+}
+
+/// The Google News sitemap as of `now`: the all feed's articles published
+/// in the last 48 hours (at most 1,000, newest first; the same query as a
+/// feed's, on either store), shaped as that feed shapes them. Its [`Meta`]
+/// expires when the oldest listed article leaves the 48 hours, so it is
+/// rendered again then without any write.
+pub fn news(
+    snap: &dyn Snapshot,
+    site: &Site,
+    catalog: &Catalog,
+    now: DateTime<Utc>,
+) -> Result<(Representation, Meta), crate::store::StoreError> {
+    let window = crate::pages::NEWS_WINDOW;
+    // Exclusive of its start: an article leaves at the very instant its
+    // 48 hours are up, which is when the rendering expires.
+    let from = now
+        .checked_sub_signed(window - chrono::Duration::microseconds(1))
+        .unwrap_or(DateTime::<Utc>::MIN_UTC);
+    let articles = snap.feed_span(&FeedKey::All, from, now, crate::pages::NEWS_MAX)?;
+    let feed = crate::feed::shape(site, catalog, &FeedKey::All, articles);
+    let body = crate::pages::news_sitemap(site, &feed.items).into_bytes();
+    let meta = Meta {
+        expires: feed
+            .items
+            .last()
+            .and_then(|i| i.published.to_utc().checked_add_signed(window)),
+        ..Meta::default()
+    };
+    let rep = Representation::new("application/xml; charset=utf-8", body, feed.updated);
+    Ok((rep, meta))
 }

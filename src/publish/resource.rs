@@ -24,6 +24,8 @@ pub enum Resource {
     Index,
     /// `/feeds.opml`
     Opml,
+    /// `/sitemap-news.xml`, the Google News sitemap (SPEC "Audience").
+    NewsSitemap,
 }
 
 /// What one read renders: the formats of a feed, or of one archive
@@ -38,6 +40,8 @@ pub enum Document {
     Index,
     /// `/feeds.opml`
     Opml,
+    /// `/sitemap-news.xml`
+    NewsSitemap,
 }
 
 impl Resource {
@@ -45,7 +49,7 @@ impl Resource {
     pub fn key(&self) -> Option<&FeedKey> {
         match self {
             Resource::Feed(key, _) | Resource::Archive(key, _, _) => Some(key),
-            Resource::Index | Resource::Opml => None,
+            Resource::Index | Resource::Opml | Resource::NewsSitemap => None,
         }
     }
 
@@ -56,6 +60,7 @@ impl Resource {
             Resource::Archive(key, page, _) => Document::Archive(key.clone(), *page),
             Resource::Index => Document::Index,
             Resource::Opml => Document::Opml,
+            Resource::NewsSitemap => Document::NewsSitemap,
         }
     }
 
@@ -63,7 +68,7 @@ impl Resource {
     pub fn format(&self) -> Option<Format> {
         match self {
             Resource::Feed(_, format) | Resource::Archive(_, _, format) => Some(*format),
-            Resource::Index | Resource::Opml => None,
+            Resource::Index | Resource::Opml | Resource::NewsSitemap => None,
         }
     }
 
@@ -83,6 +88,7 @@ impl Resource {
             }
             Resource::Index => "index.html".to_string(),
             Resource::Opml => "feeds.opml".to_string(),
+            Resource::NewsSitemap => "sitemap-news.xml".to_string(),
         }
     }
 }
@@ -98,6 +104,7 @@ impl Document {
                 .to_vec(),
             Document::Index => vec![Resource::Index],
             Document::Opml => vec![Resource::Opml],
+            Document::NewsSitemap => vec![Resource::NewsSitemap],
         }
     }
 }
@@ -132,6 +139,7 @@ mod tests {
         );
         assert_eq!(Resource::Index.file(), "index.html");
         assert_eq!(Resource::Opml.file(), "feeds.opml");
+        assert_eq!(Resource::NewsSitemap.file(), "sitemap-news.xml");
         for r in Document::Archive(key, month).resources() {
             assert_eq!(
                 r.document(),

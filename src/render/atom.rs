@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use atom_syndication::{Category, Content, Entry, Generator, Link, Person, Text, WriteConfig};
 
 use super::{
-    Format, HISTORY_NS, empty_feed_updated, feed_url, history_links, image_type, self_url,
-    term_scheme,
+    Format, HISTORY_NS, SY_NS, empty_feed_updated, feed_url, history_links, image_type, self_url,
+    term_scheme, update_schedule,
 };
 use crate::feed::Feed;
 
@@ -98,9 +98,11 @@ pub(super) fn render(feed: &Feed) -> Vec<u8> {
     // `fh:archive` is written into the head below: atom_syndication puts
     // extension elements after the entries, and RFC 5005 wants it in the
     // head, where a reader meets it before the items.
+    // Likewise `sy:` (how often to poll, as `Cache-Control` says) on a
+    // subscription feed; archives are not polled.
     let namespaces = match feed.archive {
         Some(_) => BTreeMap::from([("fh".to_string(), HISTORY_NS.to_string())]),
-        None => BTreeMap::new(),
+        None => BTreeMap::from([("sy".to_string(), SY_NS.to_string())]),
     };
     let atom = atom_syndication::Feed {
         // Every document of the feed, archives too, is the same logical
@@ -139,7 +141,18 @@ pub(super) fn render(feed: &Feed) -> Vec<u8> {
             &[b"\n  <entry>", b"\n</feed>"],
             b"\n  <fh:archive/>",
         ),
-        None => written,
+        None => {
+            let (period, frequency) = update_schedule(feed.max_age);
+            super::xml::insert_before(
+                written,
+                &[b"\n  <entry>", b"\n</feed>"],
+                format!(
+                    "\n  <sy:updatePeriod>{period}</sy:updatePeriod>\n  \
+                     <sy:updateFrequency>{frequency}</sy:updateFrequency>"
+                )
+                .as_bytes(),
+            )
+        }
     };
     let mut out = super::xml::hex_refs(&written, Some("content"));
     out.push(b'\n');

@@ -225,6 +225,35 @@ fn history_links(feed: &Feed, format: Format) -> Vec<(&'static str, String)> {
 /// The feed-history namespace of `<fh:archive/>` (RFC 5005 §4).
 const HISTORY_NS: &str = "http://purl.org/syndication/history/1.0";
 
+/// The RSS 1.0 syndication module, which RSS 2.0 and Atom readers read
+/// for how often to poll.
+const SY_NS: &str = "http://purl.org/rss/1.0/modules/syndication/";
+
+/// RSS `<ttl>`: `max_age` in minutes, rounded up, at least 1.
+fn ttl_minutes(max_age: u64) -> u64 {
+    max_age.div_ceil(60).max(1)
+}
+
+/// `sy:updatePeriod` and `sy:updateFrequency` for a feed fresh for
+/// `max_age` seconds: the shortest period that holds it, and how many
+/// times in it (rounded down, at least once), so that a reader following
+/// them never polls sooner than `Cache-Control` allows.
+fn update_schedule(max_age: u64) -> (&'static str, u64) {
+    const PERIODS: [(&str, u64); 5] = [
+        ("hourly", 3_600),
+        ("daily", 86_400),
+        ("weekly", 604_800),
+        ("monthly", 2_592_000),
+        ("yearly", 31_536_000),
+    ];
+    let age = max_age.max(1);
+    let (period, secs) = PERIODS
+        .into_iter()
+        .find(|(_, secs)| age <= *secs)
+        .unwrap_or(("yearly", 31_536_000));
+    (period, (secs / age).max(1))
+}
+
 /// The scheme (RSS `domain`, Atom `scheme`) of a facet's terms: the folder
 /// of its feeds.
 fn term_scheme(feed: &Feed, facet: crate::article::Facet) -> String {
@@ -269,6 +298,19 @@ mod tests {
     use chrono::{DateTime, FixedOffset};
 
     use super::*;
+
+    #[test]
+    fn poll_hints_never_ask_sooner_than_cache_control() {
+        assert_eq!(ttl_minutes(300), 5);
+        assert_eq!(ttl_minutes(301), 6);
+        assert_eq!(ttl_minutes(0), 1);
+        assert_eq!(update_schedule(300), ("hourly", 12));
+        assert_eq!(update_schedule(420), ("hourly", 8));
+        assert_eq!(update_schedule(3_600), ("hourly", 1));
+        assert_eq!(update_schedule(7_200), ("daily", 12));
+        assert_eq!(update_schedule(0), ("hourly", 3_600));
+        assert_eq!(update_schedule(31_536_000), ("yearly", 1));
+    }
     use crate::article::FeedKey;
     use crate::feed::Item;
 
@@ -308,7 +350,7 @@ mod tests {
             url_stem: "http://x.example/feeds/all".into(),
             query: None,
             updated: items.first().map(|i| i.updated),
-            ttl_minutes: 5,
+            max_age: 300,
             newest_month: None,
             items,
             offset,

@@ -1,7 +1,8 @@
 //! RSS 2.0 (<https://www.rssboard.org/rss-specification>) with the `atom`
 //! namespace for links (self, WebSub hubs, and the RFC 5005 archive links,
 //! as its appendix B has RSS use them, with `fh:archive` on archives),
-//! `content:encoded` for the body and `dc:creator` for authors. Dates are
+//! `content:encoded` for the body and one `dc:creator` naming every author
+//! ("Thanh Giang, Xuân Liệu"). Dates are
 //! RFC 822 in the site's offset.
 //!
 //! The lead image travels in `content:encoded` (as a `<figure>`) for every
@@ -18,7 +19,9 @@ use rss::extension::dublincore::DublinCoreExtension;
 use rss::extension::{Extension, ExtensionMap};
 use rss::{Category, Channel, Guid, Item};
 
-use super::{Format, HISTORY_NS, history_links, self_url, term_scheme};
+use super::{
+    Format, HISTORY_NS, SY_NS, history_links, self_url, term_scheme, ttl_minutes, update_schedule,
+};
 use crate::feed::Feed;
 use crate::text::escape_html;
 
@@ -45,8 +48,11 @@ pub(super) fn render(feed: &Feed) -> Vec<u8> {
                     domain: Some(term_scheme(feed, t.facet)),
                 })
                 .collect(),
+            // One `dc:creator` with every name: readers given several
+            // (newsboat, and others that read the element as one value)
+            // show only the last.
             dublin_core_ext: (!i.authors.is_empty()).then(|| DublinCoreExtension {
-                creators: i.authors.clone(),
+                creators: vec![i.authors.join(", ")],
                 ..Default::default()
             }),
             extensions: i.image.as_deref().map(media).unwrap_or_default(),
@@ -86,6 +92,27 @@ pub(super) fn render(feed: &Feed) -> Vec<u8> {
             vec![empty_element("fh:archive", &[])],
         )]);
         extensions.insert("fh".to_string(), archive);
+    } else {
+        // How often to poll, for readers that read the syndication module
+        // rather than `<ttl>`; archives are not polled.
+        let (period, frequency) = update_schedule(feed.max_age);
+        namespaces.insert("sy".to_string(), SY_NS.to_string());
+        let text = |name: &str, value: String| Extension {
+            name: name.to_string(),
+            value: Some(value),
+            ..Default::default()
+        };
+        let schedule = BTreeMap::from([
+            (
+                "updatePeriod".to_string(),
+                vec![text("sy:updatePeriod", period.to_string())],
+            ),
+            (
+                "updateFrequency".to_string(),
+                vec![text("sy:updateFrequency", frequency.to_string())],
+            ),
+        ]);
+        extensions.insert("sy".to_string(), schedule);
     }
     let channel = Channel {
         title: feed.title.clone(),
@@ -95,7 +122,7 @@ pub(super) fn render(feed: &Feed) -> Vec<u8> {
         last_build_date: feed.updated.map(rfc822),
         generator: Some("bantin".into()),
         docs: Some("https://www.rssboard.org/rss-specification".into()),
-        ttl: (feed.ttl_minutes > 0).then(|| feed.ttl_minutes.to_string()),
+        ttl: Some(ttl_minutes(feed.max_age).to_string()),
         atom_ext: Some(AtomExtension { links }),
         extensions,
         items,

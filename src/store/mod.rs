@@ -18,6 +18,7 @@
 //! candidates (`keyword`), the staging thread of writers (`staging`), and
 //! one folder or file per backend.
 
+pub mod audience;
 mod keyword;
 mod log;
 pub mod postgres;
@@ -69,6 +70,15 @@ pub enum StoreError {
     /// or every connection is busy.
     #[error("{0}")]
     Unavailable(String),
+    /// Opened read only, the store's schema lacks migrations (or triggers)
+    /// this bantin has: a read-only command does not apply them.
+    #[error("{url}: {reason}: run `bantin migrate`")]
+    Behind {
+        /// The store URL, password redacted.
+        url: String,
+        /// What is missing.
+        reason: String,
+    },
 }
 
 impl StoreError {
@@ -85,7 +95,7 @@ impl StoreError {
                     || code.starts_with("57P")
                     || std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>())
             }
-            StoreError::Open { .. } | StoreError::Backend(_) => false,
+            StoreError::Open { .. } | StoreError::Backend(_) | StoreError::Behind { .. } => false,
         }
     }
 
@@ -98,7 +108,9 @@ impl StoreError {
                 e.sqlite_error_code() == Some(rusqlite::ErrorCode::OperationInterrupted)
             }
             StoreError::Postgres(e) => e.code().is_some_and(|c| c.code() == "57014"),
-            StoreError::Open { .. } | StoreError::Unavailable(_) => false,
+            StoreError::Open { .. } | StoreError::Unavailable(_) | StoreError::Behind { .. } => {
+                false
+            }
         }
     }
 
@@ -112,7 +124,9 @@ impl StoreError {
             StoreError::Postgres(e) => {
                 matches!(e.code().map(|c| c.code()), Some("XX001" | "XX002"))
             }
-            StoreError::Open { .. } | StoreError::Unavailable(_) => false,
+            StoreError::Open { .. } | StoreError::Unavailable(_) | StoreError::Behind { .. } => {
+                false
+            }
         }
     }
 }
@@ -471,6 +485,41 @@ pub trait Store: Send + Sync {
         0
     }
 
+    /// Write a batch of audience counts (`bantin serve`, every few
+    /// seconds) and forget what no longer counts as of `now` (SPEC
+    /// "Audience"). A store without the tables writes nothing.
+    fn record_audience(
+        &self,
+        batch: &audience::AudienceBatch,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let _ = (batch, now);
+        Ok(())
+    }
+
+    /// The salt readers are hashed with on `day` (`YYYY-MM-DD`, UTC): the
+    /// one a replica stored first, or `fresh`, stored; other days' salts
+    /// are dropped.
+    fn audience_salt(&self, day: &str, fresh: &str) -> Result<String, StoreError> {
+        let _ = day;
+        Ok(fresh.to_string())
+    }
+
+    /// The subscriber and reader counts that stand at `now`.
+    fn audience(&self, now: DateTime<Utc>) -> Result<audience::AudienceCounts, StoreError> {
+        let _ = now;
+        Ok(audience::AudienceCounts::default())
+    }
+
+    /// Each fetcher's requests over the 24 hours before `now`.
+    fn reader_report(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<audience::FetcherReport>, StoreError> {
+        let _ = now;
+        Ok(Vec::new())
+    }
+
     /// Delete change-log rows written before `before`; returns how many.
     fn trim_log(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
 
@@ -517,13 +566,43 @@ pub const CLI_READERS: u32 = 1;
 /// cores and connections to the feeds.
 pub const SEARCH_READERS: u32 = 1;
 
+/// How a command opens the store (SPEC "Command line").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Create it if needed and apply pending migrations first (`serve`,
+    /// `import`, `remove`, `migrate`).
+    Migrate,
+    /// Change nothing (`dump`, `check`, `build`, `stats`): a SQLite file
+    /// opened read only, no statement but reads on PostgreSQL (a role with
+    /// SELECT only will do); a schema that is behind is
+    /// [`StoreError::Behind`].
+    ReadOnly,
+}
+
 /// Open (creating if needed) the store a URL names, with at most `readers`
 /// read connections at once.
 pub fn open(url: &StoreUrl, readers: u32) -> Result<Box<dyn Store>, StoreError> {
-    match url {
-        StoreUrl::Sqlite(path) => Ok(Box::new(sqlite::SqliteStore::open_with(path, readers)?)),
-        StoreUrl::Postgres(u) => Ok(Box::new(postgres::PostgresStore::open_with(u, readers)?)),
-    }
+    Ok(open_as(url, readers, Access::Migrate)?.0)
+}
+
+/// Open the store a URL names as `access` says; with the names of the
+/// migrations applied (and "triggers" where only SQLite's triggers were
+/// replaced).
+pub fn open_as(
+    url: &StoreUrl,
+    readers: u32,
+    access: Access,
+) -> Result<(Box<dyn Store>, Vec<&'static str>), StoreError> {
+    Ok(match url {
+        StoreUrl::Sqlite(path) => {
+            let (store, applied) = sqlite::SqliteStore::open_as(path, readers, access)?;
+            (Box::new(store), applied)
+        }
+        StoreUrl::Postgres(u) => {
+            let (store, applied) = postgres::PostgresStore::open_as(u, readers, access)?;
+            (Box::new(store), applied)
+        }
+    })
 }
 
 /// Microseconds since the Unix epoch: the stored sort key of an instant.

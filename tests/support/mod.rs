@@ -14,6 +14,7 @@
 //!   out without bantin.
 //! - `asserts`: assertions on a command's exit and output, feed parsing.
 //! - `python`: whether the Python readers are installed; skipping without.
+//! - `browser`: [`Browser`], a headless Chromium over WebDriver.
 //!
 //! The Python scripts beside these files are the independent readers the
 //! tests run: `feedparser_check.py`, `reader_check.py`, `websub_hub.py`.
@@ -21,6 +22,7 @@
 #![allow(dead_code)] // each test module uses a different part
 
 mod asserts;
+mod browser;
 mod client;
 mod command;
 mod counting;
@@ -32,6 +34,7 @@ mod serve;
 mod test_store;
 
 pub use asserts::*;
+pub use browser::*;
 pub use client::*;
 pub use command::*;
 pub use counting::*;

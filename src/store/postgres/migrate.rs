@@ -9,20 +9,31 @@ use postgres::Client;
 
 use super::value::text;
 
+/// A migration's name (its file's, as `bantin migrate` reports it) and SQL.
+macro_rules! migration {
+    ($name:literal) => {
+        (
+            $name,
+            include_str!(concat!("../../../migrations/postgres/", $name, ".sql")),
+        )
+    };
+}
+
 /// Schema migrations, applied in order; `bantin_migrations` lists the
 /// versions applied.
-const MIGRATIONS: &[&str] = &[
-    include_str!("../../../migrations/postgres/001_init.sql"),
-    include_str!("../../../migrations/postgres/002_change_log.sql"),
-    include_str!("../../../migrations/postgres/003_authors.sql"),
-    include_str!("../../../migrations/postgres/004_search.sql"),
-    include_str!("../../../migrations/postgres/005_search_words.sql"),
-    include_str!("../../../migrations/postgres/006_limits.sql"),
-    include_str!("../../../migrations/postgres/007_search_spans.sql"),
-    include_str!("../../../migrations/postgres/008_common_words.sql"),
-    include_str!("../../../migrations/postgres/009_names_capped.sql"),
-    include_str!("../../../migrations/postgres/010_search_visible_text.sql"),
-    include_str!("../../../migrations/postgres/011_replaceable.sql"),
+const MIGRATIONS: &[(&str, &str)] = &[
+    migration!("001_init"),
+    migration!("002_change_log"),
+    migration!("003_authors"),
+    migration!("004_search"),
+    migration!("005_search_words"),
+    migration!("006_limits"),
+    migration!("007_search_spans"),
+    migration!("008_common_words"),
+    migration!("009_names_capped"),
+    migration!("010_search_visible_text"),
+    migration!("011_replaceable"),
+    migration!("012_audience"),
 ];
 
 /// Every function, view and trigger as it is now, applied after the
@@ -42,27 +53,48 @@ const MIGRATION_LOCK: i64 = 0x6261_6e74_696e;
 /// [`replaceable_sql`]), so that a rebuild and a fold never run at once.
 pub(super) const COUNTS_LOCK: i64 = 0x6261_6e74_696e_6300;
 
+/// The migrations `bantin_migrations` says were applied: 0 when the table
+/// is not there yet.
+fn applied(client: &mut Client) -> Result<usize, postgres::Error> {
+    let listed: bool = client
+        .query_one("SELECT to_regclass('bantin_migrations') IS NOT NULL", &[])?
+        .try_get(0)?;
+    if !listed {
+        return Ok(0);
+    }
+    let applied: i32 = client
+        .query_one(
+            "SELECT coalesce(max(version), 0) FROM bantin_migrations",
+            &[],
+        )?
+        .try_get(0)?;
+    Ok(usize::try_from(applied).unwrap_or(0))
+}
+
+/// What a read-only open finds missing, if anything; it writes nothing, so
+/// a role with SELECT only can ask. A database a newer bantin migrated
+/// further reads as it is.
+pub(super) fn behind(client: &mut Client) -> Result<Option<String>, postgres::Error> {
+    Ok(match applied(client)? {
+        0 => Some("the database has no bantin schema yet".into()),
+        at if at < MIGRATIONS.len() => Some(format!(
+            "the schema is at migration {at} of {}",
+            MIGRATIONS.len()
+        )),
+        _ => None,
+    })
+}
+
 /// Apply the migrations not applied yet, all in one transaction under an
 /// advisory lock: a replica starting at the same moment waits, then finds
-/// them applied.
-pub(super) fn migrate(client: &mut Client) -> Result<(), postgres::Error> {
+/// them applied. Returns the names of those this call applied.
+pub(super) fn migrate(client: &mut Client) -> Result<Vec<&'static str>, postgres::Error> {
     // Up to date, the usual case: nothing to create or lock. A runtime role
     // without CREATE on the schema (docs/postgresql.md "Several replicas") can only
     // open the store this way: `CREATE TABLE IF NOT EXISTS` below checks
     // the privilege before it finds the table there.
-    let listed: bool = client
-        .query_one("SELECT to_regclass('bantin_migrations') IS NOT NULL", &[])?
-        .try_get(0)?;
-    if listed {
-        let applied: i32 = client
-            .query_one(
-                "SELECT coalesce(max(version), 0) FROM bantin_migrations",
-                &[],
-            )?
-            .try_get(0)?;
-        if applied as usize >= MIGRATIONS.len() {
-            return Ok(());
-        }
+    if applied(client)? >= MIGRATIONS.len() {
+        return Ok(Vec::new());
     }
     let mut tx = client.transaction()?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
@@ -80,7 +112,9 @@ pub(super) fn migrate(client: &mut Client) -> Result<(), postgres::Error> {
         .try_get(0)?;
     let pending = MIGRATIONS.iter().enumerate().skip(applied.max(0) as usize);
     let mut after = Vec::new();
-    for (i, sql) in pending {
+    let mut names = Vec::new();
+    for (i, (name, sql)) in pending {
+        names.push(*name);
         let (now, later) = sql.split_once(AFTER_REPLACEABLE).unwrap_or((sql, ""));
         tx.batch_execute(now)?;
         if i + 1 == 3 {
@@ -94,13 +128,15 @@ pub(super) fn migrate(client: &mut Client) -> Result<(), postgres::Error> {
     }
     if after.is_empty() {
         // Another replica applied them while we waited for the lock.
-        return tx.commit();
+        tx.commit()?;
+        return Ok(names);
     }
     tx.batch_execute(&replaceable_sql())?;
     for later in after {
         tx.batch_execute(later)?;
     }
-    tx.commit()
+    tx.commit()?;
+    Ok(names)
 }
 
 /// Migration 3: the `article_authors` rows of the articles already stored

@@ -26,6 +26,7 @@
 //! statement timeout on readers) so that an unreachable database answers
 //! with an error in about a second instead of holding a request.
 
+mod audience;
 mod audit;
 mod common;
 mod leader;
@@ -53,7 +54,7 @@ use self::pool::{Manager, Pool, drop_client};
 use self::read::PgSnapshot;
 use self::write::PgWriter;
 use super::unreadable::Unreadable;
-use super::{Problem, Snapshot, Store, StoreError, Writer, micros};
+use super::{Access, Problem, Snapshot, Store, StoreError, Writer, micros};
 use crate::article::Article;
 use crate::config::StoreUrl;
 use crate::limits::SiteLimits;
@@ -105,6 +106,17 @@ impl PostgresStore {
 
     /// Connect with at most `readers` read connections.
     pub fn open_with(url: &str, readers: u32) -> Result<PostgresStore, StoreError> {
+        Ok(PostgresStore::open_as(url, readers, Access::Migrate)?.0)
+    }
+
+    /// Connect as `access` says (migrating first, or checking no migration
+    /// is missing), with at most `readers` read connections; with the
+    /// migrations applied.
+    pub fn open_as(
+        url: &str,
+        readers: u32,
+        access: Access,
+    ) -> Result<(PostgresStore, Vec<&'static str>), StoreError> {
         let open_err = |reason: String| StoreError::Open {
             // StoreUrl's Display redacts the password.
             url: StoreUrl::Postgres(url.to_string()).to_string(),
@@ -132,7 +144,19 @@ impl PostgresStore {
         let options = format!("{} -c jit=off", config.get_options().unwrap_or(""));
         config.options(options.trim_start());
         let mut client = config.connect(NoTls).map_err(|e| open_err(reason(&e)))?;
-        migrate::migrate(&mut client).map_err(|e| open_err(reason(&e)))?;
+        let applied = match access {
+            Access::Migrate => migrate::migrate(&mut client).map_err(|e| open_err(reason(&e)))?,
+            Access::ReadOnly => {
+                if let Some(why) = migrate::behind(&mut client).map_err(|e| open_err(reason(&e)))? {
+                    drop_client(client);
+                    return Err(StoreError::Behind {
+                        url: StoreUrl::Postgres(url.to_string()).to_string(),
+                        reason: why,
+                    });
+                }
+                Vec::new()
+            }
+        };
         drop_client(client);
         let mut read_config = config.clone();
         read_config.options(&format!(
@@ -153,7 +177,7 @@ impl PostgresStore {
                 .connection_timeout(wait)
                 .build_unchecked(Manager { config })
         };
-        Ok(PostgresStore {
+        let store = PostgresStore {
             leader: Leader::new(lead_config),
             alive: Arc::new(()),
             config: config.clone(),
@@ -167,7 +191,8 @@ impl PostgresStore {
             writers: Pool(Some(pool(config, 2, Duration::from_secs(2)))),
             unreadable: Arc::default(),
             budget: std::sync::Mutex::new(crate::search::Budget::default()),
-        })
+        };
+        Ok((store, applied))
     }
 }
 
@@ -245,6 +270,29 @@ impl Store for PostgresStore {
         }
         tx.commit()?;
         Ok(changed)
+    }
+
+    fn record_audience(
+        &self,
+        batch: &super::audience::AudienceBatch,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        audience::record(&mut *self.writers.get()?, batch, now)
+    }
+
+    fn audience_salt(&self, day: &str, fresh: &str) -> Result<String, StoreError> {
+        audience::salt(&mut *self.writers.get()?, day, fresh)
+    }
+
+    fn audience(&self, now: DateTime<Utc>) -> Result<super::audience::AudienceCounts, StoreError> {
+        audience::counts(&mut *self.readers.get()?, now)
+    }
+
+    fn reader_report(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<super::audience::FetcherReport>, StoreError> {
+        audience::report(&mut *self.readers.get()?, now)
     }
 
     fn trim_log(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {

@@ -4,6 +4,7 @@
 //! counts them) with the steps of theirs SQL can't do, then the current
 //! triggers (`schema`). The migrations and the triggers of one upgrade are
 //! one transaction: a store is at one version or the next, never between.
+//! A read-only open ([`behind`]) changes nothing and says what is missing.
 
 use rusqlite::{Connection, Transaction, TransactionBehavior, params};
 
@@ -13,6 +14,8 @@ use super::{index, schema};
 /// A numbered migration: its script, and what bantin does right after it
 /// in the same transaction.
 struct Migration {
+    /// The file's name without `.sql`, as `bantin migrate` reports it.
+    name: &'static str,
     sql: &'static str,
     then: Option<Step>,
 }
@@ -23,49 +26,67 @@ type Step = fn(&Connection) -> Result<(), rusqlite::Error>;
 /// Schema migrations, applied in order.
 const MIGRATIONS: &[Migration] = &[
     Migration {
+        name: "001_init",
         sql: include_str!("../../../migrations/sqlite/001_init.sql"),
         then: None,
     },
     Migration {
+        name: "002_change_log",
         sql: include_str!("../../../migrations/sqlite/002_change_log.sql"),
         then: None,
     },
     Migration {
+        name: "003_authors",
         sql: include_str!("../../../migrations/sqlite/003_authors.sql"),
         then: Some(backfill_authors),
     },
     Migration {
+        name: "004_search",
         sql: include_str!("../../../migrations/sqlite/004_search.sql"),
         then: None,
     },
     Migration {
+        name: "005_search_own",
         sql: include_str!("../../../migrations/sqlite/005_search_own.sql"),
         then: None,
     },
     Migration {
+        name: "006_limits",
         sql: include_str!("../../../migrations/sqlite/006_limits.sql"),
         then: None,
     },
     Migration {
+        name: "007_search_by_date",
         sql: include_str!("../../../migrations/sqlite/007_search_by_date.sql"),
         then: None,
     },
     Migration {
+        name: "008_delete_cleanup",
         sql: include_str!("../../../migrations/sqlite/008_delete_cleanup.sql"),
         then: None,
     },
     Migration {
+        name: "009_names_capped",
         sql: include_str!("../../../migrations/sqlite/009_names_capped.sql"),
         then: Some(recount_capped),
     },
     Migration {
+        name: "010_search_visible_text",
         sql: include_str!("../../../migrations/sqlite/010_search_visible_text.sql"),
         then: Some(reindex),
+    },
+    Migration {
+        name: "011_audience",
+        sql: include_str!("../../../migrations/sqlite/011_audience.sql"),
+        then: None,
     },
 ];
 
 /// WAL mode, the migrations not applied yet, and the current triggers.
-pub(super) fn prepare(conn: &Connection) -> Result<(), rusqlite::Error> {
+/// Returns what it applied: the migrations' names, and "triggers" when
+/// only those were replaced.
+pub(super) fn prepare(conn: &Connection) -> Result<Vec<&'static str>, rusqlite::Error> {
+    let mut applied = Vec::new();
     // Readers (the server) and writers (import, a CMS) in other processes:
     // WAL lets them run at once; the busy timeout rides out the short
     // exclusive moments of a commit.
@@ -82,6 +103,7 @@ pub(super) fn prepare(conn: &Connection) -> Result<(), rusqlite::Error> {
             // name what an older version does not have yet.
             schema::drop_all(&tx)?;
             for m in &MIGRATIONS[from..] {
+                applied.push(m.name);
                 tx.execute_batch(m.sql)?;
                 if let Some(then) = m.then {
                     then(&tx)?;
@@ -92,8 +114,33 @@ pub(super) fn prepare(conn: &Connection) -> Result<(), rusqlite::Error> {
         }
         tx.commit()?;
     }
-    schema::apply(conn, false)?;
-    Ok(())
+    if schema::apply(conn, false)? {
+        applied.push("triggers");
+    }
+    Ok(applied)
+}
+
+/// What a read-only open finds missing, if anything: migrations not
+/// applied, or triggers older than this bantin's (a CMS's writes would be
+/// logged and counted the old way). A store a newer bantin migrated
+/// further reads as it is.
+pub(super) fn behind(conn: &Connection) -> Result<Option<String>, rusqlite::Error> {
+    let at = version(conn)?;
+    if at == 0 {
+        return Ok(Some("the file has no bantin schema yet".into()));
+    }
+    if at < MIGRATIONS.len() {
+        return Ok(Some(format!(
+            "the schema is at migration {at} of {}",
+            MIGRATIONS.len()
+        )));
+    }
+    if at == MIGRATIONS.len() && !schema::is_current(conn)? {
+        return Ok(Some(
+            "the schema's triggers are older than this bantin's".into(),
+        ));
+    }
+    Ok(None)
 }
 
 /// The migrations applied to the store (`PRAGMA user_version`).

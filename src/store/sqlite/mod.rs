@@ -6,7 +6,8 @@
 //! handing each call to the room that owns it. Every SQL statement of the
 //! SQLite backend lives in this folder, beside the SQL both backends share
 //! (`store::sql`):
-//! - `migrate`: the schema brought up to date at open; `schema`: the
+//! - `migrate`: the schema brought up to date at open (or, opened read
+//!   only, what it lacks); `schema`: the
 //!   current triggers and the catalog's rebuild;
 //! - `read`: snapshots and their queries; `search`: keyword feeds' read of
 //!   the FTS5 index;
@@ -22,17 +23,18 @@ use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 
 use self::fold::Folder;
-use self::pool::{BUSY_TIMEOUT, Manager};
+use self::pool::{BUSY_TIMEOUT, Manager, connect};
 use self::read::SqliteSnapshot;
 use self::write::SqliteWriter;
 use super::unreadable::Unreadable;
 use super::{
-    Dialect, Problem, REHOLD_SQL, Snapshot, Store, StoreError, Writer, adopt_limits_sql,
+    Access, Dialect, Problem, REHOLD_SQL, Snapshot, Store, StoreError, Writer, adopt_limits_sql,
     limit_columns, micros,
 };
 use crate::article::Article;
 use crate::limits::SiteLimits;
 
+mod audience;
 mod fold;
 mod index;
 mod migrate;
@@ -55,6 +57,7 @@ pub(crate) use upkeep::is_corruption;
 pub struct SqliteStore {
     path: PathBuf,
     readers: u32,
+    access: Access,
     pools: ArcSwap<Pools>,
     /// Rows left out because they can't be read, met by any snapshot.
     unreadable: Arc<Unreadable>,
@@ -91,15 +94,27 @@ impl SqliteStore {
 
     /// Open the file at `path` with at most `readers` read connections.
     pub fn open_with(path: &Path, readers: u32) -> Result<SqliteStore, StoreError> {
-        let pools = Pools::open(path, readers)?;
-        Ok(SqliteStore {
+        Ok(SqliteStore::open_as(path, readers, Access::Migrate)?.0)
+    }
+
+    /// Open the file at `path` as `access` says, with at most `readers`
+    /// read connections; with what was migrated (`migrate::prepare`).
+    pub fn open_as(
+        path: &Path,
+        readers: u32,
+        access: Access,
+    ) -> Result<(SqliteStore, Vec<&'static str>), StoreError> {
+        let (pools, applied) = Pools::open(path, readers, access)?;
+        let store = SqliteStore {
             path: path.to_path_buf(),
             readers,
+            access,
             pools: ArcSwap::from_pointee(pools),
             unreadable: Arc::default(),
             budget: std::sync::Mutex::new(crate::search::Budget::default()),
             folder: std::sync::Mutex::new(None),
-        })
+        };
+        Ok((store, applied))
     }
 
     /// The file this store reads.
@@ -113,10 +128,16 @@ impl SqliteStore {
 }
 
 impl Pools {
-    /// Create (if missing) and migrate the file, and pool connections to it.
-    fn open(path: &Path, readers: u32) -> Result<Pools, StoreError> {
+    /// Create (if missing) and migrate the file, or (read only) check it
+    /// needs no migration, and pool connections to it.
+    fn open(
+        path: &Path,
+        readers: u32,
+        access: Access,
+    ) -> Result<(Pools, Vec<&'static str>), StoreError> {
+        let url = format!("sqlite:{}", path.display());
         let open_err = |reason: String| StoreError::Open {
-            url: format!("sqlite:{}", path.display()),
+            url: url.clone(),
             reason,
         };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
@@ -124,8 +145,26 @@ impl Pools {
         {
             return Err(open_err(format!("folder {} does not exist", dir.display())));
         }
-        let first = Connection::open(path).map_err(|e| open_err(e.to_string()))?;
-        migrate::prepare(&first).map_err(|e| open_err(e.to_string()))?;
+        let applied = match access {
+            Access::Migrate => {
+                let first = Connection::open(path).map_err(|e| open_err(e.to_string()))?;
+                migrate::prepare(&first).map_err(|e| open_err(e.to_string()))?
+            }
+            Access::ReadOnly => {
+                if !path.exists() {
+                    return Err(open_err(
+                        "no such file (`bantin import` or `bantin migrate` makes it)".into(),
+                    ));
+                }
+                let first = connect(path, access).map_err(|e| open_err(e.to_string()))?;
+                if let Some(reason) =
+                    migrate::behind(&first).map_err(|e| open_err(e.to_string()))?
+                {
+                    return Err(StoreError::Behind { url, reason });
+                }
+                Vec::new()
+            }
+        };
         let file = file_id(path).map_err(|e| open_err(e.to_string()))?;
         let pool = |size: u32| {
             r2d2::Pool::builder()
@@ -134,15 +173,17 @@ impl Pools {
                 .connection_timeout(Duration::from_secs(30))
                 .build_unchecked(Manager {
                     path: path.to_path_buf(),
+                    access,
                 })
         };
-        Ok(Pools {
+        let pools = Pools {
             readers: pool(readers),
             log_reader: pool(1),
             searchers: pool(crate::store::SEARCH_READERS),
             writer: pool(1),
             file,
-        })
+        };
+        Ok((pools, applied))
     }
 }
 
@@ -213,7 +254,7 @@ impl Store for SqliteStore {
             Ok(id) if id == self.pools.load().file => Ok(false),
             Ok(_) => {
                 // Another file at the path: a restored backup, a new import.
-                let pools = Pools::open(&self.path, self.readers)?;
+                let (pools, _) = Pools::open(&self.path, self.readers, self.access)?;
                 self.pools.store(std::sync::Arc::new(pools));
                 tracing::warn!(
                     "the store file {} was replaced: reopened",
@@ -283,6 +324,33 @@ impl Store for SqliteStore {
 
     fn unreadable_rows(&self) -> u64 {
         self.unreadable.count()
+    }
+
+    fn record_audience(
+        &self,
+        batch: &super::audience::AudienceBatch,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.pools.load().writer.get()?;
+        audience::record(&mut conn, batch, now)
+    }
+
+    fn audience_salt(&self, day: &str, fresh: &str) -> Result<String, StoreError> {
+        let mut conn = self.pools.load().writer.get()?;
+        audience::salt(&mut conn, day, fresh)
+    }
+
+    fn audience(&self, now: DateTime<Utc>) -> Result<super::audience::AudienceCounts, StoreError> {
+        let conn = self.pools.load().readers.get()?;
+        audience::counts(&conn, now)
+    }
+
+    fn reader_report(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<super::audience::FetcherReport>, StoreError> {
+        let conn = self.pools.load().readers.get()?;
+        audience::report(&conn, now)
     }
 
     fn trim_log(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {

@@ -123,7 +123,6 @@ fn stored(conn: &Connection) -> Result<Vec<(String, String)>, rusqlite::Error> {
 }
 
 /// Whether the store holds bantin's triggers as [`apply`] makes them.
-#[cfg(test)]
 pub(super) fn is_current(conn: &Connection) -> Result<bool, rusqlite::Error> {
     Ok(stored(conn)? == sorted(&triggers()))
 }
