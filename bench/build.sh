@@ -4,7 +4,7 @@
 # and counts the files whose inode or mtime changed (rewritten) against those whose
 # bytes changed.
 #   needs: GNU time (/usr/bin/time)
-#   usage: bench/build.sh BIN STORE OUTDIR
+#   usage: [BUILD_FLAGS=--gzip-archives] bench/build.sh BIN STORE OUTDIR
 #     STORE is written to (one article is imported): pass a copy. OUTDIR
 #     must not exist yet.
 set -euo pipefail
@@ -17,7 +17,7 @@ snap() { # path inode:mtime sha1, sorted
 }
 run() {
   /usr/bin/time -f '%e s wall, %U s user, %S s sys, peak RSS %M kB' -o "$work/time" \
-    "$bin" --site "$site" --store "sqlite:$store" build --out "$out" > "$work/said"
+    "$bin" --site "$site" --store "sqlite:$store" build --out "$out" ${BUILD_FLAGS:-} > "$work/said"
   echo "$1: $(cat "$work/time"); bantin: $(cat "$work/said")"
 }
 compare() {

@@ -83,6 +83,11 @@ pub enum Command {
         /// Output folder (created if missing).
         #[arg(long)]
         out: PathBuf,
+        /// Write each archive document as its .gz alone, without the
+        /// uncompressed file (a fifth of the disk); the web server decodes
+        /// it for clients that don't take gzip.
+        #[arg(long)]
+        gzip_archives: bool,
     },
     /// Validate the site file and the store; exit 1 if anything is wrong.
     Check {

@@ -2,7 +2,8 @@
 //!
 //! - the files mirror the URL space: every feed (all, each category, each
 //!   region, each category/region pair) in all three formats, `index.html`
-//!   and `feeds.opml`, each with `.gz` and `.br` siblings, and nothing else;
+//!   and `feeds.opml`, each with `.gz` and `.br` siblings, every archive
+//!   document with its `.gz` alone, and nothing else;
 //! - every file is byte for byte what the server sends for its URL with
 //!   `Accept-Encoding` identity, gzip and br; `index.html` is the server's
 //!   `/` without its search box (no keyword feeds in a static site);
@@ -59,7 +60,7 @@ async fn build(sample: &Sandbox) -> PathBuf {
 
 /// The files SPEC wants for these slugs: every feed in every format, each
 /// month of each feed that has articles (`months`), the page and the OPML
-/// list, each with its `.gz` and `.br`.
+/// list, each with its `.gz` and `.br` (an archive document its `.gz`).
 fn expected_files(
     categories: &[&str],
     regions: &[&str],
@@ -90,7 +91,11 @@ fn expected_files(
         "sitemap-news.xml".to_string(),
     ]);
     docs.iter()
-        .flat_map(|d| [d.clone(), format!("{d}.gz"), format!("{d}.br")])
+        .flat_map(|d| {
+            let br = (!d.contains("/archive/")).then(|| format!("{d}.br"));
+            [Some(d.clone()), Some(format!("{d}.gz")), br]
+        })
+        .flatten()
         // bantin's record of what it wrote, for the next build.
         .chain([MANIFEST.to_string()])
         .collect()
@@ -167,6 +172,9 @@ async fn build_writes_every_feed_page_and_opml_with_gz_and_br_and_nothing_else(s
         let plain = std::fs::read(out.join(rel)).unwrap();
         assert!(!plain.is_empty(), "{rel} is empty");
         for (suffix, coding) in [(".gz", "gzip"), (".br", "br")] {
+            if suffix == ".br" && rel.contains("/archive/") {
+                continue;
+            }
             let packed = std::fs::read(out.join(format!("{rel}{suffix}"))).unwrap();
             assert_eq!(decode(Some(coding), &packed), plain, "{rel}{suffix}");
         }
@@ -213,6 +221,9 @@ async fn build_of_the_sample_mirrors_its_url_space(store: StoreKind) {
                     other => format!("{base}/{other}"),
                 };
                 for (suffix, coding) in [("", "identity"), (".gz", "gzip"), (".br", "br")] {
+                    if suffix == ".br" && rel.contains("/archive/") {
+                        continue;
+                    }
                     let file = std::fs::read(out.join(format!("{rel}{suffix}"))).unwrap();
                     let r = get(&c, &url, &[("accept-encoding", coding)]).await;
                     assert_eq!(r.status, 200, "{url}");
@@ -460,10 +471,10 @@ fn a_feed_that_loses_its_last_article_is_removed_with_its_folder() {
     mine(&after);
     assert_same(&without_mine(contents(&out)), &fresh(&sample, "fresh-3"));
     let gone: Vec<&String> = before.keys().filter(|k| !after.contains_key(*k)).collect();
-    // The category feed and its two pair feeds, and the archives of the
-    // category and of the pair that had the article: 3 formats, 3 files
-    // each.
-    assert_eq!(gone.len(), 5 * 3 * 3, "{gone:?}");
+    // The category feed and its two pair feeds (3 formats, 3 files each),
+    // and the archives of the category and of the pair that had the
+    // article (3 formats, 2 files each).
+    assert_eq!(gone.len(), 3 * 3 * 3 + 2 * 3 * 2, "{gone:?}");
     assert!(
         gone.iter()
             .all(|g| g.starts_with("feeds/category/the-thao"))
@@ -472,7 +483,7 @@ fn a_feed_that_loses_its_last_article_is_removed_with_its_folder() {
         !out.join("feeds/category/the-thao").exists(),
         "an empty folder stayed"
     );
-    assert!(said.ends_with(", removed 45"), "{said}");
+    assert!(said.ends_with(", removed 39"), "{said}");
 }
 
 /// An SQLite store holding one article published at `published`, built
@@ -674,4 +685,288 @@ fn an_article_coming_due_between_builds_joins_its_archive_month(store: StoreKind
         );
     }
     assert_same(&contents(&out), &fresh(&sample, "fresh"));
+}
+
+/// The sample site file with `keys` set at its top.
+fn site_with(sample: &Sandbox, name: &str, keys: &str) -> PathBuf {
+    let text = std::fs::read_to_string(crate::support::site_file()).unwrap();
+    sample.write(name, format!("{keys}\n{text}"))
+}
+
+/// `bantin build` of `sample` with the site file `site` into `out`;
+/// returns what it printed on stdout.
+fn build_with(sample: &Sandbox, site: &Path, out: &Path) -> String {
+    let done = sample
+        .bantin()
+        .site(site)
+        .args(["build", "--out"])
+        .arg(out)
+        .ok();
+    String::from_utf8(done.stdout).unwrap().trim().to_string()
+}
+
+each_store!(async fn built_archives_are_the_served_ones_under_each_archive_content);
+async fn built_archives_are_the_served_ones_under_each_archive_content(store: StoreKind) {
+    let sample = Sandbox::with_sample_on(store);
+    for (name, keys) in [
+        ("summary.toml", ""),
+        ("full.toml", "archive_content = \"full\""),
+        (
+            "some.toml",
+            "archive_content = \"summary\"\narchive_feeds = [\"all\", \"region\"]",
+        ),
+    ] {
+        let site_path = site_with(&sample, name, keys);
+        let out = sample.path(&format!("out-{name}"));
+        build_with(&sample, &site_path, &out);
+        let site = bantin::config::Site::parse(
+            &std::fs::read_to_string(&site_path).unwrap(),
+            name,
+            crate::support::site_file().parent().unwrap().to_path_buf(),
+        )
+        .unwrap();
+        let server = Server::start_site(sample.pool(4), site, crate::support::test_limits()).await;
+        let c = client();
+        let files = files_under(&out);
+        let archives: Vec<&String> = files
+            .iter()
+            .filter(|f| f.contains("/archive/") && !f.ends_with(".gz"))
+            .collect();
+        assert!(!archives.is_empty(), "{name}: no archive written");
+        for rel in &archives {
+            let url = server.url(&format!("/{rel}"));
+            for (suffix, coding) in [("", "identity"), (".gz", "gzip")] {
+                let file = std::fs::read(out.join(format!("{rel}{suffix}"))).unwrap();
+                let r = get(&c, &url, &[("accept-encoding", coding)]).await;
+                assert_eq!(r.status, 200, "{url}");
+                assert!(
+                    r.body == file,
+                    "{name}: {rel}{suffix} is not what GET {url} sends"
+                );
+            }
+            // No brotli sibling: the server's br is another compression
+            // of the same bytes, which the `.gz` stands in for.
+            assert!(!files.contains(&format!("{rel}.br")), "{name}: {rel}.br");
+        }
+        // What a reader sees: full content in the archive, or not.
+        let rss = std::fs::read_to_string(out.join("feeds/all/archive/2020-11.rss")).unwrap();
+        let feed = std::fs::read_to_string(out.join("feeds/all.rss")).unwrap();
+        assert!(feed.contains("<content:encoded>"), "{name}");
+        assert!(rss.contains("<description>"), "{name}: {rss}");
+        assert_eq!(
+            rss.contains("<content:encoded>"),
+            name == "full.toml",
+            "{name}: {rss}"
+        );
+        // Kinds of feed without archives: no files, no link, 404.
+        let category = files
+            .iter()
+            .find(|f| f.starts_with("feeds/category/"))
+            .unwrap();
+        let category = category.split('.').next().unwrap().to_string();
+        let has = files
+            .iter()
+            .any(|f| f.starts_with(&format!("{category}/archive/")));
+        assert_eq!(has, name != "some.toml", "{name}: {category}");
+        let feed = std::fs::read_to_string(out.join(format!("{category}.rss"))).unwrap();
+        assert_eq!(feed.contains("prev-archive"), has, "{name}: {category}.rss");
+        let url = server.url(&format!("/{category}/archive/2020-11.rss"));
+        let r = get(&c, &url, &[]).await;
+        assert_eq!(r.status == 404, !has, "{name}: {url}: {}", r.status);
+        assert!(
+            files
+                .iter()
+                .any(|f| f.starts_with("feeds/region/") && f.contains("/archive/"))
+        );
+        server.stop().await;
+    }
+}
+
+each_store!(async fn gzip_archives_are_the_served_gzip_and_decode_to_the_served_bytes);
+async fn gzip_archives_are_the_served_gzip_and_decode_to_the_served_bytes(store: StoreKind) {
+    let sample = Sandbox::with_sample_on(store);
+    let out = sample.path("out");
+    // Over a build with the files: those go, as they'd be stale.
+    build_into(&sample, &out);
+    sample.run_ok(&["build", "--gzip-archives", "--out", out.to_str().unwrap()]);
+    let server = Server::sample(&sample).await;
+    let c = client();
+    let files = files_under(&out);
+    let archives: Vec<&String> = files.iter().filter(|f| f.contains("/archive/")).collect();
+    assert!(!archives.is_empty());
+    for rel in archives {
+        let doc = rel
+            .strip_suffix(".gz")
+            .unwrap_or_else(|| panic!("{rel} is not a .gz"));
+        let url = server.url(&format!("/{doc}"));
+        let packed = std::fs::read(out.join(rel)).unwrap();
+        let gzip = get(&c, &url, &[("accept-encoding", "gzip")]).await;
+        assert!(
+            gzip.body == packed,
+            "{rel} is not what GET {url} sends in gzip"
+        );
+        let plain = get(&c, &url, &[("accept-encoding", "identity")]).await;
+        assert!(
+            decode(Some("gzip"), &packed) == plain.body,
+            "{rel} does not decode to GET {url}"
+        );
+    }
+    // Feeds keep every file.
+    for f in ["feeds/all.rss", "feeds/all.rss.gz", "feeds/all.rss.br"] {
+        assert!(files.contains(f), "{f}");
+    }
+    server.stop().await;
+}
+
+/// Every file under `dir` with its bytes, but bantin's own bookkeeping
+/// (manifest, journal).
+fn documents_in(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    contents(dir)
+        .into_iter()
+        .filter(|(rel, _)| rel != MANIFEST && rel != JOURNAL)
+        .collect()
+}
+
+/// The journal a build keeps while it runs.
+const JOURNAL: &str = ".bantin-build.partial";
+
+#[test]
+fn a_build_killed_halfway_leaves_whole_files_and_the_next_one_carries_on() {
+    // Enough documents that the build is still running when it is
+    // stopped: the sample, and 1,500 articles over ten years of months.
+    let sample = Sandbox::with_sample();
+    let cats = ["Kinh tế", "Xã hội", "Thể thao", "Giáo dục", "Y tế"];
+    let regs = ["Đức Thọ", "Kỳ Anh", "Hương Sơn", "Cẩm Xuyên"];
+    let many: Vec<Article> = (0..1500)
+        .map(|i| {
+            crate::support::article(
+                &format!("nhieu-{i}"),
+                &[cats[i % cats.len()]],
+                &[regs[i % regs.len()]],
+                &format!("{}-{:02}-15T08:00:00+07:00", 2010 + i / 150, 1 + i % 12),
+            )
+        })
+        .collect();
+    sample.upsert(many);
+    let old_site = site_with(&sample, "old.toml", "");
+    let new_site = site_with(&sample, "new.toml", "archive_content = \"full\"");
+    let out = sample.path("out");
+    build_with(&sample, &old_site, &out);
+    let old = documents_in(&out);
+    let old_manifest = std::fs::read(out.join(MANIFEST)).unwrap();
+    let reference = sample.path("reference");
+    build_with(&sample, &new_site, &reference);
+    let new = documents_in(&reference);
+
+    // Every archive changes (full content now); stop the build once it has
+    // placed some of them.
+    let mut child = sample
+        .bantin()
+        .site(&new_site)
+        .args(["build", "--out"])
+        .arg(&out)
+        .spawn();
+    let journal = out.join(JOURNAL);
+    let placed = || {
+        std::fs::read_to_string(&journal)
+            .map(|t| t.lines().filter(|l| l.contains("/archive/")).count())
+            .unwrap_or(0)
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while placed() < 30 {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the build ended before it could be stopped: give it more to do"
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the build placed nothing"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "stopped, not finished: {status}");
+
+    // The folder is usable: the old manifest, and every file whole, the
+    // old build's or the new one's.
+    assert_eq!(std::fs::read(out.join(MANIFEST)).unwrap(), old_manifest);
+    let now = documents_in(&out);
+    let (mut kept, mut renewed) = (0, 0);
+    for (rel, bytes) in &now {
+        if rel.ends_with(".bantin-tmp") {
+            continue; // a temporary name, never served
+        }
+        if old.get(rel) == Some(bytes) {
+            kept += 1;
+        } else if new.get(rel) == Some(bytes) {
+            renewed += 1;
+        } else {
+            panic!("{rel} is neither the old build's nor the new one's");
+        }
+    }
+    assert!(kept > 0 && renewed > 0, "kept {kept}, renewed {renewed}");
+
+    // The next build carries on: what is in place is not written again,
+    // and the folder ends as a fresh build's, with no journal.
+    let said = build_with(&sample, &new_site, &out);
+    let written: usize = said
+        .strip_prefix("written ")
+        .and_then(|s| s.split(',').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{said}"));
+    assert!(
+        written + renewed <= new.len() + 1,
+        "{said}: the {renewed} files in place were written again"
+    );
+    let after = files_under(&out);
+    assert!(!after.contains(JOURNAL), "{after:?}");
+    assert!(
+        after.iter().all(|f| !f.ends_with(".bantin-tmp")),
+        "{after:?}"
+    );
+    assert_same(&documents_in(&out), &new);
+}
+
+#[test]
+fn a_terminal_shows_the_build_progress_and_a_pipe_does_not() {
+    let sample = Sandbox::with_sample();
+    let shown = sample.path("tty.log");
+    let out = sample.path("out-tty");
+    let ran = sample
+        .bantin()
+        .args(["build", "--out"])
+        .arg(&out)
+        .in_terminal(&shown)
+        .output()
+        .unwrap();
+    assert!(ran.status.success(), "{ran:?}");
+    let text = std::fs::read_to_string(&shown).unwrap();
+    let docs = files_under(&out)
+        .iter()
+        .filter(|f| !f.ends_with(".gz") && !f.ends_with(".br") && *f != MANIFEST)
+        .count();
+    // The last line: every document, a rate, the bytes written.
+    let last = format!("build: {docs} of {docs} documents, ");
+    let last = last.replace(
+        &docs.to_string(),
+        &docs
+            .to_string()
+            .as_bytes()
+            .rchunks(3)
+            .rev()
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect::<Vec<_>>()
+            .join(","),
+    );
+    assert!(text.contains(&last), "{last:?} not in {text:?}");
+    assert!(
+        text.contains(" a second, ") && text.contains(" MB written"),
+        "{text:?}"
+    );
+    // Not a terminal: the summary on stdout, no progress.
+    let piped = sample.run_ok(&["build", "--out", sample.path("out-pipe").to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&piped.stderr);
+    assert!(!stderr.contains("documents"), "{stderr}");
+    assert!(String::from_utf8_lossy(&piped.stdout).starts_with("written "));
 }

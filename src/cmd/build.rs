@@ -5,18 +5,21 @@
 //! A build over an earlier one rewrites only the files whose bytes changed
 //! and removes those of documents that are gone ([`output`]). The work is
 //! a list of [`Document`]s (`publish/resource.rs`), each rendered in every
-//! format from one read of the snapshot, as the server renders it; the
-//! files are compressed and written by a few threads while the next
-//! document renders.
+//! format from one read of a snapshot, as the server renders it. A worker
+//! per core takes the next document, renders, compresses and writes it:
+//! each worker reads its own snapshot (one connection each), at the same
+//! log position as the others, so every file still describes one instant;
+//! memory holds a document per worker, never the site.
 
 mod archives;
 mod cdn_map;
 mod output;
+mod progress;
 
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::{Mutex, mpsc};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use anyhow::Context;
 
@@ -26,16 +29,18 @@ use crate::feed::{ArchivePage, Catalog, Month};
 use crate::publish::Document;
 use crate::publish::rendering;
 use crate::render::render;
-use crate::store::Snapshot;
+use crate::store::{LogPosition, Snapshot, Store};
 
 use archives::{Plan, Since};
-use output::Output;
+use output::{Output, Siblings};
+use progress::Progress;
 
 /// A file to write: its `/`-separated path under the output folder and
 /// its identity bytes.
 type File = (String, Vec<u8>);
 
-/// Every document of a build, in the order they are written. The archive
+/// Every feed and archive document of a build, in the order they are
+/// written (the pages come after them: see [`Source::lists`]). The archive
 /// documents that need no render ([`archives`]) are kept in `output` on
 /// the way.
 fn jobs(source: &Source<'_>, output: &Output, plan: &Plan) -> anyhow::Result<Vec<Document>> {
@@ -72,8 +77,6 @@ fn jobs(source: &Source<'_>, output: &Output, plan: &Plan) -> anyhow::Result<Vec
             }
         }
     }
-    // Last: see [`Source::lists`].
-    jobs.extend([Document::Index, Document::Opml, Document::NewsSitemap]);
     Ok(jobs)
 }
 
@@ -110,6 +113,8 @@ struct Source<'a> {
     now: chrono::DateTime<chrono::Utc>,
     /// [`Source::lists`], once read.
     lists: std::cell::OnceCell<Catalog>,
+    /// The files of an archive document.
+    archives: Siblings,
 }
 
 impl Source<'_> {
@@ -171,9 +176,19 @@ impl Source<'_> {
 
 /// Write every feed, `index.html`, `feeds.opml` and `sitemap-news.xml` under `out`, over what
 /// an earlier build left there.
-pub fn build(url: &StoreUrl, site_path: &Path, out: &Path) -> anyhow::Result<ExitCode> {
+/// With `gzip_archives`, archive documents get their `.gz` alone
+/// ([`Siblings::GzipAlone`]).
+pub fn build(
+    url: &StoreUrl,
+    site_path: &Path,
+    out: &Path,
+    gzip_archives: bool,
+) -> anyhow::Result<ExitCode> {
     let site = super::load_site(site_path)?;
-    let store = super::open_read_only(url)?;
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    // A connection per worker, each holding its snapshot.
+    let readers = u32::try_from(workers).unwrap_or(2);
+    let store = super::open_as(url, readers, crate::store::Access::ReadOnly)?.0;
     let now = chrono::Utc::now();
     // One snapshot for the whole build: every file describes one instant.
     let snap = store.snapshot()?;
@@ -184,13 +199,44 @@ pub fn build(url: &StoreUrl, site_path: &Path, out: &Path) -> anyhow::Result<Exi
         catalog: &catalog,
         now,
         lists: std::cell::OnceCell::new(),
+        archives: match gzip_archives {
+            true => Siblings::GzipAlone,
+            false => Siblings::GzipOnly,
+        },
     };
     let output = Output::open(out)?;
     let head = snap.log_head()?;
-    let inputs = archives::inputs(url, &site, &catalog);
-    let plan = archives::plan(snap.as_ref(), &site, output.previous_since(), &inputs, now)?;
+    // Archive documents kept from the last build must have its files.
+    let mut inputs = archives::inputs(url, &site, &catalog);
+    if gzip_archives {
+        inputs.push_str("-gz");
+    }
+    // After a build that stopped halfway the folder is partly newer than
+    // its manifest says: render everything (what is in place already is
+    // neither compressed nor written again).
+    let plan = match output.was_interrupted() {
+        true => Plan::All,
+        false => archives::plan(snap.as_ref(), &site, output.previous_since(), &inputs, now)?,
+    };
     let jobs = jobs(&source, &output, &plan)?;
-    write_all(&source, &jobs, &output)?;
+    // Counted as users see them: a file per format (siblings aside).
+    let total: usize = jobs.iter().map(|d| d.resources().len()).sum();
+    let progress = Progress::start(total + 3, &output);
+    write_all(
+        store.as_ref(),
+        &source,
+        &head,
+        &jobs,
+        &output,
+        &progress,
+        workers,
+    )?;
+    // Last: see [`Source::lists`].
+    for page in [Document::Index, Document::Opml, Document::NewsSitemap] {
+        put(&source, &page, &output)?;
+        progress.done(1);
+    }
+    progress.finish();
     let since = Since {
         inputs,
         as_of: now,
@@ -208,52 +254,115 @@ pub fn build(url: &StoreUrl, site_path: &Path, out: &Path) -> anyhow::Result<Exi
     Ok(ExitCode::SUCCESS)
 }
 
-/// Render the jobs on this thread (the snapshot is one connection) and
-/// hand each document to writer threads, which compress it and write what
-/// changed: compressing (brotli above all) costs more than rendering.
-fn write_all(source: &Source<'_>, jobs: &[Document], output: &Output) -> anyhow::Result<()> {
-    let writers = std::thread::available_parallelism().map_or(2, |n| n.get());
-    // A short queue: memory holds a few documents, not the whole site.
-    let (tx, rx) = mpsc::sync_channel::<File>(writers * 2);
-    let rx = Mutex::new(rx);
+/// Render and write the jobs on `workers` threads: this one, with the
+/// build's snapshot, and others each with its own at the same log
+/// position. One that can't get such a snapshot (a write came between)
+/// does nothing, and the others do its share.
+fn write_all(
+    store: &dyn Store,
+    source: &Source<'_>,
+    head: &LogPosition,
+    jobs: &[Document],
+    output: &Output,
+    progress: &Progress<'_>,
+    workers: usize,
+) -> anyhow::Result<()> {
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let queue = Queue {
+        jobs,
+        next: &next,
+        stop: &stop,
+        output,
+        progress,
+    };
+    let (site, catalog, now, archives) = (source.site, source.catalog, source.now, source.archives);
     std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..writers)
+        let others: Vec<_> = (1..workers)
             .map(|_| {
                 scope.spawn(|| -> anyhow::Result<()> {
-                    loop {
-                        let next = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
-                        let Ok((rel, body)) = next else {
-                            return Ok(());
-                        };
-                        output.put(&rel, &body)?;
-                    }
+                    let Some(snap) = snapshot_at(store, head) else {
+                        return Ok(());
+                    };
+                    let source = Source {
+                        site,
+                        snap: snap.as_ref(),
+                        catalog,
+                        now,
+                        lists: std::cell::OnceCell::new(),
+                        archives,
+                    };
+                    queue.work(&source)
                 })
             })
             .collect();
-        let rendered = (|| -> anyhow::Result<()> {
-            for job in jobs {
-                let files = source
-                    .files(job)
-                    .with_context(|| format!("rendering {job:?}"))?;
-                for file in files {
-                    if tx.send(file).is_err() {
-                        // Every writer stopped: their error says why.
-                        return Ok(());
-                    }
-                }
-            }
-            Ok(())
-        })();
-        drop(tx);
-        let mut result = rendered;
-        for h in handles {
-            let written = h
+        let mut result = queue.work(source);
+        for h in others {
+            let theirs = h
                 .join()
-                .unwrap_or_else(|_| Err(anyhow::anyhow!("a writer thread panicked")));
+                .unwrap_or_else(|_| Err(anyhow::anyhow!("a build worker panicked")));
             if result.is_ok() {
-                result = written;
+                result = theirs;
             }
         }
         result
     })
+}
+
+/// A snapshot of `store` at `head`, if one can be had in a few tries.
+fn snapshot_at<'s>(store: &'s dyn Store, head: &LogPosition) -> Option<Box<dyn Snapshot + 's>> {
+    for _ in 0..3 {
+        match store.snapshot().and_then(|s| Ok((s.log_head()?, s))) {
+            Ok((at, snap)) if at == *head => return Some(snap),
+            Ok(_) => continue,
+            Err(e) => {
+                tracing::debug!("a build worker has no snapshot: {e}");
+                return None;
+            }
+        }
+    }
+    tracing::debug!("the store moved on: a build worker stands down");
+    None
+}
+
+/// The jobs the workers share.
+struct Queue<'a> {
+    jobs: &'a [Document],
+    next: &'a AtomicUsize,
+    /// Set by a worker that failed: the others stop at their next job.
+    stop: &'a AtomicBool,
+    output: &'a Output,
+    progress: &'a Progress<'a>,
+}
+
+impl Queue<'_> {
+    /// Take jobs and put their files until none is left.
+    fn work(&self, source: &Source<'_>) -> anyhow::Result<()> {
+        while !self.stop.load(Ordering::Relaxed) {
+            let Some(job) = self.jobs.get(self.next.fetch_add(1, Ordering::Relaxed)) else {
+                return Ok(());
+            };
+            if let Err(e) = put(source, job, self.output) {
+                self.stop.store(true, Ordering::Relaxed);
+                return Err(e);
+            }
+            self.progress.done(job.resources().len());
+        }
+        Ok(())
+    }
+}
+
+/// Render one document and put its files.
+fn put(source: &Source<'_>, doc: &Document, output: &Output) -> anyhow::Result<()> {
+    let files = source
+        .files(doc)
+        .with_context(|| format!("rendering {doc:?}"))?;
+    let wanted = match doc {
+        Document::Archive(..) => source.archives,
+        _ => Siblings::Both,
+    };
+    for (rel, body) in files {
+        output.put(&rel, &body, wanted)?;
+    }
+    Ok(())
 }

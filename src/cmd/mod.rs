@@ -61,7 +61,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             format.into(),
             limit.map(|l| l as usize),
         ),
-        Command::Build { out } => build(&store_url, &site, &out),
+        Command::Build { out, gzip_archives } => build(&store_url, &site, &out, gzip_archives),
         Command::Check { repair } => check(&store_url, &site, repair),
         Command::Migrate => migrate(&store_url, &site, site_given),
         Command::Stats { readers } => stats(&store_url, readers),

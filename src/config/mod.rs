@@ -11,7 +11,9 @@ use serde::Deserialize;
 
 use crate::limits::SiteLimits;
 
+mod archive;
 mod cdn;
+pub use archive::{ArchiveContent, ArchiveFeeds};
 pub use cdn::{Cdn, KeyHeader, Purge};
 
 /// Why the site file or a store URL is unusable. Each renders as one line
@@ -83,6 +85,8 @@ struct RawSite {
     #[serde(default)]
     hubs: Vec<String>,
     archive_items: Option<i64>,
+    archive_content: Option<String>,
+    archive_feeds: Option<Vec<String>>,
     max_id_bytes: Option<i64>,
     max_title_bytes: Option<i64>,
     max_summary_bytes: Option<i64>,
@@ -189,6 +193,10 @@ pub struct Site {
     /// Articles in one archive document, at most (1 to
     /// [`MAX_ARCHIVE_ITEMS`]): a month with more is paged.
     pub archive_items: usize,
+    /// What an archive document's items carry.
+    pub archive_content: ArchiveContent,
+    /// The kinds of feed that have archives.
+    pub archive_feeds: ArchiveFeeds,
     /// Sizes articles and feeds must keep to (SPEC "Limits").
     pub limits: SiteLimits,
     /// Overrides keyed by slug.
@@ -300,6 +308,10 @@ impl Site {
                 usize::try_from(n).unwrap_or(MAX_ARCHIVE_ITEMS)
             }
         };
+        let archive_content = ArchiveContent::parse(raw.archive_content.as_deref())
+            .map_err(|reason| invalid("archive_content", reason))?;
+        let archive_feeds = ArchiveFeeds::parse(raw.archive_feeds.as_deref())
+            .map_err(|reason| invalid("archive_feeds", reason))?;
         let limits = limits(&raw, offset, &invalid)?;
         // A stale copy a day or a week old is what a CDN serves while the
         // origin is down; a year is the RFC's own ceiling for max-age.
@@ -341,6 +353,8 @@ impl Site {
             burst_window,
             hubs,
             archive_items,
+            archive_content,
+            archive_feeds,
             limits,
             categories,
             regions,

@@ -10,9 +10,9 @@ use super::catalog::Catalog;
 use super::error::FeedError;
 use super::held::Held;
 use super::month::{Archive, ArchivePage, Month};
-use super::shape::{Feed, page_heading, shape};
+use super::shape::{Content, Feed, page_heading, shape, shape_with};
 use crate::article::{Article, Facet, FeedKey};
-use crate::config::{MAX_FEED_ITEMS, Site};
+use crate::config::{ArchiveContent, MAX_FEED_ITEMS, Site};
 use crate::store::{Snapshot, StoreError};
 
 /// Load and shape one feed as of `now`. Fails for slugs the catalog lacks.
@@ -118,6 +118,9 @@ pub fn load_archive(
     now: DateTime<Utc>,
 ) -> Result<Option<Feed>, FeedError> {
     catalog.knows(key)?;
+    if !site.archive_feeds.has(key) {
+        return Ok(None);
+    }
     let month = page.month;
     let Some((from, last)) = month_span(site, month, now) else {
         return Ok(None);
@@ -165,7 +168,11 @@ pub fn load_archive(
             _ => None,
         }
     };
-    let mut feed = shape(site, catalog, key, articles).into_archive(Archive {
+    let content = match site.archive_content {
+        ArchiveContent::Summary => Content::Summary,
+        ArchiveContent::Full => Content::Full,
+    };
+    let mut feed = shape_with(site, catalog, key, articles, content).into_archive(Archive {
         month,
         page: page.number,
         pages,

@@ -146,6 +146,28 @@ pub fn search_title(site: &Site, words: &[String]) -> String {
 
 /// Shape stored articles (already selected and ordered) into a feed.
 pub fn shape(site: &Site, catalog: &Catalog, key: &FeedKey, articles: Vec<Article>) -> Feed {
+    shape_with(site, catalog, key, articles, Content::Full)
+}
+
+/// Whether items carry their content, or only their summary (archives
+/// under `archive_content = "summary"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Content {
+    /// Summary and content.
+    Full,
+    /// The summary alone: what a feed over `max_feed_bytes` gives its
+    /// oldest items, so the same text as there.
+    Summary,
+}
+
+/// [`shape`], with items carrying `content`.
+pub(super) fn shape_with(
+    site: &Site,
+    catalog: &Catalog,
+    key: &FeedKey,
+    articles: Vec<Article>,
+    content: Content,
+) -> Feed {
     let (title, description) = heading(site, catalog, key);
     let mut terms = Terms::default();
     // Each article goes as its item is made: an archive month of thousands
@@ -153,7 +175,7 @@ pub fn shape(site: &Site, catalog: &Catalog, key: &FeedKey, articles: Vec<Articl
     let items: Vec<Item> = articles
         .into_iter()
         .filter(|a| crate::limits::admitted(a, &site.limits))
-        .map(|a| item(site, catalog, &a, &mut terms))
+        .map(|a| item(site, catalog, &a, &mut terms, content))
         .collect();
     Feed {
         key: key.clone(),
@@ -171,10 +193,11 @@ pub fn shape(site: &Site, catalog: &Catalog, key: &FeedKey, articles: Vec<Articl
         max_age: site.max_age,
         // Items are newest `published` first, so the first one's month is
         // the newest month with articles in this feed.
-        // Keyword feeds have no archives to link.
+        // Keyword feeds have no archives to link, nor the kinds of feed
+        // the site gives none.
         newest_month: items
             .first()
-            .filter(|_| !matches!(key, FeedKey::Search(_)))
+            .filter(|_| site.archive_feeds.has(key))
             .map(|i| Month::of(i.published)),
         items,
         offset: site.offset,
@@ -230,18 +253,27 @@ fn heading(site: &Site, catalog: &Catalog, key: &FeedKey) -> (String, String) {
 /// then regions).
 type Terms = (HashMap<String, Term>, HashMap<String, Term>);
 
-fn item(site: &Site, catalog: &Catalog, a: &Article, terms: &mut Terms) -> Item {
+fn item(site: &Site, catalog: &Catalog, a: &Article, terms: &mut Terms, content: Content) -> Item {
     let encoded_id: Cow<'_, str> = utf8_percent_encode(&a.id, ID_ENCODE).into();
     let link = match &a.url {
         Some(url) => url.clone(),
         None => format!("{}/articles/{encoded_id}", site.base_url),
     };
     let image = a.image.clone();
+    let lede = a
+        .summary
+        .as_deref()
+        .map(clean_line)
+        .filter(|s| !s.is_empty());
+    // A summary-only item with a lede needs nothing of its body: sanitizing
+    // it is most of an item's cost, and archives hold millions of items.
+    let body_needed = content == Content::Full || lede.is_none();
     // Plain paragraphs are cheap to write again; sanitized HTML comes from
     // the sanitizer's memo when an earlier render made it.
     let paragraphs;
     let sanitized;
     let body: Option<&str> = match &a.body {
+        _ if !body_needed => None,
         Body::None => None,
         Body::Text(t) => {
             paragraphs = crate::text::paragraphs_to_html(t);
@@ -253,16 +285,12 @@ fn item(site: &Site, catalog: &Catalog, a: &Article, terms: &mut Terms) -> Item 
         }
     }
     .filter(|h| !h.is_empty());
-    let lede = a
-        .summary
-        .as_deref()
-        .map(clean_line)
-        .filter(|s| !s.is_empty());
     let title = clean_line(&a.title);
     let summary = lede
         .or_else(|| body.and_then(|b| excerpt(&html_text(b))))
         .or_else(|| (body.is_some() || image.is_some()).then(|| title.clone()));
-    let content_html = (body.is_some() || image.is_some()).then(|| {
+    let with_content = content == Content::Full && (body.is_some() || image.is_some());
+    let content_html = with_content.then(|| {
         let figure_len = image.as_ref().map_or(0, |src| src.len() + 48);
         let mut html = String::with_capacity(figure_len + body.map_or(0, str::len));
         if let Some(src) = &image {

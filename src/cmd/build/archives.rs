@@ -153,6 +153,9 @@ pub(super) fn months(
     now: DateTime<Utc>,
 ) -> anyhow::Result<Vec<(Month, u32)>> {
     let mut out = Vec::new();
+    if !site.archive_feeds.has(key) {
+        return Ok(out);
+    }
     let mut before = now + chrono::Duration::microseconds(1);
     while let Some(t) = snap.newest_before(key, before)? {
         let month = Month::at(t, site.offset);
