@@ -142,7 +142,7 @@ fn a_sqlite_store_behind_is_left_to_bantin_migrate() {
     assert_success(&out, "migrate");
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
-        format!("{url}: applied 011_audience, triggers\n")
+        format!("{url}: applied 011_audience\n")
     );
     let out = Bantin::on(&url).arg("migrate").output();
     assert_success(&out, "migrate again");
