@@ -51,9 +51,6 @@ pub async fn handle<B>(
     let metrics = app.metrics();
     metrics.request(route, status);
     metrics.duration(Kind::of(route, &normalize_path(req.uri().path())), took);
-    if route == Route::Feed && matches!(status, 200 | 304 | 429) {
-        count(&app, &req, client, status);
-    }
     tracing::info!(
         client = %client,
         method = %req.method(),
@@ -171,10 +168,14 @@ async fn respond<B>(
         Route::Opml => cached(app, req.headers(), &Resource::Opml, false).await,
         Route::NewsSitemap => cached(app, req.headers(), &Resource::NewsSitemap, false).await,
         Route::Feed => match feed_resource(path, req.uri().query()) {
-            Ok(resource) => match polite(app, req, client, &resource) {
-                Some(refused) => refused,
-                None => cached(app, req.headers(), &resource, true).await,
-            },
+            Ok(resource) => {
+                let response = match polite(app, req, client, &resource) {
+                    Some(refused) => refused,
+                    None => cached(app, req.headers(), &resource, true).await,
+                };
+                count(app, req, client, &resource, response.status().as_u16());
+                response
+            }
             Err(response) => *response,
         },
         Route::Other => not_found(),
@@ -186,12 +187,13 @@ async fn respond<B>(
 /// every format and coding of a feed is one feed; archives and keyword
 /// feeds are not counted. A cheap hand-off: the counting happens later,
 /// off the request path.
-fn count<B>(app: &App, req: &Request<B>, client: SocketAddr, status: u16) {
-    let path = normalize_path(req.uri().path());
-    let Some(Resource::Feed(key, _)) = parse_feed_path(&path) else {
+/// Takes the resource the router already parsed: the request path is not
+/// parsed again for it.
+fn count<B>(app: &App, req: &Request<B>, client: SocketAddr, resource: &Resource, status: u16) {
+    let Resource::Feed(key, _) = resource else {
         return;
     };
-    if matches!(key, FeedKey::Search(_)) {
+    if matches!(key, FeedKey::Search(_)) || !matches!(status, 200 | 304 | 429) {
         return;
     }
     let headers = req.headers();
